@@ -1,0 +1,3 @@
+from perphedge.cli.app import main
+
+main()

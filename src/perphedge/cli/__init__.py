@@ -1,0 +1,1 @@
+"""The command-line shell: parse -> load -> call the core -> render."""

@@ -1,0 +1,130 @@
+"""`perphedge liquidation`: margin, liquidation and bankruptcy price of one position."""
+
+from __future__ import annotations
+
+import typer
+
+from perphedge import tier_tables
+from perphedge.cli.options import choice
+from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
+from perphedge.instruments import ContractKind, TierTable
+from perphedge.margin import MarginMode, Position, PositionRisk, Rules, Side, position_risk
+from perphedge.report.render import console, fmt_num, fmt_pct, key_value_table, print_json
+
+
+def _tiers(tiers_name: str | None, mmr: float | None, cum: float) -> TierTable:
+    if tiers_name and mmr is not None:
+        raise InputError("--tiers/--mmr", tiers_name, "give either --tiers or --mmr, not both")
+    if tiers_name:
+        return tier_tables.bundled(tiers_name)
+    if mmr is None:
+        raise InputError("--mmr", None, "give --mmr (with --cum) or --tiers such as binance:BTCUSDT")
+    require_finite("--mmr", mmr)
+    if not 0 < mmr < 1:
+        raise InputError("--mmr", mmr, "a maintenance-margin rate lies in (0, 1), e.g. 0.004")
+    return TierTable.flat(mmr, require_finite("--cum", cum), max_leverage=1e9)
+
+
+def _position(
+    side: Side,
+    kind: ContractKind,
+    qty: float | None,
+    contracts: float | None,
+    contract_size: float | None,
+    entry: float,
+) -> Position:
+    require_positive("--entry", entry)
+    if kind is ContractKind.INVERSE:
+        if contracts is None or contract_size is None:
+            raise InputError(
+                "--contracts", contracts, "an inverse position needs --contracts and --contract-size"
+            )
+        return Position(
+            side,
+            require_positive("--contracts", contracts),
+            entry,
+            kind,
+            require_positive("--contract-size", contract_size),
+        )
+    if qty is None:
+        raise InputError("--qty", qty, "a linear position needs --qty in base units, e.g. 0.5")
+    return Position(side, require_positive("--qty", qty), entry, kind)
+
+
+def liquidation(
+    side: str = typer.Option(..., "--side", help="long or short"),
+    entry: float = typer.Option(..., "--entry", help="Average entry price."),
+    leverage: float = typer.Option(..., "--leverage", help="Leverage; sets initial margin."),
+    qty: float | None = typer.Option(None, "--qty", help="Size in base coin (linear)."),
+    contracts: float | None = typer.Option(None, "--contracts", help="Contracts (inverse)."),
+    contract_size: float | None = typer.Option(
+        None, "--contract-size", help="USD per inverse contract (Binance BTCUSD_PERP: 100)."
+    ),
+    contract: str = typer.Option("linear", "--contract", help="linear or inverse"),
+    mark: float | None = typer.Option(None, "--mark", help="Mark price (default: entry)."),
+    wallet: float | None = typer.Option(
+        None, "--wallet", help="Wallet balance in settle currency (default: initial margin)."
+    ),
+    margin_mode: str = typer.Option("isolated", "--margin-mode", help="isolated or cross"),
+    other_mm: float = typer.Option(0.0, "--other-mm", help="Cross: other positions' MM."),
+    other_upnl: float = typer.Option(0.0, "--other-upnl", help="Cross: other positions' PnL."),
+    rules: str = typer.Option("binance", "--rules", help="binance, bybit or okx"),
+    mmr: float | None = typer.Option(None, "--mmr", help="Maintenance-margin rate, e.g. 0.004."),
+    cum: float = typer.Option(0.0, "--cum", help="Maintenance amount of that rate."),
+    tiers: str | None = typer.Option(None, "--tiers", help="Bundled table, e.g. binance:BTCUSDT"),
+    taker_fee: float = typer.Option(
+        0.0005, "--taker-fee", help="Taker fee rate (OKX/Bybit liquidation and closing fee)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Liquidation and bankruptcy price, margins and distance to liquidation of one position."""
+    kind = choice(ContractKind, "--contract", contract)
+    mode = choice(MarginMode, "--margin-mode", margin_mode)
+    if mode is MarginMode.ISOLATED and (other_mm or other_upnl):
+        raise InputError("--other-mm", other_mm, "--other-mm/--other-upnl need --margin-mode cross")
+    require_non_negative("--other-mm", other_mm)
+    require_finite("--other-upnl", other_upnl)
+    require_non_negative("--taker-fee", taker_fee)
+    pos = _position(Side.parse(side), kind, qty, contracts, contract_size, entry)
+    risk = position_risk(
+        pos,
+        leverage=require_positive("--leverage", leverage),
+        mark=None if mark is None else require_positive("--mark", mark),
+        wallet=None if wallet is None else require_finite("--wallet", wallet),
+        tiers=_tiers(tiers, mmr, cum),
+        rules=choice(Rules, "--rules", rules),
+        mode=mode,
+        other_mm=other_mm,
+        other_upnl=other_upnl,
+        taker_fee=taker_fee,
+        settle_unit="coin" if kind is ContractKind.INVERSE else "quote",
+    )
+    if as_json:
+        print_json(risk)
+    else:
+        console.print(_table(risk))
+
+
+def _table(risk: PositionRisk) -> object:
+    unit = risk.settle_unit
+    note = " (approximate)" if risk.approximate else ""
+    no_liq = "none (no liquidation on this side)"
+    digits = 8 if unit == "coin" else 2
+    return key_value_table(
+        f"Position risk — {risk.rules.value} rules{note}",
+        [
+            ("liquidation price", fmt_num(risk.liquidation_price) if risk.liquidation_price else no_liq),
+            ("bankruptcy price", fmt_num(risk.bankruptcy_price) if risk.bankruptcy_price else no_liq),
+            ("distance to liquidation", fmt_pct(risk.distance_to_liquidation)),
+            (f"initial margin ({unit})", fmt_num(risk.initial_margin, digits)),
+            (f"maintenance margin ({unit})", fmt_num(risk.maintenance_margin, digits)),
+            (f"margin balance ({unit})", fmt_num(risk.margin_balance, digits)),
+            ("margin ratio (MM / balance)", fmt_pct(risk.margin_ratio)),
+            (f"notional at mark ({unit})", fmt_num(risk.notional, digits)),
+            ("tier MMR / cum", f"{risk.mmr:.4%} / {fmt_num(risk.cum, digits)}"),
+        ],
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("liquidation")(liquidation)

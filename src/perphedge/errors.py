@@ -1,0 +1,101 @@
+"""One exception tree for perphedge; each class says what the caller should do.
+
+    PerphedgeError                 base; never raised directly
+    ├── InputError                 bad input: fix the named field and run again (CLI exit 2)
+    ├── DataError                  market data missing, corrupt or out of range: sync or import (exit 2)
+    ├── CapabilityError            the venue cannot do this: pick another venue or feature (exit 2)
+    ├── SafetyError                a guardrail refused to act: read the message, nothing was sent (exit 3)
+    └── ExchangeError              the exchange failed
+        ├── TemporaryExchangeError   network, timeout, rate limit, 5xx: safe to retry with backoff
+        └── PermanentExchangeError   auth, rejected order, unknown symbol: do not retry (exit 4)
+
+The CLI maps these to exit codes in one place (`perphedge.cli.app`).
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class PerphedgeError(Exception):
+    """Base of every error perphedge raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(PerphedgeError, ValueError):
+    """A value given by the user (or a file) is invalid. Fix it and run again.
+
+    The message names the field, the value and the fix, on one line.
+    """
+
+    exit_code = 2
+
+    def __init__(self, field: str, value: object, fix: str) -> None:
+        self.field = field
+        self.value = value
+        self.fix = fix
+        super().__init__(f"{field}={value!r} is invalid: {fix}")
+
+
+class DataError(PerphedgeError):
+    """Market data is missing, corrupt or does not cover the request. Sync or import data."""
+
+    exit_code = 2
+
+
+class CapabilityError(PerphedgeError):
+    """The venue or instrument lacks a capability this command needs. Choose another."""
+
+    exit_code = 2
+
+
+class SafetyError(PerphedgeError):
+    """A guardrail refused an action with real money. Nothing was sent."""
+
+    exit_code = 3
+
+
+class ExchangeError(PerphedgeError):
+    """The exchange failed to do what was asked."""
+
+    exit_code = 4
+
+
+class TemporaryExchangeError(ExchangeError):
+    """Network trouble, timeouts, rate limits, 5xx: retry with bounded backoff."""
+
+
+class PermanentExchangeError(ExchangeError):
+    """Authentication, rejected orders, unknown symbols: do not retry."""
+
+
+def require_finite(field: str, value: float) -> float:
+    """Return `value` if it is a finite number, else raise InputError naming `field`."""
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(field, value, "give a finite number")
+    return float(value)
+
+
+def require_positive(field: str, value: float) -> float:
+    """Return `value` if it is finite and > 0, else raise InputError naming `field`."""
+    require_finite(field, value)
+    if value <= 0:
+        raise InputError(field, value, "give a number greater than zero")
+    return float(value)
+
+
+def require_non_negative(field: str, value: float) -> float:
+    """Return `value` if it is finite and >= 0, else raise InputError naming `field`."""
+    require_finite(field, value)
+    if value < 0:
+        raise InputError(field, value, "give a number of zero or more")
+    return float(value)
+
+
+def require_fraction(field: str, value: float) -> float:
+    """Return `value` if it lies in [0, 1], else raise InputError naming `field`."""
+    require_finite(field, value)
+    if not 0.0 <= value <= 1.0:
+        raise InputError(field, value, "give a fraction between 0 and 1 (0.5 = half)")
+    return float(value)

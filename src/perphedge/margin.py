@@ -1,0 +1,326 @@
+"""Margin, liquidation and bankruptcy prices of one-way perpetual positions.
+
+Notation follows the exchange FAQs: s = +1 long / -1 short, q = size (base coin for linear,
+contracts for inverse), CS = USD per inverse contract, Q = q * CS, EP = entry, P = mark,
+WB = wallet balance (isolated: the position's margin; cross: the cross wallet),
+TMM1 / UPNL1 = maintenance margin / unrealised PnL of the account's *other* positions.
+
+Linear (quote units):                     Inverse (coin units):
+  notional  N = q * P                       N = Q / P
+  PnL       s * q * (P - EP)                s * Q * (1/EP - 1/P)
+  MM        N * MMR - cum   (tier by N)     N * MMR - cum   (coin brackets)
+
+Binance (USDⓈ-M and COIN-M liquidation FAQs; isolated => TMM1 = UPNL1 = 0):
+  linear   LP = (WB - TMM1 + UPNL1 + cum - s*q*EP) / (q*MMR - s*q)
+  inverse  LP = Q*(MMR + s) / (WB - TMM1 + UPNL1 + cum + s*Q/EP)
+  with MMR/cum of the bracket containing the notional *at LP* (each bracket is tried).
+OKX isolated: margin ratio = (margin + UPL) / (MM + liquidation fee), fee = value * taker rate,
+  which is the Binance algebra with MMR + taker and no cum.
+Bybit isolated ("Liquidation Price (USDT Contract)", inverse old form): MM fixed at entry value,
+  linear LP = EP - s*(WB - MM0)/q; inverse LP = Q / (Q/EP + s*(WB - MM0)).
+Bankruptcy price: where margin balance (less an optional closing fee) reaches zero.
+A computed price <= 0 (or a denominator <= 0) means no liquidation on that side: None.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
+from perphedge.instruments import ContractKind, MarginTier, TierTable
+
+
+class Side(IntEnum):
+    LONG = 1
+    SHORT = -1
+
+    @classmethod
+    def parse(cls, text: str) -> Side:
+        try:
+            return {"long": cls.LONG, "buy": cls.LONG, "short": cls.SHORT, "sell": cls.SHORT}[
+                text.strip().lower()
+            ]
+        except KeyError:
+            raise InputError("side", text, "use 'long' or 'short'") from None
+
+
+class MarginMode(StrEnum):
+    ISOLATED = "isolated"
+    CROSS = "cross"
+
+
+class Rules(StrEnum):
+    """Whose liquidation formula to apply."""
+
+    BINANCE = "binance"
+    BYBIT = "bybit"
+    OKX = "okx"
+
+
+@dataclass(frozen=True)
+class Position:
+    """A one-way perpetual position.
+
+    `size`: base coin for linear, contracts for inverse. `contract_size`: USD per contract
+    (inverse only; linear sizes are already in base coin).
+    """
+
+    side: Side
+    size: float
+    entry_price: float
+    kind: ContractKind = ContractKind.LINEAR
+    contract_size: float = 1.0
+
+    def __post_init__(self) -> None:
+        require_positive("size", self.size)
+        require_positive("entry_price", self.entry_price)
+        require_positive("contract_size", self.contract_size)
+
+    @property
+    def sign(self) -> int:
+        return int(self.side)
+
+    @property
+    def is_inverse(self) -> bool:
+        return self.kind is ContractKind.INVERSE
+
+    @property
+    def face_usd(self) -> float:
+        """Q = contracts * contract size (inverse); for linear, the entry notional."""
+        return self.size * self.contract_size if self.is_inverse else self.size * self.entry_price
+
+
+def notional(pos: Position, price: float) -> float:
+    """Position value at `price` in the settle currency (quote for linear, coin for inverse)."""
+    require_positive("price", price)
+    return pos.face_usd / price if pos.is_inverse else pos.size * price
+
+
+def unrealized_pnl(pos: Position, mark: float) -> float:
+    """PnL at `mark` in the settle currency."""
+    require_positive("mark", mark)
+    if pos.is_inverse:
+        return pos.sign * pos.face_usd * (1.0 / pos.entry_price - 1.0 / mark)
+    return pos.sign * pos.size * (mark - pos.entry_price)
+
+
+def initial_margin(pos: Position, leverage: float, price: float | None = None) -> float:
+    """Notional at `price` (default: entry) divided by leverage."""
+    require_positive("leverage", leverage)
+    return notional(pos, price or pos.entry_price) / leverage
+
+
+def check_leverage(pos: Position, leverage: float, tiers: TierTable) -> None:
+    """Raise InputError when `leverage` exceeds the bracket maximum at the entry notional."""
+    require_positive("leverage", leverage)
+    cap = tiers.max_leverage_for(notional(pos, pos.entry_price))
+    if leverage > cap:
+        raise InputError(
+            "leverage", leverage, f"at most {cap:g}x is allowed for this notional; lower it"
+        )
+
+
+def maintenance_margin(pos: Position, mark: float, tiers: TierTable) -> float:
+    """Tiered maintenance margin at `mark`: N * MMR - cum of the bracket containing N."""
+    return tiers.maintenance_margin(notional(pos, mark))
+
+
+def margin_balance(pos: Position, wallet: float, mark: float, other_upnl: float = 0.0) -> float:
+    """Wallet balance plus unrealised PnL (of this and, in cross, the other positions)."""
+    return wallet + other_upnl + unrealized_pnl(pos, mark)
+
+
+def margin_ratio(
+    pos: Position,
+    wallet: float,
+    mark: float,
+    tiers: TierTable,
+    other_mm: float = 0.0,
+    other_upnl: float = 0.0,
+) -> float:
+    """Binance margin ratio = maintenance margin / margin balance; liquidation at >= 1.
+
+    Infinite when the margin balance is zero or negative.
+    """
+    balance = margin_balance(pos, wallet, mark, other_upnl)
+    mm = maintenance_margin(pos, mark, tiers) + other_mm
+    return math.inf if balance <= 0 else mm / balance
+
+
+def _solve(pos: Position, equity: float, mmr: float, cum: float) -> float | None:
+    """Price where equity + PnL(P) = N(P) * mmr - cum, or None if there is none above zero."""
+    s = pos.sign
+    if pos.is_inverse:
+        q_usd = pos.face_usd
+        denom = equity + cum + s * q_usd / pos.entry_price
+        if denom <= 0:
+            return None
+        price = q_usd * (mmr + s) / denom
+    else:
+        denom = pos.size * mmr - s * pos.size
+        if denom == 0:
+            return None
+        price = (equity + cum - s * pos.size * pos.entry_price) / denom
+    return price if price > 0 and math.isfinite(price) else None
+
+
+@dataclass(frozen=True)
+class Liquidation:
+    """Result of a liquidation-price computation.
+
+    `price` is None when no liquidation exists on that side. `tier` is the bracket used.
+    `approximate` flags formulas that are not the venue's published one.
+    """
+
+    price: float | None
+    tier: MarginTier
+    rules: Rules
+    approximate: bool = False
+
+
+def liquidation(
+    pos: Position,
+    wallet: float,
+    tiers: TierTable,
+    *,
+    rules: Rules = Rules.BINANCE,
+    mode: MarginMode = MarginMode.ISOLATED,
+    other_mm: float = 0.0,
+    other_upnl: float = 0.0,
+    taker_fee: float = 0.0,
+) -> Liquidation:
+    """Liquidation price of a one-way position under `rules` (see the module docstring).
+
+    Cross margin: `wallet` is the cross wallet, `other_mm`/`other_upnl` the other positions'
+    maintenance margin and unrealised PnL at their marks. Bybit's published formula is isolated;
+    in cross mode it falls back to the Binance algebra and is flagged approximate.
+    """
+    require_finite("wallet", wallet)
+    require_non_negative("other_mm", other_mm)
+    require_finite("other_upnl", other_upnl)
+    require_non_negative("taker_fee", taker_fee)
+    if mode is MarginMode.ISOLATED and (other_mm or other_upnl):
+        raise InputError(
+            "other_mm/other_upnl", (other_mm, other_upnl), "only cross margin shares other positions"
+        )
+    equity = wallet - other_mm + other_upnl
+    if rules is Rules.BYBIT and mode is MarginMode.ISOLATED:
+        return _bybit_isolated(pos, wallet, tiers)
+    extra_rate = taker_fee if rules is Rules.OKX else 0.0
+    approximate = rules is Rules.BYBIT
+    for tier in tiers.tiers:
+        price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if extra_rate else tier.cum)
+        if price is not None and tier.contains(notional(pos, price)):
+            return Liquidation(price, tier, rules, approximate)
+    # No bracket is self-consistent (or no liquidation exists): use the bracket at entry.
+    tier = tiers.tier_for(notional(pos, pos.entry_price))
+    price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if extra_rate else tier.cum)
+    return Liquidation(price, tier, rules, approximate)
+
+
+def _bybit_isolated(pos: Position, wallet: float, tiers: TierTable) -> Liquidation:
+    entry_value = notional(pos, pos.entry_price)
+    tier = tiers.tier_for(entry_value)
+    mm0 = entry_value * tier.mmr - tier.cum
+    s = pos.sign
+    if pos.is_inverse:
+        denom = entry_value + s * (wallet - mm0)
+        price = pos.face_usd / denom if denom > 0 else None
+    else:
+        price = pos.entry_price - s * (wallet - mm0) / pos.size
+    if price is not None and not (price > 0 and math.isfinite(price)):
+        price = None
+    return Liquidation(price, tier, Rules.BYBIT)
+
+
+def bankruptcy_price(
+    pos: Position, wallet: float, other_upnl: float = 0.0, close_fee_rate: float = 0.0
+) -> float | None:
+    """Price where margin balance, less the fee to close there, reaches zero.
+
+    Linear: WB + UPNL1 + s*q*(P - EP) = q*P*fee. Inverse: WB + UPNL1 + s*Q*(1/EP - 1/P) = Q*fee/P.
+    (Bybit's inverse example: 0.5 BTC, 10,000 contracts long @ 8,000, fee 0.075 % -> 5,718.57.)
+    """
+    require_non_negative("close_fee_rate", close_fee_rate)
+    return _solve(pos, wallet + other_upnl, close_fee_rate, 0.0)
+
+
+def distance_to(price: float | None, mark: float) -> float | None:
+    """|price - mark| / mark, or None when there is no such price."""
+    return None if price is None else abs(price - mark) / mark
+
+
+@dataclass(frozen=True)
+class PositionRisk:
+    """Everything a user asks about one position at one mark (settle-currency amounts)."""
+
+    liquidation_price: float | None
+    bankruptcy_price: float | None
+    initial_margin: float
+    maintenance_margin: float
+    margin_balance: float
+    margin_ratio: float
+    distance_to_liquidation: float | None
+    notional: float
+    unrealized_pnl: float
+    mmr: float
+    cum: float
+    rules: Rules
+    approximate: bool
+    settle_unit: str
+
+
+def position_risk(
+    pos: Position,
+    *,
+    leverage: float,
+    mark: float | None = None,
+    wallet: float | None = None,
+    tiers: TierTable,
+    rules: Rules = Rules.BINANCE,
+    mode: MarginMode = MarginMode.ISOLATED,
+    other_mm: float = 0.0,
+    other_upnl: float = 0.0,
+    taker_fee: float = 0.0,
+    settle_unit: str = "",
+) -> PositionRisk:
+    """Liquidation and bankruptcy price, margins, ratio and distance for `pos` at `mark`.
+
+    `wallet` defaults to the initial margin at `leverage` (an isolated position opened at entry).
+    Leverage above the bracket maximum is refused.
+    """
+    mark = pos.entry_price if mark is None else require_positive("mark", mark)
+    check_leverage(pos, leverage, tiers)
+    im = initial_margin(pos, leverage)
+    wallet = im if wallet is None else require_finite("wallet", wallet)
+    liq = liquidation(
+        pos,
+        wallet,
+        tiers,
+        rules=rules,
+        mode=mode,
+        other_mm=other_mm,
+        other_upnl=other_upnl,
+        taker_fee=taker_fee,
+    )
+    close_fee = taker_fee if rules is not Rules.BINANCE else 0.0
+    n = notional(pos, mark)
+    tier = tiers.tier_for(n)
+    return PositionRisk(
+        liquidation_price=liq.price,
+        bankruptcy_price=bankruptcy_price(pos, wallet, other_upnl, close_fee),
+        initial_margin=im,
+        maintenance_margin=n * tier.mmr - tier.cum,
+        margin_balance=margin_balance(pos, wallet, mark, other_upnl),
+        margin_ratio=margin_ratio(pos, wallet, mark, tiers, other_mm, other_upnl),
+        distance_to_liquidation=distance_to(liq.price, mark),
+        notional=n,
+        unrealized_pnl=unrealized_pnl(pos, mark),
+        mmr=tier.mmr,
+        cum=tier.cum,
+        rules=rules,
+        approximate=liq.approximate,
+        settle_unit=settle_unit,
+    )

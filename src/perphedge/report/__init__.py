@@ -1,0 +1,1 @@
+"""Rendering: terminal tables, JSON and HTML reports. No domain math lives here."""
