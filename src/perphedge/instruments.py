@@ -71,7 +71,9 @@ class TierTable:
         for lower, upper in zip(self.tiers, self.tiers[1:], strict=False):
             if not math.isclose(lower.cap, upper.floor, rel_tol=1e-12):
                 raise InputError(
-                    "tiers", f"{lower.cap} -> {upper.floor}", "tiers must be contiguous and ascending"
+                    "tiers",
+                    f"{lower.cap} -> {upper.floor}",
+                    "tiers must be contiguous and ascending",
                 )
 
     @classmethod

@@ -203,7 +203,9 @@ def liquidation(
     require_non_negative("taker_fee", taker_fee)
     if mode is MarginMode.ISOLATED and (other_mm or other_upnl):
         raise InputError(
-            "other_mm/other_upnl", (other_mm, other_upnl), "only cross margin shares other positions"
+            "other_mm/other_upnl",
+            (other_mm, other_upnl),
+            "only cross margin shares other positions",
         )
     equity = wallet - other_mm + other_upnl
     if rules is Rules.BYBIT and mode is MarginMode.ISOLATED:

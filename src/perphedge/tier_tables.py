@@ -83,7 +83,9 @@ def bundled(name: str) -> TierTable:
     if match is None:
         raise InputError("tiers", name, f"use one of {', '.join(names())}")
     source, as_of, rows = _ROWS[match]
-    tiers = tuple(MarginTier(float(f), float(c), float(lev), mmr, float(cum)) for f, c, lev, mmr, cum in rows)
+    tiers = tuple(
+        MarginTier(float(f), float(c), float(lev), mmr, float(cum)) for f, c, lev, mmr, cum in rows
+    )
     return TierTable(tiers, source=source, as_of=as_of)
 
 

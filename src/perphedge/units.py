@@ -45,7 +45,9 @@ def round_price_to_tick(price: float | Decimal, tick: float | Decimal) -> Decima
 def periods_per_year(interval_hours: float) -> float:
     """How many funding intervals of `interval_hours` fit in a 365-day year."""
     if interval_hours <= 0:
-        raise InputError("interval_hours", interval_hours, "give the funding interval in hours, > 0")
+        raise InputError(
+            "interval_hours", interval_hours, "give the funding interval in hours, > 0"
+        )
     return HOURS_PER_YEAR / interval_hours
 
 

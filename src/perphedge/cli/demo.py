@@ -6,7 +6,7 @@ import typer
 
 from perphedge import tier_tables
 from perphedge.funding import SIGN_RULE, apr
-from perphedge.instruments import ContractKind
+from perphedge.instruments import ContractKind, TierTable
 from perphedge.margin import Position, Side, position_risk
 from perphedge.report.render import console, fmt_num, fmt_pct, table
 
@@ -34,18 +34,12 @@ def demo() -> None:
         )
     )
     inverse = Position(Side.SHORT, 600, entry, ContractKind.INVERSE, 100.0)
-    risk = position_risk(inverse, leverage=1, tiers=tiers_coin())
+    risk = position_risk(inverse, leverage=1, tiers=TierTable.flat(0.004))
     console.print(
         f"Coin-margined: short 600 BTCUSD contracts (100 USD) backed by 1 BTC -> liquidation: "
         f"{'none' if risk.liquidation_price is None else fmt_num(risk.liquidation_price)}"
     )
     console.print(f"Funding: {SIGN_RULE}. 0.01 % per 8 h = {fmt_pct(apr(0.0001, 8))} a year.")
-
-
-def tiers_coin() -> tier_tables.TierTable:
-    from perphedge.instruments import TierTable
-
-    return TierTable.flat(0.004, 0.0)
 
 
 def register(app: typer.Typer) -> None:

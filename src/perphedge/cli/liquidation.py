@@ -18,7 +18,9 @@ def _tiers(tiers_name: str | None, mmr: float | None, cum: float) -> TierTable:
     if tiers_name:
         return tier_tables.bundled(tiers_name)
     if mmr is None:
-        raise InputError("--mmr", None, "give --mmr (with --cum) or --tiers such as binance:BTCUSDT")
+        raise InputError(
+            "--mmr", None, "give --mmr (with --cum) or --tiers such as binance:BTCUSDT"
+        )
     require_finite("--mmr", mmr)
     if not 0 < mmr < 1:
         raise InputError("--mmr", mmr, "a maintenance-margin rate lies in (0, 1), e.g. 0.004")
@@ -37,7 +39,9 @@ def _position(
     if kind is ContractKind.INVERSE:
         if contracts is None or contract_size is None:
             raise InputError(
-                "--contracts", contracts, "an inverse position needs --contracts and --contract-size"
+                "--contracts",
+                contracts,
+                "an inverse position needs --contracts and --contract-size",
             )
         return Position(
             side,
@@ -113,8 +117,14 @@ def _table(risk: PositionRisk) -> object:
     return key_value_table(
         f"Position risk — {risk.rules.value} rules{note}",
         [
-            ("liquidation price", fmt_num(risk.liquidation_price) if risk.liquidation_price else no_liq),
-            ("bankruptcy price", fmt_num(risk.bankruptcy_price) if risk.bankruptcy_price else no_liq),
+            (
+                "liquidation price",
+                fmt_num(risk.liquidation_price) if risk.liquidation_price else no_liq,
+            ),
+            (
+                "bankruptcy price",
+                fmt_num(risk.bankruptcy_price) if risk.bankruptcy_price else no_liq,
+            ),
             ("distance to liquidation", fmt_pct(risk.distance_to_liquidation)),
             (f"initial margin ({unit})", fmt_num(risk.initial_margin, digits)),
             (f"maintenance margin ({unit})", fmt_num(risk.maintenance_margin, digits)),

@@ -1,0 +1,1 @@
+"""Running a hedge: monitor, reconcile, execute."""

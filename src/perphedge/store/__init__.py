@@ -1,0 +1,1 @@
+"""Local storage: the market-data store (DuckDB) and the trade journal (SQLite)."""
