@@ -31,6 +31,8 @@ from enum import IntEnum, StrEnum
 from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
 from perphedge.instruments import ContractKind, MarginTier, TierTable
 
+_EPS = 1e-12  # relative size under which a denominator counts as zero (float noise)
+
 
 class Side(IntEnum):
     LONG = 1
@@ -155,8 +157,8 @@ def _solve(pos: Position, equity: float, mmr: float, cum: float) -> float | None
     if pos.is_inverse:
         q_usd = pos.face_usd
         denom = equity + cum + s * q_usd / pos.entry_price
-        if denom <= 0:
-            return None
+        if abs(denom) <= _EPS * (abs(equity) + q_usd / pos.entry_price):
+            return None  # fully collateralised in coin (e.g. a 1x coin-margined short)
         price = q_usd * (mmr + s) / denom
     else:
         denom = pos.size * mmr - s * pos.size
@@ -210,15 +212,16 @@ def liquidation(
     equity = wallet - other_mm + other_upnl
     if rules is Rules.BYBIT and mode is MarginMode.ISOLATED:
         return _bybit_isolated(pos, wallet, tiers)
-    extra_rate = taker_fee if rules is Rules.OKX else 0.0
+    okx = rules is Rules.OKX  # OKX: MM = value * MMR (no deduction) plus the liquidation fee
+    extra_rate = taker_fee if okx else 0.0
     approximate = rules is Rules.BYBIT
     for tier in tiers.tiers:
-        price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if extra_rate else tier.cum)
-        if price is not None and tier.contains(notional(pos, price)):
+        price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if okx else tier.cum)
+        if price is not None and tiers.tier_for(notional(pos, price)) is tier:
             return Liquidation(price, tier, rules, approximate)
     # No bracket is self-consistent (or no liquidation exists): use the bracket at entry.
     tier = tiers.tier_for(notional(pos, pos.entry_price))
-    price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if extra_rate else tier.cum)
+    price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if okx else tier.cum)
     return Liquidation(price, tier, rules, approximate)
 
 
