@@ -1,0 +1,34 @@
+"""Backtests of hedging policies: spec (inputs), kernels (numba engine), reference (plain Python),
+result (outputs). Entry point: `run_backtest(spec, data) -> BacktestResult`."""
+
+from perphedge.backtest.engine import run_backtest
+from perphedge.backtest.result import BacktestResult
+from perphedge.backtest.spec import (
+    BacktestSpec,
+    Costs,
+    DriftBand,
+    FundingAware,
+    HedgeLeg,
+    MarketArrays,
+    Policy,
+    RecordOptions,
+    Schedule,
+    StaticRatio,
+    VolTriggered,
+)
+
+__all__ = [
+    "BacktestResult",
+    "BacktestSpec",
+    "Costs",
+    "DriftBand",
+    "FundingAware",
+    "HedgeLeg",
+    "MarketArrays",
+    "Policy",
+    "RecordOptions",
+    "Schedule",
+    "StaticRatio",
+    "VolTriggered",
+    "run_backtest",
+]

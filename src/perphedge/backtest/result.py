@@ -1,0 +1,135 @@
+"""The frozen result of one backtest run, with derived totals and metrics.
+
+All amounts are USD (coin amounts of inverse legs are converted at the mark of the bar they
+occur). Per-bar curves have T entries; per-leg samples are taken every `stride` bars
+(`sample_bars` holds the bar indices). Per-leg totals have one entry per leg of the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from perphedge import metrics
+from perphedge.backtest.spec import BacktestSpec
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """Curves and totals of one run (see the module docstring for units and shapes).
+
+    equity_usd: hedged portfolio (cash + holdings + hedge margin balances) at each bar's close.
+    equity_unhedged_usd: the same holdings and starting cash with no hedge.
+    funding_cum_usd: funding received by all hedges up to each bar (negative: paid).
+    margin_ratio: maintenance margin / margin balance per sampled bar and leg (liquidation at
+      >= 1; inf when the balance is <= 0; NaN when the leg has no open hedge).
+    hedge_notional_usd: notional of each leg's short at the sampled bars (0 when none).
+    leg_*: per-leg totals. leg_basis_usd is the hedge's price P&L plus the P&L of the spot
+      value it covers (notional / beta, fixed at each re-size): what the hedge failed to offset.
+    leg_liquidation_bar: bar index of the leg's liquidation, -1 if never liquidated.
+    """
+
+    spec: BacktestSpec
+    times_ms: IntArray
+    equity_usd: FloatArray
+    equity_unhedged_usd: FloatArray
+    funding_cum_usd: FloatArray
+    sample_bars: IntArray
+    margin_ratio: FloatArray
+    hedge_notional_usd: FloatArray
+    leg_funding_usd: FloatArray
+    leg_fees_usd: FloatArray
+    leg_basis_usd: FloatArray
+    leg_liquidation_loss_usd: FloatArray
+    leg_top_up_usd: FloatArray
+    leg_trades: IntArray
+    leg_hedged_bars: IntArray
+    leg_liquidation_bar: IntArray
+    min_cash_usd: float
+    final_cash_usd: float
+
+    @property
+    def n_bars(self) -> int:
+        return int(self.times_ms.size)
+
+    @property
+    def funding_pnl(self) -> float:
+        """Funding received by the hedges over the run, USD (negative: paid)."""
+        return float(self.leg_funding_usd.sum())
+
+    @property
+    def fees(self) -> float:
+        """Trading and liquidation fees paid, USD (positive number)."""
+        return float(self.leg_fees_usd.sum())
+
+    @property
+    def basis_pnl(self) -> float:
+        return float(self.leg_basis_usd.sum())
+
+    @property
+    def liquidation_loss(self) -> float:
+        """Margin forfeited in liquidations beyond the liquidation fee, USD."""
+        return float(self.leg_liquidation_loss_usd.sum())
+
+    @property
+    def liquidations(self) -> int:
+        return int((self.leg_liquidation_bar >= 0).sum())
+
+    @property
+    def liquidated_legs(self) -> tuple[int, ...]:
+        return tuple(int(i) for i in np.flatnonzero(self.leg_liquidation_bar >= 0))
+
+    @property
+    def liquidation_times_ms(self) -> tuple[int, ...]:
+        bars = self.leg_liquidation_bar[self.leg_liquidation_bar >= 0]
+        return tuple(int(self.times_ms[b]) for b in np.sort(bars))
+
+    @property
+    def trades(self) -> int:
+        return int(self.leg_trades.sum())
+
+    @property
+    def share_hedged(self) -> float:
+        """Fraction of leg-bars with an open hedge, in [0, 1]."""
+        return float(self.leg_hedged_bars.sum()) / (self.n_bars * len(self.spec.legs))
+
+    @property
+    def top_ups(self) -> float:
+        return float(self.leg_top_up_usd.sum())
+
+    def drawdown(self) -> FloatArray:
+        """Hedged equity / running peak - 1 at each bar (0 at new highs)."""
+        return metrics.drawdown_curve(self.equity_usd)
+
+    def summary(self) -> dict[str, float | int]:
+        """The headline figures of the run (the keys of `perphedge backtest --json`)."""
+        eq, base, t = self.equity_usd, self.equity_unhedged_usd, self.times_ms
+        var, cvar = metrics.var_cvar(eq, t, level=0.95)
+        return {
+            "total_return": metrics.total_return(eq),
+            "total_return_unhedged": metrics.total_return(base),
+            "volatility": metrics.annualised_volatility(eq, t),
+            "volatility_unhedged": metrics.annualised_volatility(base, t),
+            "max_drawdown": metrics.max_drawdown(eq),
+            "max_drawdown_unhedged": metrics.max_drawdown(base),
+            "worst_month": metrics.worst_month(eq, t),
+            "var_95": var,
+            "cvar_95": cvar,
+            "hedge_effectiveness": metrics.hedge_effectiveness(eq, base, t),
+            "upside_given_up": metrics.upside_given_up(eq, base, t),
+            "funding_pnl": self.funding_pnl,
+            "fees": self.fees,
+            "basis_pnl": self.basis_pnl,
+            "liquidation_loss": self.liquidation_loss,
+            "liquidations": self.liquidations,
+            "top_ups": self.top_ups,
+            "share_hedged": self.share_hedged,
+            "trades": self.trades,
+            "min_cash": self.min_cash_usd,
+            "final_equity": float(eq[-1]),
+        }

@@ -1,0 +1,458 @@
+"""What a backtest is made of: market arrays, hedge legs, costs, policies, the whole spec.
+
+Everything here is frozen and validated at construction; a bad value raises InputError (or
+DataError for market data) naming the field, the value and the fix, on one line.
+
+Shapes: T bars, K spot columns (one per holding's spot price), J perpetual columns (hedge
+instruments; a leg may hedge through a proxy column with a beta). Times are int64 epoch ms,
+prices float64 in USD per coin. Funding is given as a sparse, bar-sorted event list
+(`funding_bar`, `funding_col`, `rate_per_interval`): funding is rare (one event per 480 one-minute
+bars), so a dense T x J rate array would only waste memory. `MarketArrays.from_dense_funding`
+builds it from dense arrays.
+
+Policies are small objects with documented parameters, defaults and bounds; each has a numeric
+`code` and a parameter vector (`params()`) that the numba kernel dispatches on. To add one: a new
+dataclass here with the next code, its branch in `kernels._target_ratio` and in
+`reference._target_ratio`, and a test that both agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from perphedge.errors import (
+    DataError,
+    InputError,
+    require_finite,
+    require_fraction,
+    require_non_negative,
+    require_positive,
+)
+from perphedge.instruments import ContractKind, TierTable
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+MAX_RATIO = 3.0  # hedge ratios are fractions of the holding's value; 3x is already absurd
+
+
+def _ratio(field_name: str, value: float) -> float:
+    require_finite(field_name, value)
+    if not 0.0 <= value <= MAX_RATIO:
+        raise InputError(field_name, value, f"give a hedge ratio between 0 and {MAX_RATIO:g}")
+    return float(value)
+
+
+def _int_at_least(field_name: str, value: int, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(field_name, value, f"give a whole number >= {low}")
+    return value
+
+
+def _prices(name: str, arr: FloatArray, rows: int) -> FloatArray:
+    if arr.ndim != 2 or arr.shape[0] != rows:
+        raise DataError(f"{name} must be a T x columns array with T={rows}; got shape {arr.shape}")
+    if arr.shape[1] and not (np.isfinite(arr).all() and (arr > 0).all()):
+        bad = np.argwhere(~(np.isfinite(arr) & (arr > 0)))[0]
+        raise DataError(
+            f"{name} has a missing, zero or negative price at bar {bad[0]}, column {bad[1]}: "
+            "fill or cut the gap before backtesting"
+        )
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class MarketArrays:
+    """Aligned market data of one backtest (see the module docstring for shapes and units).
+
+    `perp` is the perpetual's last/trade price (fills); `mark` its mark price (margin, liquidation,
+    funding, valuation). Pass the same array for both when only one series exists.
+    Funding events: `funding_bar[e]` is the bar index at which the rate `rate_per_interval[e]`
+    settles on perpetual column `funding_col[e]`; events are sorted by bar.
+    """
+
+    times_ms: IntArray
+    spot: FloatArray
+    perp: FloatArray
+    mark: FloatArray
+    funding_bar: IntArray
+    funding_col: IntArray
+    rate_per_interval: FloatArray
+    spot_names: tuple[str, ...]
+    perp_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        t = self.times_ms
+        if t.ndim != 1 or t.size < 2 or t.dtype != np.int64:
+            raise DataError("times_ms must be a 1-D int64 array of at least 2 bars (epoch ms)")
+        if np.any(np.diff(t) <= 0):
+            bad = int(np.argmax(np.diff(t) <= 0)) + 1
+            raise DataError(f"times_ms must be strictly ascending; bar {bad} is not")
+        rows = t.size
+        for name in ("spot", "perp", "mark"):
+            arr = getattr(self, name)
+            if arr.dtype != np.float64:
+                raise DataError(f"{name} must be float64, got {arr.dtype}")
+            _prices(name, arr, rows)
+        if self.perp.shape != self.mark.shape:
+            raise DataError(f"perp {self.perp.shape} and mark {self.mark.shape} shapes differ")
+        self._check_names()
+        self._check_funding()
+
+    def _check_names(self) -> None:
+        if len(self.spot_names) != self.spot.shape[1]:
+            raise DataError(f"{len(self.spot_names)} spot_names for {self.spot.shape[1]} columns")
+        if len(self.perp_names) != self.perp.shape[1]:
+            raise DataError(f"{len(self.perp_names)} perp_names for {self.perp.shape[1]} columns")
+
+    def _check_funding(self) -> None:
+        bar, col, rate = self.funding_bar, self.funding_col, self.rate_per_interval
+        if not (bar.ndim == col.ndim == rate.ndim == 1 and bar.size == col.size == rate.size):
+            raise DataError("funding_bar, funding_col and rate_per_interval must be 1-D, same size")
+        if bar.dtype != np.int64 or col.dtype != np.int64 or rate.dtype != np.float64:
+            raise DataError("funding_bar/funding_col must be int64 and rate_per_interval float64")
+        if bar.size == 0:
+            return
+        if np.any(np.diff(bar) < 0) or bar[0] < 0 or bar[-1] >= self.n_bars:
+            raise DataError("funding_bar must be sorted and within [0, T)")
+        if col.min() < 0 or col.max() >= self.perp.shape[1]:
+            raise DataError("funding_col must index a perpetual column")
+        if not np.isfinite(rate).all():
+            e = int(np.argmax(~np.isfinite(rate)))
+            raise DataError(f"funding rate at bar {bar[e]} (column {col[e]}) is not a number")
+
+    @classmethod
+    def from_dense_funding(
+        cls,
+        times_ms: IntArray,
+        spot: FloatArray,
+        perp: FloatArray,
+        mark: FloatArray,
+        funding_rate: FloatArray,
+        funding_event: BoolArray,
+        spot_names: tuple[str, ...],
+        perp_names: tuple[str, ...],
+    ) -> MarketArrays:
+        """Build from a dense T x J rate array and a T x J bool array marking the events."""
+        if funding_rate.shape != perp.shape or funding_event.shape != perp.shape:
+            raise DataError("funding_rate and funding_event must have the perp array's shape")
+        bar, col = np.nonzero(funding_event)
+        return cls(
+            times_ms,
+            spot,
+            perp,
+            mark,
+            bar.astype(np.int64),
+            col.astype(np.int64),
+            np.ascontiguousarray(funding_rate[bar, col], dtype=np.float64),
+            spot_names,
+            perp_names,
+        )
+
+    @property
+    def n_bars(self) -> int:
+        return int(self.times_ms.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the distinct input arrays (mark counted once when it is `perp`)."""
+        arrays = [self.times_ms, self.spot, self.perp, self.funding_bar, self.funding_col]
+        arrays.append(self.rate_per_interval)
+        if self.mark is not self.perp:
+            arrays.append(self.mark)
+        return int(sum(a.nbytes for a in arrays))
+
+
+@dataclass(frozen=True)
+class HedgeLeg:
+    """One holding and the short perpetual that insures it.
+
+    `qty_base`: coins of the holding (spot column `spot_col`), held throughout.
+    `hedge_col`: the perpetual column used (the same asset, or a proxy); `beta`: USD of hedge
+    notional per USD of holding value at ratio 1 (1 for the same asset).
+    `kind`: linear (size in base coin, margin in USD) or inverse (size in contracts of
+    `contract_size` USD, margin, fees and funding in coin). `tiers`: maintenance brackets keyed by
+    notional in the settle currency (USD linear, coin inverse).
+    """
+
+    qty_base: float
+    spot_col: int
+    hedge_col: int
+    beta: float = 1.0
+    kind: ContractKind = ContractKind.LINEAR
+    contract_size: float = 1.0
+    tiers: TierTable = field(default_factory=lambda: TierTable.flat(0.004))
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        require_non_negative("qty_base", self.qty_base)
+        _int_at_least("spot_col", self.spot_col, 0)
+        _int_at_least("hedge_col", self.hedge_col, 0)
+        require_finite("beta", self.beta)
+        if not 0.0 < self.beta <= 10.0:
+            raise InputError("beta", self.beta, "give a beta in (0, 10]; 1 for the same asset")
+        require_positive("contract_size", self.contract_size)
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Trading costs as fractions of traded notional (0.0005 = 0.05 %).
+
+    Rebalances pay `taker_fee` plus `slippage_bp` (basis points of the perpetual price, against
+    the trader); with `maker_rebalances` they pay `maker_fee` and no slippage. A liquidation pays
+    `liquidation_fee` of the liquidated notional out of the remaining margin.
+    """
+
+    maker_fee: float = 0.0002
+    taker_fee: float = 0.0005
+    slippage_bp: float = 1.0
+    liquidation_fee: float = 0.0125
+    maker_rebalances: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("maker_fee", "taker_fee", "liquidation_fee"):
+            value = require_finite(name, getattr(self, name))
+            if not -0.001 <= value < 0.1:
+                raise InputError(name, value, "give a fee as a fraction of notional, e.g. 0.0005")
+        require_non_negative("slippage_bp", self.slippage_bp)
+        if self.slippage_bp > 1000:
+            raise InputError("slippage_bp", self.slippage_bp, "give basis points below 1000")
+
+    @property
+    def trade_fee(self) -> float:
+        return self.maker_fee if self.maker_rebalances else self.taker_fee
+
+    @property
+    def slippage(self) -> float:
+        """Slippage as a fraction of price (0 for maker rebalances)."""
+        return 0.0 if self.maker_rebalances else self.slippage_bp * 1e-4
+
+
+@dataclass(frozen=True)
+class StaticRatio:
+    """Open the hedge at `ratio` x holding value on the first bar and never touch it again.
+
+    ratio: 0..3, default 1 (dollar-neutral).
+    """
+
+    code: ClassVar[int] = 0
+    ratio: float = 1.0
+
+    def __post_init__(self) -> None:
+        _ratio("ratio", self.ratio)
+
+    def params(self) -> tuple[float, ...]:
+        return (self.ratio,)
+
+
+@dataclass(frozen=True)
+class DriftBand:
+    """Keep the hedge at `ratio`; re-size it when |notional - target| > `band` x target.
+
+    ratio: 0..3, default 1. band: relative drift in (0, 1], default 0.05 (5 %).
+    """
+
+    code: ClassVar[int] = 1
+    ratio: float = 1.0
+    band: float = 0.05
+
+    def __post_init__(self) -> None:
+        _ratio("ratio", self.ratio)
+        require_positive("band", self.band)
+        require_fraction("band", self.band)
+
+    def params(self) -> tuple[float, ...]:
+        return (self.ratio, self.band)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Re-size the hedge to `ratio` every `every_bars` bars (and open it on the first bar).
+
+    ratio: 0..3, default 1. every_bars: >= 1, default 1440 (daily on one-minute bars).
+    """
+
+    code: ClassVar[int] = 2
+    ratio: float = 1.0
+    every_bars: int = 1440
+
+    def __post_init__(self) -> None:
+        _ratio("ratio", self.ratio)
+        _int_at_least("every_bars", self.every_bars, 1)
+
+    def params(self) -> tuple[float, ...]:
+        return (self.ratio, 0.0, float(self.every_bars))
+
+
+@dataclass(frozen=True)
+class FundingAware:
+    """Hedge at `ratio`, but cut to `reduced_ratio` while funding stays negative.
+
+    The hedge is cut after `negative_window` consecutive funding events of its perpetual with a
+    negative rate (the short pays), and restored after `negative_window` consecutive events with a
+    rate above `hysteresis` (rate per interval, e.g. 5e-5 = 0.005 %). A switch happens only when at
+    least `min_hold_bars` bars have passed since the previous switch. Between switches the hedge is
+    kept within `band` of its target like DriftBand.
+
+    ratio: 0..3, default 1. reduced_ratio: 0..ratio, default 0 (drop). negative_window: 1..1000
+    events, default 3. hysteresis: 0..0.01, default 5e-5. min_hold_bars: >= 0, default 4320.
+    band: (0, 1], default 0.05.
+    """
+
+    code: ClassVar[int] = 3
+    ratio: float = 1.0
+    negative_window: int = 3
+    hysteresis: float = 5e-5
+    min_hold_bars: int = 4320
+    reduced_ratio: float = 0.0
+    band: float = 0.05
+
+    def __post_init__(self) -> None:
+        _ratio("ratio", self.ratio)
+        _ratio("reduced_ratio", self.reduced_ratio)
+        if self.reduced_ratio > self.ratio:
+            raise InputError(
+                "reduced_ratio", self.reduced_ratio, f"give at most ratio={self.ratio}"
+            )
+        _int_at_least("negative_window", self.negative_window, 1)
+        if self.negative_window > 1000:
+            raise InputError("negative_window", self.negative_window, "give at most 1000 events")
+        require_non_negative("hysteresis", self.hysteresis)
+        if self.hysteresis > 0.01:
+            raise InputError("hysteresis", self.hysteresis, "give a rate per interval <= 0.01")
+        _int_at_least("min_hold_bars", self.min_hold_bars, 0)
+        require_positive("band", self.band)
+        require_fraction("band", self.band)
+
+    def params(self) -> tuple[float, ...]:
+        return (
+            self.ratio,
+            self.band,
+            float(self.negative_window),
+            self.hysteresis,
+            float(self.min_hold_bars),
+            self.reduced_ratio,
+        )
+
+
+@dataclass(frozen=True)
+class VolTriggered:
+    """Hedge at `ratio_high` while the holding's volatility is above `vol_threshold`, else at
+    `ratio_low`.
+
+    Volatility: exponentially weighted (span `vol_window` bars) mean of squared simple spot
+    returns, annualised with the bar length of the data. Re-sizes within `band` like DriftBand.
+    ratio_low: 0..3, default 0.5. ratio_high: 0..3, default 1. vol_window: >= 2 bars, default
+    10080 (a week of minutes). vol_threshold: annualised, (0, 10], default 0.8 (80 %).
+    band: (0, 1], default 0.05.
+    """
+
+    code: ClassVar[int] = 4
+    ratio_low: float = 0.5
+    ratio_high: float = 1.0
+    vol_window: int = 10080
+    vol_threshold: float = 0.8
+    band: float = 0.05
+
+    def __post_init__(self) -> None:
+        _ratio("ratio_low", self.ratio_low)
+        _ratio("ratio_high", self.ratio_high)
+        _int_at_least("vol_window", self.vol_window, 2)
+        require_positive("vol_threshold", self.vol_threshold)
+        if self.vol_threshold > 10:
+            raise InputError("vol_threshold", self.vol_threshold, "give an annualised vol <= 10")
+        require_positive("band", self.band)
+        require_fraction("band", self.band)
+
+    def params(self) -> tuple[float, ...]:
+        return (
+            self.ratio_high,
+            self.band,
+            float(self.vol_window),
+            self.vol_threshold,
+            self.ratio_low,
+        )
+
+    @property
+    def ratio(self) -> float:
+        return self.ratio_high
+
+
+Policy = StaticRatio | DriftBand | Schedule | FundingAware | VolTriggered
+POLICIES: tuple[type[Policy], ...] = (StaticRatio, DriftBand, Schedule, FundingAware, VolTriggered)
+N_POLICY_PARAMS = 6
+
+
+def policy_vector(policy: Policy) -> FloatArray:
+    """The policy's `params()` as the kernel's fixed-length vector (unused slots are 0).
+
+    Slot 0 is always the (full) hedge ratio and slot 1 the drift band (0: none).
+    """
+    values = policy.params()
+    out = np.zeros(N_POLICY_PARAMS, dtype=np.float64)
+    out[: len(values)] = values
+    return out
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    """What to keep besides the per-bar equity curves.
+
+    Per-leg margin ratios and hedge notionals are sampled every `stride` bars, chosen so that at
+    most `max_points` samples are kept (default 100,000 per leg).
+    """
+
+    max_points: int = 100_000
+
+    def __post_init__(self) -> None:
+        _int_at_least("max_points", self.max_points, 2)
+
+    def stride(self, n_bars: int) -> int:
+        return max(1, math.ceil(n_bars / self.max_points))
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    """Everything that defines one run besides the market data.
+
+    `initial_cash_usd`: the cash account (the reserve) beside the holdings; hedge margins are
+    drawn from it and returned to it. `leverage`: every leg's isolated margin is re-set to
+    notional / leverage when the leg is (re)sized. `auto_top_up`: when a leg reaches its
+    maintenance margin, first move cash (if any is left) to bring its margin back to
+    notional / leverage, and liquidate only if that is not enough. Margin mode is isolated per leg.
+    """
+
+    legs: tuple[HedgeLeg, ...]
+    policy: Policy = field(default_factory=DriftBand)
+    initial_cash_usd: float = 0.0
+    leverage: float = 2.0
+    costs: Costs = field(default_factory=Costs)
+    auto_top_up: bool = False
+    record: RecordOptions = field(default_factory=RecordOptions)
+    margin_mode: str = "isolated"
+
+    def __post_init__(self) -> None:
+        if not self.legs:
+            raise InputError("legs", "()", "give at least one holding to hedge")
+        require_finite("initial_cash_usd", self.initial_cash_usd)
+        require_positive("leverage", self.leverage)
+        if self.leverage > 125:
+            raise InputError("leverage", self.leverage, "give a leverage of at most 125")
+        if not isinstance(self.policy, POLICIES):
+            raise InputError("policy", self.policy, "use one of the policies in backtest.spec")
+        if self.margin_mode != "isolated":
+            raise InputError("margin_mode", self.margin_mode, "only 'isolated' is modelled")
+
+    def check_against(self, data: MarketArrays) -> None:
+        """Raise InputError when a leg points at a column the data does not have."""
+        for i, leg in enumerate(self.legs):
+            if leg.spot_col >= data.spot.shape[1]:
+                raise InputError(f"legs[{i}].spot_col", leg.spot_col, "no such spot column")
+            if leg.hedge_col >= data.perp.shape[1]:
+                raise InputError(f"legs[{i}].hedge_col", leg.hedge_col, "no such perp column")
