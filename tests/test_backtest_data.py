@@ -1,0 +1,122 @@
+"""Aligning native price and funding series on the backtest grid (pure, hand-checked)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perphedge.backtest.data import (
+    DAY_MS,
+    HOUR_MS,
+    FundingInput,
+    InstrumentInputs,
+    PriceInput,
+    align,
+    asof,
+    find_gaps,
+)
+from perphedge.errors import DataError, InputError
+
+T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+H8 = 8 * HOUR_MS
+
+
+def _prices(name, opens, closes, interval_ms):
+    return PriceInput(
+        name, np.asarray(opens, np.int64), np.asarray(closes, np.float64), interval_ms
+    )
+
+
+def _funding(name, times, rates, marks=None):
+    rates = np.asarray(rates, np.float64)
+    marks = np.full(rates.shape, np.nan) if marks is None else np.asarray(marks, np.float64)
+    return FundingInput(name, np.asarray(times, np.int64), rates, marks, np.full(rates.shape, 8.0))
+
+
+def _btc(days=3, funding_marks=None):
+    """Daily spot 100, 110, 120 ...; 8h marks 100, 101, ...; funding every 8 h at 0.0001 * n."""
+    spot = _prices("BTC spot 1d", [T0 + d * DAY_MS for d in range(days)],
+                   [100.0 + 10 * d for d in range(days)], DAY_MS)  # fmt: skip
+    n = 3 * days
+    mark = _prices("BTC mark 8h", [T0 + i * H8 for i in range(n)],
+                   [100.0 + i for i in range(n)], H8)  # fmt: skip
+    times = [T0 + i * H8 + 7 for i in range(1, n + 1)]  # ms jitter like Binance
+    fund = _funding("BTC funding", times, [0.0001 * i for i in range(1, n + 1)], funding_marks)
+    return spot, InstrumentInputs(fund, mark)
+
+
+def test_asof_takes_the_last_known_value():
+    known = np.array([10, 20, 30], np.int64)
+    values = np.array([1.0, 2.0, 3.0])
+    got = asof(known, values, np.array([5, 10, 25, 30, 99], np.int64))
+    assert np.array_equal(got, [np.nan, 1.0, 2.0, 3.0, 3.0], equal_nan=True)
+
+
+def test_grid_is_funding_times_and_spot_is_held_between_daily_closes():
+    spot, inst = _btc(days=3)
+    m = align([inst], [spot], T0, T0 + 3 * DAY_MS)
+    # funding at T0+8h ... T0+72h (jitter floored); spot's first close is known at T0+1d,
+    # so the run starts there: grid = T0+24h, +32h, ..., +72h (7 points)
+    assert list(m.times_ms) == [T0 + h * HOUR_MS for h in range(24, 73, 8)]
+    # daily candle opened T0 closes 100 at T0+1d; opened T0+1d closes 110 at T0+2d, etc.
+    assert list(m.spot[:, 0]) == [100, 100, 100, 110, 110, 110, 120]
+    # mark candle i (open T0+8h*i) closes 100+i at T0+8h*(i+1): at T0+24h -> candle 2 -> 102
+    assert list(m.mark[:, 0]) == [102, 103, 104, 105, 106, 107, 108]
+    assert np.array_equal(m.perp, m.mark)  # no last-trade series: fills at mark
+    # settlement k (k = 1..9) at T0+8h*k with rate 0.0001*k; grid starts at k = 3
+    assert m.funding_rate[:, 0] == pytest.approx([0.0001 * k for k in range(3, 10)])
+    assert m.funding_event.all()
+    assert any("covers" in n for n in m.notes)  # spot starts later than --from
+
+
+def test_reported_funding_mark_wins_over_the_kline():
+    marks = [np.nan] * 4 + [555.0] + [np.nan] * 4  # settlement 5 at T0+40h reports 555
+    spot, inst = _btc(days=3, funding_marks=marks)
+    m = align([inst], [spot], T0, T0 + 3 * DAY_MS)
+    row = list(m.times_ms).index(T0 + 40 * HOUR_MS)
+    assert m.mark[row, 0] == 555.0
+    assert m.mark[row - 1, 0] == 103.0 and m.mark[row + 1, 0] == 105.0  # klines around it
+
+
+def test_gaps_are_found_and_named():
+    ts = np.array([T0, T0 + DAY_MS, T0 + 4 * DAY_MS], np.int64)
+    (gap,) = find_gaps("ETH spot 1d", ts, DAY_MS)
+    assert gap.missing == 2  # days 2 and 3 absent
+    assert gap.describe() == (
+        "ETH spot 1d: 2 missing between 2024-01-02 00:00 and 2024-01-05 00:00"
+    )
+
+
+def test_gap_warns_or_refuses_under_strict():
+    spot, inst = _btc(days=4)
+    holey = _prices("BTC spot 1d", np.delete(spot.ts_ms, 2), np.delete(spot.close, 2), DAY_MS)
+    m = align([inst], [holey], T0, T0 + 4 * DAY_MS)
+    assert [g.series for g in m.gaps] == ["BTC spot 1d"]
+    # candle opened T0+2d is missing: its close (120, due at T0+3d) never arrives; 110 carries
+    assert m.spot[list(m.times_ms).index(T0 + 3 * DAY_MS), 0] == 110.0
+    with pytest.raises(DataError, match=r"gap in the data: BTC spot 1d: 1 missing"):
+        align([inst], [holey], T0, T0 + 4 * DAY_MS, strict=True)
+
+
+def test_no_data_in_range_is_a_data_error():
+    spot, inst = _btc(days=3)
+    with pytest.raises(DataError, match="no data"):
+        align([inst], [spot], T0 + 100 * DAY_MS, T0 + 200 * DAY_MS)
+
+
+def test_from_after_to_is_an_input_error():
+    spot, inst = _btc(days=3)
+    with pytest.raises(InputError, match="--from"):
+        align([inst], [spot], T0 + DAY_MS, T0)
+
+
+def test_unsorted_series_are_refused():
+    with pytest.raises(DataError, match="ascending"):
+        _prices("x", [2, 1], [1.0, 2.0], DAY_MS)
+
+
+def test_a_venue_moving_to_hourly_funding_is_not_a_gap():
+    times = np.array([0, 8, 16, 17, 18, 20], np.int64) * HOUR_MS
+    hours = np.array([8, 8, 8, 1, 1, 1], np.int64)
+    (gap,) = find_gaps("HL funding", times, hours * HOUR_MS)
+    assert (gap.last_before_ms, gap.first_after_ms, gap.missing) == (18 * HOUR_MS, 20 * HOUR_MS, 1)
