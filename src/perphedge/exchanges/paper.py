@@ -1,0 +1,541 @@
+"""The paper exchange: a simulated USDT-margined (linear) perpetual account behind the ports.
+
+It implements `Account` and `Execution` (see `perphedge.ports`) so that every live command runs
+offline with `--paper`. State lives in one JSON file in the data directory
+(PERPHEDGE_HOME/paper/<exchange>.json), replaced atomically (write, fsync, rename) under an
+exclusive file lock, so separate commands see the same account and a kill never leaves half a file.
+
+Model (cross margin, one-way positions, USDT wallet):
+* Prices come from a `MarketData` port (live or replayed marks) and time from a `Clock` port.
+* Market orders fill at mark * (1 +/- slippage) as taker. A limit order that crosses the mark
+  fills at once as taker at that price capped by its limit; otherwise it rests and fills at its
+  limit as maker when a later mark crosses it. `partial_fill_ratio` < 1 fills only that share of
+  the remainder per look (on the quantity step), to exercise partial-fill handling.
+* Rejections as a venue would: quantity off the step, below the minimum notional (unless
+  reduce-only), reduce-only that would grow the position, initial margin above equity.
+* Funding settles at the real settlement times (multiples of the interval from 00:00 UTC, or the
+  times of a replayed funding history): cash = `perphedge.funding.funding_payment` of the position
+  held at that time (positive rate: the short receives).
+* Liquidation: when the Binance margin ratio (`perphedge.margin.margin_ratio`, tiered, cross)
+  reaches 1 at the mark, the position is closed at the mark and the clearance fee charged.
+Client order ids are unique: placing a known id returns that order and changes nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from perphedge.errors import CapabilityError, DataError
+from perphedge.funding import funding_payment
+from perphedge.instruments import Perpetual
+from perphedge.margin import MarginMode, Position, Side, liquidation, maintenance_margin
+from perphedge.ports import (
+    Balance,
+    Clock,
+    Fill,
+    FundingPayment,
+    MarketData,
+    OrderRequest,
+    OrderSide,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    PositionState,
+)
+from perphedge.store.crashpoint import durable_write_done
+from perphedge.units import round_qty_to_step, to_decimal
+
+SETTLE = "USDT"
+HOUR_MS = 3_600_000
+DEFAULT_LEVERAGE = 20
+# (symbol, since_ms exclusive, until_ms inclusive) -> [(settlement ts_ms, rate, mark or nan)]
+FundingEvents = Callable[[str, int, int], Sequence[tuple[int, float, float]]]
+
+
+@dataclass(frozen=True)
+class PaperSettings:
+    """Fill model knobs; `slippage` a fraction of the mark (0.0005 = 5 bp)."""
+
+    slippage: float = 0.0005
+    partial_fill_ratio: float = 1.0
+    initial_usdt: Decimal = Decimal(20_000)
+
+
+def paper_path(home: Path, exchange: str) -> Path:
+    return home / "paper" / f"{exchange}.json"
+
+
+def _new_state(settings: PaperSettings, now_ms: int) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "created_ms": now_ms,
+        "funding_until_ms": now_ms,
+        "wallet": str(settings.initial_usdt),
+        "marks": {},
+        "leverage": {},
+        "positions": {},
+        "orders": {},
+        "fills": [],
+        "funding": [],
+        "liquidations": [],
+        "seq": 0,
+        "settings": {
+            "slippage": settings.slippage,
+            "partial_fill_ratio": settings.partial_fill_ratio,
+        },
+    }
+
+
+class PaperExchange:
+    """Account + Execution over a JSON state file (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: Path,
+        market: MarketData,
+        clock: Clock,
+        settings: PaperSettings | None = None,
+        funding_events: FundingEvents | None = None,
+    ) -> None:
+        self.path = path
+        self.market = market
+        self.clock = clock
+        self._settings = settings or PaperSettings()
+        self._funding_events = funding_events
+        self._state: dict[str, Any] = {}
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _session(self, symbols: Sequence[str], write: bool = True) -> Iterator[dict[str, Any]]:
+        """Lock, load, bring `symbols` up to now (marks, funding, fills, liquidation), save."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._state = self._load()
+                before = json.dumps(self._state, sort_keys=True)
+                self._advance(symbols)
+                yield self._state
+                if write or json.dumps(self._state, sort_keys=True) != before:
+                    self._save()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return _new_state(self._settings, self.clock.now_ms())
+        try:
+            state: dict[str, Any] = json.loads(self.path.read_text())
+        except (OSError, ValueError) as bad:
+            raise DataError(f"paper account {self.path} is unreadable: {bad}") from bad
+        return state
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w") as out:
+            json.dump(self._state, out, indent=1, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.path)
+        durable_write_done()
+
+    def _next_id(self, prefix: str) -> str:
+        self._state["seq"] += 1
+        return f"{prefix}{self._state['seq']}"
+
+    # -- market and time -----------------------------------------------------------------------
+
+    def _instrument(self, symbol: str) -> Perpetual:
+        inst = self.market.instrument(symbol)
+        if inst.is_inverse or inst.settle != SETTLE:
+            raise CapabilityError(
+                f"the paper exchange simulates USDT-margined perpetuals only, not {symbol}"
+            )
+        return inst
+
+    def _mark(self, symbol: str) -> Decimal:
+        return Decimal(self._state["marks"][symbol]["price"])
+
+    def _advance(self, symbols: Sequence[str]) -> None:
+        now_ms = self.clock.now_ms()
+        known = set(self._state["positions"]) | {o["symbol"] for o in self._open()}
+        for symbol in sorted(known | set(symbols)):
+            quote = self.market.mark_price(symbol)
+            self._state["marks"][symbol] = {"price": str(quote.price), "ts_ms": quote.ts_ms}
+        self._settle_funding(now_ms)
+        for order in self._open():
+            self._try_fill(order, now_ms, taker=False)
+        self._check_liquidation(now_ms)
+
+    def _settlements(
+        self, symbol: str, since_ms: int, until_ms: int
+    ) -> list[tuple[int, float, float]]:
+        if self._funding_events is not None:
+            return list(self._funding_events(symbol, since_ms, until_ms))
+        quote = self.market.funding_rate(symbol)
+        step = int(quote.interval_hours * HOUR_MS)
+        first = (since_ms // step + 1) * step
+        return [
+            (t, quote.rate_per_interval, float("nan")) for t in range(first, until_ms + 1, step)
+        ]
+
+    def _settle_funding(self, now_ms: int) -> None:
+        since = int(self._state["funding_until_ms"])
+        if now_ms <= since:
+            return
+        for symbol, pos in sorted(self._state["positions"].items()):
+            for ts_ms, rate, mark in self._settlements(symbol, since, now_ms):
+                price = mark if math.isfinite(mark) and mark > 0 else float(self._mark(symbol))
+                amount = to_decimal(round(funding_payment(self._position(pos), price, rate), 8))
+                self._state["wallet"] = str(Decimal(self._state["wallet"]) + amount)
+                self._state["funding"].append(
+                    {"symbol": symbol, "ts_ms": ts_ms, "amount": str(amount), "rate": rate}
+                )
+        self._state["funding_until_ms"] = now_ms
+
+    @staticmethod
+    def _position(pos: dict[str, Any]) -> Position:
+        contracts = Decimal(pos["contracts"])
+        side = Side.LONG if contracts > 0 else Side.SHORT
+        return Position(side, float(abs(contracts)), float(pos["entry_price"]))
+
+    # -- fills ---------------------------------------------------------------------------------
+
+    def _open(self) -> list[dict[str, Any]]:
+        return [
+            o
+            for o in self._state["orders"].values()
+            if o["status"] in (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
+        ]
+
+    def _fill_price(self, order: dict[str, Any], taker: bool) -> Decimal | None:
+        """Execution price if the order can trade at the current mark, else None."""
+        sign = OrderSide(order["side"]).sign
+        mark = self._mark(order["symbol"])
+        slipped = mark * (1 + sign * to_decimal(self._state["settings"]["slippage"]))
+        if order["type"] == OrderType.MARKET.value:
+            return slipped
+        limit = Decimal(order["price"])
+        if (limit - mark) * sign < 0:
+            return None  # does not cross
+        if not taker:
+            return limit
+        return min(limit, slipped) if sign > 0 else max(limit, slipped)
+
+    def _try_fill(self, order: dict[str, Any], now_ms: int, taker: bool) -> None:
+        price = self._fill_price(order, taker)
+        if price is None:
+            return
+        inst = self._instrument(order["symbol"])
+        remaining = Decimal(order["qty"]) - Decimal(order["filled"])
+        ratio = to_decimal(self._state["settings"]["partial_fill_ratio"])
+        qty = remaining
+        if ratio < 1:
+            step = to_decimal(inst.qty_step)
+            qty = max(round_qty_to_step(remaining * ratio, step), min(remaining, step))
+        self._execute(order, inst, qty, price, now_ms, taker)
+        if order["type"] == OrderType.MARKET.value and Decimal(order["filled"]) < Decimal(
+            order["qty"]
+        ):
+            order["status"] = OrderStatus.EXPIRED.value
+            order["reason"] = "market order remainder expired (no liquidity in simulation)"
+
+    def _execute(
+        self,
+        order: dict[str, Any],
+        inst: Perpetual,
+        qty: Decimal,
+        price: Decimal,
+        now_ms: int,
+        taker: bool,
+    ) -> None:
+        signed = qty * OrderSide(order["side"]).sign
+        fee_rate = to_decimal(inst.taker_fee if taker else inst.maker_fee)
+        fee = (qty * to_decimal(inst.contract_size) * price * fee_rate).quantize(Decimal("1e-8"))
+        realized = self._apply_to_position(order["symbol"], signed, price, inst)
+        self._state["wallet"] = str(Decimal(self._state["wallet"]) + realized - fee)
+        filled = Decimal(order["filled"]) + qty
+        cost = Decimal(order["cost"]) + qty * price
+        order.update(
+            filled=str(filled),
+            cost=str(cost),
+            avg_price=str((cost / filled).quantize(Decimal("1e-8"))),
+            updated_ms=now_ms,
+            status=(
+                OrderStatus.FILLED
+                if filled == Decimal(order["qty"])
+                else OrderStatus.PARTIALLY_FILLED
+            ).value,
+        )
+        self._state["fills"].append(
+            {
+                "trade_id": self._next_id("pt"),
+                "cid": order["cid"],
+                "oid": order["oid"],
+                "symbol": order["symbol"],
+                "side": order["side"],
+                "qty": str(qty),
+                "price": str(price),
+                "fee": str(fee),
+                "ts_ms": now_ms,
+                "maker": not taker,
+            }
+        )
+
+    def _apply_to_position(
+        self, symbol: str, signed: Decimal, price: Decimal, inst: Perpetual
+    ) -> Decimal:
+        """Update the position by `signed` contracts at `price`; returns realised PnL (USDT)."""
+        size = to_decimal(inst.contract_size)
+        pos = self._state["positions"].get(symbol)
+        old = Decimal(pos["contracts"]) if pos else Decimal(0)
+        entry = Decimal(pos["entry_price"]) if pos else price
+        new = old + signed
+        realized = Decimal(0)
+        if old != 0 and (old > 0) != (signed > 0):  # reducing (maybe flipping)
+            closed = min(abs(signed), abs(old))
+            realized = closed * size * (price - entry) * (1 if old > 0 else -1)
+            if abs(signed) > abs(old):
+                entry = price
+        elif old != 0:
+            entry = (abs(old) * entry + abs(signed) * price) / abs(new)
+        if new == 0:
+            self._state["positions"].pop(symbol, None)
+        else:
+            self._state["positions"][symbol] = {
+                "contracts": str(new),
+                "entry_price": str(entry.quantize(Decimal("1e-8"))),
+            }
+        return realized.quantize(Decimal("1e-8"))
+
+    # -- margin and liquidation ----------------------------------------------------------------
+
+    def _risk_parts(self, symbol: str) -> tuple[Position, float, Perpetual]:
+        inst = self._instrument(symbol)
+        pos = self._position(self._state["positions"][symbol])
+        return pos, float(self._mark(symbol)), inst
+
+    def _upnl_and_mm(self, exclude: str | None = None) -> tuple[float, float]:
+        upnl = mm = 0.0
+        for symbol in self._state["positions"]:
+            if symbol == exclude:
+                continue
+            pos, mark, inst = self._risk_parts(symbol)
+            upnl += pos.sign * pos.size * (mark - pos.entry_price)
+            mm += maintenance_margin(pos, mark, inst.tiers)
+        return upnl, mm
+
+    def _initial_margin(self, extra: tuple[str, Decimal] | None = None) -> Decimal:
+        """Sum of |notional at mark| / leverage, with `extra` (symbol, signed contracts) added."""
+        sizes = {s: Decimal(p["contracts"]) for s, p in self._state["positions"].items()}
+        if extra is not None:
+            sizes[extra[0]] = sizes.get(extra[0], Decimal(0)) + extra[1]
+        total = Decimal(0)
+        for symbol, contracts in sizes.items():
+            size = to_decimal(self._instrument(symbol).contract_size)
+            total += abs(contracts) * size * self._mark(symbol) / self._leverage(symbol)
+        return total
+
+    def _leverage(self, symbol: str) -> int:
+        return int(self._state["leverage"].get(symbol, DEFAULT_LEVERAGE))
+
+    def _equity(self) -> Decimal:
+        upnl, _ = self._upnl_and_mm()
+        return Decimal(self._state["wallet"]) + to_decimal(round(upnl, 8))
+
+    def _check_liquidation(self, now_ms: int) -> None:
+        if not self._state["positions"]:
+            return
+        upnl, mm = self._upnl_and_mm()
+        if float(self._state["wallet"]) + upnl > mm:
+            return
+        for symbol in sorted(self._state["positions"]):
+            pos, mark, inst = self._risk_parts(symbol)
+            closing = Decimal(self._state["positions"][symbol]["contracts"])
+            price = to_decimal(mark)
+            realized = self._apply_to_position(symbol, -closing, price, inst)
+            fee = to_decimal(round(pos.size * mark * inst.liquidation_fee, 8))
+            self._state["wallet"] = str(Decimal(self._state["wallet"]) + realized - fee)
+            self._state["liquidations"].append(
+                {"symbol": symbol, "ts_ms": now_ms, "contracts": str(closing), "price": str(price)}
+            )
+        for order in self._open():
+            order.update(status=OrderStatus.CANCELED.value, reason="liquidation", updated_ms=now_ms)
+
+    # -- Execution port ------------------------------------------------------------------------
+
+    def _rejection(self, req: OrderRequest, inst: Perpetual) -> str:
+        qty = req.qty
+        if round_qty_to_step(qty, inst.qty_step) != qty or qty < to_decimal(inst.min_qty):
+            return f"quantity {qty} is not a multiple of the step {inst.qty_step}"
+        mark = self._mark(req.symbol)
+        notional = float(qty * mark) * inst.contract_size
+        held = Decimal(self._state["positions"].get(req.symbol, {}).get("contracts", "0"))
+        if req.reduce_only:
+            if held == 0 or (held > 0) == (req.side is OrderSide.BUY) or qty > abs(held):
+                return "reduce-only order would increase the position"
+            return ""
+        if notional < inst.min_notional:
+            return f"notional {notional:.2f} is below the minimum {inst.min_notional}"
+        if self._initial_margin((req.symbol, req.signed_qty)) > self._equity():
+            return "margin is insufficient"
+        return ""
+
+    def place_order(self, req: OrderRequest) -> OrderState:
+        with self._session([req.symbol]) as state:
+            existing = state["orders"].get(req.client_order_id)
+            if existing is not None:
+                return self._order_state(existing)
+            inst = self._instrument(req.symbol)
+            now_ms = self.clock.now_ms()
+            order = {
+                "cid": req.client_order_id,
+                "oid": self._next_id("po"),
+                "symbol": req.symbol,
+                "side": req.side.value,
+                "type": req.order_type.value,
+                "qty": str(req.qty),
+                "price": None if req.price is None else str(req.price),
+                "reduce_only": req.reduce_only,
+                "status": OrderStatus.OPEN.value,
+                "filled": "0",
+                "cost": "0",
+                "avg_price": None,
+                "reason": "",
+                "updated_ms": now_ms,
+            }
+            state["orders"][req.client_order_id] = order
+            reason = self._rejection(req, inst)
+            if reason:
+                order.update(status=OrderStatus.REJECTED.value, reason=reason)
+            else:
+                self._try_fill(order, now_ms, taker=True)
+            return self._order_state(order)
+
+    def cancel_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        with self._session([symbol]) as state:
+            order = state["orders"].get(client_order_id)
+            if order is None:
+                return None
+            if order["status"] in (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value):
+                order.update(status=OrderStatus.CANCELED.value, updated_ms=self.clock.now_ms())
+            return self._order_state(order)
+
+    def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        with self._session([symbol]) as state:
+            order = state["orders"].get(client_order_id)
+            return None if order is None else self._order_state(order)
+
+    def fills(self, symbol: str, since_ms: int) -> list[Fill]:
+        with self._session([symbol]) as state:
+            return [
+                Fill(
+                    f["trade_id"],
+                    f["cid"],
+                    f["oid"],
+                    f["symbol"],
+                    OrderSide(f["side"]),
+                    Decimal(f["qty"]),
+                    Decimal(f["price"]),
+                    Decimal(f["fee"]),
+                    SETTLE,
+                    int(f["ts_ms"]),
+                    bool(f["maker"]),
+                )
+                for f in state["fills"]
+                if f["symbol"] == symbol and int(f["ts_ms"]) >= since_ms
+            ]
+
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        with self._session([symbol]) as state:
+            state["leverage"][symbol] = int(leverage)
+
+    @staticmethod
+    def _order_state(o: dict[str, Any]) -> OrderState:
+        return OrderState(
+            client_order_id=o["cid"],
+            exchange_order_id=o["oid"],
+            symbol=o["symbol"],
+            side=OrderSide(o["side"]),
+            order_type=OrderType(o["type"]),
+            status=OrderStatus(o["status"]),
+            qty=Decimal(o["qty"]),
+            filled_qty=Decimal(o["filled"]),
+            price=None if o["price"] is None else Decimal(o["price"]),
+            avg_price=None if o["avg_price"] is None else Decimal(o["avg_price"]),
+            reduce_only=bool(o["reduce_only"]),
+            updated_ms=int(o["updated_ms"]),
+            reason=o["reason"],
+        )
+
+    # -- Account port --------------------------------------------------------------------------
+
+    def balances(self) -> list[Balance]:
+        with self._session([]):
+            wallet = Decimal(self._state["wallet"])
+            used = self._initial_margin().quantize(Decimal("1e-8"))
+            return [Balance(SETTLE, wallet, self._equity() - used, used)]
+
+    def positions(self, symbols: Sequence[str]) -> list[PositionState]:
+        with self._session(symbols) as state:
+            return [self._position_state(s) for s in symbols if s in state["positions"]]
+
+    def _position_state(self, symbol: str) -> PositionState:
+        pos, mark, inst = self._risk_parts(symbol)
+        other_upnl, other_mm = self._upnl_and_mm(exclude=symbol)
+        liq = liquidation(
+            pos,
+            float(self._state["wallet"]),
+            inst.tiers,
+            mode=MarginMode.CROSS,
+            other_mm=other_mm,
+            other_upnl=other_upnl,
+        )
+        raw = self._state["positions"][symbol]
+        leverage = self._leverage(symbol)
+        return PositionState(
+            symbol=symbol,
+            contracts=Decimal(raw["contracts"]),
+            entry_price=Decimal(raw["entry_price"]),
+            mark_price=self._mark(symbol),
+            liquidation_price=None if liq.price is None else to_decimal(round(liq.price, 8)),
+            margin_mode=MarginMode.CROSS.value,
+            leverage=Decimal(leverage),
+            unrealized_pnl=to_decimal(round(pos.sign * pos.size * (mark - pos.entry_price), 8)),
+            margin=to_decimal(round(pos.size * mark / leverage, 8)),
+            maintenance_margin=to_decimal(round(maintenance_margin(pos, mark, inst.tiers), 8)),
+        )
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        with self._session([] if symbol is None else [symbol]):
+            return [
+                self._order_state(o)
+                for o in self._open()
+                if symbol is None or o["symbol"] == symbol
+            ]
+
+    def can_withdraw(self) -> bool | None:
+        """A paper account has no API key: it cannot withdraw anything."""
+        return False
+
+    def funding_received(self, symbol: str, since_ms: int) -> list[FundingPayment]:
+        with self._session([symbol]) as state:
+            return [
+                FundingPayment(p["symbol"], int(p["ts_ms"]), Decimal(p["amount"]), SETTLE)
+                for p in state["funding"]
+                if p["symbol"] == symbol and int(p["ts_ms"]) >= since_ms
+            ]
+
+    def liquidations(self) -> list[dict[str, Any]]:
+        with self._session([]) as state:
+            return list(state["liquidations"])
