@@ -33,9 +33,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from perphedge.cli import demo, liquidation
+    from perphedge.cli import demo, exchanges, liquidation
 
-    for module in (liquidation, demo):
+    for module in (liquidation, demo, exchanges):
         module.register(app)
 
 

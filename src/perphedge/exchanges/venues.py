@@ -1,15 +1,106 @@
-"""The venues perphedge knows: ccxt ids, liquidation rules and what is published about them.
+"""The venues perphedge knows: ccxt ids, funding intervals, liquidation rules and capabilities.
 
-This is plain data (no ccxt import); adapters and commands look venues up here, so that a venue's
-gaps are stated in one place instead of discovered with money.
+This module is plain data (no ccxt import at module level); adapters and commands look venues up
+here, so that a venue's gaps are stated in one place instead of discovered with money.
+
+Capabilities have three states (`Support`):
+
+* ``yes``        ccxt says the venue can do it **and** a perphedge test feeds a recorded response
+                 of that venue to the unmodified ccxt client and checks the result
+                 (`Venue.proven`; tests/test_venue_*.py register each proof);
+* ``unverified`` ccxt says yes but we hold no recorded response proving it;
+* ``no``         ccxt (or the venue) does not offer it.
+
+ccxt's own flags are read in `perphedge.exchanges.capabilities` (the ccxt-importing side);
+`require(venue, capability)` refuses a ``no`` with a one-line CapabilityError naming the gap.
+
+Liquidation: Binance, Bybit and OKX publish their formula (see perphedge.margin). BingX, MEXC and
+WEEX publish none; perphedge uses `Rules.CONSERVATIVE` for them (Binance algebra with the venue's
+maintenance-margin rate plus the taker fee as buffer and no maintenance-amount credit) and every
+result is flagged approximate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from perphedge.errors import InputError
+from perphedge.errors import CapabilityError, InputError
 from perphedge.margin import Rules
+
+
+class Capability(StrEnum):
+    """What a command may need from a venue (USDT-margined swaps unless the name says coin)."""
+
+    MARKETS = "markets"
+    LEVERAGE_TIERS = "leverage_tiers"
+    COIN_MARGINED = "coin_margined"
+    MARK_PRICE = "mark_price"
+    FUNDING_RATE = "funding_rate"
+    FUNDING_HISTORY = "funding_history"
+    FUNDING_INTERVAL = "funding_interval"
+    BALANCES = "balances"
+    POSITIONS = "positions"
+    CREATE_ORDER = "create_order"
+    CANCEL_ORDER = "cancel_order"
+    FETCH_ORDER = "fetch_order"
+    REDUCE_ONLY = "reduce_only"
+    CLIENT_ORDER_ID = "client_order_id"
+    SET_LEVERAGE = "set_leverage"
+    HEDGE_MODE = "hedge_mode"
+
+    @property
+    def description(self) -> str:
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS: dict[Capability, str] = {
+    Capability.MARKETS: "list swap markets (contract size, steps, max leverage)",
+    Capability.LEVERAGE_TIERS: "publish maintenance-margin tiers",
+    Capability.COIN_MARGINED: "trade coin-margined (inverse) perpetuals",
+    Capability.MARK_PRICE: "report the mark price",
+    Capability.FUNDING_RATE: "report the current funding rate",
+    Capability.FUNDING_HISTORY: "serve funding-rate history",
+    Capability.FUNDING_INTERVAL: "report each symbol's funding interval",
+    Capability.BALANCES: "report balances",
+    Capability.POSITIONS: "report positions",
+    Capability.CREATE_ORDER: "place orders",
+    Capability.CANCEL_ORDER: "cancel orders",
+    Capability.FETCH_ORDER: "look an order up",
+    Capability.REDUCE_ONLY: "place reduce-only orders",
+    Capability.CLIENT_ORDER_ID: "accept client order ids",
+    Capability.SET_LEVERAGE: "set leverage",
+    Capability.HEDGE_MODE: "hold hedge-mode (long and short) positions",
+}
+
+
+class Support(StrEnum):
+    YES = "yes"
+    UNVERIFIED = "unverified"
+    NO = "no"
+
+
+# What each command needs before it starts (checked at its entry by `require_for`).
+COMMAND_NEEDS: dict[str, tuple[Capability, ...]] = {
+    "plan": (Capability.MARKETS, Capability.MARK_PRICE, Capability.FUNDING_RATE),
+    "funding": (Capability.FUNDING_HISTORY,),
+    "monitor": (
+        Capability.POSITIONS,
+        Capability.BALANCES,
+        Capability.MARK_PRICE,
+        Capability.FUNDING_RATE,
+    ),
+    "hedge": (
+        Capability.MARKETS,
+        Capability.POSITIONS,
+        Capability.BALANCES,
+        Capability.CREATE_ORDER,
+        Capability.CANCEL_ORDER,
+        Capability.FETCH_ORDER,
+        Capability.REDUCE_ONLY,
+        Capability.CLIENT_ORDER_ID,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -20,6 +111,9 @@ class Venue:
     (None: not offered through ccxt). `liquidation_rules`: whose formula to apply; when
     `liquidation_published` is False the venue publishes no formula and the result is a
     conservative approximation, flagged as such in every output.
+    `funding_intervals_hours`: the intervals the venue uses (the first is the default);
+    `funding_interval_field`: where the per-symbol interval comes from in the venue's API.
+    `proven`: capabilities a perphedge test exercises on a recorded response of this venue.
     """
 
     name: str
@@ -28,17 +122,87 @@ class Venue:
     liquidation_rules: Rules
     liquidation_published: bool
     default_funding_interval_hours: float = 8.0
+    funding_intervals_hours: tuple[float, ...] = (8.0,)
+    funding_interval_field: str = ""
+    proven: frozenset[Capability] = frozenset()
+    notes: str = ""
 
+    @property
+    def liquidation_label(self) -> str:
+        if self.liquidation_published:
+            return f"published ({self.liquidation_rules.value})"
+        return f"approximate ({self.liquidation_rules.value})"
+
+    @property
+    def funding_interval_label(self) -> str:
+        hours = "/".join(f"{h:g}h" for h in sorted(self.funding_intervals_hours))
+        if len(self.funding_intervals_hours) == 1:
+            return f"{hours} only"
+        return f"{self.default_funding_interval_hours:g}h default; {hours}"
+
+
+_ALL = frozenset(Capability)
 
 VENUES: dict[str, Venue] = {
     v.name: v
     for v in (
-        Venue("binance", "binanceusdm", "binancecoinm", Rules.BINANCE, True),
-        Venue("bybit", "bybit", "bybit", Rules.BYBIT, True),
-        Venue("okx", "okx", "okx", Rules.OKX, True),
-        Venue("bingx", "bingx", "bingx", Rules.BINANCE, False),
-        Venue("mexc", "mexc", None, Rules.BINANCE, False),
-        Venue("weex", "weex", None, Rules.BINANCE, False),
+        Venue(
+            "binance",
+            "binanceusdm",
+            "binancecoinm",
+            Rules.BINANCE,
+            True,
+            funding_intervals_hours=(8.0, 4.0, 2.0, 1.0),
+            funding_interval_field="GET /fapi/v1/fundingInfo fundingIntervalHours",
+            notes="USDⓈ-M and COIN-M are separate ccxt exchanges",
+        ),
+        Venue(
+            "bybit",
+            "bybit",
+            "bybit",
+            Rules.BYBIT,
+            True,
+            funding_intervals_hours=(8.0, 4.0, 2.0, 1.0),
+            funding_interval_field="GET /v5/market/instruments-info fundingInterval (minutes)",
+        ),
+        Venue(
+            "okx",
+            "okx",
+            "okx",
+            Rules.OKX,
+            True,
+            funding_intervals_hours=(8.0, 4.0, 2.0, 1.0),
+            funding_interval_field="fundingTime/nextFundingTime of GET /api/v5/public/funding-rate",
+        ),
+        Venue(
+            "bingx",
+            "bingx",
+            "bingx",
+            Rules.CONSERVATIVE,
+            False,
+            funding_intervals_hours=(8.0, 4.0, 2.0, 1.0),
+            funding_interval_field="GET /openApi/swap/v2/quote/premiumIndex fundingIntervalHours",
+            proven=_ALL - {Capability.CANCEL_ORDER},
+        ),
+        Venue(
+            "mexc",
+            "mexc",
+            "mexc",
+            Rules.CONSERVATIVE,
+            False,
+            funding_intervals_hours=(8.0, 4.0, 1.0),
+            funding_interval_field="GET /api/v1/contract/funding_rate collectCycle (hours)",
+        ),
+        Venue(
+            "weex",
+            "weex",
+            None,
+            Rules.CONSERVATIVE,
+            False,
+            funding_intervals_hours=(8.0,),
+            funding_interval_field="GET /capi/v3/market/premiumIndex collectCycle (minutes)",
+            notes="no maintenance-margin tiers through ccxt: flat rate from the contract spec",
+        ),
     )
 }
 
@@ -49,3 +213,33 @@ def venue(name: str) -> Venue:
     if found is None:
         raise InputError("exchange", name, f"use one of {', '.join(sorted(VENUES))}")
     return found
+
+
+def require(name: str, capability: Capability) -> Support:
+    """`yes` or `unverified` when venue `name` can do `capability`; CapabilityError otherwise.
+
+    The error is one line naming the venue, the missing capability and the venues that have it.
+    Callers should say so when the answer is `unverified` (ccxt claims it; no recorded proof).
+    """
+    from perphedge.exchanges.capabilities import support
+
+    found = venue(name)
+    status = support(found, capability)
+    if status is Support.NO:
+        others = [v.name for v in VENUES.values() if support(v, capability) is not Support.NO]
+        raise CapabilityError(
+            f"{found.name} cannot {capability.description} (capability '{capability.value}' "
+            f"missing); use one of {', '.join(others) or 'none'} or see `perphedge exchanges`"
+        )
+    return status
+
+
+def require_for(command: str, name: str, *, coin_margined: bool = False) -> list[Capability]:
+    """Check everything `command` needs on venue `name` (see COMMAND_NEEDS) before it starts.
+
+    Returns the needed capabilities that are only `unverified`, so the command can say so.
+    """
+    needs = list(COMMAND_NEEDS.get(command, ()))
+    if coin_margined:
+        needs.append(Capability.COIN_MARGINED)
+    return [cap for cap in needs if require(name, cap) is Support.UNVERIFIED]

@@ -1,0 +1,60 @@
+"""`perphedge exchanges`: what each venue can do, from ccxt's flags checked by our own tests."""
+
+from __future__ import annotations
+
+import typer
+
+from perphedge.exchanges.capabilities import VenueCapabilities, capability_table, ccxt_version
+from perphedge.exchanges.venues import Capability, Support, venue
+from perphedge.report.render import console, print_json, table
+
+_MARK = {Support.YES: "yes", Support.UNVERIFIED: "unverified", Support.NO: "no"}
+
+LEGEND = (
+    "yes = ccxt supports it and a perphedge test checks it on a recorded response of the venue; "
+    "unverified = ccxt claims it, no recorded proof; no = not offered through ccxt. "
+    "Liquidation: 'approximate' venues publish no formula; perphedge applies the conservative "
+    "rule (MMR + taker fee, no maintenance-amount credit) and flags every result."
+)
+
+
+def _rows(selected: list[VenueCapabilities]) -> list[list[str]]:
+    rows = []
+    for cap in Capability:
+        rows.append([cap.value, *(_MARK[r.support[cap.value]] for r in selected)])
+    rows.append(["funding interval", *(r.funding_interval for r in selected)])
+    rows.append(["liquidation formula", *(r.liquidation for r in selected)])
+    rows.append(["ccxt ids", *(", ".join(r.ccxt_ids) for r in selected)])
+    return rows
+
+
+_NAMES = typer.Argument(None, help="Venues to show (default: all).")
+
+
+def exchanges(
+    names: list[str] | None = _NAMES,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Capability table per venue: funding history, tiers, coin-margined, orders, intervals …"""
+    rows = capability_table()
+    if names:
+        wanted = [venue(n).name for n in names]
+        rows = [r for r in rows if r.venue in wanted]
+    if as_json:
+        print_json({"ccxt_version": ccxt_version(), "legend": LEGEND, "venues": rows})
+        return
+    console.print(
+        table(
+            f"Venue capabilities (ccxt {ccxt_version()})",
+            ["capability", *(r.venue for r in rows)],
+            _rows(rows),
+        )
+    )
+    for r in rows:
+        if r.notes:
+            console.print(f"{r.venue}: {r.notes}", highlight=False)
+    console.print(LEGEND, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("exchanges")(exchanges)

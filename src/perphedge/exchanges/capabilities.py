@@ -1,0 +1,145 @@
+"""Capabilities of each venue: ccxt's own flags, checked against perphedge's recorded proofs.
+
+ccxt states what it implements per exchange in `exchange.has` (True, 'emulated', False or None)
+and `exchange.features` (e.g. whether swap orders may be hedged). A capability is
+
+* ``yes``        when ccxt claims it and `Venue.proven` lists it (a test feeds a recorded
+                 response of that venue to the unmodified ccxt client and checks the result);
+* ``unverified`` when ccxt claims it but no recorded response proves it;
+* ``no``         when ccxt does not claim it (or the venue has no ccxt id for that contract type).
+
+Which ccxt flag stands for which capability is `CCXT_FLAGS`; client order ids are not a `has`
+flag, so they are read from whether ccxt's order-building code passes `clientOrderId` through.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import ccxt
+
+from perphedge.exchanges.venues import VENUES, Capability, Support, Venue
+
+# Any one of these ccxt `has` flags being True or 'emulated' means ccxt claims the capability.
+CCXT_FLAGS: dict[Capability, tuple[str, ...]] = {
+    Capability.MARKETS: ("fetchMarkets",),
+    Capability.LEVERAGE_TIERS: ("fetchLeverageTiers", "fetchMarketLeverageTiers"),
+    # ccxt's funding-rate structure carries markPrice; fetchMarkPrice is the dedicated call.
+    Capability.MARK_PRICE: ("fetchMarkPrice", "fetchFundingRate"),
+    Capability.FUNDING_RATE: ("fetchFundingRate",),
+    Capability.FUNDING_HISTORY: ("fetchFundingRateHistory",),
+    # the interval comes with the funding-rate structure (`interval`) or a dedicated call.
+    Capability.FUNDING_INTERVAL: ("fetchFundingInterval", "fetchFundingIntervals"),
+    Capability.BALANCES: ("fetchBalance",),
+    Capability.POSITIONS: ("fetchPositions",),
+    Capability.CREATE_ORDER: ("createOrder",),
+    Capability.CANCEL_ORDER: ("cancelOrder",),
+    Capability.FETCH_ORDER: ("fetchOrder",),
+    Capability.REDUCE_ONLY: ("createReduceOnlyOrder",),
+    Capability.SET_LEVERAGE: ("setLeverage",),
+    Capability.HEDGE_MODE: ("setPositionMode",),
+}
+
+_ORDER_BUILDERS = (
+    "create_order",
+    "create_order_request",
+    "create_swap_order",
+    "create_contract_order",
+)
+
+
+@functools.cache
+def _exchange(ccxt_id: str) -> Any:
+    """A ccxt exchange object (no network: constructing one sends nothing)."""
+    return getattr(ccxt, ccxt_id)()
+
+
+def _flag_on(value: object) -> bool:
+    return value is True or value == "emulated"
+
+
+def _passes_client_order_id(ccxt_id: str) -> bool:
+    cls = type(_exchange(ccxt_id))
+    return any(
+        "clientOrderId" in inspect.getsource(getattr(cls, name))
+        for name in _ORDER_BUILDERS
+        if hasattr(cls, name)
+    )
+
+
+def _hedged_orders(ccxt_id: str) -> bool:
+    swap = _exchange(ccxt_id).features.get("swap") or {}
+    linear = swap.get("linear") or {}
+    return bool((linear.get("createOrder") or {}).get("hedged"))
+
+
+def _inverse_offered(venue: Venue) -> bool:
+    if venue.ccxt_inverse is None:
+        return False
+    swap = _exchange(venue.ccxt_inverse).features.get("swap") or {}
+    return bool(swap.get("inverse"))
+
+
+def ccxt_claims(venue: Venue) -> dict[Capability, bool]:
+    """What ccxt (the installed version) says `venue` can do, per capability (linear swaps)."""
+    if venue.ccxt_linear is None:
+        return dict.fromkeys(Capability, False)
+    has = _exchange(venue.ccxt_linear).has
+    claims = {
+        cap: any(_flag_on(has.get(flag)) for flag in flags) for cap, flags in CCXT_FLAGS.items()
+    }
+    claims[Capability.COIN_MARGINED] = _inverse_offered(venue)
+    claims[Capability.CLIENT_ORDER_ID] = _passes_client_order_id(venue.ccxt_linear)
+    claims[Capability.HEDGE_MODE] = claims[Capability.HEDGE_MODE] and _hedged_orders(
+        venue.ccxt_linear
+    )
+    # Venues whose funding-rate body names the interval: ccxt parses it into `interval`.
+    if venue.funding_interval_field and _flag_on(has.get("fetchFundingRate")):
+        claims[Capability.FUNDING_INTERVAL] = True
+    return claims
+
+
+def support(venue: Venue, capability: Capability) -> Support:
+    """`yes`, `unverified` or `no` for `capability` on `venue` (see the module docstring)."""
+    if not ccxt_claims(venue)[capability]:
+        return Support.NO
+    return Support.YES if capability in venue.proven else Support.UNVERIFIED
+
+
+@dataclass(frozen=True)
+class VenueCapabilities:
+    """One row of `perphedge exchanges`."""
+
+    venue: str
+    ccxt_ids: tuple[str, ...]
+    support: dict[str, Support]
+    funding_interval: str
+    funding_interval_field: str
+    liquidation: str
+    notes: str
+
+
+def capability_table() -> list[VenueCapabilities]:
+    """Every known venue with the support of every capability, in registry order."""
+    rows = []
+    for v in VENUES.values():
+        ids = tuple(dict.fromkeys(i for i in (v.ccxt_linear, v.ccxt_inverse) if i))
+        rows.append(
+            VenueCapabilities(
+                venue=v.name,
+                ccxt_ids=ids,
+                support={cap.value: support(v, cap) for cap in Capability},
+                funding_interval=v.funding_interval_label,
+                funding_interval_field=v.funding_interval_field,
+                liquidation=v.liquidation_label,
+                notes=v.notes,
+            )
+        )
+    return rows
+
+
+def ccxt_version() -> str:
+    return str(ccxt.__version__)

@@ -1,0 +1,173 @@
+"""Venue registry: capability states, `require`, `perphedge exchanges`, per-venue liquidation."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perphedge import tier_tables
+from perphedge.errors import CapabilityError, InputError
+from perphedge.exchanges.capabilities import ccxt_claims, support
+from perphedge.exchanges.venues import (
+    VENUES,
+    Capability,
+    Support,
+    require,
+    require_for,
+    venue,
+)
+from perphedge.margin import Position, Rules, Side, liquidation, position_risk
+from tests.recorded_venue import PROOFS
+
+_TESTS = Path(__file__).resolve().parent
+
+
+def _all_proofs() -> set[tuple[str, Capability]]:
+    for path in sorted(_TESTS.glob("test_venue_*.py")):
+        importlib.import_module(f"tests.{path.stem}")
+    return set(PROOFS)
+
+
+def test_every_claimed_capability_has_a_recorded_proof_and_vice_versa():
+    proofs = _all_proofs()
+    claimed = {(v.name, cap) for v in VENUES.values() for cap in v.proven}
+    assert claimed - proofs == set(), "claimed in venues.py without a recorded-response test"
+    assert proofs - claimed == set(), "proven by a test but not claimed in venues.py"
+
+
+def test_a_proven_capability_is_also_claimed_by_ccxt():
+    for v in VENUES.values():
+        claims = ccxt_claims(v)
+        assert [cap for cap in v.proven if not claims[cap]] == [], v.name
+
+
+def test_states_follow_ccxt_flags_and_proofs():
+    weex = venue("weex")
+    # ccxt 4.5.90: weex has fetchLeverageTiers False and fetchMarketLeverageTiers False
+    assert support(weex, Capability.LEVERAGE_TIERS) is Support.NO
+    assert support(weex, Capability.COIN_MARGINED) is Support.NO  # no ccxt inverse id
+    for v in VENUES.values():
+        for cap in Capability:
+            state = support(v, cap)
+            assert (state is Support.YES) == (cap in v.proven and ccxt_claims(v)[cap])
+
+
+def test_require_refuses_a_missing_capability_naming_it():
+    with pytest.raises(CapabilityError) as err:
+        require("weex", Capability.LEVERAGE_TIERS)
+    message = str(err.value)
+    assert "weex" in message and "leverage_tiers" in message
+    assert "bingx" in message  # a venue that has it is suggested
+    assert "\n" not in message
+
+
+def test_require_for_checks_coin_margined_contracts():
+    with pytest.raises(CapabilityError, match="coin_margined"):
+        require_for("plan", "weex", coin_margined=True)
+    assert require_for("funding", "bingx") == []  # proven, so nothing unverified
+
+
+def test_require_unknown_venue_is_input_error():
+    with pytest.raises(InputError, match="use one of binance, bingx, bybit, mexc, okx, weex"):
+        require("kraken", Capability.MARKETS)
+
+
+def test_exchanges_table(run_cli):
+    r = run_cli("exchanges")
+    assert r.code == 0, r.err
+    for name in VENUES:
+        assert name in r.out
+    assert "approximate (conservative)" in r.out
+    assert "published (binance)" in r.out
+
+
+def test_exchanges_json(run_cli):
+    r = run_cli("exchanges", "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    rows = {row["venue"]: row for row in data["venues"]}
+    assert list(rows) == ["binance", "bybit", "okx", "bingx", "mexc", "weex"]
+    assert rows["weex"]["support"]["leverage_tiers"] == "no"
+    assert rows["bingx"]["liquidation"] == "approximate (conservative)"
+    for name, row in rows.items():
+        assert set(row["support"]) == {c.value for c in Capability}
+        for cap in VENUES[name].proven:
+            assert row["support"][cap.value] == "yes"
+
+
+def test_exchanges_selects_and_rejects(run_cli):
+    r = run_cli("exchanges", "mexc", "--json")
+    assert [row["venue"] for row in json.loads(r.out)["venues"]] == ["mexc"]
+    bad = run_cli("exchanges", "kraken")
+    assert bad.code == 2
+    assert bad.err.strip().splitlines() == [
+        "error: exchange='kraken' is invalid: use one of binance, bingx, bybit, mexc, okx, weex"
+    ]
+
+
+# --- liquidation per venue ------------------------------------------------------------------
+
+
+def test_published_and_approximate_rules_per_venue():
+    assert {v.name for v in VENUES.values() if v.liquidation_published} == {
+        "binance",
+        "bybit",
+        "okx",
+    }
+    for name in ("bingx", "mexc", "weex"):
+        assert venue(name).liquidation_rules is Rules.CONSERVATIVE
+
+
+def test_conservative_rule_by_hand():
+    # Short 1 BTC @ 60,000, 5x isolated: WB = 12,000; tiers binance:BTCUSDT, taker 0.05 %.
+    # Conservative: LP = (WB + q*EP) / (q*(1 + MMR + taker)), no cum.
+    #   tier 1 (0.4 %): 72,000 / 1.0045 = 71,677.45 -> notional above 50,000, not tier 1;
+    #   tier 2 (0.5 %): 72,000 / 1.0055 = 71,606.17 -> inside [50,000, 600,000): accepted.
+    # Binance: tier 2 with cum 50: (72,000 + 50) / 1.005 = 71,691.54 (further from entry).
+    tiers = tier_tables.bundled("binance:BTCUSDT")
+    pos = Position(Side.SHORT, 1.0, 60_000.0)
+    cons = liquidation(pos, 12_000.0, tiers, rules=Rules.CONSERVATIVE, taker_fee=0.0005)
+    assert cons.price == pytest.approx(72_000 / 1.0055, rel=1e-12)
+    assert cons.approximate is True
+    binance = liquidation(pos, 12_000.0, tiers, rules=Rules.BINANCE)
+    assert binance.price == pytest.approx(72_050 / 1.005, rel=1e-12)
+    assert binance.approximate is False
+    risk = position_risk(pos, leverage=5, tiers=tiers, rules=venue("mexc").liquidation_rules)
+    assert risk.approximate is True
+
+
+@settings(max_examples=150)
+@given(
+    side=st.sampled_from([Side.LONG, Side.SHORT]),
+    qty=st.floats(0.01, 500.0),
+    entry=st.floats(100.0, 200_000.0),
+    leverage=st.floats(1.0, 20.0),
+    taker=st.floats(0.0, 0.001),
+)
+def test_conservative_rule_never_lets_the_price_run_further(side, qty, entry, leverage, taker):
+    # MM_cons(N) = N*(MMR+fee) >= N*MMR - cum = MM_binance(N) at every notional, so the
+    # conservative liquidation price is at least as close to entry on the losing side.
+    tiers = tier_tables.bundled("binance:BTCUSDT")
+    pos = Position(side, qty, entry)
+    wallet = qty * entry / leverage
+    cons = liquidation(pos, wallet, tiers, rules=Rules.CONSERVATIVE, taker_fee=taker).price
+    pub = liquidation(pos, wallet, tiers, rules=Rules.BINANCE).price
+    if side is Side.SHORT:
+        assert cons is not None and pub is not None
+        assert cons <= pub * (1 + 1e-12)
+    elif pub is not None:
+        assert cons is not None and cons >= pub * (1 - 1e-12)
+
+
+def test_liquidation_cli_flags_conservative_as_approximate(run_cli):
+    r = run_cli(
+        "liquidation", "--side", "short", "--qty", "1", "--entry", "60000", "--leverage", "5",
+        "--tiers", "binance:BTCUSDT", "--rules", "conservative",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert "conservative rules (approximate)" in r.out
