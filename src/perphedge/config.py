@@ -1,0 +1,207 @@
+"""The portfolio file (TOML): holdings and how to hedge them, loaded into frozen typed models.
+
+    [[holdings]]
+    asset = "BTC"
+    quantity = 0.5
+    price = 60000          # optional: else the local store, or the exchange with --live
+    ratio = 0.5            # optional: overrides [hedge].ratio for this holding
+    proxy = "BTC"          # optional: hedge with another coin's perpetual ...
+    beta = 1.3             # ... at this beta (notional x ratio x beta)
+    location = "ledger"    # optional, informational: where the coins are held
+
+    [hedge]
+    ratio = 1.0            # 0.5 hedges half
+    leverage = 5
+    exchange = "binance"
+    contract = "linear"    # or "inverse" (coin-margined)
+    margin_mode = "isolated"
+    order_type = "limit"   # or "market"
+
+Unknown keys are errors naming the key. Every error is one line,
+"portfolio.toml: holdings[1].quantity=-3: give a number greater than zero", with holdings
+counted from 0 as in the file's array.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from perphedge.errors import InputError
+from perphedge.instruments import ContractKind
+from perphedge.margin import MarginMode
+from perphedge.portfolio import Holding, Portfolio, normalise_asset
+from perphedge.ports import OrderType
+
+
+class ConfigError(InputError):
+    """A portfolio file is invalid; the message names the file, the key path, value and fix."""
+
+    def __init__(self, file: str, path: str, value: object, fix: str) -> None:
+        super().__init__(f"{file}: {path}", value, fix)
+        shown = "" if value is _ABSENT else f"={_show(value)}"
+        self.args = (f"{file}: {path}{shown}: {fix}",)
+
+
+_ABSENT = object()
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class HoldingConfig(_Model):
+    asset: str
+    quantity: float
+    price: float | None = None
+    ratio: float | None = None
+    proxy: str | None = None
+    beta: float | None = None
+    location: str | None = None
+
+
+class HedgeConfig(_Model):
+    ratio: float = 1.0
+    leverage: float = 1.0
+    exchange: str = "binance"
+    contract: Literal["linear", "inverse"] = "linear"
+    margin_mode: Literal["isolated", "cross"] = "isolated"
+    order_type: Literal["limit", "market"] = "limit"
+
+    @property
+    def kind(self) -> ContractKind:
+        return ContractKind(self.contract)
+
+    @property
+    def mode(self) -> MarginMode:
+        return MarginMode(self.margin_mode)
+
+    @property
+    def order(self) -> OrderType:
+        return OrderType(self.order_type)
+
+
+class PortfolioFile(_Model):
+    holdings: list[HoldingConfig]
+    hedge: HedgeConfig = HedgeConfig()
+
+
+@dataclass(frozen=True)
+class PortfolioConfig:
+    """A loaded portfolio file: the domain portfolio plus the [hedge] settings."""
+
+    name: str
+    portfolio: Portfolio
+    hedge: HedgeConfig
+
+
+def _loc_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _lookup(raw: Any, loc: tuple[int | str, ...]) -> object:
+    value: Any = raw
+    for part in loc:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return _ABSENT
+    return value
+
+
+_FIXES = {
+    "extra_forbidden": "unknown key; remove it or fix its spelling",
+    "missing": "required; add it",
+    "float_parsing": "give a number",
+    "float_type": "give a number",
+    "string_type": "give a text in quotes",
+    "literal_error": "use one of {expected}",
+    "list_type": "give a list ([[holdings]] tables)",
+    "model_type": "give a table",
+}
+
+
+def _from_validation(file: str, raw: dict[str, Any], error: ValidationError) -> ConfigError:
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    fix = _FIXES.get(first["type"], first["msg"])
+    if "{expected}" in fix:
+        fix = fix.format(expected=first.get("ctx", {}).get("expected", "the allowed values"))
+    if first["type"] == "extra_forbidden":
+        return ConfigError(file, _loc_path(loc), _ABSENT, fix)
+    return ConfigError(file, _loc_path(loc), _lookup(raw, loc), fix)
+
+
+def _holding(file: str, raw: dict[str, Any], index: int, cfg: HoldingConfig) -> Holding:
+    try:
+        return Holding(
+            asset=cfg.asset,
+            qty_base=cfg.quantity,
+            price=cfg.price,
+            ratio=cfg.ratio,
+            proxy=cfg.proxy,
+            beta=cfg.beta,
+            location=cfg.location,
+        )
+    except InputError as bad:
+        loc = ("holdings", index, bad.field)
+        value = _lookup(raw, loc)
+        shown = bad.value if value is _ABSENT else value
+        raise ConfigError(file, _loc_path(loc), shown, bad.fix) from None
+
+
+def parse_portfolio(text: str, name: str = "portfolio.toml") -> PortfolioConfig:
+    """Parse portfolio TOML `text` (named `name` in messages) into a PortfolioConfig."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as bad:
+        raise ConfigError(name, "(file)", _ABSENT, f"not valid TOML: {bad}") from None
+    try:
+        parsed = PortfolioFile.model_validate(raw)
+    except ValidationError as bad:
+        raise _from_validation(name, raw, bad) from None
+    if not parsed.holdings:
+        raise ConfigError(name, "holdings", _ABSENT, "add at least one [[holdings]] table")
+    holdings = tuple(_holding(name, raw, i, h) for i, h in enumerate(parsed.holdings))
+    _check_hedge(name, raw, parsed.hedge)
+    return PortfolioConfig(name=name, portfolio=Portfolio(holdings), hedge=parsed.hedge)
+
+
+def _check_hedge(file: str, raw: dict[str, Any], hedge: HedgeConfig) -> None:
+    def fail(key: str, fix: str) -> ConfigError:
+        loc = ("hedge", key)
+        return ConfigError(file, _loc_path(loc), _lookup(raw, loc), fix)
+
+    if not 0.0 <= hedge.ratio <= 1.0:
+        raise fail("ratio", "give a fraction between 0 and 1 (0.5 = half)")
+    if not hedge.leverage > 0:
+        raise fail("leverage", "give a leverage greater than zero, e.g. 2")
+    try:
+        normalise_asset("exchange", hedge.exchange)
+    except InputError:
+        raise fail("exchange", "give an exchange name such as binance") from None
+
+
+def load_portfolio(path: str | Path) -> PortfolioConfig:
+    """Read and parse a portfolio file; InputError when it cannot be read."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("PORTFOLIO", str(path), "no such file; give a portfolio .toml") from None
+    except (OSError, UnicodeDecodeError) as bad:
+        raise InputError("PORTFOLIO", str(path), f"cannot read it: {bad}") from None
+    return parse_portfolio(text, file.name)
