@@ -33,9 +33,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from perphedge.cli import demo, exchanges, liquidation
+    from perphedge.cli import beta, demo, exchanges, funding, liquidation
 
-    for module in (liquidation, demo, exchanges):
+    for module in (liquidation, demo, exchanges, funding, beta):
         module.register(app)
 
 
