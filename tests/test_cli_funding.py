@@ -1,0 +1,127 @@
+"""`perphedge funding` through the real CLI entry point, on the bundled real sample."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+
+def _funding_json(run_cli, *args):
+    r = run_cli("funding", *args, "--json")
+    assert r.code == 0, r.err
+    return json.loads(r.out)
+
+
+def test_bundled_binance_btcusdt_by_year_apr_equals_plain_csv_arithmetic(run_cli, shared_data):
+    data = _funding_json(run_cli, "BTCUSDT", "--exchange", "binance")
+    venue = data["symbols"]["BTCUSDT"]["venues"]["binance"]
+    with (shared_data / "funding" / "binance_btcusdt_funding.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_year: dict[str, list[float]] = {}
+    for row in rows:
+        year = str(datetime.fromisoformat(row["fundingTime"]).astimezone(UTC).year)
+        by_year.setdefault(year, []).append(float(row["fundingRate"]))
+    assert set(venue["by_year"]) == set(by_year)
+    for year, rates in by_year.items():
+        plain = sum(rates) / len(rates) * 3 * 365  # mean rate per 8 h x 3 x 365
+        assert venue["by_year"][year] == pytest.approx(plain, rel=0, abs=1e-12), year
+        assert venue["years"][year]["n_intervals"] == len(rates)
+    everything = [r for rates in by_year.values() for r in rates]
+    assert venue["mean_rate"] == pytest.approx(sum(everything) / len(everything), rel=1e-12)
+    assert venue["apr"] == pytest.approx(sum(everything) / len(everything) * 1095, rel=1e-12)
+    negative = sum(1 for r in everything if r < 0)
+    assert venue["negative_share"] == pytest.approx(negative / len(everything), rel=1e-12)
+    assert venue["symbol"] == "BTC/USDT:USDT"
+    assert "longs pay shorts" in data["sign_rule"]
+
+
+def test_symbol_spellings_resolve_to_the_same_perpetual(run_cli):
+    aprs = set()
+    for text in ("BTC", "btcusdt", "BTC/USDT:USDT"):
+        data = _funding_json(run_cli, text, "-e", "binance", "--since", "2021-01-01")
+        aprs.add(data["symbols"][text]["venues"]["binance"]["apr"])
+    assert len(aprs) == 1
+
+
+def test_every_venue_by_default_ranked_over_the_common_window(run_cli):
+    data = _funding_json(run_cli, "BTC")
+    btc = data["symbols"]["BTC"]
+    assert {"binance", "bybit", "okx", "gate", "kucoin", "mexc", "htx", "dydx"} <= set(
+        btc["venues"]
+    )
+    assert btc["venues"]["dydx"]["interval_hours"] == 1.0  # hourly venue, its own interval
+    assert btc["venues"]["dydx"]["symbol"] == "BTC/USD:USD"
+    cmp = btc["comparison"]
+    # the overlap of every venue's history: dYdX 2022-2023 and OKX from 2023 -> the year 2023
+    assert cmp["common_window"] is True
+    assert cmp["since"].startswith("2023-01-01") and cmp["until"].startswith("2023-12-31")
+    aprs = [row["apr"] for row in cmp["ranking"]]
+    assert aprs == sorted(aprs, reverse=True)  # best place to hold the short first
+    assert len(cmp["ranking"]) == len(btc["venues"])
+
+
+def test_since_until_bound_the_statistics(run_cli):
+    data = _funding_json(
+        run_cli, "ETH", "-e", "binance", "--since", "2022-01-01", "--until", "2022-12-31"
+    )
+    eth = data["symbols"]["ETH"]["venues"]["binance"]
+    assert list(eth["by_year"]) == ["2022"]
+    assert eth["n_intervals"] == 365 * 3  # 8-hourly settlements through 31 Dec 16:00
+    assert eth["first"] == "2022-01-01 00:00" and eth["last"] == "2022-12-31 16:00"
+
+
+def test_table_states_the_sign_rule_and_ranks_venues(run_cli):
+    r = run_cli("funding", "SOL")
+    assert r.code == 0, r.err
+    assert "longs pay shorts, so a short hedge earns" in r.out
+    assert "SHORT hedge" in r.out
+    assert "cheapest to hold" in r.out
+    assert "hyperliquid" in r.out and "binance" in r.out
+    assert "by calendar year" in r.out
+
+
+def test_plot_writes_a_self_contained_html_file(run_cli, tmp_path):
+    out = tmp_path / "carry.html"
+    r = run_cli("funding", "BTC", "ETH", "-e", "binance,bybit", "--plot", str(out))
+    assert r.code == 0, r.err
+    page = out.read_text()
+    assert out.stat().st_size > 1_000_000  # plotly.js is inlined, so it opens offline
+    assert 'src="https://cdn.plot.ly' not in page
+    assert "BTC binance" in page and "ETH bybit" in page
+
+
+def test_png_without_a_static_engine_says_to_use_html(run_cli, tmp_path):
+    r = run_cli("funding", "BTC", "-e", "binance", "--plot", str(tmp_path / "carry.png"))
+    if r.code == 0:  # a working kaleido is installed: then the file must exist
+        assert (tmp_path / "carry.png").stat().st_size > 0
+        return
+    assert r.code == 2
+    assert "use --plot FILE.html" in r.err
+    assert r.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["BTC", "--exchange", "nosuchvenue"], "--exchange='nosuchvenue' is invalid"),
+        (["DOGEFOO"], "no funding history for DOGEFOO"),
+        (["BTC/USDT"], "is a spot market and has no funding"),
+        (["BTC", "-e", "binance", "--since", "2030-01-01"], "no funding for binance BTC/USDT:USDT"),
+        (["BTC", "--since", "2030-01-01"], "no funding for BTC in the chosen range"),
+        (["BTC", "-e", "gate", "--since", "2025-01-01"], "gate"),
+        (["BTC", "--since", "2022-05-01", "--until", "2022-04-01"], "--since='2022-05-01'"),
+        (["BTC", "--since", "2021-13-45"], "YYYY-MM-DD"),
+        (["BTC", "-e", "binance", "--plot", "carry.txt"], "--plot='carry.txt'"),
+        (["B-T-C"], "SYMBOL='B-T-C'"),
+    ],
+)
+def test_bad_input_gets_one_line_and_exit_2(run_cli, args, needle):
+    r = run_cli("funding", *args)
+    assert r.code == 2, r.out
+    assert needle in r.err
+    assert r.err.startswith("error: ")
+    assert r.err.count("\n") == 1
+    assert "Traceback" not in r.err
