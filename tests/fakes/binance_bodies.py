@@ -11,8 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fakes.binance_state import SPECS, ExchangeState, Order, SymbolSpec, Trade
 from perphedge.tier_tables import for_symbol
+from tests.fakes.binance_state import SPECS, ExchangeState, Order, SymbolSpec, Trade
 
 DATA = Path(__file__).with_name("data")
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000

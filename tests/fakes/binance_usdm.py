@@ -26,8 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from fakes import binance_bodies as bodies
-from fakes.binance_state import SPECS, ApiError, ExchangeState
+from tests.fakes import binance_bodies as bodies
+from tests.fakes.binance_state import SPECS, ApiError, ExchangeState
 
 RECV_WINDOW_MS = 5000
 RATE_LIMIT_BODY = {"code": -1003, "msg": "Too many requests; current limit is 2400 per minute."}
@@ -53,7 +53,7 @@ class Fault:
     msg: str = ""
     process: bool = False
     drop: bool = True
-    delay_s: float = 1.0
+    delay_s: float = 0.8
     retry_after_s: int = 1
 
     @classmethod
@@ -116,7 +116,7 @@ class FakeBinance:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -183,12 +183,33 @@ class FakeBinance:
 
 
 def point_ccxt_at(exchange: Any, base_url: str) -> None:
-    """Send every ccxt Binance API group (fapi, sapi, ...) to `base_url` instead of binance.com."""
+    """Send every ccxt Binance API group (fapi, sapi, ...) to `base_url` instead of binance.com.
+
+    ccxt picks its USDⓈ-M error table (-2019 -> InsufficientFunds, -4116 -> InvalidOrder, ...)
+    by the URL prefix https://fapi.binance.com/; for the local URL the same table is made the
+    default, so that errors map exactly as they do against the real host.
+    """
     api = exchange.urls["api"]
     for name, url in list(api.items()):
         if isinstance(url, str):
-            parts = urlsplit(url)
-            api[name] = base_url + parts.path
+            api[name] = base_url + urlsplit(url).path
+    for kind in ("exact", "broad"):
+        exchange.exceptions[kind] = {
+            **exchange.exceptions[kind],
+            **exchange.exceptions["linear"].get(kind, {}),
+        }
+
+
+def make_ccxt(fake: FakeBinance, timeout_ms: int = 500, **config: Any) -> Any:
+    """An unmodified ccxt binanceusdm client with the fake's keys, talking to the fake."""
+    import ccxt
+
+    exchange = ccxt.binanceusdm(
+        {"apiKey": fake.api_key, "secret": fake.secret, "timeout": timeout_ms,
+         "enableRateLimit": False, **config}
+    )  # fmt: skip
+    point_ccxt_at(exchange, fake.base_url)
+    return exchange
 
 
 # ------------------------------------------------------------------------- routing

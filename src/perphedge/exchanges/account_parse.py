@@ -1,0 +1,143 @@
+"""The border for account and order dicts: ccxt order/trade/position/balance/funding dicts -> ports.
+
+Exchange numbers become `Decimal(str(x))` (perphedge.units.to_decimal); missing numbers become
+None (prices) or 0 (sizes). Nothing past this module sees a ccxt dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from perphedge.errors import DataError
+from perphedge.ports import (
+    Balance,
+    Fill,
+    FundingPayment,
+    OrderSide,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    PositionState,
+)
+from perphedge.units import to_decimal
+
+Raw = Mapping[str, Any]
+
+_STATUS = {
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "cancelled": OrderStatus.CANCELED,
+    "expired": OrderStatus.EXPIRED,
+    "rejected": OrderStatus.REJECTED,
+}
+
+
+def dec(x: object) -> Decimal | None:
+    """Exact Decimal of an exchange number, None when absent."""
+    if x is None or x == "":
+        return None
+    if not isinstance(x, int | float | str | Decimal):
+        raise DataError(f"the exchange sent {x!r} where a number was expected")
+    return to_decimal(x)
+
+
+def dec0(x: object) -> Decimal:
+    value = dec(x)
+    return Decimal(0) if value is None else value
+
+
+def _side(raw: Raw) -> OrderSide:
+    side = str(raw.get("side") or "").lower()
+    if side not in ("buy", "sell"):
+        raise DataError(f"the exchange sent an order without a buy/sell side: {side!r}")
+    return OrderSide(side)
+
+
+def order_status(raw: Raw) -> OrderStatus:
+    """ccxt status -> OrderStatus; an 'open' order with fills is PARTIALLY_FILLED."""
+    status = str(raw.get("status") or "open").lower()
+    if status in _STATUS:
+        return _STATUS[status]
+    return OrderStatus.PARTIALLY_FILLED if dec0(raw.get("filled")) > 0 else OrderStatus.OPEN
+
+
+def order_state(raw: Raw) -> OrderState:
+    """A ccxt order -> OrderState (sizes in contracts)."""
+    kind = str(raw.get("type") or "limit").lower()
+    updated = raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0
+    return OrderState(
+        client_order_id=str(raw.get("clientOrderId") or ""),
+        exchange_order_id=None if raw.get("id") is None else str(raw["id"]),
+        symbol=str(raw.get("symbol")),
+        side=_side(raw),
+        order_type=OrderType.MARKET if kind == "market" else OrderType.LIMIT,
+        status=order_status(raw),
+        qty=dec0(raw.get("amount")),
+        filled_qty=dec0(raw.get("filled")),
+        price=dec(raw.get("price")) or None,
+        avg_price=dec(raw.get("average")) or None,
+        reduce_only=bool(raw.get("reduceOnly")),
+        updated_ms=int(updated),
+    )
+
+
+def fill(raw: Raw, client_order_id: str) -> Fill:
+    """A ccxt trade of ours -> Fill; the fee is what we paid (positive) in its currency."""
+    fee = raw.get("fee") or {}
+    return Fill(
+        trade_id=str(raw.get("id")),
+        client_order_id=client_order_id,
+        exchange_order_id=None if raw.get("order") is None else str(raw["order"]),
+        symbol=str(raw.get("symbol")),
+        side=_side(raw),
+        qty=dec0(raw.get("amount")),
+        price=dec0(raw.get("price")),
+        fee=dec0(fee.get("cost")),
+        fee_currency=str(fee.get("currency") or ""),
+        ts_ms=int(raw.get("timestamp") or 0),
+        maker=raw.get("takerOrMaker") == "maker",
+    )
+
+
+def position_state(raw: Raw) -> PositionState:
+    """A ccxt position -> PositionState with signed contracts (+ long, - short)."""
+    contracts = dec0(raw.get("contracts"))
+    if str(raw.get("side") or "").lower() == "short":
+        contracts = -contracts
+    return PositionState(
+        symbol=str(raw.get("symbol")),
+        contracts=contracts,
+        entry_price=dec(raw.get("entryPrice")) or None,
+        mark_price=dec(raw.get("markPrice")) or None,
+        liquidation_price=dec(raw.get("liquidationPrice")) or None,
+        margin_mode=str(raw.get("marginMode") or "cross"),
+        leverage=dec(raw.get("leverage")),
+        unrealized_pnl=dec0(raw.get("unrealizedPnl")),
+        margin=dec(raw.get("initialMargin")),
+        maintenance_margin=dec(raw.get("maintenanceMargin")),
+    )
+
+
+def balances(raw: Raw) -> list[Balance]:
+    """A ccxt balance -> one Balance per currency the venue reports a total for."""
+    totals: Mapping[str, Any] = raw.get("total") or {}
+    free: Mapping[str, Any] = raw.get("free") or {}
+    used: Mapping[str, Any] = raw.get("used") or {}
+    return [
+        Balance(currency, dec0(total), dec0(free.get(currency)), dec0(used.get(currency)))
+        for currency, total in sorted(totals.items())
+        if total is not None
+    ]
+
+
+def funding_payment(raw: Raw) -> FundingPayment:
+    """A ccxt funding-history entry -> FundingPayment (amount > 0 received, < 0 paid)."""
+    return FundingPayment(
+        symbol=str(raw.get("symbol")),
+        ts_ms=int(raw.get("timestamp") or 0),
+        amount=dec0(raw.get("amount")),
+        currency=str(raw.get("code") or ""),
+        payment_id=str(raw.get("id") or ""),
+    )
