@@ -110,3 +110,14 @@ def test_bad_input_gets_one_line_and_exit_2(run_cli, args, needle):
     assert needle in r.err
     assert r.err.startswith("error: ")
     assert r.err.count("\n") == 1
+
+
+def test_planner_entry_point_gives_the_cli_numbers(run_cli):
+    from perphedge.cli.beta import BetaRequest, estimate_beta
+    from perphedge.store.market import MarketStore
+
+    (cli_row,) = _beta_json(run_cli, "SOL", "--vs", "BTC", "--window", "180d")
+    row = estimate_beta(MarketStore(), "SOL", BetaRequest(vs="BTC", window_days=180))
+    assert row.estimate.beta == cli_row["beta"]
+    assert list(row.estimate.he_ci) == cli_row["he_ci"]
+    assert row.hedge_symbol == "BTC/USDT:USDT"

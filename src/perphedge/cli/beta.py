@@ -24,7 +24,7 @@ from perphedge.hedge_ratio import (
     min_variance_hedge,
 )
 from perphedge.report.render import console, fmt_num, fmt_pct, jsonable, print_json, table
-from perphedge.store.market import PRICE_KINDS, MarketStore, PriceSeries
+from perphedge.store.market import PRICE_KINDS, MarketStore
 
 CANDLES = "1d"  # return intervals are built from daily closes
 
@@ -53,10 +53,46 @@ def market_symbol(text: str, kind: str) -> str:
     return pattern.exact
 
 
-def _closes(
-    store: MarketStore, exchange: str, symbol: str, kind: str, until_ms: int | None
-) -> PriceSeries:
-    return store.prices(exchange, symbol, kind=kind, interval=CANDLES, until_ms=until_ms)
+@dataclass(frozen=True)
+class BetaRequest:
+    """What to estimate against: the hedge coin and the data choices (defaults as the CLI's)."""
+
+    vs: str = "BTC"
+    window_days: int = 365
+    interval_days: int = 1
+    exchange: str = "binance"
+    asset_kind: str = "spot"
+    hedge_kind: str = "mark"
+    ewma_halflife: float | None = None
+    until_ms: int | None = None
+    ci_method: CiMethod = CiMethod.BOOTSTRAP
+    ci_level: float = 0.95
+    seed: int = 0
+
+
+def estimate_beta(store: MarketStore, asset: str, req: BetaRequest) -> BetaRow:
+    """Minimum-variance hedge ratio of `asset` against `req.vs` from stored daily closes.
+
+    The planner's proxy hedges can call this (e.g. estimate_beta(MarketStore(), "SOL",
+    BetaRequest(vs="BTC")).estimate.beta). DataError when a series is missing.
+    """
+    venue = req.exchange.strip().lower()
+    hedge_symbol = market_symbol(req.vs, req.hedge_kind)
+    asset_symbol = market_symbol(asset, req.asset_kind)
+    hedge = store.prices(venue, hedge_symbol, req.hedge_kind, CANDLES, until_ms=req.until_ms)
+    px = store.prices(venue, asset_symbol, req.asset_kind, CANDLES, until_ms=req.until_ms)
+    rets = aligned_returns(
+        px.ts_ms, px.close, hedge.ts_ms, hedge.close, req.window_days, req.interval_days
+    )
+    est = min_variance_hedge(
+        rets.asset,
+        rets.hedge,
+        ewma_halflife=req.ewma_halflife,
+        ci_level=req.ci_level,
+        ci_method=req.ci_method,
+        rng=np.random.default_rng(req.seed),
+    )
+    return BetaRow(asset, asset_symbol, hedge_symbol, rets, est)
 
 
 def beta(
@@ -89,28 +125,22 @@ def beta(
         raise InputError(
             "--interval", interval, f"needs at least 5 returns inside --window {window}"
         )
-    method = choice(CiMethod, "--ci", ci)
-    until_ms = None if until is None else parse_day_or_time("--until", until, end_of_day=True)
+    req = BetaRequest(
+        vs=vs,
+        window_days=window_days,
+        interval_days=interval_days,
+        exchange=exchange.strip().lower(),
+        asset_kind=asset_kind,
+        hedge_kind=hedge_kind,
+        ewma_halflife=ewma_halflife,
+        until_ms=None if until is None else parse_day_or_time("--until", until, end_of_day=True),
+        ci_method=choice(CiMethod, "--ci", ci),
+        ci_level=ci_level,
+        seed=seed,
+    )
     store = MarketStore()
-    venue = exchange.strip().lower()
-    hedge_symbol = market_symbol(vs, hedge_kind)
-    hedge = _closes(store, venue, hedge_symbol, hedge_kind, until_ms)
-    rows = []
-    for asset in assets:
-        asset_symbol = market_symbol(asset, asset_kind)
-        px = _closes(store, venue, asset_symbol, asset_kind, until_ms)
-        rets = aligned_returns(
-            px.ts_ms, px.close, hedge.ts_ms, hedge.close, window_days, interval_days
-        )
-        est = min_variance_hedge(
-            rets.asset,
-            rets.hedge,
-            ewma_halflife=ewma_halflife,
-            ci_level=ci_level,
-            ci_method=method,
-            rng=np.random.default_rng(seed),
-        )
-        rows.append(BetaRow(asset, asset_symbol, hedge_symbol, rets, est))
+    rows = [estimate_beta(store, asset, req) for asset in assets]
+    venue, method = req.exchange, req.ci_method
     if as_json:
         print_json([_row_json(r, venue, asset_kind, hedge_kind) for r in rows])
     else:
