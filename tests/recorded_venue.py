@@ -7,8 +7,9 @@ what ccxt sent. Unknown routes answer 404 and are listed in `.unknown`.
 `connect(ccxt_id, server)` builds the ccxt exchange with every API base URL pointed at the
 server and fake credentials (signing runs, nothing leaves the machine).
 
-`proves(venue, *capabilities)` marks a test as the recorded proof of those capabilities; the
-registry test compares the union with `Venue.proven` in perphedge.exchanges.venues.
+`proves(venue, *capabilities)` marks a test as the recorded proof of those capabilities, and
+`disproves` a test showing ccxt claims them but does not deliver; the registry test compares the
+unions with `Venue.proven` / `Venue.disproven` in perphedge.exchanges.venues.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ VENUE_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "v
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "venues"
 
 PROOFS: set[tuple[str, Capability]] = set()
+DISPROOFS: set[tuple[str, Capability]] = set()
 
 
 def proves(venue: str, *capabilities: Capability) -> Callable[[Any], Any]:
@@ -37,6 +39,16 @@ def proves(venue: str, *capabilities: Capability) -> Callable[[Any], Any]:
 
     def mark(test: Any) -> Any:
         PROOFS.update((venue, cap) for cap in capabilities)
+        return test
+
+    return mark
+
+
+def disproves(venue: str, *capabilities: Capability) -> Callable[[Any], Any]:
+    """Register the decorated test as showing ccxt claims `capabilities` but does not deliver."""
+
+    def mark(test: Any) -> Any:
+        DISPROOFS.update((venue, cap) for cap in capabilities)
         return test
 
     return mark

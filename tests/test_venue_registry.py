@@ -22,7 +22,7 @@ from perphedge.exchanges.venues import (
     venue,
 )
 from perphedge.margin import Position, Rules, Side, liquidation, position_risk
-from tests.recorded_venue import PROOFS
+from tests.recorded_venue import DISPROOFS, PROOFS
 
 _TESTS = Path(__file__).resolve().parent
 
@@ -38,6 +38,9 @@ def test_every_claimed_capability_has_a_recorded_proof_and_vice_versa():
     claimed = {(v.name, cap) for v in VENUES.values() for cap in v.proven}
     assert claimed - proofs == set(), "claimed in venues.py without a recorded-response test"
     assert proofs - claimed == set(), "proven by a test but not claimed in venues.py"
+    disclaimed = {(v.name, cap) for v in VENUES.values() for cap in v.disproven}
+    assert disclaimed == DISPROOFS, "venues.py disproven differs from the disproving tests"
+    assert not claimed & disclaimed
 
 
 def test_a_proven_capability_is_also_claimed_by_ccxt():
@@ -55,6 +58,8 @@ def test_states_follow_ccxt_flags_and_proofs():
         for cap in Capability:
             state = support(v, cap)
             assert (state is Support.YES) == (cap in v.proven and ccxt_claims(v)[cap])
+            if cap in v.disproven:
+                assert state is Support.NO
 
 
 def test_require_refuses_a_missing_capability_naming_it():

@@ -6,7 +6,8 @@ and `exchange.features` (e.g. whether swap orders may be hedged). A capability i
 * ``yes``        when ccxt claims it and `Venue.proven` lists it (a test feeds a recorded
                  response of that venue to the unmodified ccxt client and checks the result);
 * ``unverified`` when ccxt claims it but no recorded response proves it;
-* ``no``         when ccxt does not claim it (or the venue has no ccxt id for that contract type).
+* ``no``         when ccxt does not claim it (or the venue has no ccxt id for that contract type),
+                 or when a recorded response shows ccxt claims it but does not deliver it.
 
 Which ccxt flag stands for which capability is `CCXT_FLAGS`; client order ids are not a `has`
 flag, so they are read from whether ccxt's order-building code passes `clientOrderId` through.
@@ -104,7 +105,7 @@ def ccxt_claims(venue: Venue) -> dict[Capability, bool]:
 
 def support(venue: Venue, capability: Capability) -> Support:
     """`yes`, `unverified` or `no` for `capability` on `venue` (see the module docstring)."""
-    if not ccxt_claims(venue)[capability]:
+    if capability in venue.disproven or not ccxt_claims(venue)[capability]:
         return Support.NO
     return Support.YES if capability in venue.proven else Support.UNVERIFIED
 

@@ -9,7 +9,8 @@ Capabilities have three states (`Support`):
                  of that venue to the unmodified ccxt client and checks the result
                  (`Venue.proven`; tests/test_venue_*.py register each proof);
 * ``unverified`` ccxt says yes but we hold no recorded response proving it;
-* ``no``         ccxt (or the venue) does not offer it.
+* ``no``         ccxt (or the venue) does not offer it, or a recorded response shows that ccxt
+                 claims it but does not deliver it (`Venue.disproven`).
 
 ccxt's own flags are read in `perphedge.exchanges.capabilities` (the ccxt-importing side);
 `require(venue, capability)` refuses a ``no`` with a one-line CapabilityError naming the gap.
@@ -113,7 +114,8 @@ class Venue:
     conservative approximation, flagged as such in every output.
     `funding_intervals_hours`: the intervals the venue uses (the first is the default);
     `funding_interval_field`: where the per-symbol interval comes from in the venue's API.
-    `proven`: capabilities a perphedge test exercises on a recorded response of this venue.
+    `proven`: capabilities a perphedge test exercises on a recorded response of this venue;
+    `disproven`: capabilities ccxt claims but a recorded response shows it does not deliver.
     """
 
     name: str
@@ -125,6 +127,7 @@ class Venue:
     funding_intervals_hours: tuple[float, ...] = (8.0,)
     funding_interval_field: str = ""
     proven: frozenset[Capability] = frozenset()
+    disproven: frozenset[Capability] = frozenset()
     notes: str = ""
 
     @property
@@ -192,6 +195,27 @@ VENUES: dict[str, Venue] = {
             False,
             funding_intervals_hours=(8.0, 4.0, 1.0),
             funding_interval_field="GET /api/v1/contract/funding_rate collectCycle (hours)",
+            proven=frozenset(
+                {
+                    Capability.MARKETS,
+                    Capability.LEVERAGE_TIERS,
+                    Capability.FUNDING_RATE,
+                    Capability.FUNDING_INTERVAL,
+                    Capability.FUNDING_HISTORY,
+                    Capability.BALANCES,
+                    Capability.POSITIONS,
+                    Capability.CREATE_ORDER,
+                    Capability.REDUCE_ONLY,
+                    Capability.FETCH_ORDER,
+                    Capability.SET_LEVERAGE,
+                }
+            ),
+            disproven=frozenset({Capability.MARK_PRICE}),
+            notes=(
+                "ccxt drops the mark price (fairPrice); tier bounds are in contracts, not "
+                "notional; contract order side 2 (close short) parses as 'sell' and the client "
+                "id (externalOid) is sent but not read back"
+            ),
         ),
         Venue(
             "weex",
