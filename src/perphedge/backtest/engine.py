@@ -1,16 +1,138 @@
 """`run_backtest(spec, data) -> BacktestResult`: the front of the numba engine.
 
-Flattens the frozen spec into plain arrays, runs `kernels.simulate`, wraps the arrays in a
-BacktestResult. The model is described in `perphedge.backtest.kernels`.
+Flattens the frozen spec into plain arrays (`flatten`), runs `kernels.simulate`, wraps the arrays
+in a BacktestResult. The model is described in `perphedge.backtest.kernels`; the plain-Python
+`perphedge.backtest.reference` implements the same and is tested against it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from perphedge.backtest import kernels as kn
 from perphedge.backtest.result import BacktestResult
-from perphedge.backtest.spec import BacktestSpec, MarketArrays
+from perphedge.backtest.spec import BacktestSpec, MarketArrays, policy_vector
+from perphedge.errors import InputError
+from perphedge.instruments import ContractKind
+from perphedge.metrics import DAYS_PER_YEAR, MS_PER_DAY
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class FlatSpec:
+    """The spec as the kernel's arrays (see the column constants in `kernels`)."""
+
+    legs: FloatArray  # [L, 7]
+    tiers: FloatArray  # [L, NT, 4]
+    code: int
+    params: FloatArray  # [6]
+    config: FloatArray  # [7]
+
+
+def bars_per_year(times_ms: npt.NDArray[np.int64]) -> float:
+    """Bars in a 365-day year at the data's median bar length."""
+    step_ms = float(np.median(np.diff(times_ms)))
+    return DAYS_PER_YEAR * MS_PER_DAY / step_ms
+
+
+def _check_leverage(spec: BacktestSpec, data: MarketArrays) -> None:
+    """Refuse a leverage above a leg's bracket maximum at its initial target notional."""
+    ratio = spec.policy.params()[0]
+    for i, leg in enumerate(spec.legs):
+        target_usd = ratio * leg.beta * leg.qty_base * float(data.spot[0, leg.spot_col])
+        mark0 = float(data.mark[0, leg.hedge_col])
+        settle = target_usd / mark0 if leg.kind is ContractKind.INVERSE else target_usd
+        cap = leg.tiers.max_leverage_for(settle)
+        if spec.leverage > cap:
+            raise InputError(
+                "leverage", spec.leverage, f"leg {i} allows at most {cap:g}x at its notional"
+            )
+
+
+def flatten(spec: BacktestSpec, data: MarketArrays) -> FlatSpec:
+    """Validate `spec` against `data` and turn it into the kernel's plain arrays."""
+    spec.check_against(data)
+    _check_leverage(spec, data)
+    n_tiers = max(len(leg.tiers.tiers) for leg in spec.legs)
+    legs = np.zeros((len(spec.legs), 7))
+    tiers = np.zeros((len(spec.legs), n_tiers, 4))
+    for i, leg in enumerate(spec.legs):
+        inverse = leg.kind is ContractKind.INVERSE
+        legs[i] = (
+            leg.spot_col,
+            leg.hedge_col,
+            leg.qty_base,
+            leg.beta,
+            1.0 if inverse else 0.0,
+            leg.contract_size,
+            len(leg.tiers.tiers),
+        )
+        for k, tier in enumerate(leg.tiers.tiers):
+            tiers[i, k] = (tier.floor, tier.cap, tier.mmr, tier.cum)
+    costs = spec.costs
+    config = np.array(  # float64: every entry is cast
+        [
+            spec.leverage,
+            costs.trade_fee,
+            costs.slippage,
+            costs.liquidation_fee,
+            1.0 if spec.auto_top_up else 0.0,
+            bars_per_year(data.times_ms),
+            spec.record.stride(data.n_bars),
+        ]
+    )
+    return FlatSpec(legs, tiers, spec.policy.code, policy_vector(spec.policy), config)
+
+
+def initial_state(n_legs: int) -> FloatArray:
+    """Leg state at the start: alive, never switched, everything else zero."""
+    st = np.zeros((n_legs, kn.N_STATE))
+    st[:, kn.S_ALIVE] = 1.0
+    st[:, kn.S_SWITCH] = -np.inf
+    return st
 
 
 def run_backtest(spec: BacktestSpec, data: MarketArrays) -> BacktestResult:
     """Simulate `spec` over `data` with the compiled kernel."""
-    spec.check_against(data)
-    raise NotImplementedError("the kernel lands in the next commit")
+    flat = flatten(spec, data)
+    n_bars, n_legs = data.n_bars, len(spec.legs)
+    stride = int(flat.config[kn.CF_STRIDE])
+    n_samples = (n_bars - 1) // stride + 1
+    acct = np.full(2, float(spec.initial_cash_usd), dtype=np.float64)
+    st = initial_state(n_legs)
+    acc = np.zeros((n_legs, kn.N_ACC))
+    acc[:, kn.A_LIQBAR] = -1.0
+    curves = np.empty((3, n_bars))
+    margin_ratio = np.empty((n_samples, n_legs))
+    hedge_usd = np.empty((n_samples, n_legs))
+    kn.simulate(
+        data.spot, data.perp, data.mark,
+        data.funding_bar, data.funding_col, data.rate_per_interval,
+        flat.legs, flat.tiers, flat.code, flat.params, flat.config,
+        acct, st, acc, curves[0], curves[1], curves[2], margin_ratio, hedge_usd,
+    )  # fmt: skip
+    return BacktestResult(
+        spec=spec,
+        times_ms=data.times_ms,
+        equity_usd=curves[0],
+        equity_unhedged_usd=curves[1],
+        funding_cum_usd=curves[2],
+        sample_bars=np.arange(0, n_bars, stride, dtype=np.int64),
+        margin_ratio=margin_ratio,
+        hedge_notional_usd=hedge_usd,
+        leg_funding_usd=acc[:, kn.A_FUND].copy(),
+        leg_fees_usd=acc[:, kn.A_FEES].copy(),
+        leg_hedge_pnl_usd=acc[:, kn.A_HPNL].copy(),
+        leg_basis_usd=acc[:, kn.A_BASIS].copy(),
+        leg_liquidation_loss_usd=acc[:, kn.A_LIQ].copy(),
+        leg_top_up_usd=acc[:, kn.A_TOPUP].copy(),
+        leg_trades=acc[:, kn.A_TRADES].astype(np.int64),
+        leg_hedged_bars=acc[:, kn.A_HBARS].astype(np.int64),
+        leg_liquidation_bar=acc[:, kn.A_LIQBAR].astype(np.int64),
+        min_cash_usd=float(acct[kn.AC_MIN]),
+        final_cash_usd=float(acct[kn.AC_CASH]),
+    )

@@ -29,7 +29,10 @@ class BacktestResult:
     margin_ratio: maintenance margin / margin balance per sampled bar and leg (liquidation at
       >= 1; inf when the balance is <= 0; NaN when the leg has no open hedge).
     hedge_notional_usd: notional of each leg's short at the sampled bars (0 when none).
-    leg_*: per-leg totals. leg_basis_usd is the hedge's price P&L plus the P&L of the spot
+    leg_*: per-leg totals. leg_fees_usd: exchange fees + slippage + liquidation fees.
+      leg_hedge_pnl_usd: the short's price P&L (variation margin, fills against the mark,
+      revaluation of coin margin). Exactly: equity - unhedged = sum(hedge P&L + funding - fees
+      - liquidation loss) at every bar's close. leg_basis_usd is the hedge's price P&L plus the P&L of the spot
       value it covers (notional / beta, fixed at each re-size): what the hedge failed to offset.
     leg_liquidation_bar: bar index of the leg's liquidation, -1 if never liquidated.
     """
@@ -44,6 +47,7 @@ class BacktestResult:
     hedge_notional_usd: FloatArray
     leg_funding_usd: FloatArray
     leg_fees_usd: FloatArray
+    leg_hedge_pnl_usd: FloatArray
     leg_basis_usd: FloatArray
     leg_liquidation_loss_usd: FloatArray
     leg_top_up_usd: FloatArray
@@ -66,6 +70,11 @@ class BacktestResult:
     def fees(self) -> float:
         """Trading and liquidation fees paid, USD (positive number)."""
         return float(self.leg_fees_usd.sum())
+
+    @property
+    def hedge_pnl(self) -> float:
+        """Price P&L of the shorts, USD (offsets the holdings' moves)."""
+        return float(self.leg_hedge_pnl_usd.sum())
 
     @property
     def basis_pnl(self) -> float:
@@ -125,6 +134,7 @@ class BacktestResult:
             "funding_pnl": self.funding_pnl,
             "fees": self.fees,
             "basis_pnl": self.basis_pnl,
+            "hedge_pnl": self.hedge_pnl,
             "liquidation_loss": self.liquidation_loss,
             "liquidations": self.liquidations,
             "top_ups": self.top_ups,

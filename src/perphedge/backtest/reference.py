@@ -1,0 +1,219 @@
+"""Plain-Python reference simulator: the model of `perphedge.backtest.kernels`, written to be read.
+
+No numba, no arrays in the loop: one object per leg, one pass over the bars. It is slow; it
+exists to be audited line by line and compared with the engine (the tests require agreement to
+1e-9 relative). The model is stated in the `kernels` module docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from perphedge.backtest.engine import bars_per_year, flatten
+from perphedge.backtest.spec import BacktestSpec, HedgeLeg, MarketArrays
+from perphedge.funding import funding_cash
+from perphedge.instruments import ContractKind
+
+
+@dataclass
+class Leg:
+    """One leg's constants and state. `pos` = short size (coins linear, contracts inverse)."""
+
+    spec: HedgeLeg
+    pos: float = 0.0
+    wallet: float = 0.0  # isolated margin, settle currency
+    mark_prev: float = 0.0
+    spot_prev: float = 0.0
+    covered: float = 0.0  # spot units the hedge covers since the last re-size
+    var: float = 0.0  # VolTriggered: EWMA of squared returns
+    neg_run: int = 0  # FundingAware: consecutive negative rates
+    up_run: int = 0  # FundingAware: consecutive rates above the hysteresis
+    flag: bool = False  # FundingAware: reduced; VolTriggered: high volatility
+    last_switch: float = -math.inf
+    alive: bool = True
+    rate: float | None = None  # funding rate settling at this bar, if any
+    funding: float = 0.0
+    fees: float = 0.0
+    hedge_pnl: float = 0.0
+    basis: float = 0.0
+    liq_loss: float = 0.0
+    top_up: float = 0.0
+    trades: int = 0
+    hedged_bars: int = 0
+    liq_bar: int = -1
+
+    @property
+    def inverse(self) -> bool:
+        return self.spec.kind is ContractKind.INVERSE
+
+    def notional(self, mark: float) -> float:
+        """Settle-currency notional: USD (linear) or coin (inverse)."""
+        cs = self.spec.contract_size
+        return self.pos * cs / mark if self.inverse else self.pos * mark
+
+    def maintenance(self, mark: float) -> float:
+        return self.spec.tiers.maintenance_margin(self.notional(mark))
+
+
+class Simulator:
+    """Runs `spec` over `data`; read `run` top to bottom."""
+
+    def __init__(self, spec: BacktestSpec, data: MarketArrays) -> None:
+        flatten(spec, data)  # the same validation as the engine
+        self.spec, self.data = spec, data
+        self.p = spec.policy.params() + (0.0,) * 6
+        self.cash = self.min_cash = float(spec.initial_cash_usd)
+        self.bpy = bars_per_year(data.times_ms)
+        self.legs = [Leg(leg) for leg in spec.legs]
+
+    def run(self) -> dict[str, object]:
+        d = self.data
+        bars, cols = d.funding_bar.tolist(), d.funding_col.tolist()
+        rates, e = d.rate_per_interval.tolist(), 0
+        equity, unhedged, funding_cum, total_funding = [], [], [], 0.0
+        for leg in self.legs:
+            leg.mark_prev = float(d.mark[0, leg.spec.hedge_col])
+            leg.spot_prev = float(d.spot[0, leg.spec.spot_col])
+        for t in range(d.n_bars):
+            while e < len(bars) and bars[e] == t:
+                self.observe_funding(cols[e], rates[e])
+                e += 1
+            held, base = 0.0, 0.0
+            for leg in self.legs:
+                s = float(d.spot[t, leg.spec.spot_col])
+                m = float(d.mark[t, leg.spec.hedge_col])
+                if leg.pos > 0:
+                    total_funding += self.carry(leg, t, s, m)
+                leg.rate = None
+                if leg.alive:
+                    self.policy_step(leg, t, s, m, float(d.perp[t, leg.spec.hedge_col]))
+                leg.mark_prev, leg.spot_prev = m, s
+                base += leg.spec.qty_base * s
+                held += leg.spec.qty_base * s + leg.wallet * (m if leg.inverse else 1.0)
+                leg.hedged_bars += leg.pos > 0
+            equity.append(self.cash + held)
+            unhedged.append(self.spec.initial_cash_usd + base)
+            funding_cum.append(total_funding)
+        return {"equity": equity, "unhedged": unhedged, "funding_cum": funding_cum}
+
+    def observe_funding(self, col: int, rate: float) -> None:
+        for leg in self.legs:
+            if leg.spec.hedge_col == col:
+                leg.rate = rate
+                negative, high = rate < 0, rate > self.p[3]
+                leg.neg_run = leg.neg_run + 1 if negative else 0
+                leg.up_run = leg.up_run + 1 if high else 0
+
+    def carry(self, leg: Leg, t: int, s: float, m: float) -> float:
+        """Variation margin, funding, then the liquidation check. Returns funding in USD."""
+        cs, mp = leg.spec.contract_size, leg.mark_prev
+        if leg.inverse:
+            vm = -leg.pos * cs * (1.0 / mp - 1.0 / m)
+            pnl, per_size, conv = vm * m + leg.wallet * (m - mp), cs / m, m
+        else:
+            vm = -leg.pos * (m - mp)
+            pnl, per_size, conv = vm, m, 1.0
+        leg.wallet += vm
+        leg.hedge_pnl += pnl
+        leg.basis += pnl + leg.covered * (s - leg.spot_prev)
+        funding_usd = 0.0
+        if leg.rate is not None:
+            cash = funding_cash(-leg.pos, leg.rate, per_size)
+            leg.wallet += cash
+            funding_usd = cash * conv
+            leg.funding += funding_usd
+        self.check_liquidation(leg, t, m, conv)
+        return funding_usd
+
+    def check_liquidation(self, leg: Leg, t: int, m: float, conv: float) -> None:
+        mm = leg.maintenance(m)
+        if leg.wallet > mm:
+            return
+        if self.spec.auto_top_up and self.cash > 0:
+            need = (leg.notional(m) / self.spec.leverage - leg.wallet) * conv
+            moved = min(self.cash, need)
+            self.cash -= moved
+            leg.wallet += moved / conv
+            leg.top_up += moved
+            if leg.wallet > mm:
+                return
+        fee = min(max(leg.wallet, 0.0), leg.notional(m) * self.spec.costs.liquidation_fee)
+        leg.fees += fee * conv
+        leg.liq_loss += (leg.wallet - fee) * conv
+        leg.liq_bar = t
+        leg.wallet, leg.pos, leg.alive = 0.0, 0.0, False
+
+    def target_ratio(self, leg: Leg, t: int, s: float) -> tuple[float, bool]:
+        """The policy: (target ratio, re-size regardless of the band)."""
+        code, p = self.spec.policy.code, self.p
+        if code in (0, 1):  # StaticRatio, DriftBand
+            return p[0], t == 0
+        if code == 2:  # Schedule
+            return p[0], t % int(p[2]) == 0
+        if code == 3:  # FundingAware
+            run = leg.up_run if leg.flag else leg.neg_run
+            switch = t - leg.last_switch >= p[4] and run >= p[2]
+            if switch:
+                leg.flag, leg.last_switch = not leg.flag, t
+            return (p[5] if leg.flag else p[0]), switch or t == 0
+        if t > 0:  # VolTriggered
+            r = s / leg.spot_prev - 1.0
+            alpha = 2.0 / (p[2] + 1.0)
+            leg.var = alpha * r * r + (1.0 - alpha) * leg.var
+        high = t < p[2] or leg.var * self.bpy > p[3] * p[3]
+        switch = high != leg.flag
+        leg.flag = high
+        return (p[0] if high else p[4]), switch or t == 0
+
+    def policy_step(self, leg: Leg, t: int, s: float, m: float, px: float) -> None:
+        ratio, force = self.target_ratio(leg, t, s)
+        target_usd = ratio * leg.spec.beta * leg.spec.qty_base * s
+        current_usd = leg.pos * leg.spec.contract_size if leg.inverse else leg.pos * m
+        band = self.p[1]
+        if current_usd == target_usd:
+            return
+        if force or (band > 0 and abs(current_usd - target_usd) > band * target_usd):
+            self.resize(leg, s, m, px, target_usd)
+
+    def resize(self, leg: Leg, s: float, m: float, px: float, target_usd: float) -> None:
+        costs, cs = self.spec.costs, leg.spec.contract_size
+        new_pos = target_usd / cs if leg.inverse else target_usd / m
+        dq = new_pos - leg.pos  # > 0: sell more
+        fill = px * (1.0 - costs.slippage) if dq > 0 else px * (1.0 + costs.slippage)
+        if leg.inverse:
+            conv = m
+            gain = dq * cs * (1.0 / m - 1.0 / fill)
+            gain0 = dq * cs * (1.0 / m - 1.0 / px)
+            fee = abs(dq) * cs / fill * costs.trade_fee
+        else:
+            conv = 1.0
+            gain, gain0 = dq * (fill - m), dq * (px - m)
+            fee = abs(dq) * fill * costs.trade_fee
+        wallet = leg.wallet + gain - fee
+        leg.hedge_pnl += gain0 * conv
+        leg.basis += gain0 * conv
+        leg.fees += (fee + gain0 - gain) * conv
+        leg.pos = new_pos
+        margin = leg.notional(m) / self.spec.leverage
+        self.cash -= (margin - wallet) * conv
+        self.min_cash = min(self.min_cash, self.cash)
+        leg.wallet = margin
+        leg.covered = target_usd / (leg.spec.beta * s)
+        leg.trades += 1
+
+
+def simulate_reference(spec: BacktestSpec, data: MarketArrays) -> dict[str, np.ndarray]:
+    """Run the reference; curves and per-leg totals as arrays keyed like BacktestResult fields."""
+    sim = Simulator(spec, data)
+    curves = sim.run()
+    legs = sim.legs
+    out = {name: np.asarray(values, dtype=np.float64) for name, values in curves.items()}
+    for field in ("funding", "fees", "hedge_pnl", "basis", "liq_loss", "top_up", "trades"):
+        out[field] = np.array([getattr(leg, field) for leg in legs], dtype=np.float64)
+    out["hedged_bars"] = np.array([leg.hedged_bars for leg in legs], dtype=np.float64)
+    out["liq_bar"] = np.array([leg.liq_bar for leg in legs], dtype=np.float64)
+    out["cash"] = np.array([sim.cash, sim.min_cash])
+    return out

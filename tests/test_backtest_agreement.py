@@ -1,0 +1,195 @@
+"""The numba engine and the plain-Python reference agree on random scenarios; invariants hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perphedge.backtest import (
+    BacktestSpec,
+    Costs,
+    DriftBand,
+    FundingAware,
+    HedgeLeg,
+    MarketArrays,
+    Policy,
+    Schedule,
+    StaticRatio,
+    VolTriggered,
+    run_backtest,
+)
+from perphedge.backtest.reference import simulate_reference
+from perphedge.instruments import ContractKind, TierTable
+
+SMALL_TIERS = TierTable.from_rates(
+    [(0, 500, 50, 0.01), (500, 2_000, 20, 0.02), (2_000, 1e15, 5, 0.05)]
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    spec: BacktestSpec
+    data: MarketArrays
+
+
+def _market(seed: int, n_bars: int, n_spot: int, n_perp: int, vol: float) -> MarketArrays:
+    rng = np.random.default_rng(seed)
+    shocks = rng.standard_t(3, size=(n_bars, n_spot)) * vol
+    spot = 100.0 * np.exp(np.cumsum(shocks, axis=0))
+    cols = np.arange(n_perp) % n_spot
+    perp = spot[:, cols] * (1.0 + rng.normal(0.0003, 0.002, size=(n_bars, n_perp)))
+    mark = perp if rng.random() < 0.5 else perp * (1.0 + rng.normal(0, 5e-4, perp.shape))
+    event = rng.random((n_bars, n_perp)) < 0.3
+    rate = np.round(rng.normal(1e-4, 6e-4, size=(n_bars, n_perp)), 6)
+    times = np.arange(n_bars, dtype=np.int64) * 60_000 + 1_700_000_000_000
+    return MarketArrays.from_dense_funding(
+        times,
+        spot,
+        perp,
+        mark,
+        np.where(event, rate, 0.0),
+        event,
+        tuple(f"s{k}" for k in range(n_spot)),
+        tuple(f"p{j}" for j in range(n_perp)),
+    )
+
+
+ratios = st.floats(0.0, 1.5)
+bands = st.floats(0.001, 0.5)
+policies: st.SearchStrategy[Policy] = st.one_of(
+    st.builds(StaticRatio, ratios),
+    st.builds(DriftBand, ratios, bands),
+    st.builds(Schedule, ratios, st.integers(1, 10)),
+    st.builds(
+        FundingAware,
+        ratio=st.just(1.0),
+        negative_window=st.integers(1, 3),
+        hysteresis=st.floats(0.0, 2e-4),
+        min_hold_bars=st.integers(0, 10),
+        reduced_ratio=st.floats(0.0, 1.0),
+        band=bands,
+    ),
+    st.builds(
+        VolTriggered,
+        ratio_low=st.floats(0.0, 1.0),
+        ratio_high=ratios,
+        vol_window=st.integers(2, 8),
+        vol_threshold=st.floats(0.5, 10.0),
+        band=bands,
+    ),
+)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    n_spot, n_perp = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    data = _market(
+        draw(st.integers(0, 2**32 - 1)),
+        draw(st.integers(2, 60)),
+        n_spot,
+        n_perp,
+        draw(st.sampled_from([0.001, 0.01, 0.05, 0.1])),
+    )
+    small_tiers = draw(st.booleans())
+    legs = []
+    for k in range(n_spot):
+        inverse = draw(st.booleans())
+        legs.append(
+            HedgeLeg(
+                qty_base=draw(st.floats(0.1, 50.0)),
+                spot_col=k,
+                hedge_col=draw(st.integers(0, n_perp - 1)),
+                beta=draw(st.floats(0.5, 1.5)),
+                kind=ContractKind.INVERSE if inverse else ContractKind.LINEAR,
+                contract_size=draw(st.sampled_from([10.0, 100.0])) if inverse else 1.0,
+                tiers=SMALL_TIERS if small_tiers else TierTable.flat(draw(st.floats(0.004, 0.1))),
+            )
+        )
+    costs = Costs(
+        maker_fee=draw(st.floats(-0.0001, 0.0005)),
+        taker_fee=draw(st.floats(0.0, 0.001)),
+        slippage_bp=draw(st.floats(0.0, 20.0)),
+        liquidation_fee=draw(st.floats(0.0, 0.02)),
+        maker_rebalances=draw(st.booleans()),
+    )
+    spec = BacktestSpec(
+        legs=tuple(legs),
+        policy=draw(policies),
+        initial_cash_usd=draw(st.floats(0.0, 5_000.0)),
+        leverage=draw(st.floats(1.0, 5.0 if small_tiers else 20.0)),
+        costs=costs,
+        auto_top_up=draw(st.booleans()),
+    )
+    return Scenario(spec, data)
+
+
+def _close(a: np.ndarray, b: np.ndarray, scale: float) -> None:
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * scale)
+
+
+@settings(max_examples=150)
+@given(scenarios())
+def test_engine_agrees_with_reference(sc: Scenario) -> None:
+    got = run_backtest(sc.spec, sc.data)
+    ref = simulate_reference(sc.spec, sc.data)
+    scale = 1.0 + float(np.abs(ref["unhedged"]).max())
+    _close(got.equity_usd, ref["equity"], scale)
+    _close(got.equity_unhedged_usd, ref["unhedged"], scale)
+    _close(got.funding_cum_usd, ref["funding_cum"], scale)
+    _close(got.leg_funding_usd, ref["funding"], scale)
+    _close(got.leg_fees_usd, ref["fees"], scale)
+    _close(got.leg_hedge_pnl_usd, ref["hedge_pnl"], scale)
+    _close(got.leg_basis_usd, ref["basis"], scale)
+    _close(got.leg_liquidation_loss_usd, ref["liq_loss"], scale)
+    _close(got.leg_top_up_usd, ref["top_up"], scale)
+    _close(np.array([got.final_cash_usd, got.min_cash_usd]), ref["cash"], scale)
+    assert got.leg_trades.tolist() == ref["trades"].astype(int).tolist()
+    assert got.leg_hedged_bars.tolist() == ref["hedged_bars"].astype(int).tolist()
+    assert got.leg_liquidation_bar.tolist() == ref["liq_bar"].astype(int).tolist()
+
+
+@settings(max_examples=150)
+@given(scenarios())
+def test_equity_gap_is_hedge_pnl_plus_funding_minus_costs(sc: Scenario) -> None:
+    r = run_backtest(sc.spec, sc.data)
+    gap = r.equity_usd[-1] - r.equity_unhedged_usd[-1]
+    parts = r.hedge_pnl + r.funding_pnl - r.fees - r.liquidation_loss
+    scale = 1.0 + float(np.abs(r.equity_unhedged_usd).max())
+    assert abs(gap - parts) <= 1e-9 * scale
+    assert 0.0 <= r.share_hedged <= 1.0
+    assert r.fees >= -1e-9 * scale or sc.spec.costs.maker_fee < 0
+    assert r.liquidations == len(r.liquidation_times_ms)
+
+
+@settings(max_examples=100)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_bars=st.integers(2, 300),
+    policy=st.one_of(
+        st.builds(DriftBand, st.just(1.0), bands),
+        st.builds(Schedule, st.just(1.0), st.integers(1, 20)),
+        st.just(StaticRatio(1.0)),
+    ),
+    leverage=st.floats(1.0, 3.0),
+)
+def test_full_hedge_without_costs_funding_or_basis_stays_flat(
+    seed: int, n_bars: int, policy: Policy, leverage: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    spot = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.003, size=(n_bars, 2)), axis=0))
+    times = np.arange(n_bars, dtype=np.int64) * 60_000
+    zero_i, zero_f = np.zeros(0, np.int64), np.zeros(0)
+    data = MarketArrays(times, spot, spot, spot, zero_i, zero_i, zero_f, ("a", "b"), ("A", "B"))
+    legs = (HedgeLeg(3.0, 0, 0), HedgeLeg(7.5, 1, 1))
+    spec = BacktestSpec(
+        legs, policy, initial_cash_usd=1_000.0, leverage=leverage, costs=Costs(0, 0, 0, 0)
+    )
+    r = run_backtest(spec, data)
+    assert r.liquidations == 0
+    start = r.equity_usd[0]
+    assert abs(start - (1_000.0 + 3.0 * spot[0, 0] + 7.5 * spot[0, 1])) <= 1e-12 * start
+    np.testing.assert_allclose(r.equity_usd, start, rtol=1e-12)
+    assert abs(r.basis_pnl) <= 1e-9 * start
