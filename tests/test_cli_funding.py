@@ -125,3 +125,15 @@ def test_bad_input_gets_one_line_and_exit_2(run_cli, args, needle):
     assert r.err.startswith("error: ")
     assert r.err.count("\n") == 1
     assert "Traceback" not in r.err
+
+
+def test_hourly_venue_annualises_with_24_x_365(run_cli, shared_data):
+    data = _funding_json(run_cli, "SOL", "-e", "hyperliquid", "--since", "2023-06-09")
+    venue = data["symbols"]["SOL"]["venues"]["hyperliquid"]
+    since = int(datetime(2023, 6, 9, tzinfo=UTC).timestamp() * 1000)
+    with (shared_data / "funding" / "hyperliquid_sol_funding_1h.csv").open(newline="") as f:
+        rates = [float(r["fundingRate"]) for r in csv.DictReader(f) if int(r["time"]) >= since]
+    assert venue["interval_hours"] == 1.0
+    assert venue["n_intervals"] == len(rates)
+    assert venue["apr"] == pytest.approx(sum(rates) / len(rates) * 24 * 365, rel=1e-12)
+    assert venue["worst_1d"]["settlements"] == 24
