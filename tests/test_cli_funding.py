@@ -107,6 +107,7 @@ def test_png_without_a_static_engine_says_to_use_html(run_cli, tmp_path):
     ("args", "needle"),
     [
         (["BTC", "--exchange", "nosuchvenue"], "--exchange='nosuchvenue' is invalid"),
+        (["BTC", "--exchange", "bingx"], "run `perphedge data sync --exchange bingx`"),
         (["DOGEFOO"], "no funding history for DOGEFOO"),
         (["BTC/USDT"], "is a spot market and has no funding"),
         (["BTC", "-e", "binance", "--since", "2030-01-01"], "no funding for binance BTC/USDT:USDT"),

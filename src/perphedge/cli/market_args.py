@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from perphedge.errors import DataError, InputError
+from perphedge.exchanges.venues import VENUES
 from perphedge.store.market import Coverage
 
 QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD")
@@ -88,6 +89,11 @@ def check_exchanges(names: Sequence[str], coverage: Sequence[Coverage], dataset:
     out = []
     for name in names:
         venue = name.strip().lower()
+        if venue in VENUES and venue not in known:
+            raise DataError(
+                f"no {dataset} data stored for {venue}; run `perphedge data sync --exchange "
+                f"{venue}` first (stored: {', '.join(known)})"
+            )
         if venue not in known:
             raise InputError("--exchange", name, f"use one of {', '.join(known)}")
         out.append(venue)
