@@ -35,6 +35,7 @@ def test_bundled_binance_btcusdt_by_year_apr_equals_plain_csv_arithmetic(run_cli
     negative = sum(1 for r in everything if r < 0)
     assert venue["negative_share"] == pytest.approx(negative / len(everything), rel=1e-12)
     assert venue["symbol"] == "BTC/USDT:USDT"
+    assert venue["on_average"] == "short hedge earns funding (longs pay shorts)"  # mean > 0
     assert "longs pay shorts" in data["sign_rule"]
 
 

@@ -33,7 +33,7 @@ from perphedge.cli.market_args import (
     symbol_pattern,
 )
 from perphedge.errors import DataError
-from perphedge.funding import SIGN_RULE
+from perphedge.funding import SIGN_RULE, describe_for_short
 from perphedge.report.funding_chart import CumulativeLine, figure, write_chart
 from perphedge.report.render import console, fmt_pct, jsonable, print_json, table
 from perphedge.store.market import Coverage, MarketStore
@@ -173,7 +173,9 @@ def _as_json(
     for res in results:
         venues = {}
         for v in res.venues:
-            entry = {"exchange": v.exchange, "symbol": v.symbol, **_stats_json(v.report.overall)}
+            overall = v.report.overall
+            entry = {"exchange": v.exchange, "symbol": v.symbol, **_stats_json(overall)}
+            entry["on_average"] = describe_for_short(overall.mean_rate)
             entry["by_year"] = {str(y): s.apr for y, s in v.report.by_year.items()}
             entry["years"] = {str(y): _stats_json(s) for y, s in v.report.by_year.items()}
             venues[v.key] = entry
