@@ -33,9 +33,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from perphedge.cli import beta, demo, exchanges, funding, liquidation
+    from perphedge.cli import beta, demo, exchanges, funding, hedge, liquidation, monitor
 
-    for module in (liquidation, demo, exchanges, funding, beta):
+    for module in (liquidation, demo, exchanges, funding, beta, hedge, monitor):
         module.register(app)
 
 

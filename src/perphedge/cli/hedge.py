@@ -1,0 +1,342 @@
+"""`perphedge hedge open|rebalance|close PORTFOLIO` and `perphedge monitor PORTFOLIO`.
+
+Dry run by default: the orders are computed from the positions and open orders read back from
+the exchange and printed. They are sent only with `--execute`, after a confirmation (or `--yes`).
+Every run that sends is journaled first (PERPHEDGE_HOME/journal.sqlite); an interrupted run is
+finished by the next `--execute` run before anything new is planned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from perphedge.config import PortfolioConfig, load_portfolio
+from perphedge.errors import InputError, PermanentExchangeError
+from perphedge.exchanges.venues import venue
+from perphedge.live.execute import (
+    LiveSession,
+    Proposal,
+    RunOptions,
+    RunReport,
+    check_kill_switch,
+    check_withdrawals,
+    execute,
+    propose,
+    resume_open_intents,
+)
+from perphedge.live.reconcile import read_exchange
+from perphedge.live.session import Ports, live_ports, paper_ports
+from perphedge.live.targets import hedge_targets, perp_symbol
+from perphedge.orderplan import ExecutionLimits, LegTarget
+from perphedge.report.render import console, err_console, fmt_num, print_json, table
+from perphedge.store.journal import Journal
+from perphedge.store.paths import home_dir
+
+hedge_app = typer.Typer(
+    help="Open, rebalance or close the hedge on an exchange (dry run unless --execute).",
+    no_args_is_help=True,
+)
+
+
+@dataclass(frozen=True)
+class HedgeArgs:
+    portfolio: Path
+    exchange: str | None
+    paper: bool
+    execute: bool
+    yes: bool
+    limits: ExecutionLimits
+    order_timeout_s: float
+    min_drift: float
+    json_out: bool
+    base_url: str | None
+
+
+def open_ports(
+    config: PortfolioConfig, exchange: str | None, paper: bool, base_url: str | None
+) -> Ports:
+    """Ports for the portfolio's venue (or `exchange`), paper or real."""
+    name = venue(exchange or config.hedge.exchange).name
+    if paper:
+        symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
+        return paper_ports(name, home_dir(), list(dict.fromkeys(symbols)))
+    return live_ports(name, base_url)
+
+
+def journal_key(ports: Ports) -> str:
+    """Journal rows of paper and real accounts never mix: "paper:binance" vs "binance"."""
+    return f"paper:{ports.exchange}" if ports.paper else ports.exchange
+
+
+def _targets(
+    kind: str, config: PortfolioConfig, session: LiveSession, min_drift: float
+) -> list[LegTarget]:
+    planned = list(hedge_targets(config, session.market).targets)
+    if kind == "close":
+        return [LegTarget(t.symbol, Decimal(0), t.leverage) for t in planned]
+    if kind == "open":
+        return planned
+    state = read_exchange(session.account, [t.symbol for t in planned])
+    kept = []
+    for t in planned:
+        leg = state.leg(t.symbol)
+        held = leg.position_contracts + leg.pending_contracts
+        off = abs(held - t.target_contracts) / abs(t.target_contracts) if t.target_contracts else 1
+        within = held == t.target_contracts or off <= Decimal(str(min_drift))
+        kept.append(LegTarget(t.symbol, held, t.leverage) if within else t)
+    return kept
+
+
+def _print_proposal(proposal: Proposal, ports: Ports) -> None:
+    where = f"{ports.exchange} (paper)" if ports.paper else ports.exchange
+    console.print(
+        table(
+            f"hedge {proposal.kind} on {where}: positions read back from the exchange",
+            ["symbol", "position", "working orders", "target", "after these orders"],
+            [
+                [
+                    leg.symbol,
+                    leg.position_contracts,
+                    leg.pending_contracts,
+                    leg.target_contracts,
+                    leg.position_contracts + leg.pending_contracts + leg.planned_contracts,
+                ]
+                for leg in proposal.legs
+            ],
+        )
+    )
+    rows = [
+        [
+            o.symbol,
+            o.child_index,
+            o.side.value,
+            o.qty,
+            o.order_type.value,
+            "market" if o.price is None else o.price,
+            "yes" if o.reduce_only else "no",
+            fmt_num(o.notional_usd),
+        ]
+        for leg in proposal.legs
+        for o in leg.orders
+    ]
+    if rows:
+        console.print(
+            table(
+                "orders",
+                [
+                    "symbol",
+                    "#",
+                    "side",
+                    "contracts",
+                    "type",
+                    "limit price",
+                    "reduce-only",
+                    "notional USD",
+                ],
+                rows,
+            )
+        )
+    console.print(
+        f"equity {fmt_num(proposal.equity_usd)} USD; gross notional after "
+        f"{fmt_num(proposal.gross_after_usd)} USD",
+        highlight=False,
+    )
+    for note in proposal.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+
+
+def _print_report(report: RunReport) -> None:
+    console.print(
+        table(
+            f"run {report.intent_id}",
+            ["client order id", "symbol", "side", "contracts", "status", "filled", "avg price"],
+            [
+                [
+                    o.client_order_id,
+                    o.symbol,
+                    o.side.value,
+                    o.qty,
+                    o.status,
+                    o.filled_qty,
+                    fmt_num(o.avg_price),
+                ]
+                for o in report.orders
+            ],
+        )
+    )
+    console.print(f"{report.new_fills} new fill(s) journaled", highlight=False)
+
+
+def _report_json(report: RunReport | None) -> object:
+    if report is None:
+        return None
+    return {
+        "intent_id": report.intent_id,
+        "orders": list(report.orders),
+        "new_fills": report.new_fills,
+        "problems": list(report.problems),
+    }
+
+
+def run_hedge(kind: str, args: HedgeArgs) -> None:
+    config = load_portfolio(args.portfolio)
+    ports = open_ports(config, args.exchange, args.paper, args.base_url)
+    home = home_dir()
+    with Journal.in_home() as journal:
+        session = LiveSession(
+            journal_key(ports),
+            ports.account,
+            ports.execution,
+            ports.market,
+            ports.clock,
+            journal,
+            home,
+            RunOptions(
+                order_timeout_s=args.order_timeout_s,
+                poll_interval_s=min(1.0, args.order_timeout_s / 5 or 1.0),
+            ),
+        )
+        resumed = _resume(session, args)
+        proposal = propose(
+            session, _targets(kind, config, session, args.min_drift), kind, args.limits
+        )
+        report = _decide_and_send(session, proposal, ports, args)
+        if args.json_out:
+            print_json(
+                {
+                    "kind": kind,
+                    "exchange": ports.exchange,
+                    "paper": ports.paper,
+                    "dry_run": not args.execute,
+                    "legs": list(proposal.legs),
+                    "notes": list(proposal.notes),
+                    "resumed": [_report_json(r) for r in resumed],
+                    "report": _report_json(report),
+                }
+            )
+    problems = [p for r in (*resumed, report) if r is not None for p in r.problems]
+    if problems:
+        raise PermanentExchangeError("; ".join(problems))
+
+
+def _resume(session: LiveSession, args: HedgeArgs) -> list[RunReport]:
+    if not args.execute:
+        if session.journal.open_intents(session.exchange):
+            err_console.print("note: an interrupted run is pending; --execute finishes it first")
+        return []
+    check_kill_switch(session.home)
+    check_withdrawals(session.account)
+    resumed = resume_open_intents(session)
+    for report in resumed:
+        err_console.print(f"finished interrupted run {report.intent_id}", highlight=False)
+        if not args.json_out:
+            _print_report(report)
+    return resumed
+
+
+def _decide_and_send(
+    session: LiveSession, proposal: Proposal, ports: Ports, args: HedgeArgs
+) -> RunReport | None:
+    if not args.json_out:
+        _print_proposal(proposal, ports)
+    if not proposal.has_orders:
+        err_console.print("nothing to do: the exchange already matches the target")
+        return None
+    if not args.execute:
+        err_console.print("dry run: nothing sent (add --execute to send these orders)")
+        return None
+    count = sum(len(leg.orders) for leg in proposal.legs)
+    where = f"{ports.exchange} (paper)" if ports.paper else f"{ports.exchange} (REAL MONEY)"
+    if not args.yes and not typer.confirm(f"Send {count} order(s) to {where}?", err=True):
+        err_console.print("cancelled: nothing sent")
+        raise typer.Exit(1)
+    report = execute(session, proposal, str(args.portfolio))
+    if report is not None and not args.json_out:
+        _print_report(report)
+    return report
+
+
+def _hedge_command(kind: str, help_text: str) -> None:
+    def command(
+        portfolio: Annotated[Path, typer.Argument(help="Portfolio TOML file.")],
+        exchange: str | None = typer.Option(
+            None, "--exchange", help="Venue (default: the file's)."
+        ),
+        paper: bool = typer.Option(False, "--paper", help="Use the paper exchange (offline)."),
+        do_execute: bool = typer.Option(False, "--execute", help="Send the orders (asks first)."),
+        yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+        market: bool = typer.Option(False, "--market", help="Market orders instead of limits."),
+        max_order_notional: float = typer.Option(
+            100_000.0,
+            "--max-order-notional",
+            help="Refuse a leg whose orders total more USD than this.",
+        ),
+        child_notional: float = typer.Option(
+            10_000.0,
+            "--child-notional",
+            help="Split orders into children of at most this many USD.",
+        ),
+        slippage_cap: float = typer.Option(
+            0.002, "--slippage-cap", help="Limit price at most this fraction beyond the mark."
+        ),
+        max_leverage: float = typer.Option(
+            5.0, "--max-leverage", help="Refuse when gross notional / equity would exceed this."
+        ),
+        max_price_age: float = typer.Option(
+            120.0, "--max-price-age", help="Refuse prices older than this many seconds."
+        ),
+        order_timeout: float = typer.Option(
+            30.0,
+            "--order-timeout",
+            help="Seconds to wait for a limit order before cancelling the rest.",
+        ),
+        min_drift: float = typer.Option(
+            0.02, "--min-drift", help="rebalance: leave legs within this fraction of target."
+        ),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+        base_url: str | None = typer.Option(None, "--base-url", hidden=True),
+    ) -> None:
+        if order_timeout < 0 or min_drift < 0:
+            raise InputError(
+                "--order-timeout/--min-drift", (order_timeout, min_drift), "give values >= 0"
+            )
+        limits = ExecutionLimits(
+            max_order_notional,
+            child_notional,
+            slippage_cap,
+            int(max_price_age * 1000),
+            max_leverage,
+            market,
+        )
+        run_hedge(
+            kind,
+            HedgeArgs(
+                portfolio,
+                exchange,
+                paper,
+                do_execute,
+                yes,
+                limits,
+                order_timeout,
+                min_drift,
+                json_out,
+                base_url,
+            ),
+        )
+
+    command.__doc__ = help_text
+    hedge_app.command(kind, help=help_text)(command)
+
+
+_hedge_command("open", "Open the hedge the portfolio file describes.")
+_hedge_command("rebalance", "Bring legs that drifted more than --min-drift back to target.")
+_hedge_command("close", "Close the hedge: reduce-only orders back to zero.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(hedge_app, name="hedge")

@@ -1,0 +1,163 @@
+"""`perphedge monitor PORTFOLIO`: a live view of the hedge with alerts (read-only).
+
+Needs only read access (a read-only API key suffices). Alerts go to the terminal, to
+PERPHEDGE_HOME/logs/monitor.log and, with --webhook URL (or PERPHEDGE_WEBHOOK_URL), to a webhook
+as a JSON POST. In a loop an alert is sent when it first appears, not on every refresh.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from perphedge.cli.hedge import journal_key, open_ports
+from perphedge.config import load_portfolio
+from perphedge.errors import InputError
+from perphedge.live.monitor import (
+    Alert,
+    Snapshot,
+    Thresholds,
+    alerts_for,
+    log_alerts,
+    post_webhook,
+    snapshot,
+)
+from perphedge.live.targets import hedge_targets
+from perphedge.report.render import (
+    console,
+    err_console,
+    fmt_num,
+    fmt_pct,
+    key_value_table,
+    print_json,
+    table,
+)
+from perphedge.store.journal import Journal
+from perphedge.store.paths import home_dir
+
+
+def _render(snap: Snapshot) -> None:
+    console.print(
+        key_value_table(
+            f"{snap.portfolio} on {snap.exchange}",
+            [
+                ("equity USD", fmt_num(snap.equity_usd)),
+                ("margin ratio (liquidation at 100 %)", fmt_pct(snap.margin_ratio)),
+            ],
+        )
+    )
+    console.print(
+        table(
+            "holdings",
+            ["asset", "in file", "on exchange"],
+            [[h.asset, fmt_num(h.qty_file, 6), fmt_num(h.qty_exchange, 6)] for h in snap.holdings],
+        )
+    )
+    console.print(
+        table(
+            "hedge",
+            [
+                "symbol",
+                "position",
+                "target",
+                "drift",
+                "mark",
+                "liquidation",
+                "distance",
+                "next funding USD",
+                "funding received USD",
+            ],
+            [
+                [
+                    leg.symbol,
+                    leg.position_contracts,
+                    leg.target_contracts,
+                    fmt_pct(leg.drift_fraction),
+                    fmt_num(leg.mark),
+                    fmt_num(leg.liquidation_price),
+                    fmt_pct(leg.distance_to_liquidation),
+                    fmt_num(leg.next_funding_usd),
+                    fmt_num(leg.funding_received_usd),
+                ]
+                for leg in snap.legs
+            ],
+        )
+    )
+    for alert in snap.alerts:
+        console.print(
+            f"[bold red]ALERT[/] {alert.code} {alert.subject}: {alert.message}", highlight=False
+        )
+
+
+def _deliver(home: Path, snap: Snapshot, alerts: tuple[Alert, ...], webhook: str | None) -> None:
+    if not alerts:
+        return
+    log_alerts(home, snap, alerts)
+    if webhook:
+        problem = post_webhook(webhook, snap, alerts)
+        if problem:
+            err_console.print(f"warning: {problem}", highlight=False)
+
+
+def monitor(
+    portfolio: Annotated[Path, typer.Argument(help="Portfolio TOML file.")],
+    exchange: str | None = typer.Option(None, "--exchange", help="Venue (default: the file's)."),
+    paper: bool = typer.Option(False, "--paper", help="Watch the paper account (offline)."),
+    interval: float = typer.Option(60.0, "--interval", help="Seconds between refreshes."),
+    once: bool = typer.Option(False, "--once", help="One snapshot, then exit."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    webhook: str | None = typer.Option(
+        None,
+        "--webhook",
+        envvar="PERPHEDGE_WEBHOOK_URL",
+        help="POST alerts as JSON to this http(s) URL.",
+    ),
+    max_drift: float = typer.Option(
+        0.05, "--max-drift", help="Alert above this drift from target."
+    ),
+    min_liq_distance: float = typer.Option(
+        0.30, "--min-liq-distance", help="Alert when liquidation is closer than this fraction."
+    ),
+    max_margin_ratio: float = typer.Option(
+        0.50, "--max-margin-ratio", help="Alert above this margin ratio."
+    ),
+    base_url: str | None = typer.Option(None, "--base-url", hidden=True),
+) -> None:
+    """Watch the hedge: positions, drift, margin, liquidation distance, funding; alert on limits."""
+    if interval <= 0:
+        raise InputError("--interval", interval, "give a number of seconds > 0")
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise InputError("--webhook", webhook.split("?")[0], "give an http:// or https:// URL")
+    config = load_portfolio(portfolio)
+    ports = open_ports(config, exchange, paper, base_url)
+    limits = Thresholds(max_drift, min_liq_distance, max_margin_ratio)
+    home = home_dir()
+    seen: set[tuple[str, str]] = set()
+    with Journal.in_home() as journal:
+        while True:
+            targets = hedge_targets(config, ports.market).targets
+            snap = snapshot(
+                config,
+                journal_key(ports),
+                targets,
+                ports.account,
+                ports.market,
+                journal,
+                ports.clock.now_ms(),
+            )
+            alerts = alerts_for(snap, limits)
+            snap = Snapshot(**{**snap.__dict__, "alerts": alerts})
+            fresh = tuple(a for a in alerts if (a.code, a.subject) not in seen)
+            seen = {(a.code, a.subject) for a in alerts}
+            _deliver(home, snap, fresh, webhook)
+            print_json(snap) if json_out else _render(snap)
+            if once:
+                return
+            time.sleep(interval)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor)

@@ -1,0 +1,155 @@
+"""Clocks and a replayed market for the paper exchange: offline prices from the market store.
+
+`ReplayClock` runs simulated time: it starts `REPLAY_LEAD_DAYS` before the end of the bundled (or
+synced) mark prices and advances with the wall clock; `advance(hours)` jumps ahead (to watch
+funding settle). Its anchor lives beside the paper account (paper/<exchange>.clock.json), so
+separate commands share one simulated "now".
+`StoreMarketData` implements the `MarketData` port from `perphedge.store.market.MarketStore`:
+the mark is the close of the last mark candle that ended at or before simulated now and counts as
+observed at that now (the replay plays the role of a live feed); instruments come from the
+bundled `perphedge.instrument_tables`; funding settlements are the store's real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from perphedge import instrument_tables
+from perphedge.errors import DataError, InputError
+from perphedge.instruments import Perpetual
+from perphedge.ports import Clock, FundingRateQuote, PriceQuote
+from perphedge.store.market import MarketStore, interval_ms
+from perphedge.units import to_decimal
+
+HOUR_MS = 3_600_000
+REPLAY_LEAD_DAYS = 14
+MARK_INTERVALS = ("1h", "8h", "1d")
+
+
+class SystemClock:
+    """Wall-clock time."""
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+
+@dataclass
+class ManualClock:
+    """A clock that moves only when told (tests, simulations)."""
+
+    now: int
+
+    def now_ms(self) -> int:
+        return self.now
+
+    def advance(self, hours: float) -> None:
+        self.now += int(hours * HOUR_MS)
+
+
+class ReplayClock:
+    """Simulated now = start + (wall now - wall at start) + jumps; persisted in `path`."""
+
+    def __init__(self, path: Path, start_ms: int, wall: Clock | None = None) -> None:
+        self.path = path
+        self.wall = wall or SystemClock()
+        if path.exists():
+            data = json.loads(path.read_text())
+        else:
+            data = {"start_ms": start_ms, "wall_start_ms": self.wall.now_ms(), "jump_ms": 0}
+            self._write(data)
+        self._data = data
+
+    def _write(self, data: dict[str, int]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.path)
+
+    def now_ms(self) -> int:
+        d = self._data
+        return int(d["start_ms"] + self.wall.now_ms() - d["wall_start_ms"] + d["jump_ms"])
+
+    def advance(self, hours: float) -> None:
+        if not (math.isfinite(hours) and hours > 0):
+            raise InputError("hours", hours, "give a number of hours > 0")
+        self._data["jump_ms"] += int(hours * HOUR_MS)
+        self._write(self._data)
+
+
+class StoreMarketData:
+    """MarketData port over the local market store, at the time of `clock`."""
+
+    def __init__(self, store: MarketStore, exchange: str, clock: Clock) -> None:
+        self.store = store
+        self.exchange = exchange
+        self.clock = clock
+
+    def last_mark_ms(self, symbol: str) -> int:
+        """When the stored marks of `symbol` end."""
+        return self.store.latest_price(self.exchange, symbol, kind="mark")[0]
+
+    def mark_price(self, symbol: str) -> PriceQuote:
+        now_ms = self.clock.now_ms()
+        for interval in MARK_INTERVALS:
+            step = interval_ms(interval)
+            try:
+                series = self.store.prices(
+                    self.exchange,
+                    symbol,
+                    "mark",
+                    interval,
+                    since_ms=now_ms - 3 * step - step,
+                    until_ms=now_ms - step + 1,
+                )
+            except DataError:
+                continue
+            price = float(series.close[-1])
+            if math.isfinite(price) and price > 0:
+                return PriceQuote(symbol, to_decimal(price), now_ms)
+        raise DataError(
+            f"no replayed mark price for {symbol} on {self.exchange} at {now_ms}: the replay "
+            "ran past the stored prices; run perphedge data sync or reset the paper account"
+        )
+
+    def instrument(self, symbol: str) -> Perpetual:
+        return instrument_tables.by_symbol(self.exchange, symbol)
+
+    def funding_rate(self, symbol: str) -> FundingRateQuote:
+        now_ms = self.clock.now_ms()
+        series = self.store.funding(self.exchange, symbol, until_ms=now_ms + 1)
+        interval_hours = float(series.interval_hours[-1])
+        last = int(series.ts_ms[-1])
+        return FundingRateQuote(
+            symbol,
+            float(series.rate[-1]),
+            interval_hours,
+            last + int(interval_hours * HOUR_MS),
+            now_ms,
+        )
+
+    def funding_events(
+        self, symbol: str, since_ms: int, until_ms: int
+    ) -> list[tuple[int, float, float]]:
+        """Stored settlements in (since_ms, until_ms]: (ts_ms, rate, mark or NaN)."""
+        try:
+            series = self.store.funding(self.exchange, symbol, since_ms + 1, until_ms + 1)
+        except DataError:
+            return []
+        return [
+            (int(t), float(r), float(m))
+            for t, r, m in zip(series.ts_ms, series.rate, series.mark, strict=True)
+        ]
+
+
+def replay_start_ms(market: StoreMarketData, symbols: list[str]) -> int:
+    """Where a new replay starts: REPLAY_LEAD_DAYS before the earliest end of the symbols' marks."""
+    if not symbols:
+        raise InputError("symbols", symbols, "name at least one perpetual to replay")
+    end = min(market.last_mark_ms(s) for s in symbols)
+    start = end - REPLAY_LEAD_DAYS * 24 * HOUR_MS
+    return start - start % (8 * HOUR_MS)

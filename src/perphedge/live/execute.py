@@ -1,0 +1,296 @@
+"""Plan orders from reconciled exchange state, journal them, send them, record what happened.
+
+    propose(session, targets, kind, limits)   read positions + open orders back from the exchange,
+                                               plan each leg (perphedge.orderplan), check the
+                                               guardrails; sends nothing
+    execute(session, proposal, portfolio)      kill switch, key-can-withdraw check, write the
+                                               intent and ALL its orders to the journal, then
+                                               `run_intent`
+    resume_open_intents(session)               finish runs a crash interrupted (first thing an
+                                               executing command does)
+    run_intent(session, intent)                per order, in order:
+        1. look the client id up on the exchange (never send blind);
+        2. unknown there and still unsent in the journal -> mark "sending", send with the SAME
+           client id (a lost response is recovered by looking it up again; the venue refuses a
+           duplicate id), unless the kill switch appeared, its leg had a rejection or the
+           intent is too old to resume (then "not_sent": the next run re-plans from the exchange);
+        3. record the state; wait for a resting order up to `order_timeout_s`, then cancel the
+           remainder and record the final state (partial fills kept);
+        4. fetch fills since the intent began and insert the new ones (by trade id).
+A crash at any point leaves the journal at one of these steps; running the same command again
+resumes there, and the exchange is asked before anything is sent.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from perphedge.errors import PermanentExchangeError, SafetyError, TemporaryExchangeError
+from perphedge.orderplan import (
+    ExecutionLimits,
+    LegPlan,
+    LegTarget,
+    check_leverage,
+    check_order_notional,
+    check_price_fresh,
+    notional_usd,
+    plan_leg,
+)
+from perphedge.ports import Account, Clock, Execution, MarketData, OrderRequest, OrderState
+from perphedge.store.journal import UNSENT, Intent, Journal, JournalOrder
+
+KILL_FILE = "KILL"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How patiently orders are worked. Times in seconds."""
+
+    poll_interval_s: float = 1.0
+    order_timeout_s: float = 30.0
+    send_attempts: int = 3
+    retry_backoff_s: float = 0.5
+    max_resume_age_ms: int = 600_000
+
+
+@dataclass
+class LiveSession:
+    """The ports and files one command works with."""
+
+    exchange: str
+    account: Account
+    execution: Execution
+    market: MarketData
+    clock: Clock
+    journal: Journal
+    home: Path
+    options: RunOptions = field(default_factory=RunOptions)
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class Proposal:
+    kind: str
+    targets: tuple[LegTarget, ...]
+    legs: tuple[LegPlan, ...]
+    equity_usd: float
+    gross_after_usd: float
+    notes: tuple[str, ...]
+
+    @property
+    def has_orders(self) -> bool:
+        return any(leg.orders for leg in self.legs)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    intent_id: str
+    orders: tuple[JournalOrder, ...]
+    new_fills: int
+    problems: tuple[str, ...]
+
+
+def check_kill_switch(home: Path) -> None:
+    """SafetyError when the kill-switch file exists."""
+    path = home / KILL_FILE
+    if path.exists():
+        raise SafetyError(
+            f"kill switch {path} is present: remove it to trade again (nothing was sent)"
+        )
+
+
+def check_withdrawals(account: Account) -> None:
+    """SafetyError when the exchange says this API key may withdraw funds."""
+    if account.can_withdraw() is True:
+        raise SafetyError(
+            "this API key can withdraw funds: create a key with withdrawals disabled "
+            "(trading only) and try again (nothing was sent)"
+        )
+
+
+def propose(
+    session: LiveSession, targets: Sequence[LegTarget], kind: str, limits: ExecutionLimits
+) -> Proposal:
+    """Orders that move the reconciled exchange positions to `targets` (nothing is sent)."""
+    from perphedge.live.reconcile import read_exchange
+
+    state = read_exchange(session.account, [t.symbol for t in targets])
+    now_ms = session.clock.now_ms()
+    legs: list[LegPlan] = []
+    notes: list[str] = []
+    gross_after = 0.0
+    for target in targets:
+        quote = session.market.mark_price(target.symbol)
+        check_price_fresh(target.symbol, quote.ts_ms, now_ms, limits.max_price_age_ms)
+        inst = session.market.instrument(target.symbol)
+        leg_state = state.leg(target.symbol)
+        if leg_state.foreign_orders:
+            notes.append(
+                f"{target.symbol}: {len(leg_state.foreign_orders)} open order(s) not placed by "
+                "perphedge are counted as pending"
+            )
+        leg = plan_leg(
+            target,
+            leg_state.position_contracts,
+            leg_state.pending_contracts,
+            quote.price,
+            inst,
+            limits,
+        )
+        check_order_notional(leg, limits)
+        after = leg.position_contracts + leg.pending_contracts + leg.planned_contracts
+        gross_after += notional_usd(inst, after, quote.price)
+        legs.append(leg)
+        notes.extend(f"{leg.symbol}: {n}" for n in leg.notes)
+    proposal = Proposal(
+        kind, tuple(targets), tuple(legs), state.equity_usd, gross_after, tuple(notes)
+    )
+    if proposal.has_orders:
+        check_leverage(gross_after, state.equity_usd, limits.max_leverage)
+    return proposal
+
+
+def execute(session: LiveSession, proposal: Proposal, portfolio: str) -> RunReport | None:
+    """Journal the proposal as one intent and work its orders. None when there is nothing to do."""
+    check_kill_switch(session.home)
+    check_withdrawals(session.account)
+    if not proposal.has_orders:
+        return None
+    now_ms = session.clock.now_ms()
+    intent = Intent(
+        f"{proposal.kind}-{now_ms}-{uuid.uuid4().hex[:8]}",
+        proposal.kind,
+        session.exchange,
+        portfolio,
+        now_ms,
+        "open",
+    )
+    requests: list[tuple[int, OrderRequest]] = [
+        (order.child_index, order.request(intent.intent_id))
+        for leg in proposal.legs
+        for order in leg.orders
+    ]
+    for target in proposal.targets:
+        if any(leg.symbol == target.symbol and leg.orders for leg in proposal.legs):
+            session.execution.set_leverage(target.symbol, target.leverage)
+    session.journal.begin_intent(intent, requests)
+    return run_intent(session, intent)
+
+
+def resume_open_intents(session: LiveSession) -> list[RunReport]:
+    """Finish every intent a crash left open on this exchange (oldest first)."""
+    return [
+        run_intent(session, intent) for intent in session.journal.open_intents(session.exchange)
+    ]
+
+
+def run_intent(session: LiveSession, intent: Intent) -> RunReport:
+    """Work every unfinished order of `intent` (see the module docstring)."""
+    journal = session.journal
+    problems: list[str] = []
+    stopped_legs: set[str] = set()
+    too_old = session.clock.now_ms() - intent.created_ms > session.options.max_resume_age_ms
+    for order in journal.orders(intent.intent_id):
+        if order.status in ("not_sent", "filled", "canceled", "rejected", "expired"):
+            continue
+        state = session.execution.fetch_order(order.symbol, order.client_order_id)
+        if state is None:
+            reason = _why_not_send(session, order, stopped_legs, too_old)
+            if reason:
+                journal.mark_order(
+                    order.client_order_id, "not_sent", session.clock.now_ms(), reason
+                )
+                problems.append(f"{order.client_order_id} not sent: {reason}")
+                continue
+            state = _send(session, order)
+        journal.record_order(state, session.clock.now_ms())
+        state = _work(session, state)
+        journal.record_order(state, session.clock.now_ms())
+        if state.status.value == "rejected":
+            stopped_legs.add(order.symbol)
+            problems.append(f"{order.symbol} rejected: {state.reason or 'no reason given'}")
+    new_fills = 0
+    for symbol in sorted({o.symbol for o in journal.orders(intent.intent_id)}):
+        new_fills += journal.record_fills(session.execution.fills(symbol, intent.created_ms))
+    journal.finish_intent(intent.intent_id, "done", session.clock.now_ms())
+    return RunReport(
+        intent.intent_id, tuple(journal.orders(intent.intent_id)), new_fills, tuple(problems)
+    )
+
+
+def _why_not_send(
+    session: LiveSession, order: JournalOrder, stopped_legs: set[str], too_old: bool
+) -> str:
+    if order.status not in UNSENT:
+        return f"the exchange no longer knows an order the journal marked {order.status}"
+    if (session.home / KILL_FILE).exists():
+        return "kill switch present"
+    if order.symbol in stopped_legs:
+        return "an earlier order of this leg was rejected"
+    if too_old:
+        return "the run is too old to resume; re-plan from the exchange"
+    return ""
+
+
+def _send(session: LiveSession, order: JournalOrder) -> OrderState:
+    """Send once; after a temporary error look the id up before sending it again."""
+    journal = session.journal
+    journal.mark_order(order.client_order_id, "sending", session.clock.now_ms())
+    request = order.request()
+    last_error: Exception | None = None
+    for attempt in range(session.options.send_attempts):
+        try:
+            return session.execution.place_order(request)
+        except PermanentExchangeError as bad:
+            return _rejected(order, str(bad), session.clock.now_ms())
+        except TemporaryExchangeError as bad:
+            last_error = bad
+            session.sleep(session.options.retry_backoff_s * 2**attempt)
+            try:
+                found = session.execution.fetch_order(order.symbol, order.client_order_id)
+            except TemporaryExchangeError:
+                continue
+            if found is not None:
+                return found
+    raise TemporaryExchangeError(
+        f"order {order.client_order_id} outcome unknown after {session.options.send_attempts} "
+        f"attempts ({last_error}); run the same command again to reconcile, nothing will be doubled"
+    )
+
+
+def _rejected(order: JournalOrder, reason: str, now_ms: int) -> OrderState:
+    from perphedge.ports import OrderStatus
+
+    return OrderState(
+        order.client_order_id,
+        None,
+        order.symbol,
+        order.side,
+        order.order_type,
+        OrderStatus.REJECTED,
+        order.qty,
+        Decimal(0),
+        order.price,
+        None,
+        order.reduce_only,
+        now_ms,
+        reason,
+    )
+
+
+def _work(session: LiveSession, state: OrderState) -> OrderState:
+    """Wait for a working order to finish; cancel what remains after the timeout."""
+    waited = 0.0
+    while not state.status.is_terminal and waited < session.options.order_timeout_s:
+        session.sleep(session.options.poll_interval_s)
+        waited += session.options.poll_interval_s
+        found = session.execution.fetch_order(state.symbol, state.client_order_id)
+        state = found or state
+    if state.status.is_terminal:
+        return state
+    return session.execution.cancel_order(state.symbol, state.client_order_id) or state

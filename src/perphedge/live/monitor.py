@@ -1,0 +1,261 @@
+"""One monitoring snapshot of a running hedge, its alerts, and where alerts go.
+
+`snapshot(...)` reads only (Account and MarketData ports; a read-only API key suffices):
+holdings from the portfolio file beside the exchange's balances of those coins, each hedge leg's
+position against its target (drift), mark, liquidation price and distance (the exchange's, else
+`perphedge.margin.position_risk`), the account margin ratio (maintenance margin / equity, as
+Binance), the next funding payment at the current rate (`perphedge.funding.funding_payment`:
+positive rate, the short earns) and the funding received so far (exchange history, kept in the
+journal). `alerts_for(snapshot, thresholds)` names every threshold crossed.
+Sinks: the terminal (the CLI), a JSON-lines log (PERPHEDGE_HOME/logs/monitor.log) and an optional
+webhook (HTTP POST of the alert as JSON). A failing webhook is reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from perphedge.config import PortfolioConfig
+from perphedge.funding import funding_payment
+from perphedge.margin import Position, Side, distance_to, maintenance_margin, position_risk
+from perphedge.orderplan import LegTarget, notional_usd
+from perphedge.ports import Account, MarketData, PositionState
+from perphedge.store.journal import Journal
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Alert when drift > max_drift (fraction of target), distance < min_liquidation_distance,
+    margin ratio > max_margin_ratio, or the short pays funding (rate < 0) when alert_on_paying."""
+
+    max_drift: float = 0.05
+    min_liquidation_distance: float = 0.30
+    max_margin_ratio: float = 0.50
+    alert_on_paying: bool = True
+
+
+@dataclass(frozen=True)
+class HoldingLine:
+    asset: str
+    qty_file: float
+    qty_exchange: float | None
+
+
+@dataclass(frozen=True)
+class LegSnapshot:
+    symbol: str
+    target_contracts: Decimal
+    position_contracts: Decimal
+    drift_contracts: Decimal
+    drift_fraction: float | None
+    mark: float
+    entry_price: float | None
+    notional_usd: float
+    unrealized_pnl: float
+    liquidation_price: float | None
+    distance_to_liquidation: float | None
+    rate_per_interval: float
+    next_funding_ms: int | None
+    next_funding_usd: float
+    funding_received_usd: float
+
+
+@dataclass(frozen=True)
+class Alert:
+    code: str
+    subject: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    ts_ms: int
+    exchange: str
+    portfolio: str
+    holdings: tuple[HoldingLine, ...]
+    equity_usd: float
+    margin_ratio: float | None
+    legs: tuple[LegSnapshot, ...]
+    alerts: tuple[Alert, ...] = ()
+
+
+def _position(state: PositionState | None, mark: float) -> Position | None:
+    if state is None or state.contracts == 0:
+        return None
+    side = Side.LONG if state.contracts > 0 else Side.SHORT
+    entry = float(state.entry_price) if state.entry_price else mark
+    return Position(side, float(abs(state.contracts)), entry)
+
+
+def _leg(
+    target: LegTarget, state: PositionState | None, market: MarketData, funding_usd: float
+) -> tuple[LegSnapshot, float]:
+    """The leg's snapshot and its maintenance margin (USD)."""
+    inst = market.instrument(target.symbol)
+    mark = float(market.mark_price(target.symbol).price)
+    rate = market.funding_rate(target.symbol)
+    held = state.contracts if state else Decimal(0)
+    drift = held - target.target_contracts
+    pos = _position(state, mark)
+    liq: float | None = None
+    if state is not None and state.liquidation_price is not None:
+        liq = float(state.liquidation_price)
+    elif pos is not None and state is not None and state.leverage:
+        liq = position_risk(
+            pos, leverage=float(state.leverage), mark=mark, tiers=inst.tiers
+        ).liquidation_price
+    mm = 0.0
+    if pos is not None:
+        mm = (
+            float(state.maintenance_margin)
+            if state and state.maintenance_margin
+            else (maintenance_margin(pos, mark, inst.tiers))
+        )
+    leg = LegSnapshot(
+        symbol=target.symbol,
+        target_contracts=target.target_contracts,
+        position_contracts=held,
+        drift_contracts=drift,
+        drift_fraction=(
+            float(abs(drift) / abs(target.target_contracts)) if target.target_contracts else None
+        ),
+        mark=mark,
+        entry_price=None if pos is None else pos.entry_price,
+        notional_usd=notional_usd(inst, held, Decimal(str(mark))),
+        unrealized_pnl=float(state.unrealized_pnl) if state else 0.0,
+        liquidation_price=liq,
+        distance_to_liquidation=distance_to(liq, mark),
+        rate_per_interval=rate.rate_per_interval,
+        next_funding_ms=rate.next_funding_ms,
+        next_funding_usd=0.0 if pos is None else funding_payment(pos, mark, rate.rate_per_interval),
+        funding_received_usd=funding_usd,
+    )
+    return leg, mm
+
+
+def snapshot(
+    config: PortfolioConfig,
+    exchange: str,
+    targets: Sequence[LegTarget],
+    account: Account,
+    market: MarketData,
+    journal: Journal,
+    now_ms: int,
+) -> Snapshot:
+    """Read the account and the market once (see the module docstring)."""
+    symbols = [t.symbol for t in targets]
+    states = {p.symbol: p for p in account.positions(symbols)}
+    balances = {b.currency: b for b in account.balances()}
+    legs: list[LegSnapshot] = []
+    total_mm = 0.0
+    for target in targets:
+        journal.record_funding(account.funding_received(target.symbol, 0))
+        received = float(journal.funding_total(target.symbol))
+        leg, mm = _leg(target, states.get(target.symbol), market, received)
+        legs.append(leg)
+        total_mm += mm
+    wallet = sum(float(b.total) for c, b in balances.items() if c in ("USDT", "USDC", "USD"))
+    equity = wallet + sum(leg.unrealized_pnl for leg in legs)
+    holdings = tuple(
+        HoldingLine(
+            h.asset,
+            h.qty_base,
+            float(balances[h.asset].total) if h.asset in balances else None,
+        )
+        for h in config.portfolio.holdings
+    )
+    ratio = total_mm / equity if equity > 0 else None
+    return Snapshot(now_ms, exchange, config.name, holdings, equity, ratio, tuple(legs))
+
+
+def alerts_for(snap: Snapshot, limits: Thresholds) -> tuple[Alert, ...]:
+    """Every threshold the snapshot crosses."""
+    out: list[Alert] = []
+    for leg in snap.legs:
+        if leg.drift_fraction is not None and leg.drift_fraction > limits.max_drift:
+            out.append(
+                Alert(
+                    "drift",
+                    leg.symbol,
+                    (
+                        f"position {leg.position_contracts} vs target {leg.target_contracts} "
+                        f"({leg.drift_fraction:.1%} off, limit {limits.max_drift:.1%}): "
+                        "run perphedge hedge rebalance"
+                    ),
+                )
+            )
+        dist = leg.distance_to_liquidation
+        if dist is not None and dist < limits.min_liquidation_distance:
+            out.append(
+                Alert(
+                    "liquidation",
+                    leg.symbol,
+                    (
+                        f"liquidation at {leg.liquidation_price:,.2f} is {dist:.1%} from the mark "
+                        f"{leg.mark:,.2f} (limit {limits.min_liquidation_distance:.0%}): add margin"
+                    ),
+                )
+            )
+        if limits.alert_on_paying and leg.position_contracts < 0 and leg.rate_per_interval < 0:
+            out.append(
+                Alert(
+                    "funding",
+                    leg.symbol,
+                    (
+                        f"funding rate {leg.rate_per_interval:.4%} is negative: the short pays "
+                        f"{-leg.next_funding_usd:,.2f} USD at the next settlement"
+                    ),
+                )
+            )
+    if snap.margin_ratio is not None and snap.margin_ratio > limits.max_margin_ratio:
+        out.append(
+            Alert(
+                "margin_ratio",
+                "account",
+                (
+                    f"margin ratio {snap.margin_ratio:.1%} above {limits.max_margin_ratio:.0%} "
+                    "(liquidation at 100 %): add margin or reduce the hedge"
+                ),
+            )
+        )
+    if snap.equity_usd <= 0:
+        out.append(Alert("equity", "account", f"equity is {snap.equity_usd:,.2f} USD"))
+    return tuple(out)
+
+
+def log_alerts(home: Path, snap: Snapshot, alerts: Sequence[Alert]) -> None:
+    """Append alerts as JSON lines to PERPHEDGE_HOME/logs/monitor.log."""
+    path = home / "logs" / "monitor.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as out:
+        for alert in alerts:
+            out.write(
+                json.dumps({"ts_ms": snap.ts_ms, "exchange": snap.exchange, **asdict(alert)}) + "\n"
+            )
+
+
+def post_webhook(url: str, snap: Snapshot, alerts: Sequence[Alert], timeout_s: float = 5.0) -> str:
+    """POST {"portfolio", "exchange", "ts_ms", "alerts": [...]} as JSON; returns "" or the error."""
+    body = json.dumps(
+        {
+            "portfolio": snap.portfolio,
+            "exchange": snap.exchange,
+            "ts_ms": snap.ts_ms,
+            "alerts": [asdict(a) for a in alerts],
+        }
+    ).encode()
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            status = int(response.status)
+    except (urllib.error.URLError, OSError) as bad:
+        return f"webhook failed: {type(bad).__name__}"
+    return "" if 200 <= status < 300 else f"webhook answered HTTP {status}"

@@ -1,0 +1,108 @@
+"""Read the account back from the exchange and compare it with the journal.
+
+Positions and open orders always come from the exchange (the `Account` port), never from memory
+alone; the journal says what perphedge meant to do. `compare_with_journal` lists every
+disagreement in plain words, so that a run after a crash starts from the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from perphedge.orderplan import CLIENT_ID_PREFIX
+from perphedge.ports import Account, Balance, Execution, OrderState, OrderStatus
+from perphedge.store.journal import UNSENT, Journal
+
+
+@dataclass(frozen=True)
+class LegState:
+    """One perpetual as the exchange reports it: position and our working orders."""
+
+    symbol: str
+    position_contracts: Decimal
+    open_orders: tuple[OrderState, ...]
+
+    @property
+    def pending_contracts(self) -> Decimal:
+        """Signed quantity still working in open orders (+ buys, - sells)."""
+        return sum(
+            (o.remaining_qty * o.side.sign for o in self.open_orders),
+            Decimal(0),
+        )
+
+    @property
+    def foreign_orders(self) -> tuple[OrderState, ...]:
+        """Open orders perphedge did not place (no "ph" client id)."""
+        return tuple(
+            o for o in self.open_orders if not o.client_order_id.startswith(CLIENT_ID_PREFIX)
+        )
+
+
+STABLE = ("USDT", "USDC", "USD", "BUSD", "FDUSD")
+
+
+@dataclass(frozen=True)
+class ExchangeState:
+    legs: dict[str, LegState]
+    balances: tuple[Balance, ...]
+    unrealized_pnl: Decimal = Decimal(0)
+
+    @property
+    def equity_usd(self) -> float:
+        """Stablecoin wallet balances plus unrealised PnL of the legs (coins are not counted)."""
+        wallet = sum((b.total for b in self.balances if b.currency in STABLE), Decimal(0))
+        return float(wallet + self.unrealized_pnl)
+
+    def leg(self, symbol: str) -> LegState:
+        return self.legs[symbol]
+
+
+def read_exchange(account: Account, symbols: Sequence[str]) -> ExchangeState:
+    """Positions, open orders and balances of `symbols`, fetched now."""
+    reported = account.positions(symbols)
+    positions = {p.symbol: p.contracts for p in reported}
+    legs = {
+        s: LegState(s, positions.get(s, Decimal(0)), tuple(account.open_orders(s))) for s in symbols
+    }
+    upnl = sum((p.unrealized_pnl for p in reported), Decimal(0))
+    return ExchangeState(legs, tuple(account.balances()), upnl)
+
+
+def compare_with_journal(
+    journal: Journal, execution: Execution, intent_id: str | None = None
+) -> list[str]:
+    """Every journal order whose state differs from the exchange's, in words (empty: agree).
+
+    Also checks that fills in the journal add up to each order's filled quantity.
+    """
+    problems: list[str] = []
+    fills_by_id: dict[str, Decimal] = {}
+    for fill in journal.fills():
+        fills_by_id[fill.client_order_id] = (
+            fills_by_id.get(fill.client_order_id, Decimal(0)) + fill.qty
+        )
+    for order in journal.orders(intent_id):
+        remote = execution.fetch_order(order.symbol, order.client_order_id)
+        if remote is None:
+            if order.status not in (*UNSENT, "not_sent", OrderStatus.REJECTED.value):
+                problems.append(
+                    f"{order.client_order_id}: journal {order.status}, exchange unknown"
+                )
+            continue
+        if order.status in UNSENT or order.status == "not_sent":
+            problems.append(f"{order.client_order_id}: exchange has it, journal {order.status}")
+            continue
+        if remote.status.value != order.status or remote.filled_qty != order.filled_qty:
+            problems.append(
+                f"{order.client_order_id}: journal {order.status} {order.filled_qty}, "
+                f"exchange {remote.status.value} {remote.filled_qty}"
+            )
+        if fills_by_id.get(order.client_order_id, Decimal(0)) != remote.filled_qty:
+            problems.append(
+                f"{order.client_order_id}: journal fills "
+                f"{fills_by_id.get(order.client_order_id, Decimal(0))}, exchange filled "
+                f"{remote.filled_qty}"
+            )
+    return problems

@@ -1,0 +1,85 @@
+"""Open the ports a live command needs: the paper exchange offline, or a real venue's adapter.
+
+`--paper`: `PaperExchange` (account state in PERPHEDGE_HOME/paper/<exchange>.json) on prices
+replayed from the market store (`StoreMarketData`) at a simulated clock (`ReplayClock`) shared by
+every command. Otherwise the ccxt adapters of `perphedge.exchanges` with keys from the
+environment or the OS keyring (never printed, logged or written by perphedge).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perphedge.errors import CapabilityError, DataError
+from perphedge.exchanges.paper import PaperExchange, paper_path
+from perphedge.exchanges.replay import ManualClock, ReplayClock, StoreMarketData, replay_start_ms
+from perphedge.exchanges.venues import venue
+from perphedge.ports import Account, Clock, Execution, MarketData
+
+
+@dataclass
+class Ports:
+    exchange: str
+    paper: bool
+    account: Account
+    execution: Execution
+    market: MarketData
+    clock: Clock
+
+
+def paper_ports(exchange: str, home: Path, symbols: Sequence[str]) -> Ports:
+    """The paper account of `exchange` on replayed prices (see the module docstring)."""
+    from perphedge.store.market import MarketStore
+
+    store = MarketStore()
+    clock_path = paper_path(home, exchange).with_suffix(".clock.json")
+    start = 0
+    if not clock_path.exists():
+        probe = StoreMarketData(store, exchange, ManualClock(0))
+        available = [s for s in symbols if _has_marks(probe, s)]
+        if not available:
+            raise DataError(
+                f"no stored mark prices for {', '.join(symbols)} on {exchange}: "
+                "run perphedge data sync first"
+            )
+        start = replay_start_ms(probe, available)
+    clock = ReplayClock(clock_path, start)
+    market = StoreMarketData(store, exchange, clock)
+    paper = PaperExchange(
+        paper_path(home, exchange), market, clock, funding_events=market.funding_events
+    )
+    return Ports(exchange, True, paper, paper, market, clock)
+
+
+def _has_marks(market: StoreMarketData, symbol: str) -> bool:
+    try:
+        market.last_mark_ms(symbol)
+    except DataError:
+        return False
+    return True
+
+
+def live_ports(exchange: str, base_url: str | None = None) -> Ports:
+    """The venue's ccxt adapters; CapabilityError when this installation has none.
+
+    `base_url` points the unmodified ccxt client at another server (tests on 127.0.0.1).
+    """
+    name = venue(exchange).name
+    try:
+        account_mod: Any = importlib.import_module("perphedge.exchanges.ccxt_account")
+        client_mod: Any = importlib.import_module("perphedge.exchanges.client")
+        market_mod: Any = importlib.import_module("perphedge.exchanges.market_data")
+    except ImportError:
+        raise CapabilityError(
+            f"no exchange adapter for {name} in this installation; use --paper"
+        ) from None
+    from perphedge.exchanges.replay import SystemClock
+
+    ccxt_exchange = client_mod.make_exchange(name, base_url=base_url)
+    account = account_mod.CcxtAccount(ccxt_exchange)
+    market = market_mod.CcxtMarketData(name, exchange=ccxt_exchange, base_url=base_url)
+    return Ports(name, False, account, account, market, SystemClock())

@@ -1,0 +1,87 @@
+"""Hedge targets for a live run: the portfolio file through the planner, at the venue's prices.
+
+`hedge_targets(config, market)` builds the same `HedgePlan` as `perphedge plan` (perphedge.hedge),
+with the instrument, mark and funding rate of each hedge asset read from the `MarketData` port
+(the exchange, or the replayed store for `--paper`), and returns one `LegTarget` per leg: the
+signed number of contracts (- short) the account should hold. Holdings without a price in the
+file are valued at the perpetual's mark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perphedge.config import PortfolioConfig
+from perphedge.errors import DataError, InputError, PerphedgeError
+from perphedge.exchanges.venues import venue
+from perphedge.hedge import HedgePlan, HedgeSpec, LegMarket, build_plan
+from perphedge.instruments import ContractKind
+from perphedge.orderplan import LegTarget
+from perphedge.ports import MarketData
+
+
+@dataclass(frozen=True)
+class HedgeTargets:
+    plan: HedgePlan
+    targets: tuple[LegTarget, ...]
+
+
+def perp_symbol(asset: str, kind: ContractKind) -> str:
+    """ccxt unified symbol of `asset`'s USDT-margined (linear) or coin-margined perpetual."""
+    return f"{asset}/USDT:USDT" if kind is ContractKind.LINEAR else f"{asset}/USD:{asset}"
+
+
+def spec_of(config: PortfolioConfig) -> HedgeSpec:
+    hedge = config.hedge
+    return HedgeSpec(
+        ratio=hedge.ratio,
+        leverage=hedge.leverage,
+        exchange=hedge.exchange,
+        kind=hedge.kind,
+        margin_mode=hedge.mode,
+        rules=venue(hedge.exchange).liquidation_rules,
+        order_type=hedge.order,
+    )
+
+
+def _leg_market(market: MarketData, symbol: str) -> LegMarket | None:
+    try:
+        inst = market.instrument(symbol)
+    except PerphedgeError:
+        return None
+    quote = market.mark_price(symbol)
+    rate = market.funding_rate(symbol)
+    return LegMarket(
+        inst,
+        float(quote.price),
+        rate.rate_per_interval,
+        rate.interval_hours,
+        "exchange",
+        "exchange",
+    )
+
+
+def hedge_targets(config: PortfolioConfig, market: MarketData) -> HedgeTargets:
+    """The plan and per-leg targets (see the module docstring)."""
+    spec = spec_of(config)
+    holdings = config.portfolio.holdings
+    markets = {
+        asset: _leg_market(market, perp_symbol(asset, spec.kind))
+        for asset in dict.fromkeys(h.hedge_asset for h in holdings)
+    }
+    prices = config.portfolio.given_prices()
+    for asset in config.portfolio.assets():
+        if asset in prices:
+            continue
+        leg = markets.get(asset) or _leg_market(market, perp_symbol(asset, ContractKind.LINEAR))
+        if leg is None:
+            raise DataError(f"no price for {asset}: add price = ... to the holding")
+        prices[asset] = leg.mark
+    plan = build_plan(config.portfolio, spec, prices, markets)
+    if spec.leverage != int(spec.leverage):
+        raise InputError("hedge.leverage", spec.leverage, "exchanges take a whole leverage")
+    targets = tuple(
+        LegTarget(leg.symbol, -leg.qty if leg.side == "short" else leg.qty, int(spec.leverage))
+        for leg in plan.legs
+    )
+    return HedgeTargets(plan, targets)
