@@ -247,3 +247,14 @@ def test_invariants_of_carry_statistics(rates, start_day):
     if streak is not None:
         first = (streak.start_ms - int(series.ts_ms[0])) // H8
         assert all(r < 0 for r in rates[first : first + streak.count])
+
+
+def test_hourly_and_eight_hourly_venues_compare_on_apr_not_on_rate_per_interval():
+    # 0.002 % per hour = 17.52 % APR beats 0.01 % per 8 h = 10.95 % APR, though its rate is smaller
+    hourly = RateSeries(T0 + 3_600_000 * np.arange(48), np.full(48, 2e-5), np.float64(1.0))
+    eight = _eight_hourly([1e-4] * 6)
+    cmp = compare_venues({"eight": eight, "hourly": hourly})
+    assert [row.venue for row in cmp.ranking] == ["hourly", "eight"]
+    assert cmp.ranking[0].apr == pytest.approx(2e-5 * 24 * 365, rel=1e-12)
+    assert cmp.ranking[1].apr == pytest.approx(1e-4 * 3 * 365, rel=1e-12)
+    assert cmp.ranking[0].n_intervals == 41  # hours T0 .. T0 + 40 h, the last 8-hourly settlement

@@ -172,3 +172,16 @@ def test_bad_input_is_refused_naming_the_field(kwargs, field):
     with pytest.raises(InputError) as bad:
         min_variance_hedge(asset, hedge, **kwargs)
     assert bad.value.field == field
+
+
+def test_one_block_as_long_as_the_sample_only_rotates_it_so_the_interval_collapses():
+    # a circular block of length n starting anywhere holds every pair once: same beta, same HE
+    rng = np.random.default_rng(11)
+    h = rng.normal(0, 0.02, 50)
+    a = 0.9 * h + rng.normal(0, 0.01, 50)
+    est = min_variance_hedge(a, h, rng=np.random.default_rng(0), n_boot=50, block_len=50)
+    assert est.beta_ci == pytest.approx((est.beta, est.beta), rel=1e-12)
+    assert est.he_ci == pytest.approx((est.hedge_effectiveness,) * 2, rel=1e-12)
+    with pytest.raises(InputError) as bad:
+        min_variance_hedge(a, h, rng=np.random.default_rng(0), block_len=51)
+    assert bad.value.field == "block_len"
