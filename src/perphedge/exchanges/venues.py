@@ -225,7 +225,24 @@ VENUES: dict[str, Venue] = {
             False,
             funding_intervals_hours=(8.0,),
             funding_interval_field="GET /capi/v3/market/premiumIndex collectCycle (minutes)",
-            notes="no maintenance-margin tiers through ccxt: flat rate from the contract spec",
+            proven=frozenset(
+                {
+                    Capability.MARKETS,
+                    Capability.MARK_PRICE,
+                    Capability.FUNDING_RATE,
+                    Capability.FUNDING_INTERVAL,
+                    Capability.FUNDING_HISTORY,
+                    Capability.BALANCES,
+                    Capability.POSITIONS,
+                    Capability.FETCH_ORDER,
+                    Capability.CANCEL_ORDER,
+                    Capability.SET_LEVERAGE,
+                }
+            ),
+            notes=(
+                "no maintenance-margin tiers through ccxt (flat rate needed); no recorded swap "
+                "order placement, so placing, reduce-only and client ids stay unverified"
+            ),
         ),
     )
 }
