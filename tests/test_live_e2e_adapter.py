@@ -218,7 +218,7 @@ def test_margin_insufficient_is_a_rejected_order(fake: FakeBinance, account: Ccx
     # 4 BTC at 60,000 / 20x needs 12,000 USDT of margin; the wallet holds 10,000
     state = account.place_order(short("ph-big-1", qty="4"))
     assert state.status is OrderStatus.REJECTED
-    assert "Margin is insufficient" in state.reason and "InsufficientFunds" in state.reason
+    assert "Margin is insufficient" in state.reason and "-2019" in state.reason
     assert posted(fake) == ["error -2019"]
     assert fake.state.orders == {} and fake.state.position_amt("BTCUSDT") == 0
     assert_agree(fake, account)

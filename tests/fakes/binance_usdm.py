@@ -1,8 +1,7 @@
 """A local fake of Binance USDⓈ-M REST for the unmodified ccxt client, with fault injection.
 
     with FakeBinance() as fake:
-        exchange = ccxt.binanceusdm({"apiKey": fake.api_key, "secret": fake.secret})
-        point_ccxt_at(exchange, fake.base_url)
+        exchange = make_ccxt(fake)           # perphedge's client, pointed at the fake
         fake.inject(Fault.lost())            # the next POST /fapi/v1/order is executed, then
         ...                                  # the connection drops before the answer
 
@@ -182,33 +181,31 @@ class FakeBinance:
             raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
 
-def point_ccxt_at(exchange: Any, base_url: str) -> None:
-    """Send every ccxt Binance API group (fapi, sapi, ...) to `base_url` instead of binance.com.
+def use_usdm_error_table(exchange: Any) -> None:
+    """Map Binance error codes as ccxt does for https://fapi.binance.com/ URLs.
 
-    ccxt picks its USDⓈ-M error table (-2019 -> InsufficientFunds, -4116 -> InvalidOrder, ...)
-    by the URL prefix https://fapi.binance.com/; for the local URL the same table is made the
-    default, so that errors map exactly as they do against the real host.
+    ccxt picks its USDⓈ-M table (-2019 -> InsufficientFunds, -4116 -> InvalidOrder, ...) by the
+    URL prefix; for a local URL it falls back to the generic table. This makes the USDⓈ-M one
+    the default, so that errors map exactly as they do against the real host.
     """
-    api = exchange.urls["api"]
-    for name, url in list(api.items()):
-        if isinstance(url, str):
-            api[name] = base_url + urlsplit(url).path
     for kind in ("exact", "broad"):
-        exchange.exceptions[kind] = {
-            **exchange.exceptions[kind],
-            **exchange.exceptions["linear"].get(kind, {}),
-        }
+        linear = exchange.exceptions["linear"].get(kind, {})
+        exchange.exceptions[kind] = {**exchange.exceptions[kind], **linear}
 
 
-def make_ccxt(fake: FakeBinance, timeout_ms: int = 500, **config: Any) -> Any:
-    """An unmodified ccxt binanceusdm client with the fake's keys, talking to the fake."""
-    import ccxt
+def make_ccxt(fake: FakeBinance, timeout_ms: int = 500, secret: str | None = None) -> Any:
+    """perphedge's ccxt binanceusdm client (exchanges.client) with the fake's keys and URL."""
+    from perphedge.exchanges.client import Credentials, make_exchange
 
-    exchange = ccxt.binanceusdm(
-        {"apiKey": fake.api_key, "secret": fake.secret, "timeout": timeout_ms,
-         "enableRateLimit": False, **config}
-    )  # fmt: skip
-    point_ccxt_at(exchange, fake.base_url)
+    exchange = make_exchange(
+        "binance",
+        credentials=Credentials(fake.api_key, secret or fake.secret),
+        base_url=fake.base_url,
+        timeout_ms=timeout_ms,
+        use_keyring=False,
+    )
+    use_usdm_error_table(exchange)
+    exchange.enableRateLimit = False  # ccxt's client-side pacing only slows a local test down
     return exchange
 
 

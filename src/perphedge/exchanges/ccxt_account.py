@@ -14,15 +14,16 @@ and the venue's reason; authentication and other permanent errors raise Permanen
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import ccxt
 
-from perphedge.errors import ExchangeError, PermanentExchangeError, TemporaryExchangeError
+from perphedge.errors import PerphedgeError, TemporaryExchangeError
 from perphedge.exchanges import account_parse as parse
+from perphedge.exchanges import errors
 from perphedge.ports import (
     Balance,
     Fill,
@@ -36,28 +37,29 @@ from perphedge.ports import (
 
 T = TypeVar("T")
 _PAGE = 500
-_DUPLICATE_ID = ("-4116", "ClientOrderId is duplicated", "Duplicate clOrdId", "10014")
-_SECRETS_IN_URL = re.compile(r"(signature|apiKey|api_key|sign)=[^&\s]+", re.IGNORECASE)
+_DUPLICATE_ID = ("-4116", "ClientOrderId is duplicated", "Duplicate clOrdId")
+# Binance USDⓈ-M order rejections, also when ccxt maps them to a plain ExchangeError
+_REJECTION_CODES = ("-2019", "-2021", "-2022", "-1013", "-1111", "-4003", "-4164", "-5021", "-5022")
 _BINANCE_IDS = ("binance", "binanceusdm", "binancecoinm")
-
-
-def translate(error: ccxt.BaseError) -> ExchangeError:
-    """A ccxt error as perphedge's: network trouble is temporary, the rest permanent."""
-    message = _SECRETS_IN_URL.sub(r"\1=***", f"{type(error).__name__}: {error}")
-    if isinstance(error, ccxt.NetworkError):
-        return TemporaryExchangeError(message)
-    return PermanentExchangeError(message)
 
 
 def _is_duplicate_id(error: ccxt.BaseError) -> bool:
     return isinstance(error, ccxt.DuplicateOrderId) or any(m in str(error) for m in _DUPLICATE_ID)
 
 
+def _is_rejection(error: ccxt.BaseError) -> bool:
+    """The venue refused this order (margin, filters, reduce-only): not an account problem."""
+    if isinstance(error, ccxt.InvalidOrder | ccxt.InsufficientFunds):
+        return True
+    text = str(error).replace(" ", "")
+    return any(f'"code":{code}' in text for code in _REJECTION_CODES)
+
+
 class CcxtAccount:
-    """Account + Execution for one ccxt exchange object (markets are loaded on first use).
+    """Account + Execution for one ccxt exchange object.
 
     `sleep` is injectable so tests run without waiting; `attempts` bounds every retry loop;
-    backoff doubles from `backoff_s` up to `max_backoff_s`.
+    backoff doubles from `backoff_s` up to `max_backoff_s` (at least Retry-After on a 429).
     """
 
     def __init__(
@@ -65,50 +67,55 @@ class CcxtAccount:
         exchange: Any,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        attempts: int = 4,
+        attempts: int = errors.DEFAULT_ATTEMPTS,
         backoff_s: float = 0.25,
-        max_backoff_s: float = 8.0,
+        max_backoff_s: float = errors.DEFAULT_MAX_DELAY_S,
     ) -> None:
         self._ex = exchange
+        self._venue = str(getattr(exchange, "id", "exchange"))
         self._sleep = sleep
         self._attempts = max(1, attempts)
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
         self._client_ids: dict[str, str] = {}  # exchange order id -> client order id
-        self._markets_loaded = False
 
     # ------------------------------------------------------------------ Account
     def balances(self) -> list[Balance]:
-        return parse.balances(self._read(self._ex.fetch_balance))
+        return parse.balances(self._read("fetch balance", self._ex.fetch_balance))
 
     def positions(self, symbols: Sequence[str]) -> list[PositionState]:
-        raw = self._read(self._ex.fetch_positions, list(symbols) or None)
+        wanted = list(symbols)
+        raw = self._read("fetch positions", lambda: self._ex.fetch_positions(wanted or None))
         states = [parse.position_state(p) for p in raw]
-        return [s for s in states if s.contracts != 0 and (not symbols or s.symbol in symbols)]
+        return [s for s in states if s.contracts != 0 and (not wanted or s.symbol in wanted)]
 
     def open_orders(self, symbol: str | None = None) -> list[OrderState]:
-        return [self._remember(o) for o in self._read(self._ex.fetch_open_orders, symbol)]
+        raw = self._read("fetch open orders", lambda: self._ex.fetch_open_orders(symbol))
+        return [self._remember(o) for o in raw]
 
     def can_withdraw(self) -> bool | None:
         """Binance reports `enableWithdrawals` of the key; other venues: None (unknown)."""
-        if self._ex.id not in _BINANCE_IDS:
+        if self._venue not in _BINANCE_IDS:
             return None
-        raw = self._read(self._ex.sapi_get_account_apirestrictions)
+        raw = self._read("read API key restrictions", self._ex.sapi_get_account_apirestrictions)
         return bool(raw.get("enableWithdrawals"))
 
     def funding_received(self, symbol: str, since_ms: int) -> list[FundingPayment]:
-        rows = self._pages(self._ex.fetch_funding_history, symbol, since_ms)
+        rows = self._pages(
+            "fetch funding history", self._ex.fetch_funding_history, symbol, since_ms
+        )
         return sorted((parse.funding_payment(r) for r in rows), key=lambda p: p.ts_ms)
 
     # ------------------------------------------------------------------ Execution
     def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """The order with this client id, or None when the venue says it does not know it."""
+        params = {"origClientOrderId": client_order_id}
         try:
-            raw = self._read(
-                self._ex.fetch_order, None, symbol, {"origClientOrderId": client_order_id}
-            )
-        except ccxt.OrderNotFound:
-            return None
+            raw = self._read("fetch order", lambda: self._ex.fetch_order(None, symbol, params))
+        except PerphedgeError as e:
+            if isinstance(e.__cause__, ccxt.OrderNotFound):
+                return None
+            raise
         return self._remember(raw)
 
     def place_order(self, req: OrderRequest) -> OrderState:
@@ -116,7 +123,8 @@ class CcxtAccount:
         existing = self.fetch_order(req.symbol, req.client_order_id)
         if existing is not None:
             return existing
-        last: ccxt.BaseError | None = None
+        self._read("load markets", self._ex.load_markets)
+        last: ccxt.NetworkError | None = None
         for attempt in range(self._attempts):
             try:
                 return self._remember(self._create(req))
@@ -126,26 +134,21 @@ class CcxtAccount:
                 found = self.fetch_order(req.symbol, req.client_order_id)
                 if found is not None:
                     return found
-            except (ccxt.InvalidOrder, ccxt.InsufficientFunds) as rejected:
-                if _is_duplicate_id(rejected):
-                    found = self.fetch_order(req.symbol, req.client_order_id)
-                    if found is not None:
-                        return found
-                return _rejected(req, translate(rejected))
             except ccxt.BaseError as e:
-                raise translate(e) from e
+                return self._after_refusal(req, e)
         assert last is not None
         raise TemporaryExchangeError(
             f"order {req.client_order_id} was not accepted after {self._attempts} attempts "
-            f"(the venue does not know it; safe to retry later): {translate(last)}"
+            f"(the venue does not know it; safe to retry later): "
+            f"{errors.translate(last, self._venue, 'create order')}"
         ) from last
 
     def cancel_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """Cancel if open; the final state, or None when the venue never saw the id."""
+        params = {"origClientOrderId": client_order_id}
         for attempt in range(self._attempts):
             try:
-                raw = self._ex.cancel_order(None, symbol, {"origClientOrderId": client_order_id})
-                return self._remember(raw)
+                return self._remember(self._ex.cancel_order(None, symbol, params))
             except ccxt.OrderNotFound:  # already done, or never placed
                 return self.fetch_order(symbol, client_order_id)
             except ccxt.NetworkError as unknown_outcome:
@@ -154,18 +157,19 @@ class CcxtAccount:
                 if state is None or state.status.is_terminal:
                     return state
             except ccxt.BaseError as e:
-                raise translate(e) from e
+                raise errors.translate(e, self._venue, "cancel order") from e
         raise TemporaryExchangeError(
-            f"could not cancel {client_order_id} after {self._attempts} attempts"
+            f"{self._venue}: could not cancel {client_order_id} after {self._attempts} "
+            "attempts; it may still be open"
         )
 
     def fills(self, symbol: str, since_ms: int) -> list[Fill]:
-        rows = self._pages(self._ex.fetch_my_trades, symbol, since_ms)
+        rows = self._pages("fetch my trades", self._ex.fetch_my_trades, symbol, since_ms)
         fills = [parse.fill(r, self._client_id_of(symbol, r.get("order"))) for r in rows]
         return sorted(fills, key=lambda f: (f.ts_ms, f.trade_id))
 
     def set_leverage(self, symbol: str, leverage: int) -> None:
-        self._read(self._ex.set_leverage, leverage, symbol)
+        self._read("set leverage", lambda: self._ex.set_leverage(leverage, symbol))
 
     # ------------------------------------------------------------------ internals
     def _create(self, req: OrderRequest) -> Any:
@@ -174,11 +178,21 @@ class CcxtAccount:
             params["reduceOnly"] = True
         if req.order_type is OrderType.LIMIT:
             params["timeInForce"] = req.time_in_force.value
-        self._load_markets()
         price = None if req.price is None else float(req.price)
         return self._ex.create_order(
             req.symbol, req.order_type.value, req.side.value, float(req.qty), price, params
         )
+
+    def _after_refusal(self, req: OrderRequest, error: ccxt.BaseError) -> OrderState:
+        """A definite refusal: the existing order for a duplicate id, REJECTED, or raise."""
+        if _is_duplicate_id(error):
+            found = self.fetch_order(req.symbol, req.client_order_id)
+            if found is not None:
+                return found
+        translated = errors.translate(error, self._venue, "create order")
+        if _is_rejection(error):
+            return _rejected(req, str(translated))
+        raise translated from error
 
     def _remember(self, raw: Any) -> OrderState:
         state = parse.order_state(raw)
@@ -192,15 +206,17 @@ class CcxtAccount:
             return ""
         key = str(order_id)
         if key not in self._client_ids:
-            self._remember(self._read(self._ex.fetch_order, key, symbol))
+            self._remember(self._read("fetch order", lambda: self._ex.fetch_order(key, symbol)))
         return self._client_ids.get(key, "")
 
-    def _pages(self, method: Callable[..., list[Any]], symbol: str, since_ms: int) -> list[Any]:
+    def _pages(
+        self, action: str, method: Callable[..., list[Any]], symbol: str, since_ms: int
+    ) -> list[Any]:
         """All rows from `since_ms` on, page by page, de-duplicated by id."""
         seen: dict[str, Any] = {}
         since = since_ms
         for _ in range(1000):
-            page = self._read(method, symbol, since, _PAGE)
+            page = self._read(action, partial(method, symbol, since, _PAGE))
             fresh = [r for r in page if str(r.get("id")) not in seen]
             seen.update((str(r.get("id")), r) for r in fresh)
             if len(page) < _PAGE or not fresh:
@@ -208,25 +224,17 @@ class CcxtAccount:
             since = max(int(r.get("timestamp") or since) for r in page)
         return list(seen.values())
 
-    def _load_markets(self) -> None:
-        if not self._markets_loaded:
-            self._read(self._ex.load_markets)
-            self._markets_loaded = True
-
-    def _read(self, method: Callable[..., T], *args: Any) -> T:
-        """Call a read (or idempotent) method, retrying temporary errors with backoff."""
-        for attempt in range(self._attempts):
-            try:
-                return method(*args)
-            except ccxt.OrderNotFound:
-                raise
-            except ccxt.NetworkError as e:
-                if attempt == self._attempts - 1:
-                    raise translate(e) from e
-                self._pause(attempt, e)
-            except ccxt.BaseError as e:
-                raise translate(e) from e
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _read(self, action: str, fn: Callable[[], T]) -> T:
+        """A read (or idempotent) call: errors translated, temporary ones retried with backoff."""
+        return errors.call(
+            fn,
+            self._venue,
+            action,
+            attempts=self._attempts,
+            base_delay_s=self._backoff_s,
+            max_delay_s=self._max_backoff_s,
+            sleep=self._sleep,
+        )
 
     def _pause(self, attempt: int, error: ccxt.BaseError) -> None:
         delay = min(self._max_backoff_s, self._backoff_s * 2**attempt)
@@ -238,7 +246,7 @@ class CcxtAccount:
         self._sleep(delay)
 
 
-def _rejected(req: OrderRequest, reason: ExchangeError) -> OrderState:
+def _rejected(req: OrderRequest, reason: str) -> OrderState:
     return OrderState(
         client_order_id=req.client_order_id,
         exchange_order_id=None,
@@ -250,5 +258,5 @@ def _rejected(req: OrderRequest, reason: ExchangeError) -> OrderState:
         filled_qty=parse.dec0(0),
         price=req.price,
         reduce_only=req.reduce_only,
-        reason=str(reason),
+        reason=reason,
     )
