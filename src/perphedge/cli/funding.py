@@ -103,7 +103,7 @@ def _symbol_carry(
     if not results:
         raise DataError(
             f"no funding for {text} in the chosen range on {', '.join(sorted(set(names)))}; "
-            "widen --since/--until (see `perphedge data list` for what is stored)"
+            "widen --since/--until (run without them to see the stored period of each venue)"
         )
     comparison = compare_venues({r.key: r.series for r in results})
     return SymbolCarry(text, tuple(results), comparison, tuple(skipped))
