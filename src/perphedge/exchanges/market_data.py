@@ -1,0 +1,300 @@
+"""Public market data from a venue through ccxt, as perphedge domain values.
+
+    md = CcxtMarketData("binance")                  # USDⓈ-M; market="inverse" for COIN-M
+    md.instruments()                                -> list[Perpetual]   (all active swaps)
+    md.instrument("BTC/USDT:USDT")                  -> Perpetual with tiers and funding interval
+    md.tiers("BTC/USDT:USDT")                       -> TierTable
+    md.prices("BTC/USDT:USDT")                      -> PriceSnapshot (mark, index, last)
+    md.mark_price(symbol) / md.funding_rate(symbol) -> ports.PriceQuote / ports.FundingRateQuote
+    md.funding_history(symbol, since_ms, until_ms)  -> FundingPoints (paginated)
+    md.ohlcv(symbol, kind, timeframe, since_ms, until_ms) -> Candles (kind spot|perp|mark)
+
+Pagination walks [since, until) in windows that hold at most one page (page size x interval),
+so it works whether the venue answers oldest-first (Binance) or newest-first (Bybit, OKX); a full
+page halves the window and asks again, so a symbol with a shorter funding interval than assumed
+loses nothing. `progress(ts_ms)` is called after every page with the window end reached.
+
+Every ccxt call goes through `perphedge.exchanges.errors.call`: errors are translated once and
+only temporary ones are retried with bounded backoff; ccxt's own rate limiter stays on.
+The class is venue-generic: a new venue needs a registry entry (perphedge.exchanges.venues) and,
+if its page sizes differ from the defaults, a line in PAGE_LIMITS.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from perphedge.errors import CapabilityError, DataError, InputError, PerphedgeError
+from perphedge.exchanges import parse
+from perphedge.exchanges.client import MarketType, make_exchange
+from perphedge.exchanges.errors import DEFAULT_ATTEMPTS, call, needs_credentials
+from perphedge.exchanges.parse import Candles, FundingPoints, PriceSnapshot
+from perphedge.exchanges.venues import Venue
+from perphedge.exchanges.venues import venue as find_venue
+from perphedge.instruments import Perpetual, TierTable
+from perphedge.ports import FundingRateQuote, PriceQuote
+from perphedge.tier_tables import for_symbol
+
+T = TypeVar("T")
+HOUR_MS = 3_600_000
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class PageLimits:
+    """Rows per request the venue allows for funding history and candles."""
+
+    funding: int
+    ohlcv: int
+    until_param: str = "until"  # how the venue's ccxt method takes the window end
+
+
+# Documented maxima, never above what ccxt 4.5 sends (it caps Binance futures klines at 1000
+# although the venue allows 1500): Binance fundingRate 1000, klines 1000; Bybit v5 funding 200,
+# kline 1000; OKX funding-rate-history 100 (takes the window end as `after`), candles 100.
+PAGE_LIMITS: dict[str, PageLimits] = {
+    "binanceusdm": PageLimits(1000, 1000),
+    "binancecoinm": PageLimits(1000, 1000),
+    "binance": PageLimits(1000, 1000),
+    "bybit": PageLimits(200, 1000),
+    "okx": PageLimits(100, 100, until_param="after"),
+}
+DEFAULT_PAGE_LIMITS = PageLimits(100, 200)
+KINDS = ("spot", "perp", "mark")
+
+
+class CcxtMarketData:
+    """Read-only public market data of one venue (see the module docstring)."""
+
+    def __init__(
+        self,
+        venue_name: str,
+        market: MarketType = "linear",
+        *,
+        exchange: Any = None,
+        spot_exchange: Any = None,
+        base_url: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
+        self.venue: Venue = find_venue(venue_name)
+        self.market_type: MarketType = market
+        self._base_url = base_url
+        self._ex = exchange or make_exchange(self.venue.name, market, base_url=base_url)
+        self._spot_ex = spot_exchange
+        self._sleep = sleep
+        self._attempts = attempts
+        self._intervals: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ plumbing
+    def _call(self, action: str, fn: Callable[[], T]) -> T:
+        return call(fn, self.venue.name, action, attempts=self._attempts, sleep=self._sleep)
+
+    def _limits(self, exchange: Any) -> PageLimits:
+        return PAGE_LIMITS.get(str(exchange.id), DEFAULT_PAGE_LIMITS)
+
+    def _markets(self, exchange: Any) -> dict[str, Any]:
+        markets = self._call("load markets", exchange.load_markets)
+        return dict(markets)
+
+    def _spot(self) -> Any:
+        if self._spot_ex is None:
+            self._spot_ex = make_exchange(self.venue.name, "spot", base_url=self._base_url)
+        return self._spot_ex
+
+    def _swap_market(self, symbol: str) -> dict[str, Any]:
+        markets = self._markets(self._ex)
+        market = markets.get(symbol)
+        if market is not None and market.get("swap"):
+            return dict(market)
+        swaps = sorted(s for s, m in markets.items() if m.get("swap"))
+        similar = [s for s in swaps if s.split("/")[0] == symbol.split("/", maxsplit=1)[0]][:4]
+        if market is not None:
+            raise CapabilityError(
+                f"{symbol} on {self.venue.name} is not a perpetual; use "
+                f"{', '.join(similar) or 'a perpetual symbol such as BTC/USDT:USDT'}"
+            )
+        hint = ", ".join(similar) if similar else ", ".join(swaps[:5])
+        raise InputError("symbol", symbol, f"{self.venue.name} perpetuals include {hint}")
+
+    # ------------------------------------------------------------------ specs
+    def instruments(self) -> list[Perpetual]:
+        """Every active perpetual of this client (bundled or flat tiers; use instrument())."""
+        out = []
+        for _symbol, market in sorted(self._markets(self._ex).items()):
+            if market.get("swap") and market.get("active") is not False:
+                out.append(self._perpetual(market, tiers=None))
+        return out
+
+    def instrument(self, symbol: str) -> Perpetual:
+        """The perpetual `symbol` with its tier table and funding interval."""
+        market = self._swap_market(symbol)
+        return self._perpetual(market, tiers=self.tiers(symbol))
+
+    def _perpetual(self, market: dict[str, Any], tiers: TierTable | None) -> Perpetual:
+        if tiers is None:
+            tiers = for_symbol(self.venue.name, str(market.get("id")))
+        symbol = str(market["symbol"])
+        return parse.perpetual(
+            market,
+            self.venue.name,
+            tiers=tiers,
+            funding_interval_hours=self._intervals.get(
+                symbol, self.venue.default_funding_interval_hours
+            ),
+            precision_mode=int(getattr(self._ex, "precisionMode", parse.TICK_SIZE_MODE)),
+        )
+
+    def tiers(self, symbol: str) -> TierTable:
+        """Maintenance-margin brackets; the bundled table when the venue wants an API key."""
+        market = self._swap_market(symbol)
+        source = f"{self.venue.name} via ccxt fetchMarketLeverageTiers"
+        try:
+            raw = self._call(
+                "fetch leverage tiers", lambda: self._ex.fetch_market_leverage_tiers(symbol)
+            )
+        except PerphedgeError as e:
+            bundled = for_symbol(self.venue.name, str(market.get("id")))
+            if bundled is None or not needs_credentials(e):
+                raise
+            return bundled
+        return parse.tier_table(raw, source)
+
+    # ------------------------------------------------------------------ prices and funding
+    def _rate_dict(self, symbol: str) -> dict[str, Any]:
+        self._swap_market(symbol)
+        return dict(self._call("fetch funding rate", lambda: self._ex.fetch_funding_rate(symbol)))
+
+    def prices(self, symbol: str) -> PriceSnapshot:
+        """Mark, index and last price of the perpetual `symbol`."""
+        rate = self._rate_dict(symbol)
+        ticker = self._call("fetch ticker", lambda: self._ex.fetch_ticker(symbol))
+        return parse.price_snapshot(symbol, rate, ticker)
+
+    def mark_price(self, symbol: str) -> PriceQuote:
+        """The latest mark price (ports.MarketData)."""
+        snap = parse.price_snapshot(symbol, self._rate_dict(symbol), None)
+        if snap.mark is None:
+            raise DataError(f"{self.venue.name} sent no mark price for {symbol}")
+        return PriceQuote(symbol, snap.mark, snap.ts_ms)
+
+    def funding_rate(self, symbol: str) -> FundingRateQuote:
+        """Current rate, next settlement and the symbol's own interval (ports.MarketData)."""
+        rate = self._rate_dict(symbol)
+        hours = parse.interval_hours(rate.get("interval")) or self.funding_interval_hours(symbol)
+        return parse.funding_quote(rate, hours)
+
+    def funding_interval_hours(self, symbol: str) -> float:
+        """The symbol's funding interval: the venue's answer, else the venue's default."""
+        if symbol in self._intervals:
+            return self._intervals[symbol]
+        hours = None
+        if self._ex.has.get("fetchFundingInterval"):
+            try:
+                answer = self._call(
+                    "fetch funding interval", lambda: self._ex.fetch_funding_interval(symbol)
+                )
+                hours = parse.interval_hours((answer or {}).get("interval"))
+            except PerphedgeError:
+                hours = None
+        self._intervals[symbol] = hours or self.venue.default_funding_interval_hours
+        return self._intervals[symbol]
+
+    def funding_history(
+        self,
+        symbol: str,
+        since_ms: int,
+        until_ms: int,
+        progress: Progress | None = None,
+    ) -> FundingPoints:
+        """Funding settlements of `symbol` in [since_ms, until_ms), oldest first."""
+        self._swap_market(symbol)
+        limits = self._limits(self._ex)
+        # one settlement less than a page, so that a full answer means "window too wide"
+        step = int((limits.funding - 1) * self.funding_interval_hours(symbol) * HOUR_MS)
+
+        def fetch(start: int, end: int) -> list[Any]:
+            params = {limits.until_param: end - 1}
+            return list(
+                self._call(
+                    "fetch funding history",
+                    lambda: self._ex.fetch_funding_rate_history(
+                        symbol, start, limits.funding, params
+                    ),
+                )
+            )
+
+        rows = _walk(fetch, since_ms, until_ms, step, limits.funding, progress)
+        points = parse.funding_points(symbol, rows)
+        keep = (points.ts_ms >= since_ms) & (points.ts_ms < until_ms)
+        return FundingPoints(symbol, points.ts_ms[keep], points.rate[keep], points.mark[keep])
+
+    def ohlcv(
+        self,
+        symbol: str,
+        kind: str,
+        timeframe: str,
+        since_ms: int,
+        until_ms: int,
+        progress: Progress | None = None,
+    ) -> Candles:
+        """Candles opening in [since_ms, until_ms); kind spot (spot market), perp or mark."""
+        if kind not in KINDS:
+            raise InputError("kind", kind, f"use one of {', '.join(KINDS)}")
+        exchange = self._spot() if kind == "spot" else self._ex
+        if kind == "spot":
+            if symbol not in self._markets(exchange):
+                raise InputError("symbol", symbol, f"not a {self.venue.name} spot market")
+        else:
+            self._swap_market(symbol)
+        limits = self._limits(exchange)
+        tf_ms = int(exchange.parse_timeframe(timeframe) * 1000)
+        method = exchange.fetch_mark_ohlcv if kind == "mark" else exchange.fetch_ohlcv
+
+        def fetch(start: int, end: int) -> list[Any]:
+            params = {"until": end - 1}
+            return list(
+                self._call(
+                    f"fetch {kind} candles",
+                    lambda: method(symbol, timeframe, start, limits.ohlcv, params),
+                )
+            )
+
+        step = (limits.ohlcv - 1) * tf_ms  # one candle less than a page, as for funding
+        rows = _walk(fetch, since_ms, until_ms, step, limits.ohlcv, progress)
+        got = parse.candles(rows)
+        keep = (got.ts_ms >= since_ms) & (got.ts_ms < until_ms)
+        return Candles(
+            got.ts_ms[keep], got.open[keep], got.high[keep], got.low[keep], got.close[keep]
+        )
+
+
+def _walk(
+    fetch: Callable[[int, int], list[Any]],
+    since_ms: int,
+    until_ms: int,
+    step_ms: int,
+    page: int,
+    progress: Progress | None,
+) -> list[Any]:
+    """Fetch [since, until) window by window; halve a window whose answer fills a page."""
+    if since_ms >= until_ms:
+        raise InputError("until", until_ms, f"give an end after the start {since_ms}")
+    rows: list[Any] = []
+    start = since_ms
+    width = step_ms
+    narrowest = max(60_000, step_ms // 256)
+    while start < until_ms:
+        end = min(until_ms, start + width)
+        got = fetch(start, end)
+        if len(got) >= page and end - start > narrowest:
+            width = max(narrowest, (end - start) // 2)
+            continue
+        rows.extend(got)
+        start = end
+        if progress is not None:
+            progress(end)
+    return rows
