@@ -23,3 +23,7 @@ def return_pairs(
     """(asset, hedge) simple returns per interval, within +-30 %."""
     ret = st.floats(min_value=-0.3, max_value=0.3, allow_nan=False, allow_infinity=False)
     return st.lists(st.tuples(ret, ret), min_size=min_size, max_size=max_size)
+
+
+# price shocks as fractions (-0.9 = -90 %, 3.0 = +300 %)
+shocks = st.floats(min_value=-0.9, max_value=3.0, allow_nan=False, allow_infinity=False)

@@ -207,7 +207,7 @@ class HedgePlan:
 def round_contracts(contracts: float, step: float) -> Decimal:
     """Contracts rounded toward zero to `step`, after dropping float noise beyond 12 digits."""
     require_finite("contracts", contracts)
-    return round_qty_to_step(Decimal(f"{contracts:.12g}"), step)
+    return round_qty_to_step(Decimal(f"{contracts:.12g}"), Decimal(f"{step:.12g}"))
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from perphedge.cli import beta, demo, exchanges, funding, hedge, liquidation, monitor
+    from perphedge.cli import beta, demo, exchanges, funding, hedge, liquidation, monitor, plan
 
-    for module in (liquidation, demo, exchanges, funding, beta, hedge, monitor):
+    for module in (liquidation, demo, exchanges, funding, beta, plan, hedge, monitor):
         module.register(app)
 
 

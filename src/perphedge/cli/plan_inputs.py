@@ -1,0 +1,218 @@
+"""Market inputs for `plan` and `stress`: prices, contracts and funding, offline or live.
+
+Offline (default): a holding's price comes from the portfolio file, else the local market store
+(spot close, then perpetual mark); contracts from the bundled `perphedge.instrument_tables`;
+the funding rate is the store's latest settlement of that perpetual with its interval, else the
+exchange's 0.01 % per 8 h baseline (the plan says so in a note).
+`--live`: marks, contracts (with tiers) and funding come from a `perphedge.ports.MarketData`
+adapter for the exchange (`open_live`), and file prices still win for valuation.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol, cast
+
+from perphedge import instrument_tables
+from perphedge.config import PortfolioConfig
+from perphedge.errors import CapabilityError, DataError, InputError, PerphedgeError
+from perphedge.hedge import LegMarket
+from perphedge.instruments import ContractKind, Perpetual
+from perphedge.ports import MarketData
+
+BASELINE_RATE_PER_8H = 0.0001  # Binance/Bybit interest component: 0.01 % per 8 h
+
+
+class FundingRows(Protocol):
+    @property
+    def ts_ms(self) -> object: ...
+    @property
+    def rate(self) -> object: ...
+    @property
+    def interval_hours(self) -> object: ...
+
+
+class PriceSource(Protocol):
+    """What the planner reads from the local market store."""
+
+    def latest_price(self, exchange: str, symbol: str, kind: str = "mark") -> tuple[int, float]: ...
+
+    def funding(self, exchange: str, symbol: str) -> FundingRows: ...
+
+
+def open_store() -> PriceSource:
+    """The local market store (reads the bundled real sample until data is synced)."""
+    from perphedge.store.market import MarketStore
+
+    return cast(PriceSource, MarketStore())
+
+
+def open_live(exchange: str) -> MarketData:
+    """The exchange adapter's MarketData port; CapabilityError when no adapter provides one."""
+    try:
+        module = importlib.import_module("perphedge.exchanges.live_market")
+    except ImportError:
+        raise CapabilityError(
+            f"--live needs an exchange adapter for {exchange} (perphedge.exchanges.live_market), "
+            "which this installation lacks; run without --live to use the local store"
+        ) from None
+    factory = cast(Callable[[str], MarketData], module.open_market_data)
+    return factory(exchange)
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """Resolved market inputs: USD prices of held coins, a market per hedge asset, and notes."""
+
+    prices: dict[str, float]
+    markets: dict[str, LegMarket | None]
+    notes: tuple[str, ...]
+
+
+def _day(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def linear_symbol(asset: str) -> str:
+    return f"{asset}/USDT:USDT"
+
+
+def _store_price(store: PriceSource, exchange: str, asset: str) -> tuple[float, str] | None:
+    for symbol, kind in ((f"{asset}/USDT", "spot"), (linear_symbol(asset), "mark")):
+        try:
+            ts_ms, price = store.latest_price(exchange, symbol, kind)
+        except PerphedgeError:
+            continue
+        return price, f"local store: {exchange} {symbol} {kind} close at {_day(ts_ms)}"
+    return None
+
+
+def _store_funding(
+    store: PriceSource, exchange: str, inst: Perpetual
+) -> tuple[float, float, str] | None:
+    try:
+        rows = store.funding(exchange, inst.symbol)
+    except PerphedgeError:
+        return None
+    ts = cast(list[int], rows.ts_ms)
+    rate = cast(list[float], rows.rate)
+    hours = cast(list[float], rows.interval_hours)
+    if len(ts) == 0:
+        return None
+    return float(rate[-1]), float(hours[-1]), f"store, {_day(int(ts[-1]))[:10]}"
+
+
+def _baseline(inst: Perpetual) -> tuple[float, float, str]:
+    hours = inst.funding_interval_hours
+    return BASELINE_RATE_PER_8H * hours / 8.0, hours, "baseline (no data)"
+
+
+def _symbol_for(exchange: str, asset: str, kind: ContractKind) -> str:
+    bundled = instrument_tables.find(exchange, asset, kind)
+    if bundled is not None:
+        return bundled.symbol
+    return linear_symbol(asset) if kind is ContractKind.LINEAR else f"{asset}/USD:{asset}"
+
+
+def _instrument(
+    exchange: str, asset: str, kind: ContractKind, live: MarketData | None
+) -> Perpetual | None:
+    if live is None:
+        return instrument_tables.find(exchange, asset, kind)
+    try:
+        return live.instrument(_symbol_for(exchange, asset, kind))
+    except PerphedgeError:
+        return None
+
+
+def _live_mark(live: MarketData, symbol: str) -> tuple[float, str]:
+    quote = live.mark_price(symbol)
+    return float(quote.price), f"{symbol} mark at {_day(quote.ts_ms)} (live)"
+
+
+def _price(
+    asset: str, exchange: str, store: PriceSource, live: MarketData | None
+) -> tuple[float, str] | None:
+    if live is not None:
+        try:
+            return _live_mark(live, _symbol_for(exchange, asset, ContractKind.LINEAR))
+        except PerphedgeError:
+            pass
+    return _store_price(store, exchange, asset)
+
+
+def _funding(
+    inst: Perpetual, exchange: str, store: PriceSource, live: MarketData | None
+) -> tuple[float, float, str]:
+    if live is not None:
+        quote = live.funding_rate(inst.symbol)
+        return quote.rate_per_interval, quote.interval_hours, f"live at {_day(quote.ts_ms)}"
+    return _store_funding(store, exchange, inst) or _baseline(inst)
+
+
+def _holding_prices(
+    cfg: PortfolioConfig,
+    exchange: str,
+    instruments: dict[str, Perpetual | None],
+    store: PriceSource,
+    live: MarketData | None,
+) -> tuple[dict[str, float], list[str]]:
+    prices = cfg.portfolio.given_prices()
+    notes = []
+    for index, holding in enumerate(cfg.portfolio.holdings):
+        if holding.asset in prices:
+            continue
+        found = _price(holding.asset, exchange, store, live)
+        if found is not None:
+            prices[holding.asset] = found[0]
+            notes.append(f"{holding.asset} priced at {found[0]:,.2f} from {found[1]}")
+        elif holding.proxy is None and instruments.get(holding.asset) is None:
+            raise InputError(
+                f"{cfg.name}: holdings[{index}].asset",
+                holding.asset,
+                f"unknown asset: no perpetual on {exchange} and no price; add price = ... "
+                '(and proxy = "BTC" with a beta to hedge it)',
+            )
+        else:
+            raise DataError(
+                f"no price for {holding.asset}: add price = ... to the holding "
+                "or run perphedge data sync"
+            )
+    return prices, notes
+
+
+def resolve(
+    cfg: PortfolioConfig,
+    exchange: str,
+    kind: ContractKind,
+    store: PriceSource,
+    live: MarketData | None = None,
+) -> PlanInputs:
+    """Prices, contracts and funding for `cfg` (see the module docstring)."""
+    hedge_assets = list(dict.fromkeys(h.hedge_asset for h in cfg.portfolio.holdings))
+    instruments = {a: _instrument(exchange, a, kind, live) for a in hedge_assets}
+    prices, notes = _holding_prices(cfg, exchange, instruments, store, live)
+    markets: dict[str, LegMarket | None] = {}
+    for asset in hedge_assets:
+        inst = instruments[asset]
+        if inst is None:
+            markets[asset] = None
+            continue
+        if live is not None:
+            mark, mark_source = _live_mark(live, inst.symbol)
+        elif asset in prices:
+            mark, mark_source = prices[asset], "the holding's price"
+        else:
+            found = _price(asset, exchange, store, live)
+            if found is None:
+                raise DataError(
+                    f"no price for {asset} (the proxy): add a holding or run perphedge data sync"
+                )
+            mark, mark_source = found
+            notes.append(f"{inst.symbol} priced at {mark:,.2f} from {mark_source}")
+        rate, hours, funding_source = _funding(inst, exchange, store, live)
+        markets[asset] = LegMarket(inst, mark, rate, hours, funding_source, mark_source)
+    return PlanInputs(prices, markets, tuple(notes))

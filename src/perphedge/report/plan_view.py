@@ -1,0 +1,215 @@
+"""Tables and JSON for `perphedge plan` and `perphedge stress`.
+
+JSON keys are stable for scripts: plan -> total_exposure, hedge_notional, initial_margin (USD) and
+legs[{symbol, side, qty (contracts), notional (USD), initial_margin (USD), liquidation_price}],
+plus exposures, orders, warnings and notes; stress -> price_shocks, funding, basis, squeezes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
+
+from perphedge.hedge import HedgeLeg, HedgePlan
+from perphedge.report.render import fmt_num, fmt_pct, jsonable, key_value_table, table
+from perphedge.scenarios import Outcome, StressResult
+
+
+def _leg_dict(leg: HedgeLeg) -> dict[str, Any]:
+    return {
+        "symbol": leg.symbol,
+        "side": leg.side,
+        "qty": float(leg.qty),
+        "qty_unit": "contracts",
+        "contract_size": leg.instrument.contract_size,
+        "kind": leg.kind.value,
+        "qty_base": leg.qty_base,
+        "mark": leg.mark,
+        "target_notional": leg.target_notional_usd,
+        "notional": leg.notional_usd,
+        "residual": leg.residual_usd,
+        "initial_margin": leg.initial_margin_usd,
+        "initial_margin_settle": leg.initial_margin,
+        "settle": leg.settle,
+        "wallet_settle": leg.wallet,
+        "liquidation_price": leg.liquidation_price,
+        "liquidation_distance": leg.liquidation_distance,
+        "funding_rate": leg.rate_per_interval,
+        "funding_interval_hours": leg.interval_hours,
+        "funding_source": leg.funding_source,
+        "funding_per_day": leg.funding_per_day_usd,
+        "funding_per_year": leg.funding_per_year_usd,
+        "funding_apr": leg.funding_apr,
+        "fee_open": leg.fee_open_usd,
+        "tiers_source": leg.tiers_source,
+        "opened": leg.position is not None,
+    }
+
+
+def plan_dict(plan: HedgePlan, notes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The plan as JSON-ready data (USD unless a key says `_settle`)."""
+    spec = plan.spec
+    data = {
+        "exchange": spec.exchange,
+        "contract": spec.kind.value,
+        "margin_mode": spec.margin_mode.value,
+        "leverage": spec.leverage,
+        "ratio": spec.ratio,
+        "total_exposure": plan.total_exposure,
+        "hedge_notional": plan.hedge_notional,
+        "unhedged": plan.unhedged_usd,
+        "initial_margin": plan.initial_margin,
+        "fees_open": plan.fees_open_usd,
+        "funding_per_day": plan.funding_per_day_usd,
+        "funding_per_year": plan.funding_per_year_usd,
+        "legs": [_leg_dict(leg) for leg in plan.legs],
+        "exposures": plan.exposures,
+        "orders": plan.orders,
+        "warnings": plan.warnings,
+        "notes": [*notes, *plan.notes],
+        "orders_sent": False,
+    }
+    result: dict[str, Any] = jsonable(data)
+    return result
+
+
+def _exposure_table(plan: HedgePlan) -> Table:
+    rows = [
+        (
+            e.asset + (f" ({e.location})" if e.location else ""),
+            fmt_num(e.qty_base, 8).rstrip("0").rstrip("."),
+            fmt_num(e.price),
+            fmt_num(e.value_usd),
+            e.hedge_symbol or "none",
+            f"{e.ratio:g}" + (f" x b {e.beta:g}" if e.beta != 1 else ""),
+            fmt_num(e.hedged_notional_usd),
+            fmt_num(e.unhedged_usd),
+        )
+        for e in plan.exposures
+    ]
+    headers = ["holding", "qty", "price", "value", "hedged with", "ratio", "hedged"]
+    return table("Exposure, USD", [*headers, "unhedged"], rows)
+
+
+def _legs_table(plan: HedgePlan) -> Table:
+    rows = []
+    for leg in plan.legs:
+        unit = "contracts" if leg.instrument.is_inverse else leg.instrument.base
+        digits = 8 if leg.instrument.is_inverse else 2
+        rows.append(
+            (
+                leg.symbol,
+                f"{leg.qty} {unit}",
+                fmt_num(leg.notional_usd),
+                fmt_num(leg.residual_usd),
+                f"{fmt_num(leg.initial_margin, digits)} {leg.settle}",
+                fmt_num(leg.liquidation_price) if leg.liquidation_price else "none",
+                fmt_pct(leg.liquidation_distance, 1),
+            )
+        )
+    spec = plan.spec
+    return table(
+        f"Short legs — {spec.exchange} {spec.kind.value}, {spec.margin_mode.value}, "
+        f"{spec.leverage:g}x",
+        ["perpetual", "short", "notional", "residual", "init. margin", "liq. price", "away"],
+        rows,
+    )
+
+
+def _funding_table(plan: HedgePlan) -> Table:
+    rows = [
+        (
+            leg.symbol,
+            f"{leg.rate_per_interval:+.4%}/{leg.interval_hours:g}h",
+            fmt_num(leg.funding_per_day_usd),
+            fmt_num(leg.funding_per_year_usd),
+            fmt_pct(leg.funding_apr),
+            fmt_num(leg.fee_open_usd),
+            leg.funding_source,
+        )
+        for leg in plan.legs
+    ]
+    return table(
+        "Funding (> 0: the short earns) and fees, USD",
+        ["perpetual", "rate", "per day", "per year", "APR", "fee to open", "rate from"],
+        rows,
+    )
+
+
+def _totals(plan: HedgePlan) -> Table:
+    return key_value_table(
+        "Totals (USD)",
+        [
+            ("total exposure", fmt_num(plan.total_exposure)),
+            ("hedge notional (short)", fmt_num(plan.hedge_notional)),
+            ("unhedged", fmt_num(plan.unhedged_usd)),
+            ("initial margin", fmt_num(plan.initial_margin)),
+            ("fees to open", fmt_num(plan.fees_open_usd)),
+            ("expected funding per day", fmt_num(plan.funding_per_day_usd)),
+            ("expected funding per year", fmt_num(plan.funding_per_year_usd)),
+        ],
+    )
+
+
+def _orders(plan: HedgePlan) -> Table:
+    rows = [
+        (o.symbol, o.side.value, str(o.qty), o.order_type.value, str(o.price or "market"))
+        for o in plan.orders
+    ]
+    return table(
+        "Orders that would open the hedge (NOT sent)",
+        ["symbol", "side", "qty (contracts)", "type", "price"],
+        rows,
+    )
+
+
+def plan_renderables(plan: HedgePlan, notes: tuple[str, ...] = ()) -> list[RenderableType]:
+    """Exposure, legs, totals, orders, then warnings and notes as plain lines."""
+    out: list[RenderableType] = [_exposure_table(plan), _legs_table(plan), _funding_table(plan)]
+    out += [_totals(plan), _orders(plan)]
+    out += [f"[bold yellow]warning[/] {w.subject}: {w.message}" for w in plan.warnings]
+    out += [f"note: {n}" for n in (*notes, *plan.notes)]
+    return out
+
+
+def _outcome_rows(outcomes: tuple[Outcome, ...]) -> list[tuple[str, ...]]:
+    return [
+        (
+            o.label,
+            fmt_num(o.spot_pnl, 0),
+            fmt_num(o.hedge_pnl, 0),
+            fmt_num(o.funding, 0),
+            fmt_num(o.fees, 0),
+            fmt_num(o.net, 0),
+            "LIQ" if o.liquidated else fmt_pct(o.margin_ratio, 1),
+            fmt_num(o.value_after, 0),
+            fmt_num(o.top_up, 0) if o.top_up > 0 else "-",
+        )
+        for o in outcomes
+    ]
+
+
+_STRESS_HEADERS = [
+    "scenario", "spot", "hedge", "funding", "fees", "net", "margin", "value after", "top-up",
+]  # fmt: skip
+
+
+def stress_renderables(result: StressResult) -> list[RenderableType]:
+    """One table per scenario family (USD)."""
+    days = f"{result.spec.horizon_days:g} days"
+    sections = (
+        (f"Price shocks (held {days}, planned funding)", result.price_shocks),
+        (f"Funding regimes over {days}", result.funding),
+        ("Basis: perpetual vs spot", result.basis),
+        ("Short squeeze: spike then revert", result.squeezes),
+    )
+    return [
+        table(title + " — USD", _STRESS_HEADERS, _outcome_rows(rows)) for title, rows in sections
+    ]
+
+
+def stress_dict(result: StressResult) -> dict[str, Any]:
+    data: dict[str, Any] = jsonable(result)
+    return data
