@@ -82,9 +82,7 @@ def test_gaps_are_found_and_named():
     ts = np.array([T0, T0 + DAY_MS, T0 + 4 * DAY_MS], np.int64)
     (gap,) = find_gaps("ETH spot 1d", ts, DAY_MS)
     assert gap.missing == 2  # days 2 and 3 absent
-    assert gap.describe() == (
-        "ETH spot 1d: 2 missing between 2024-01-02 00:00 and 2024-01-05 00:00"
-    )
+    assert gap.describe() == "ETH spot 1d: 2 bars missing from 2024-01-03 00:00 to 2024-01-04 00:00"
 
 
 def test_gap_warns_or_refuses_under_strict():
@@ -94,7 +92,9 @@ def test_gap_warns_or_refuses_under_strict():
     assert [g.series for g in m.gaps] == ["BTC spot 1d"]
     # candle opened T0+2d is missing: its close (120, due at T0+3d) never arrives; 110 carries
     assert m.spot[list(m.times_ms).index(T0 + 3 * DAY_MS), 0] == 110.0
-    with pytest.raises(DataError, match=r"gap in the data: BTC spot 1d: 1 missing"):
+    with pytest.raises(
+        DataError, match=r"gap in the data: BTC spot 1d: 1 bar missing at 2024-01-03"
+    ):
         align([inst], [holey], T0, T0 + 4 * DAY_MS, strict=True)
 
 
@@ -120,3 +120,4 @@ def test_a_venue_moving_to_hourly_funding_is_not_a_gap():
     hours = np.array([8, 8, 8, 1, 1, 1], np.int64)
     (gap,) = find_gaps("HL funding", times, hours * HOUR_MS)
     assert (gap.last_before_ms, gap.first_after_ms, gap.missing) == (18 * HOUR_MS, 20 * HOUR_MS, 1)
+    assert gap.first_missing_ms == gap.last_missing_ms == 19 * HOUR_MS

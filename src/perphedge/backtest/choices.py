@@ -6,7 +6,7 @@ Names used on the command line:
     band      DriftBand       ratio, band
     schedule  Schedule        ratio, every_bars
     funding   FundingAware    ratio, negative_window, hysteresis, min_hold_bars, reduced_ratio, band
-    vol       VolTriggered    ratio_low, ratio_high, vol_window, vol_threshold, band
+    vol       VolTriggered    ratio_low, ratio_high (alias: ratio), vol_window, vol_threshold, band
 
 Parameters counted in bars (`every_bars`, `min_hold_bars`, `vol_window`) also accept a duration
 such as `7d` or `36h`, turned into whole bars of the data's grid (rounded, at least 1). A policy's
@@ -68,6 +68,15 @@ def param_names(cls: type[Policy]) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+def _unalias(cls: type[Policy], params: Mapping[str, str]) -> dict[str, str]:
+    """`ratio` means `ratio_high` for a policy without a plain ratio (vol)."""
+    out = dict(params)
+    names = param_names(cls)
+    if "ratio" in out and "ratio" not in names and "ratio_high" in names:
+        out.setdefault("ratio_high", out.pop("ratio"))
+    return out
+
+
 def parse_params(pairs: Sequence[str], field: str = "--param") -> dict[str, str]:
     """['band=0.1', 'ratio=1'] -> {'band': '0.1', 'ratio': '1'}; InputError on a malformed pair."""
     out: dict[str, str] = {}
@@ -106,6 +115,7 @@ def _whole(text: str, field: str) -> int:
 def make_policy(name: str, params: Mapping[str, str], default_ratio: float, bar_ms: int) -> Policy:
     """The policy `name` with `params` (text values) on a grid of `bar_ms` bars."""
     cls = policy_class(name)
+    params = _unalias(cls, params)
     allowed = param_names(cls)
     unknown = sorted(set(params) - set(allowed))
     if unknown:
@@ -148,7 +158,7 @@ def parse_grid(text: str) -> list[dict[str, str]]:
     combos: list[dict[str, str]] = []
     for picked in itertools.product(*axes.values()):
         combo = dict(zip(axes, picked, strict=True))
-        taken = set(param_names(policy_class(combo["policy"]))) | RUN_KEYS
+        taken = set(param_names(policy_class(combo["policy"]))) | RUN_KEYS | {"ratio"}
         combo = {k: v for k, v in combo.items() if k in taken}
         if combo not in combos:
             combos.append(combo)

@@ -16,8 +16,8 @@ Rules (one place for each):
 * **Funding events** sit at their real settlement time with their real rate. The mark of an
   event is the mark the exchange reported with it; where the exchange did not report one, the
   as-of mark-price close at that time.
-* **Perpetual price** (fills): the perpetual's last-trade close where the store has it, else the
-  mark.
+* **Perpetual price** (fills): the perpetual's last-trade close where the store has a fresh one
+  (closed within one interval of the grid time), else the mark; it does not limit coverage.
 * **Coverage.** The run starts at the first grid time every series covers and ends at the last;
   a range that the data cuts short is reported as a note. No grid time left -> DataError.
 * **Gaps.** A step between consecutive native bars (or settlements) longer than the series'
@@ -104,17 +104,30 @@ class InstrumentInputs:
 
 @dataclass(frozen=True)
 class Gap:
-    """Bars missing from one series between two present ones."""
+    """Bars missing from one series between two present ones (candle open or settlement times)."""
 
     series: str
     last_before_ms: int
     first_after_ms: int
     missing: int
 
+    @property
+    def first_missing_ms(self) -> int:
+        step = (self.first_after_ms - self.last_before_ms) // (self.missing + 1)
+        return self.last_before_ms + step
+
+    @property
+    def last_missing_ms(self) -> int:
+        step = (self.first_after_ms - self.last_before_ms) // (self.missing + 1)
+        return self.first_after_ms - step
+
     def describe(self) -> str:
+        """'ETH spot 1d: 1 bar missing at 2026-01-08 00:00' (or 'n bars missing from .. to ..')."""
+        if self.missing == 1:
+            return f"{self.series}: 1 bar missing at {fmt_ms(self.first_missing_ms)}"
         return (
-            f"{self.series}: {self.missing} missing between {fmt_ms(self.last_before_ms)} "
-            f"and {fmt_ms(self.first_after_ms)}"
+            f"{self.series}: {self.missing} bars missing from {fmt_ms(self.first_missing_ms)} "
+            f"to {fmt_ms(self.last_missing_ms)}"
         )
 
 
@@ -158,11 +171,18 @@ def find_gaps(name: str, ts_ms: IntArray, interval_ms: int | IntArray) -> list[G
     ]
 
 
-def asof(known_ms: IntArray, values: FloatArray, grid_ms: IntArray) -> FloatArray:
-    """The value known at each grid time: the last `values[i]` with known_ms[i] <= t (NaN before)."""
+def asof(
+    known_ms: IntArray, values: FloatArray, grid_ms: IntArray, max_age_ms: int | None = None
+) -> FloatArray:
+    """The value known at each grid time: the last `values[i]` with known_ms[i] <= t.
+
+    NaN before the first value, and where the last value is older than `max_age_ms` (if given).
+    """
     index = np.searchsorted(known_ms, grid_ms, side="right") - 1
     out = np.full(grid_ms.shape, np.nan)
     ok = index >= 0
+    if max_age_ms is not None:
+        ok &= grid_ms - known_ms[np.maximum(index, 0)] <= max_age_ms
     out[ok] = values[index[ok]]
     return out
 
@@ -234,6 +254,10 @@ def _clip_to_coverage(
         for name, first, last in spans
         if (note := _coverage_note(name, first, last, int(grid[0]), int(grid[-1])))
     ]
+    for perp in (i.perp for i in instruments if i.perp is not None and i.perp.ts_ms.size):
+        first, last = int(perp.close_ms[0]), int(perp.close_ms[-1])
+        if note := _coverage_note(perp.name, first, last, int(kept[0]), int(kept[-1])):
+            notes.append(f"{note}; fills at the mark price elsewhere")
     return kept, notes
 
 
@@ -242,11 +266,11 @@ def _gaps_inside(
 ) -> list[Gap]:
     gaps: list[Gap] = []
     for spot in spots:
-        gaps += find_gaps(spot.name, spot.close_ms, spot.interval_ms)
+        gaps += find_gaps(spot.name, spot.ts_ms, spot.interval_ms)
     for inst in instruments:
-        gaps += find_gaps(inst.mark.name, inst.mark.close_ms, inst.mark.interval_ms)
+        gaps += find_gaps(inst.mark.name, inst.mark.ts_ms, inst.mark.interval_ms)
         if inst.perp is not None:
-            gaps += find_gaps(inst.perp.name, inst.perp.close_ms, inst.perp.interval_ms)
+            gaps += find_gaps(inst.perp.name, inst.perp.ts_ms, inst.perp.interval_ms)
         fund = inst.funding
         expected = np.round(fund.interval_hours * HOUR_MS).astype(np.int64)
         gaps += find_gaps(fund.name, floor_minute(fund.ts_ms), expected)
@@ -270,7 +294,10 @@ def _instrument_columns(
     reported = fund.mark[on_grid]
     known = np.isfinite(reported)
     mark[rows[known]] = reported[known]
-    perp = mark.copy() if inst.perp is None else asof(inst.perp.close_ms, inst.perp.close, grid)
+    perp = mark.copy()
+    if inst.perp is not None:
+        last = asof(inst.perp.close_ms, inst.perp.close, grid, inst.perp.interval_ms)
+        perp = np.where(np.isfinite(last), last, mark)
     return perp, mark, rate, event
 
 

@@ -33,9 +33,31 @@ def _root(
 
 
 def _register_commands() -> None:
-    from perphedge.cli import beta, demo, exchanges, funding, hedge, liquidation, monitor, plan
+    from perphedge.cli import (
+        backtest,
+        beta,
+        demo,
+        exchanges,
+        funding,
+        hedge,
+        liquidation,
+        monitor,
+        plan,
+        sweep,
+    )
 
-    for module in (liquidation, demo, exchanges, funding, beta, plan, hedge, monitor):
+    for module in (
+        liquidation,
+        demo,
+        exchanges,
+        funding,
+        beta,
+        plan,
+        hedge,
+        monitor,
+        backtest,
+        sweep,
+    ):
         module.register(app)
 
 

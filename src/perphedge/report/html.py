@@ -9,7 +9,7 @@ as plain JSON numbers so the data can be read back from the page.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ class ChartRun:
     drawdown: FloatArray
     cum_funding: FloatArray
     margin_ratio: FloatArray | None = None
+    margin_times_ms: IntArray | None = None  # when the margin ratio is sampled (default: all)
 
 
 @dataclass(frozen=True)
@@ -58,27 +59,27 @@ def _values(series: FloatArray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(series, dtype=np.float64)]
 
 
+def _panels(run: ChartRun, x: list[str]) -> list[tuple[int, list[str], FloatArray]]:
+    """(panel row, x labels, y values) of the series this run has."""
+    out = [(1, x, run.equity), (2, x, run.drawdown), (3, x, run.cum_funding)]
+    if run.margin_ratio is not None:
+        times = run.margin_times_ms
+        out.append((4, x if times is None else _iso(times), run.margin_ratio))
+    return out
+
+
 def _figure(title: str, times_ms: IntArray, runs: Sequence[ChartRun]) -> go.Figure:
     fig = make_subplots(
         rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.05, subplot_titles=PANELS
     )
     x = _iso(times_ms)
-    pickers: tuple[Callable[[ChartRun], FloatArray | None], ...] = (
-        lambda r: r.equity,
-        lambda r: r.drawdown,
-        lambda r: r.cum_funding,
-        lambda r: r.margin_ratio,
-    )
     palette = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692")
     for i, run in enumerate(runs):
         color = palette[i % len(palette)]
-        for row, pick in enumerate(pickers, start=1):
-            series = pick(run)
-            if series is None:
-                continue
+        for row, xs, series in _panels(run, x):
             fig.add_trace(
                 go.Scatter(
-                    x=x,
+                    x=xs,
                     y=_values(series),
                     name=run.name,
                     legendgroup=run.name,

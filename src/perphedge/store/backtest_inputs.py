@@ -19,6 +19,7 @@ from perphedge.backtest.data import (
     InstrumentInputs,
     PriceInput,
     align,
+    fmt_ms,
 )
 from perphedge.errors import DataError
 from perphedge.store.market import Coverage, MarketStore, interval_ms
@@ -72,9 +73,11 @@ def _spot(
         if interval is not None:
             note = None if venue == exchange else f"{asset} spot prices from {venue}"
             return _prices(store, venue, symbol, "spot", interval, span), note
+    venues = " or ".join(dict.fromkeys((exchange, SPOT_FALLBACK_EXCHANGE)))
     raise DataError(
-        f"no spot prices for {symbol} on {exchange} or {SPOT_FALLBACK_EXCHANGE} in the range: "
-        "run perphedge data sync or pick another range"
+        f"no spot prices for {symbol} on {venues} between {fmt_ms(span[0])} and "
+        f"{fmt_ms(span[1])}: pick a range inside the data (perphedge data list) or run "
+        "perphedge data sync"
     )
 
 

@@ -1,0 +1,104 @@
+"""From a portfolio (holdings, hedge settings) to backtest legs, costs and specs (pure).
+
+* One spot column per held coin, one perpetual column per coin whose perpetual hedges something
+  (the coin itself, or its proxy).
+* Holdings of the same coin with the same hedge (proxy, beta, ratio) are merged into one leg.
+* A holding's own `ratio` overrides the portfolio's: the leg's beta is scaled by
+  holding ratio / portfolio ratio, so every policy's ratio applies to it in proportion (a holding
+  with ratio 0 is left unhedged; with a portfolio ratio of 0 the holding's ratio is used as is).
+  A proxy hedge uses the holding's beta (1 when none is given).
+* Starting cash (the margin account): unless given, the initial margin the hedge needs on the
+  first bar, sum(value x ratio x beta) / leverage, so hedged and unhedged runs start from the
+  same capital and the hedge is funded.
+* Costs: the maker, taker and liquidation fees of the hedge perpetual (the highest among legs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from perphedge.backtest.spec import Costs, HedgeLeg
+from perphedge.instruments import Perpetual
+from perphedge.portfolio import Portfolio
+
+
+@dataclass(frozen=True)
+class LegPlan:
+    """One hedged group of holdings: coins of `asset` hedged on `hedge_asset`'s perpetual."""
+
+    asset: str
+    hedge_asset: str
+    qty_base: float
+    beta: float  # effective: proxy beta x (holding ratio / portfolio ratio)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Column layout of the market data and the legs on it."""
+
+    assets: tuple[str, ...]  # spot columns
+    hedge_assets: tuple[str, ...]  # perpetual columns
+    legs: tuple[LegPlan, ...]
+    unhedged: tuple[str, ...]  # coins held with ratio 0
+
+
+def layout(portfolio: Portfolio, portfolio_ratio: float) -> Layout:
+    """Spot and perpetual columns and merged legs (see the module docstring)."""
+    merged: dict[tuple[str, str, float], float] = {}
+    unhedged: list[str] = []
+    for h in portfolio.holdings:
+        own = h.ratio if h.ratio is not None else portfolio_ratio
+        scale = own / portfolio_ratio if portfolio_ratio > 0 else own
+        beta = (h.beta if h.beta is not None else 1.0) * scale
+        if beta <= 0:
+            unhedged.append(h.asset)
+            continue
+        key = (h.asset, h.hedge_asset, beta)
+        merged[key] = merged.get(key, 0.0) + h.qty_base
+    legs = tuple(LegPlan(a, ha, qty, b) for (a, ha, b), qty in merged.items())
+    return Layout(
+        assets=tuple(dict.fromkeys(h.asset for h in portfolio.holdings)),
+        hedge_assets=tuple(dict.fromkeys(leg.hedge_asset for leg in legs)),
+        legs=legs,
+        unhedged=tuple(dict.fromkeys(unhedged)),
+    )
+
+
+def hedge_legs(plan: Layout, instruments: Mapping[str, Perpetual]) -> tuple[HedgeLeg, ...]:
+    """HedgeLeg per planned leg; `instruments` maps each hedge asset to its perpetual."""
+    return tuple(
+        HedgeLeg(
+            qty_base=leg.qty_base,
+            spot_col=plan.assets.index(leg.asset),
+            hedge_col=plan.hedge_assets.index(leg.hedge_asset),
+            beta=leg.beta,
+            kind=instruments[leg.hedge_asset].kind,
+            contract_size=instruments[leg.hedge_asset].contract_size,
+            tiers=instruments[leg.hedge_asset].tiers,
+            name=leg.asset
+            if leg.asset == leg.hedge_asset
+            else f"{leg.asset} via {leg.hedge_asset}",
+        )
+        for leg in plan.legs
+    )
+
+
+def start_margin_usd(
+    legs: Sequence[HedgeLeg], first_spot: np.ndarray, ratio: float, leverage: float
+) -> float:
+    """Initial margin of the hedge on the first bar: sum(qty x spot x ratio x beta) / leverage."""
+    notional = sum(leg.qty_base * float(first_spot[leg.spot_col]) * leg.beta for leg in legs)
+    return notional * ratio / leverage
+
+
+def costs_for(instruments: Sequence[Perpetual], slippage_bp: float) -> Costs:
+    """Fees of the hedge perpetuals (the highest of each among them) and the given slippage."""
+    return Costs(
+        maker_fee=max(p.maker_fee for p in instruments),
+        taker_fee=max(p.taker_fee for p in instruments),
+        slippage_bp=slippage_bp,
+        liquidation_fee=max(p.liquidation_fee for p in instruments),
+    )

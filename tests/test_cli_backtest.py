@@ -1,0 +1,176 @@
+"""`perphedge backtest` end to end on the bundled real sample, checked against the shared CSVs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from datetime import datetime
+
+import pytest
+
+BTC = """
+[[holdings]]
+asset = "BTC"
+quantity = 1
+
+[hedge]
+ratio = 1.0
+leverage = 2
+exchange = "binance"
+contract = "linear"
+"""
+
+ETH = BTC.replace('"BTC"', '"ETH"').replace("quantity = 1", "quantity = 10")
+
+JAN = ["--from", "2024-01-01", "--to", "2024-02-01"]
+
+
+@pytest.fixture
+def btc(tmp_path):
+    path = tmp_path / "btc.toml"
+    path.write_text(BTC)
+    return str(path)
+
+
+@pytest.fixture
+def eth(tmp_path):
+    path = tmp_path / "eth.toml"
+    path.write_text(ETH)
+    return str(path)
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def _closes(path) -> dict[int, float]:
+    """8-hour candles by close time (open + 8 h), from a shared Binance CSV."""
+    with open(path, newline="") as f:
+        return {_ms(r["openTime"]) + 8 * 3_600_000: float(r["close"]) for r in csv.DictReader(f)}
+
+
+def _funding(path) -> dict[int, tuple[float, float]]:
+    """Settlement time floored to the minute -> (rate, mark) where the mark is reported."""
+    out = {}
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            if r["markPrice"]:
+                t = _ms(r["fundingTime"]) // 60_000 * 60_000
+                out[t] = (float(r["fundingRate"]), float(r["markPrice"]))
+    return out
+
+
+def test_json_runs_and_unhedged_equity_is_coins_at_spot_closes(run_cli, btc, shared_data):
+    r = run_cli("backtest", btc, *JAN, "--policy", "band", "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert [run["name"] for run in data["runs"]] == ["unhedged", "hedged", "band"]
+    for run in data["runs"]:
+        for key in ("total_return", "max_drawdown", "volatility", "funding_pnl", "fees"):
+            assert isinstance(run[key], float)
+        assert isinstance(run["liquidations"], int)
+        assert "hedge_effectiveness" in run
+    spot = _closes(shared_data / "prices" / "binance_spot_btcusdt_8h.csv")
+    first, last = spot[_ms("2024-01-01T00:00+00:00")], spot[_ms("2024-02-01T00:00+00:00")]
+    assert (first, last) == (42283.58, 42580.0)  # closes of the 8 h candles opened 16:00 before
+    # default cash: the hedge's initial margin, 1 BTC x 42,283.58 x ratio 1 / 2x = 21,141.79
+    assert data["initial_cash_usd"] == pytest.approx(21141.79, rel=1e-12)
+    unhedged = data["runs"][0]
+    assert unhedged["final_equity"] == pytest.approx(21141.79 + 42580.0, rel=1e-12)
+    # (21,141.79 + 42,580) / (21,141.79 + 42,283.58) - 1
+    assert unhedged["total_return"] == pytest.approx(296.42 / 63425.37, rel=1e-9)
+    assert data["runs"][1]["hedge_effectiveness"] > 0.9  # a full hedge removes most variance
+    assert data["bars"] == 94  # 2024-01-01 00:00 .. 2024-02-01 00:00 every 8 h: 31 * 3 + 1
+
+
+def test_funding_of_a_static_full_hedge_is_the_plain_sum(run_cli, btc, shared_data):
+    r = run_cli("backtest", btc, *JAN, "--slippage-bp", "0", "--json")
+    assert r.code == 0, r.err
+    hedged = json.loads(r.out)["runs"][1]
+    assert hedged["liquidations"] == 0 and hedged["trades"] == 1
+    events = _funding(shared_data / "funding" / "binance_btcusdt_funding.csv")
+    start, end = _ms("2024-01-01T00:00+00:00"), _ms("2024-02-01T00:00+00:00")
+    spot0 = _closes(shared_data / "prices" / "binance_spot_btcusdt_8h.csv")[start]
+    _, mark0 = events[start]
+    # the short opens on bar 0 at target notional 1 x spot0, i.e. spot0 / mark0 BTC at the mark,
+    # after bar 0's settlement; it then receives q x mark x rate at every later settlement
+    qty = spot0 / mark0
+    expected = math.fsum(qty * m * rate for t, (rate, m) in events.items() if start < t <= end)
+    assert len([t for t in events if start < t <= end]) == 93
+    assert hedged["funding_pnl"] == pytest.approx(expected, rel=1e-9)
+    assert expected > 0  # January 2024: positive rates, the short earned
+
+
+def test_table_names_the_metrics(run_cli, btc):
+    r = run_cli("backtest", btc, *JAN, "--policy", "funding", "--param", "min_hold_bars=2d")
+    assert r.code == 0, r.err
+    for label in ("total return", "annualised volatility", "max drawdown", "worst month",
+                  "VaR 95 %", "CVaR 95 %", "hedge effectiveness", "funding P&L", "fees",
+                  "basis P&L", "liquidations", "share of time hedged", "upside given up"):  # fmt: skip
+        assert label in r.out
+    assert re.search(r"unhedged\s+┃\s+hedged\s+┃\s+funding", r.out)
+
+
+def test_report_is_one_self_contained_page_with_the_data(run_cli, btc, tmp_path, shared_data):
+    page_path = tmp_path / "bt.html"
+    r = run_cli("backtest", btc, *JAN, "--report", str(page_path), "--json")
+    assert r.code == 0, r.err
+    page = page_path.read_text()
+    assert not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js inlined, nothing fetched
+    call = page[page.index("Plotly.newPlot(") :]
+    traces, _ = json.JSONDecoder().raw_decode(call[call.index("[") :])
+    unhedged_equity = next(t for t in traces if t["name"] == "unhedged")["y"]
+    cash = json.loads(r.out)["initial_cash_usd"]
+    spot = _closes(shared_data / "prices" / "binance_spot_btcusdt_8h.csv")
+    times = [_ms(x.replace(" ", "T") + "+00:00") for x in traces[0]["x"]]
+    assert len(unhedged_equity) == 94
+    # every bar: cash + 1 BTC at the last spot close
+    assert unhedged_equity == pytest.approx([cash + spot[t] for t in times], rel=1e-12)
+    assert {t["name"] for t in traces} == {"unhedged", "hedged"}
+    assert "<td>hedge effectiveness</td>" in page
+
+
+def test_gaps_warn_with_dates_or_refuse_under_strict(run_cli, eth):
+    window = ["--from", "2026-01-01", "--to", "2026-01-31"]
+    r = run_cli("backtest", eth, *window, "--json")
+    assert r.code == 0, r.err
+    assert "warning: gap: binance ETH/USDT spot 1d: 1 bar missing at 2026-01-08 00:00" in r.err
+    assert "1 bar missing at 2026-01-20 00:00" in r.err
+    assert json.loads(r.out)["gaps"][0].endswith("1 bar missing at 2026-01-08 00:00")
+    r = run_cli("backtest", eth, *window, "--strict")
+    assert r.code == 2
+    assert r.err.strip().count("\n") == 0
+    assert r.err.startswith("error: gap in the data: binance ETH/USDT spot 1d: 1 bar missing")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2010-01-01", "--to", "2010-02-01"], "no spot prices for BTC/USDT"),
+        (["--from", "2024-02-01", "--to", "2024-01-01"], "--from='2024-02-01'"),
+        (["--from", "2024-13-01", "--to", "2024-02-01"], "give a date as YYYY-MM-DD"),
+        ([*JAN, "--policy", "band", "--param", "band=2"], "band=2.0 is invalid"),
+        ([*JAN, "--policy", "band", "--param", "ratio=-0.5"], "ratio=-0.5 is invalid"),
+        ([*JAN, "--policy", "funding", "--param", "negative_window=0"], "negative_window=0"),
+        ([*JAN, "--policy", "static", "--param", "band=0.1"], "--param band='0.1'"),
+        ([*JAN, "--policy", "martingale"], "--policy='martingale'"),
+        ([*JAN, "--param", "band"], "name=value"),
+        ([*JAN, "--leverage", "0"], "--leverage=0.0"),
+        ([*JAN, "--leverage", "200"], "leverage=200.0"),
+        ([*JAN, "--contract", "quanto"], "--contract='quanto'"),
+        ([*JAN, "--report", "out.png"], "--report='out.png'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(run_cli, btc, args, message):
+    r = run_cli("backtest", btc, *args)
+    assert r.code == 2, r.out
+    assert r.err.startswith("error: ") and r.err.strip().count("\n") == 0
+    assert message in r.err
+
+
+def test_missing_portfolio_file(run_cli, tmp_path):
+    r = run_cli("backtest", str(tmp_path / "nope.toml"), *JAN)
+    assert r.code == 2
+    assert "PORTFOLIO" in r.err and "no such file" in r.err
