@@ -126,7 +126,8 @@ def _ranked(combos: list[Combo], summaries: list[Summary], rank: str) -> Iterato
 
     def key(i: int) -> tuple[bool, float]:
         value = float(summaries[i][rank])
-        return (math.isnan(value), sign * value)  # NaN last
+        # NaN last; equal values (to 12 significant digits) keep grid order
+        return (math.isnan(value), sign * float(f"{value:.12g}"))
 
     for place, i in enumerate(sorted(range(len(combos)), key=key), start=1):
         c = combos[i]

@@ -1,0 +1,108 @@
+"""`perphedge sweep`: the grid, the ranking, parallel runs and bad input."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+BTC = """
+[[holdings]]
+asset = "BTC"
+quantity = 1
+
+[hedge]
+ratio = 1.0
+leverage = 2
+exchange = "binance"
+"""
+
+JAN = ["--from", "2024-01-01", "--to", "2024-02-01"]
+GRID = "policy=static,band;ratio=0.5,1;band=0.01;leverage=2,5"
+
+
+@pytest.fixture
+def btc(tmp_path):
+    path = tmp_path / "btc.toml"
+    path.write_text(BTC)
+    return str(path)
+
+
+def _ordered(values, descending):
+    """Sorted, where values equal to 12 significant digits may come in either order."""
+    pairs = itertools.pairwise(values)
+    ok = [(a >= b if descending else a <= b) or a == pytest.approx(b, rel=1e-12) for a, b in pairs]
+    return all(ok)
+
+
+def _sweep(run_cli, btc, *extra):
+    r = run_cli("sweep", btc, *JAN, "--grid", GRID, "--json", *extra)
+    assert r.code == 0, r.err
+    return json.loads(r.out)["runs"]
+
+
+def test_grid_runs_ranked_by_total_return(run_cli, btc):
+    runs = _sweep(run_cli, btc, "--jobs", "1")
+    assert len(runs) == 8  # 2 policies x 2 ratios x 2 leverages (static drops band)
+    assert [r["rank"] for r in runs] == list(range(1, 9))
+    returns = [r["total_return"] for r in runs]
+    assert _ordered(returns, descending=True)
+    combos = {(r["policy"], r["params"]["ratio"], r["leverage"]) for r in runs}
+    assert len(combos) == 8
+    assert all(r["params"].get("band") == "0.01" for r in runs if r["policy"] == "band")
+    for r in runs:
+        for key in ("max_drawdown", "volatility", "funding_pnl", "fees", "liquidations",
+                    "hedge_effectiveness"):  # fmt: skip
+            assert key in r
+
+
+def test_a_grid_point_equals_the_single_backtest(run_cli, btc):
+    # every grid run starts with the most demanding margin: ratio 1 at 2x -> the same cash as
+    # `backtest` at the file's 2x, so the static ratio-1 2x run must match its "hedged" run
+    runs = _sweep(run_cli, btc, "--jobs", "1")
+    point = next(
+        r for r in runs if (r["policy"], r["params"]["ratio"], r["leverage"]) == ("static", "1", 2)
+    )
+    single = run_cli("backtest", btc, *JAN, "--json")
+    hedged = json.loads(single.out)["runs"][1]
+    for key in ("total_return", "funding_pnl", "fees", "max_drawdown", "final_equity"):
+        assert point[key] == pytest.approx(hedged[key], rel=1e-12)
+
+
+def test_parallel_and_serial_agree(run_cli, btc):
+    serial = _sweep(run_cli, btc, "--jobs", "1")
+    parallel = _sweep(run_cli, btc, "--jobs", "2")
+    assert parallel == serial
+
+
+@pytest.mark.parametrize(("metric", "descending"), [("max_drawdown", True), ("fees", False)])
+def test_rank_direction(run_cli, btc, metric, descending):
+    runs = _sweep(run_cli, btc, "--jobs", "1", "--rank", metric)
+    assert _ordered([r[metric] for r in runs], descending)
+
+
+def test_table_output(run_cli, btc):
+    r = run_cli("sweep", btc, *JAN, "--grid", "policy=static;leverage=2,3", "--jobs", "1")
+    assert r.code == 0, r.err
+    assert "2 runs on 1 processes" in r.out and "ranked by total_return" in r.out
+    assert "2x" in r.out and "3x" in r.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grid", "policy=static", "--rank", "luck"], "--rank='luck'"),
+        (["--grid", "colour=red"], "--grid='colour'"),
+        (["--grid", "policy=static,yolo"], "--policy='yolo'"),
+        (["--grid", "policy=band;band=2"], "band=2.0 is invalid"),
+        (["--grid", "leverage=two"], "--grid leverage='two'"),
+        (["--grid", "leverage=0"], "leverage=0.0"),
+        (["--grid", "policy=static", "--jobs", "-1"], "--jobs=-1"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(run_cli, btc, args, message):
+    r = run_cli("sweep", btc, *JAN, *args)
+    assert r.code == 2, r.out
+    assert r.err.startswith("error: ") and r.err.strip().count("\n") == 0
+    assert message in r.err
