@@ -180,7 +180,7 @@ class FakeMarket:
 def test_live_uses_the_market_data_port(run_cli, tmp_path, monkeypatch):
     fake = FakeMarket()
     assert isinstance(fake, MarketData)
-    monkeypatch.setattr(plan_inputs, "open_live", lambda exchange: fake)
+    monkeypatch.setattr(plan_inputs, "open_live", lambda exchange, kind: fake)
     text = '[[holdings]]\nasset = "BTC"\nquantity = 1\n[hedge]\nleverage = 1'
     r = run_cli("plan", write(tmp_path, text), "--live", "--json")
     assert r.code == 0, r.err
@@ -193,11 +193,26 @@ def test_live_uses_the_market_data_port(run_cli, tmp_path, monkeypatch):
     assert "BTC/USDT:USDT" in fake.asked
 
 
-def test_live_without_an_adapter_is_a_capability_error(run_cli):
-    r = run_cli("plan", ISSUE, "--live")
-    assert r.code == 2 and "--live needs an exchange adapter" in r.err
+def test_live_default_adapter_is_the_ccxt_market_data():
+    from perphedge.exchanges.market_data import CcxtMarketData
+
+    market = plan_inputs.open_live("binance", ContractKind.INVERSE)
+    assert isinstance(market, CcxtMarketData) and isinstance(market, MarketData)
+    assert market.market_type == "inverse"  # built without any network call
 
 
 def test_exchange_kind_is_respected(run_cli):
     data = json.loads(run_cli("plan", ISSUE, "--json").out)
     assert data["contract"] == ContractKind.LINEAR.value
+
+
+def test_demo_plans_and_stresses_the_bundled_examples(run_cli):
+    r = run_cli("demo")
+    assert r.code == 0, r.err
+    for name in ("portfolio.toml", "portfolio_proxy.toml", "portfolio_inverse.toml"):
+        assert f"perphedge plan {name}" in r.out
+    assert "perphedge stress portfolio.toml" in r.out
+    assert "54,000.00" in r.out and "10,800.00" in r.out  # the issue example's totals
+    assert "-5,400" in r.out and "5,400" in r.out  # -10 % shock: spot and hedge
+    assert "no liquidation price" in r.out  # the coin-margined example
+    assert "TAO" in r.out

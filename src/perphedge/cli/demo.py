@@ -1,45 +1,57 @@
-"""`perphedge demo`: the main job on bundled data (until the planner exists: margin examples)."""
+"""`perphedge demo`: the main job on bundled data — plan and stress the example portfolios.
+
+The examples live in perphedge/data/examples: `portfolio.toml` (BTC + ETH, linear, 5x),
+`portfolio_proxy.toml` (an alt hedged through the BTC perpetual at a beta) and
+`portfolio_inverse.toml` (coin-margined shorts backed by the coins). Prices are written in the
+files; funding rates come from the bundled real sample in the local market store.
+"""
 
 from __future__ import annotations
 
-import typer
+from importlib import resources
+from pathlib import Path
 
-from perphedge import tier_tables
-from perphedge.funding import SIGN_RULE, apr
-from perphedge.instruments import ContractKind, TierTable
-from perphedge.margin import Position, Side, position_risk
-from perphedge.report.render import console, fmt_num, fmt_pct, table
+import typer
+from rich.rule import Rule
+
+from perphedge.cli.plan import make_plan
+from perphedge.config import load_portfolio
+from perphedge.funding import SIGN_RULE
+from perphedge.report.plan_view import plan_renderables, stress_renderables
+from perphedge.report.render import console
+from perphedge.scenarios import StressSpec, run_stress
+
+EXAMPLES = ("portfolio.toml", "portfolio_proxy.toml", "portfolio_inverse.toml")
+
+
+def example_path(name: str) -> Path:
+    """A bundled example portfolio file."""
+    return Path(str(resources.files("perphedge") / "data" / "examples" / name))
+
+
+def _show(name: str, stress_it: bool) -> None:
+    path = example_path(name)
+    cfg = load_portfolio(path)
+    console.print(Rule(f"perphedge plan {name}"))
+    plan, notes = make_plan(cfg)
+    for item in plan_renderables(plan, notes):
+        console.print(item)
+    if stress_it:
+        console.print(Rule(f"perphedge stress {name}"))
+        result = run_stress(plan, StressSpec())
+        for item in stress_renderables(result):
+            console.print(item)
 
 
 def demo() -> None:
-    """Show why leverage matters for a short hedge: liquidation distance by leverage."""
-    tiers = tier_tables.bundled("binance:BTCUSDT")
-    entry = 60_000.0
-    rows = []
-    for leverage in (1, 2, 3, 5, 10):
-        risk = position_risk(Position(Side.SHORT, 1.0, entry), leverage=leverage, tiers=tiers)
-        rows.append(
-            (
-                f"{leverage}x",
-                fmt_num(risk.initial_margin),
-                fmt_num(risk.liquidation_price),
-                fmt_pct(risk.distance_to_liquidation),
-            )
-        )
+    """Plan and stress the bundled example portfolios (linear, proxy, coin-margined)."""
+    console.print(f"Funding sign: {SIGN_RULE}.")
+    for name in EXAMPLES:
+        _show(name, stress_it=name != "portfolio_proxy.toml")
     console.print(
-        table(
-            f"Short 1 BTC BTCUSDT @ {entry:,.0f}, isolated (tiers {tiers.as_of})",
-            ["leverage", "initial margin USDT", "liquidation price", "rally to liquidation"],
-            rows,
-        )
+        f"Examples: {example_path('')} — copy one, edit it, and run "
+        "perphedge plan FILE / perphedge stress FILE --plot stress.html"
     )
-    inverse = Position(Side.SHORT, 600, entry, ContractKind.INVERSE, 100.0)
-    risk = position_risk(inverse, leverage=1, tiers=TierTable.flat(0.004))
-    console.print(
-        f"Coin-margined: short 600 BTCUSD contracts (100 USD) backed by 1 BTC -> liquidation: "
-        f"{'none' if risk.liquidation_price is None else fmt_num(risk.liquidation_price)}"
-    )
-    console.print(f"Funding: {SIGN_RULE}. 0.01 % per 8 h = {fmt_pct(apr(0.0001, 8))} a year.")
 
 
 def register(app: typer.Typer) -> None:

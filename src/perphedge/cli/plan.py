@@ -66,7 +66,7 @@ def make_plan(
         min_liquidation_distance=min_liq_distance_pct / 100.0,
         max_funding_cost_apr=require_finite("--max-funding-cost", max_funding_cost_pct) / 100.0,
     )
-    market = plan_inputs.open_live(venue_info.name) if live else None
+    market = plan_inputs.open_live(venue_info.name, spec.kind) if live else None
     inputs = plan_inputs.resolve(cfg, venue_info.name, spec.kind, plan_inputs.open_store(), market)
     plan = build_plan(cfg.portfolio, spec, inputs.prices, inputs.markets)
     return plan, inputs.notes

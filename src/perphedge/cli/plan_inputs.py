@@ -5,20 +5,18 @@ Offline (default): a holding's price comes from the portfolio file, else the loc
 the funding rate is the store's latest settlement of that perpetual with its interval, else the
 exchange's 0.01 % per 8 h baseline (the plan says so in a note).
 `--live`: marks, contracts (with tiers) and funding come from a `perphedge.ports.MarketData`
-adapter for the exchange (`open_live`), and file prices still win for valuation.
+adapter for the exchange (`open_live`: perphedge.exchanges.market_data), and file prices still win for valuation.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, cast
 
 from perphedge import instrument_tables
 from perphedge.config import PortfolioConfig
-from perphedge.errors import CapabilityError, DataError, InputError, PerphedgeError
+from perphedge.errors import DataError, InputError, PerphedgeError
 from perphedge.hedge import LegMarket
 from perphedge.instruments import ContractKind, Perpetual
 from perphedge.ports import MarketData
@@ -50,17 +48,11 @@ def open_store() -> PriceSource:
     return cast(PriceSource, MarketStore())
 
 
-def open_live(exchange: str) -> MarketData:
-    """The exchange adapter's MarketData port; CapabilityError when no adapter provides one."""
-    try:
-        module = importlib.import_module("perphedge.exchanges.live_market")
-    except ImportError:
-        raise CapabilityError(
-            f"--live needs an exchange adapter for {exchange} (perphedge.exchanges.live_market), "
-            "which this installation lacks; run without --live to use the local store"
-        ) from None
-    factory = cast(Callable[[str], MarketData], module.open_market_data)
-    return factory(exchange)
+def open_live(exchange: str, kind: ContractKind) -> MarketData:
+    """The exchange adapter's MarketData port (ccxt; USDⓈ-M style or coin-margined client)."""
+    from perphedge.exchanges.market_data import CcxtMarketData
+
+    return CcxtMarketData(exchange, "inverse" if kind is ContractKind.INVERSE else "linear")
 
 
 @dataclass(frozen=True)
