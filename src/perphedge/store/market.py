@@ -56,6 +56,8 @@ _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 FUNDING_COLUMNS = ("exchange", "symbol", "ts_ms", "rate", "interval_hours", "mark")
 PRICE_COLUMNS = ("exchange", "symbol", "kind", "interval", "ts_ms", "open", "high", "low", "close")
 
+_VALUE_COLUMNS = ("rate", "interval_hours", "mark", "open", "high", "low", "close")
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS funding (
     exchange VARCHAR NOT NULL, symbol VARCHAR NOT NULL, ts_ms BIGINT NOT NULL,
@@ -152,9 +154,12 @@ def sample_dir() -> Path:
 class MarketStore:
     """Market data on disk (see the module docstring for the API)."""
 
-    def __init__(self, path: str | Path | None = None, sample: Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path | None = None, sample: Path | None = None, seed: bool = True
+    ) -> None:
         self.path = market_store_path(path)
         self._sample = sample if sample is not None else sample_dir()
+        self._seed_with_sample = seed  # False: a new store file starts empty
 
     # ---------------------------------------------------------------- reads
     def funding(
@@ -244,6 +249,29 @@ class MarketStore:
             Coverage(str(e), str(s), str(d), int(a), int(b), int(n)) for e, s, d, a, b, n in rows
         ]
 
+    def select(
+        self,
+        table: str,
+        where: dict[str, str],
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> pa.Table:
+        """Rows of `table` ("funding" or "prices") matching `where` (column -> value), sorted."""
+        columns = FUNDING_COLUMNS if table == "funding" else PRICE_COLUMNS
+        if table not in ("funding", "prices") or any(k not in columns for k in where):
+            raise InputError("table", table, f"use funding or prices with columns {columns}")
+        conds = [f'"{k}" = ?' for k in where] + ["ts_ms >= ?", "ts_ms < ?"]
+        params = [*where.values(), *_bounds(since_ms, until_ms)]
+        cols = ", ".join(f'"{c}"' for c in columns)
+        keys = ", ".join(f'"{c}"' for c in columns if c not in _VALUE_COLUMNS)
+        sql = f"SELECT {cols} FROM {table} WHERE {' AND '.join(conds)} ORDER BY {keys}"
+        with self._reading() as con:
+            try:
+                result: pa.Table = con.execute(sql, params).to_arrow_table()
+            except duckdb.Error as e:
+                raise DataError(f"market store {self.path} query failed: {_first_line(e)}") from e
+        return result
+
     def last_ts_ms(self, exchange: str, symbol: str, dataset: str) -> int | None:
         """Newest stored timestamp of a series ("funding" or "<kind>:<interval>"), or None."""
         for cov in self.available():
@@ -313,9 +341,12 @@ class MarketStore:
     def _seed(self, con: duckdb.DuckDBPyConnection) -> None:
         if con.execute("SELECT value FROM meta WHERE key = 'seeded'").fetchall():
             return
-        for name in ("funding", "prices"):
-            _run(con, f"INSERT INTO {name} SELECT * FROM read_parquet(?)", [self._parquet(name)])
-        _run(con, "INSERT INTO meta VALUES ('seeded', 'bundled sample')")
+        if self._seed_with_sample:
+            for name in ("funding", "prices"):
+                sql = f"INSERT INTO {name} SELECT * FROM read_parquet(?)"
+                _run(con, sql, [self._parquet(name)])
+        origin = "bundled sample" if self._seed_with_sample else "empty"
+        _run(con, "INSERT INTO meta VALUES ('seeded', ?)", [origin])
 
     def _parquet(self, name: str) -> str:
         path = self._sample / f"{name}.parquet"
