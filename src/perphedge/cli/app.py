@@ -36,6 +36,7 @@ def _register_commands() -> None:
     from perphedge.cli import (
         backtest,
         beta,
+        data,
         demo,
         exchanges,
         funding,
@@ -57,6 +58,7 @@ def _register_commands() -> None:
         monitor,
         backtest,
         sweep,
+        data,
     ):
         module.register(app)
 
