@@ -10,8 +10,8 @@ Rules, in order, for one leg (sizes in contracts, signed: + long, - short):
               notional as on Binance: "unless you choose reduce only"), then
   increase  = the rest, rounded toward zero to the quantity step (`units.round_qty_to_step`) and
               skipped with a note when below the minimum quantity or notional;
-  children  = each part split into child orders of at most `child_notional` (and never above
-              `max_order_notional`), equal sizes on the step, the last one taking the remainder;
+  children  = each part split into the fewest child orders of at most `child_notional` (and
+              never above `max_order_notional`), on the step, sizes differing by one step at most;
   price     = limit at mark * (1 +/- slippage_cap), on the tick and never beyond the cap
               (market orders only when asked).
 Client order ids are deterministic: "ph" + 24 hex of sha256(intent id | symbol | child index), so
@@ -139,12 +139,13 @@ def limit_price(side: OrderSide, mark: Decimal, slippage_cap: float, tick: float
 
 
 def split_children(qty: Decimal, max_child: Decimal, step: Decimal) -> list[Decimal]:
-    """Split `qty` (on the step, > 0) into equal children <= max_child; the last takes the rest."""
+    """Split `qty` (on the step, > 0) into the fewest children <= max_child, on the step, sizes
+    differing by at most one step (the larger ones first)."""
     max_child = max(round_qty_to_step(max_child, step), step)
     count = int((qty / max_child).to_integral_value(rounding=ROUND_CEILING))
-    each = round_qty_to_step(qty / count, step)
-    children = [each] * (count - 1)
-    children.append(qty - each * (count - 1))
+    base = round_qty_to_step(qty / count, step)
+    extra = int((qty - base * count) / step)
+    children = [base + step] * extra + [base] * (count - extra)
     return [c for c in children if c > 0]
 
 

@@ -17,7 +17,8 @@ Model (cross margin, one-way positions, USDT wallet):
   times of a replayed funding history): cash = `perphedge.funding.funding_payment` of the position
   held at that time (positive rate: the short receives).
 * Liquidation: when the Binance margin ratio (`perphedge.margin.margin_ratio`, tiered, cross)
-  reaches 1 at the mark, the position is closed at the mark and the clearance fee charged.
+  reaches 1 at the mark, the positions are closed at the mark and the clearance fee charged;
+  a loss beyond the wallet is the insurance fund's (the wallet stops at zero).
 Client order ids are unique: placing a known id returns that order and changes nothing.
 """
 
@@ -369,6 +370,8 @@ class PaperExchange:
             self._state["liquidations"].append(
                 {"symbol": symbol, "ts_ms": now_ms, "contracts": str(closing), "price": str(price)}
             )
+        if Decimal(self._state["wallet"]) < 0:  # the loss beyond the margin: insurance fund
+            self._state["wallet"] = "0"
         for order in self._open():
             order.update(status=OrderStatus.CANCELED.value, reason="liquidation", updated_ms=now_ms)
 
@@ -535,6 +538,11 @@ class PaperExchange:
                 for p in state["funding"]
                 if p["symbol"] == symbol and int(p["ts_ms"]) >= since_ms
             ]
+
+    def all_orders(self) -> list[OrderState]:
+        """Every order the account has ever received, in any state."""
+        with self._session([]) as state:
+            return [self._order_state(o) for o in state["orders"].values()]
 
     def liquidations(self) -> list[dict[str, Any]]:
         with self._session([]) as state:

@@ -1,0 +1,67 @@
+"""Fakes and helpers for the live tests: a fixed-price market, a paper account, a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from perphedge import instrument_tables
+from perphedge.exchanges.paper import PaperExchange, PaperSettings
+from perphedge.exchanges.replay import ManualClock
+from perphedge.instruments import Perpetual
+from perphedge.live.execute import LiveSession, RunOptions
+from perphedge.ports import FundingRateQuote, PriceQuote
+from perphedge.store.journal import Journal
+
+BTC = "BTC/USDT:USDT"
+ETH = "ETH/USDT:USDT"
+T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC
+HOUR = 3_600_000
+
+
+@dataclass
+class StaticMarket:
+    """MarketData port with prices and funding rates the test sets."""
+
+    clock: ManualClock
+    marks: dict[str, Decimal] = field(
+        default_factory=lambda: {BTC: Decimal(60000), ETH: Decimal(3000)}
+    )
+    rates: dict[str, float] = field(default_factory=lambda: {BTC: 0.0001, ETH: 0.0001})
+    stale_ms: int = 0
+
+    def mark_price(self, symbol: str) -> PriceQuote:
+        return PriceQuote(symbol, self.marks[symbol], self.clock.now_ms() - self.stale_ms)
+
+    def instrument(self, symbol: str) -> Perpetual:
+        return instrument_tables.by_symbol("binance", symbol)
+
+    def funding_rate(self, symbol: str) -> FundingRateQuote:
+        return FundingRateQuote(symbol, self.rates[symbol], 8.0, None, self.clock.now_ms())
+
+
+def make_paper(
+    home: Path, clock: ManualClock, market: StaticMarket, ratio: float = 1.0, usdt: int = 20_000
+) -> PaperExchange:
+    settings = PaperSettings(slippage=0.0005, partial_fill_ratio=ratio, initial_usdt=Decimal(usdt))
+    return PaperExchange(home / "paper" / "binance.json", market, clock, settings)
+
+
+def make_session(
+    home: Path,
+    paper: PaperExchange,
+    journal: Journal,
+    options: RunOptions | None = None,
+) -> LiveSession:
+    return LiveSession(
+        "paper:binance",
+        paper,
+        paper,
+        paper.market,
+        paper.clock,
+        journal,
+        home,
+        options or RunOptions(poll_interval_s=1.0, order_timeout_s=0.0),
+        sleep=lambda _s: None,
+    )
