@@ -174,3 +174,30 @@ def test_missing_portfolio_file(run_cli, tmp_path):
     r = run_cli("backtest", str(tmp_path / "nope.toml"), *JAN)
     assert r.code == 2
     assert "PORTFOLIO" in r.err and "no such file" in r.err
+
+
+def _daily_closes(path) -> dict[int, float]:
+    """Daily candles (CryptoDataDownload export: banner line, newest first) by close time."""
+    with open(path, newline="") as f:
+        next(f)
+        return {int(r["Unix"]) + 86_400_000: float(r["Close"]) for r in csv.DictReader(f)}
+
+
+def test_proxy_hedge_with_beta_funding_is_the_plain_sum(run_cli, tmp_path, shared_data):
+    path = tmp_path / "sol.toml"
+    path.write_text(
+        '[[holdings]]\nasset = "SOL"\nquantity = 100\nproxy = "BTC"\nbeta = 1.2\n\n'
+        '[hedge]\nratio = 1.0\nleverage = 2\nexchange = "binance"\n'
+    )
+    r = run_cli("backtest", str(path), *JAN, "--slippage-bp", "0", "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    start, end = _ms("2024-01-01T00:00+00:00"), _ms("2024-02-01T00:00+00:00")
+    sol0 = _daily_closes(shared_data / "prices" / "binance_spot_solusdt_1d_cryptodatadownload.csv")
+    events = _funding(shared_data / "funding" / "binance_btcusdt_funding.csv")
+    # SOL is valued at its daily close; the BTC short is 1.2 x 100 SOL x SOL price in notional
+    notional0 = 1.2 * 100 * sol0[start]
+    assert data["initial_cash_usd"] == pytest.approx(notional0 / 2, rel=1e-12)
+    qty_btc = notional0 / events[start][1]
+    expected = math.fsum(qty_btc * m * rate for t, (rate, m) in events.items() if start < t <= end)
+    assert data["runs"][1]["funding_pnl"] == pytest.approx(expected, rel=1e-9)
