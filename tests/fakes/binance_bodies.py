@@ -86,6 +86,15 @@ def premium_index(state: ExchangeState, symbol: str, now_ms: int) -> dict[str, A
     }  # fmt: skip
 
 
+def funding_info() -> list[dict[str, Any]]:
+    """GET /fapi/v1/fundingInfo: symbols' funding caps and interval (8 h here)."""
+    return [
+        {"symbol": s, "adjustedFundingRateCap": "0.00300000",
+         "adjustedFundingRateFloor": "-0.00300000", "fundingIntervalHours": 8, "disclaimer": False}
+        for s in SPECS
+    ]  # fmt: skip
+
+
 def funding_rate_history(symbol: str) -> list[dict[str, Any]]:
     """Recorded June 2026 BTCUSDT settlements (raw /fapi/v1/fundingRate body); others empty."""
     rows: list[dict[str, Any]] = json.loads(

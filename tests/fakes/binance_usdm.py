@@ -284,6 +284,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/time"): (False, lambda f, p: {"serverTime": f.clock()}),
     ("GET", "/fapi/v1/exchangeInfo"): (False, lambda f, p: bodies.exchange_info(f.clock())),
     ("GET", "/fapi/v1/premiumIndex"): (False, _premium),
+    ("GET", "/fapi/v1/fundingInfo"): (False, lambda f, p: bodies.funding_info()),
     ("GET", "/fapi/v1/fundingRate"): (False, lambda f, p: bodies.funding_rate_history(_symbol(p))),
     ("GET", "/fapi/v1/leverageBracket"): (
         True,

@@ -1,0 +1,201 @@
+"""End-to-end: `perphedge hedge open|rebalance|close --execute --yes` -> ccxt -> fake Binance.
+
+The command runs in-process exactly as a user runs it, with the API key and secret in the
+environment and the unmodified ccxt client sent to the local server by the hidden --base-url
+option. Portfolio: 0.5 BTC and 8 ETH, hedged 1:1 at 5x cross; marks 60,000 and 3,000; wallet
+20,000 USDT. Limit sells are priced at the slippage cap (0.2 % below the mark) and so cross at
+once; orders are split into children of at most 10,000 USD (BTC 4 x 0.125 = 4 x 7,485 USD at
+59,880). Every test ends with `assert_journal_agrees`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliResult
+from tests.fakes.agreement import assert_journal_agrees
+from tests.fakes.binance_usdm import FakeBinance, Fault
+
+D = Decimal
+PORTFOLIO = """
+[[holdings]]
+asset = "BTC"
+quantity = 0.5
+
+[[holdings]]
+asset = "ETH"
+quantity = 8
+
+[hedge]
+ratio = 1.0
+leverage = 5
+exchange = "binance"
+contract = "linear"
+margin_mode = "cross"
+"""
+Hedge = Callable[..., CliResult]
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
+    with FakeBinance() as server:
+        server.state.wallet = D(20000)
+        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", server.api_key)
+        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", server.secret)
+        yield server
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"  # PERPHEDGE_HOME of the run_cli fixture
+
+
+@pytest.fixture
+def hedge(run_cli: Callable[..., CliResult], fake: FakeBinance, tmp_path: Path) -> Hedge:
+    portfolio = tmp_path / "portfolio.toml"
+    portfolio.write_text(PORTFOLIO)
+
+    def run(kind: str, *extra: str) -> CliResult:
+        return run_cli(
+            "hedge", kind, str(portfolio), "--base-url", fake.base_url,
+            "--execute", "--yes", "--order-timeout", "0.5", *extra,
+        )  # fmt: skip
+
+    return run
+
+
+def positions(fake: FakeBinance) -> tuple[Decimal, Decimal]:
+    return fake.state.position_amt("BTCUSDT"), fake.state.position_amt("ETHUSDT")
+
+
+def posts(fake: FakeBinance) -> list[dict[str, str]]:
+    return [r.params for r in fake.calls("POST", "/fapi/v1/order")]
+
+
+def test_open_rebalance_close_round_trip(fake: FakeBinance, hedge: Hedge, home: Path) -> None:
+    opened = hedge("open")
+    assert opened.code == 0, opened.err
+    assert positions(fake) == (D("-0.5"), D(-8))
+    sent = posts(fake)
+    for symbol, total in (("BTCUSDT", D("0.5")), ("ETHUSDT", D(8))):
+        children = [D(p["quantity"]) for p in sent if p["symbol"] == symbol]
+        assert sum(children) == total and len(children) >= 2
+        # children of at most 10,000 USD at the limit price, on the 0.001 step
+        assert all(
+            q * D(p) <= 10_000
+            for q, p in zip(
+                children, [p["price"] for p in sent if p["symbol"] == symbol], strict=True
+            )
+        )
+        assert all(q % D("0.001") == 0 for q in children)
+    # limit at the slippage cap: 60,000 * (1 - 0.002) = 59,880; 3,000 * 0.998 = 2,994
+    assert {p["price"] for p in sent} == {"59880", "2994"}
+    assert {p["type"] for p in sent} == {"LIMIT"} and not any("reduceOnly" in p for p in sent)
+    assert_journal_agrees(fake, home)
+
+    again = hedge("rebalance")
+    assert again.code == 0 and "nothing to do" in again.err
+    assert len(posts(fake)) == len(sent)
+
+    closed = hedge("close")
+    assert closed.code == 0, closed.err
+    assert positions(fake) == (D(0), D(0))
+    closing = posts(fake)[len(sent) :]
+    assert closing and all(p["reduceOnly"] == "true" and p["side"] == "BUY" for p in closing)
+    assert_journal_agrees(fake, home)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.lost(drop=True),
+        Fault.lost(drop=False, times=2),
+        Fault.server_error(503, times=2),
+        Fault.rate_limit(retry_after_s=0),
+    ],
+    ids=["connection-dropped-after-accept", "502-after-accept-x2", "503-x2", "429"],
+)
+def test_open_through_order_faults_sends_each_order_once(
+    fake: FakeBinance, hedge: Hedge, home: Path, fault: Fault
+) -> None:
+    fake.inject(fault)
+    result = hedge("open")
+    assert result.code == 0, result.err
+    assert positions(fake) == (D("-0.5"), D(-8))  # not one child more or less
+    assert len(fake.state.orders) == len({p["newClientOrderId"] for p in posts(fake)})
+    assert_journal_agrees(fake, home)
+
+
+def test_lookup_failures_do_not_cause_a_second_send(
+    fake: FakeBinance, hedge: Hedge, home: Path
+) -> None:
+    fake.inject(
+        Fault.lost(),  # the first order is accepted, its answer lost ...
+        Fault.server_error(503, method="GET", path="/fapi/v1/order", times=3),  # ... lookups fail
+    )
+    result = hedge("open")
+    assert result.code == 0, result.err
+    assert positions(fake) == (D("-0.5"), D(-8))
+    assert_journal_agrees(fake, home)
+
+
+def test_rejection_stops_the_leg_and_a_rerun_completes_it(
+    fake: FakeBinance, hedge: Hedge, home: Path
+) -> None:
+    fake.inject(Fault.margin_insufficient())
+    first = hedge("open")
+    assert first.code == 4 and "-2019" in first.err and "Margin is insufficient" in first.err
+    # the BTC leg stopped at its rejected first child; the ETH leg went through
+    assert positions(fake) == (D(0), D(-8))
+    assert_journal_agrees(fake, home)
+    second = hedge("open")
+    assert second.code == 0, second.err
+    assert positions(fake) == (D("-0.5"), D(-8))
+    assert_journal_agrees(fake, home)
+
+
+def test_partial_fill_is_kept_and_rebalance_tops_up(
+    fake: FakeBinance, hedge: Hedge, home: Path
+) -> None:
+    fake.state.partial_next("0.5")  # 0.125 * 0.5 = 0.0625 -> 0.062 on the 0.001 step fills
+    result = hedge("open")
+    assert result.code == 0, result.err
+    # the resting remainder is cancelled after --order-timeout; the filled half is kept
+    assert positions(fake) == (D("-0.437"), D(-8))  # 3 x 0.125 + 0.062
+    canceled = [o for o in fake.state.orders.values() if o.status == "CANCELED"]
+    assert [(o.qty, o.executed) for o in canceled] == [(D("0.125"), D("0.062"))]
+    assert_journal_agrees(fake, home)
+    # 0.063 / 0.5 = 12.6 % off target > --min-drift 2 %: rebalance sells the difference
+    topped = hedge("rebalance")
+    assert topped.code == 0, topped.err
+    assert positions(fake) == (D("-0.5"), D(-8))
+    assert_journal_agrees(fake, home)
+
+
+def test_key_that_can_withdraw_is_refused_before_anything_is_sent(
+    fake: FakeBinance, hedge: Hedge, home: Path
+) -> None:
+    fake.state.can_withdraw = True
+    result = hedge("open")
+    assert result.code == 3 and "can withdraw" in result.err
+    assert posts(fake) == [] and fake.calls("POST", "/fapi/v1/leverage") == []
+
+
+def test_secrets_never_leave_the_process(
+    fake: FakeBinance, hedge: Hedge, home: Path, tmp_path: Path
+) -> None:
+    fake.inject(Fault.lost(), Fault.margin_insufficient())
+    result = hedge("open", "--json")
+    assert fake.secret not in result.out + result.err
+    assert fake.api_key not in result.out + result.err
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name.startswith("journal") for p in written)
+    for path in written:
+        data = path.read_bytes()
+        assert fake.secret.encode() not in data and fake.api_key.encode() not in data, path
+    # on the wire only the HMAC signature travels, never the secret
+    assert not any(fake.secret in v for r in fake.requests for v in r.params.values())
