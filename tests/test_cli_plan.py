@@ -216,3 +216,17 @@ def test_demo_plans_and_stresses_the_bundled_examples(run_cli):
     assert "-5,400" in r.out and "5,400" in r.out  # -10 % shock: spot and hedge
     assert "no liquidation price" in r.out  # the coin-margined example
     assert "TAO" in r.out
+
+
+def test_proxy_without_beta_takes_it_from_the_store(run_cli, tmp_path):
+    from perphedge.cli.beta import BetaRequest, estimate_beta
+    from perphedge.hedge_ratio import CiMethod
+    from perphedge.store.market import MarketStore
+
+    text = '[[holdings]]\nasset = "SOL"\nquantity = 100\nprice = 150\nproxy = "BTC"'
+    data = json.loads(run_cli("plan", write(tmp_path, text), "--json").out)
+    req = BetaRequest(vs="BTC", ci_method=CiMethod.FISHER_Z)
+    beta = estimate_beta(MarketStore(), "SOL", req).estimate.beta
+    assert data["exposures"][0]["beta"] == pytest.approx(beta, rel=1e-12)
+    assert data["legs"][0]["target_notional"] == pytest.approx(15_000 * beta)  # 100 * 150 * b
+    assert any(note.startswith("SOL: beta ") for note in data["notes"])

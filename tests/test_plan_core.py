@@ -220,3 +220,11 @@ def test_bad_files_give_one_line_naming_the_key(text, message):
         parse_portfolio(text)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_ratio_zero_holding_is_left_unhedged_without_a_warning():
+    plan = plan_of([Holding("BTC", 0.5, 60_000, ratio=0.0), Holding("ETH", 8, 3_000)])
+    btc, eth = plan.legs
+    assert btc.position is None and btc.qty == 0 and eth.qty == Decimal("8.000")
+    assert [w.code for w in plan.warnings] == ["liquidation_close"]  # ETH only, at 5x
+    assert plan.unhedged_usd == 30_000.0

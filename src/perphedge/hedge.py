@@ -27,181 +27,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from perphedge.errors import InputError, require_finite, require_fraction, require_positive
+from perphedge.errors import InputError, require_finite
 from perphedge.funding import funding_payment
-from perphedge.instruments import ContractKind, Perpetual
-from perphedge.margin import MarginMode, Position, PositionRisk, Rules, Side, position_risk
+from perphedge.hedge_advice import leg_notes, leg_warnings, market_notes, no_perpetual_warnings
+from perphedge.hedge_model import (
+    INVERSE_RESIDUAL_RISKS,
+    ExposureLine,
+    HedgeLeg,
+    HedgePlan,
+    HedgeSpec,
+    LegMarket,
+    PlannedOrder,
+    PlanWarning,
+)
+from perphedge.instruments import Perpetual
+from perphedge.margin import MarginMode, Position, PositionRisk, Side, position_risk
 from perphedge.portfolio import Holding, Portfolio, Valuation, valuation
 from perphedge.ports import OrderSide, OrderType
 from perphedge.units import periods_per_year, round_price_to_tick, round_qty_to_step
 
-INVERSE_RESIDUAL_RISKS = (
-    "funding is paid or received in the coin, so its USD value moves with the price",
-    "trading fees are charged in the coin",
-    "basis: the perpetual's mark can differ from the spot price you value the coins at",
-    "rebalancing: when the coins held change, the number of contracts must be recomputed",
-    "exchange risk: the coins backing the short sit on the exchange",
-)
-
-
-@dataclass(frozen=True)
-class HedgeSpec:
-    """How to hedge: ratio, leverage, venue rules, contract type, order type and warning limits.
-
-    `min_liquidation_distance`: warn when the short is liquidated closer than this fraction of the
-    mark. `max_funding_cost_apr`: warn when the short pays funding above this yearly fraction.
-    """
-
-    ratio: float = 1.0
-    leverage: float = 1.0
-    exchange: str = "binance"
-    kind: ContractKind = ContractKind.LINEAR
-    margin_mode: MarginMode = MarginMode.ISOLATED
-    rules: Rules = Rules.BINANCE
-    order_type: OrderType = OrderType.LIMIT
-    min_liquidation_distance: float = 0.30
-    max_funding_cost_apr: float = 0.05
-
-    def __post_init__(self) -> None:
-        require_fraction("ratio", self.ratio)
-        require_positive("leverage", self.leverage)
-        require_fraction("min_liquidation_distance", self.min_liquidation_distance)
-        require_finite("max_funding_cost_apr", self.max_funding_cost_apr)
-
-
-@dataclass(frozen=True)
-class LegMarket:
-    """Market inputs for one hedge instrument: spec, mark and the funding rate to plan with."""
-
-    instrument: Perpetual
-    mark: float
-    rate_per_interval: float
-    interval_hours: float
-    funding_source: str = "given"
-    mark_source: str = "given"
-
-    def __post_init__(self) -> None:
-        require_positive("mark", self.mark)
-        require_finite("rate_per_interval", self.rate_per_interval)
-        require_positive("interval_hours", self.interval_hours)
-
-
-@dataclass(frozen=True)
-class ExposureLine:
-    """One holding: its value, what it is hedged with, and what stays unhedged (USD)."""
-
-    asset: str
-    qty_base: float
-    price: float
-    value_usd: float
-    location: str | None
-    ratio: float
-    beta: float
-    hedge_symbol: str | None
-    target_notional_usd: float
-    hedged_notional_usd: float
-    unhedged_usd: float
-
-
-@dataclass(frozen=True)
-class HedgeLeg:
-    """One short perpetual position. Settle-currency amounts are USDT (linear) or coin (inverse).
-
-    `qty` is the order size in contracts (Binance USDⓈ-M: 1 contract = 1 coin); `qty_base` the
-    size in coins (linear) or the coins' worth at the mark (inverse). `position` is None when
-    rounding or a venue minimum leaves nothing to open.
-    """
-
-    symbol: str
-    kind: ContractKind
-    settle: str
-    side: str
-    qty: Decimal
-    qty_base: float
-    mark: float
-    target_notional_usd: float
-    notional_usd: float
-    residual_usd: float
-    wallet: float
-    initial_margin: float
-    initial_margin_usd: float
-    maintenance_margin: float
-    liquidation_price: float | None
-    liquidation_distance: float | None
-    rate_per_interval: float
-    interval_hours: float
-    funding_source: str
-    funding_per_interval: float
-    funding_per_day_usd: float
-    funding_per_year_usd: float
-    funding_apr: float
-    fee_open: float
-    fee_open_usd: float
-    tiers_source: str
-    approximate: bool
-    instrument: Perpetual
-    position: Position | None
-
-
-@dataclass(frozen=True)
-class PlannedOrder:
-    """An order that would open a leg. Printed, never sent by the planner."""
-
-    symbol: str
-    side: OrderSide
-    qty: Decimal
-    order_type: OrderType
-    price: Decimal | None
-    reduce_only: bool = False
-
-
-@dataclass(frozen=True)
-class PlanWarning:
-    """Something the user should act on. `code` is stable for scripts."""
-
-    code: str
-    subject: str
-    message: str
-
-
-@dataclass(frozen=True)
-class HedgePlan:
-    """Everything `perphedge plan` shows. USD totals; legs and exposures in file order."""
-
-    spec: HedgeSpec
-    exposures: tuple[ExposureLine, ...]
-    legs: tuple[HedgeLeg, ...]
-    orders: tuple[PlannedOrder, ...]
-    warnings: tuple[PlanWarning, ...]
-    notes: tuple[str, ...]
-
-    @property
-    def total_exposure(self) -> float:
-        return math.fsum(e.value_usd for e in self.exposures)
-
-    @property
-    def hedge_notional(self) -> float:
-        return math.fsum(leg.notional_usd for leg in self.legs)
-
-    @property
-    def initial_margin(self) -> float:
-        return math.fsum(leg.initial_margin_usd for leg in self.legs)
-
-    @property
-    def unhedged_usd(self) -> float:
-        return math.fsum(e.unhedged_usd for e in self.exposures)
-
-    @property
-    def fees_open_usd(self) -> float:
-        return math.fsum(leg.fee_open_usd for leg in self.legs)
-
-    @property
-    def funding_per_day_usd(self) -> float:
-        return math.fsum(leg.funding_per_day_usd for leg in self.legs)
-
-    @property
-    def funding_per_year_usd(self) -> float:
-        return math.fsum(leg.funding_per_year_usd for leg in self.legs)
+__all__ = [
+    "INVERSE_RESIDUAL_RISKS",
+    "ExposureLine",
+    "HedgeLeg",
+    "HedgePlan",
+    "HedgeSpec",
+    "LegMarket",
+    "PlanWarning",
+    "PlannedOrder",
+    "build_plan",
+    "round_contracts",
+]
 
 
 def round_contracts(contracts: float, step: float) -> Decimal:
@@ -360,8 +216,9 @@ def _build_legs(
         contracts, pos = _position(group.market, group.target_usd)
         quote_notional = 0.0 if pos is None else pos.size * group.market.mark
         reason = _below_minimum(group.market.instrument, contracts, quote_notional)
-        if reason is not None:
+        if reason is not None and group.target_usd > 0:  # ratio 0 asks for no hedge
             warnings.append(PlanWarning("below_minimum", symbol, f"{reason}: not hedged"))
+        if reason is not None:
             pos = None
         sized[symbol] = (contracts, pos)
     first = {s: _risk(p, groups[s], spec, None, 0.0) for s, (_, p) in sized.items() if p}
@@ -423,98 +280,11 @@ def _exposures(
     return tuple(lines)
 
 
-def _leg_warnings(leg: HedgeLeg, spec: HedgeSpec) -> list[PlanWarning]:
-    out = []
-    d = leg.liquidation_distance
-    if leg.position is not None and d is not None and d < spec.min_liquidation_distance:
-        out.append(
-            PlanWarning(
-                "liquidation_close",
-                leg.symbol,
-                f"the short is liquidated at {leg.liquidation_price:,.2f}, only {d:.1%} above "
-                f"the mark: too close for an insurance hedge (limit "
-                f"{spec.min_liquidation_distance:.0%}); lower the leverage or add margin",
-            )
-        )
-    if leg.position is not None and -leg.funding_apr > spec.max_funding_cost_apr:
-        out.append(
-            PlanWarning(
-                "funding_cost",
-                leg.symbol,
-                f"the short pays funding at {-leg.funding_apr:.2%} a year "
-                f"({-leg.funding_per_year_usd:,.2f} USD), above the limit "
-                f"{spec.max_funding_cost_apr:.2%}",
-            )
-        )
-    return out
-
-
-def _no_perpetual_warnings(
-    portfolio: Portfolio, spec: HedgeSpec, markets: Mapping[str, LegMarket | None]
-) -> list[PlanWarning]:
-    out = []
-    for asset in dict.fromkeys(h.hedge_asset for h in portfolio.holdings):
-        if markets.get(asset) is None:
-            out.append(
-                PlanWarning(
-                    "no_perpetual",
-                    asset,
-                    f"no {spec.kind.value} perpetual for {asset} on {spec.exchange}: left "
-                    f'unhedged; hedge it with a proxy, e.g. proxy = "BTC" and a beta '
-                    f"(perphedge beta {asset} --vs BTC)",
-                )
-            )
-    return out
-
-
-def _leg_notes(leg: HedgeLeg, coins_backing: float) -> list[str]:
-    if leg.position is None:
-        return []
-    if leg.kind is ContractKind.INVERSE:
-        lev = leg.notional_usd / leg.mark / coins_backing
-        return [
-            f"{leg.symbol}: {leg.qty} contracts x {leg.instrument.contract_size:g} USD = "
-            f"{leg.notional_usd:,.0f} USD short, backed by {coins_backing:g} {leg.settle} "
-            f"moved to the coin-margined wallet (effective leverage {lev:.2f}x): "
-            + (
-                "no liquidation price"
-                if leg.liquidation_price is None
-                else f"liquidated at {leg.liquidation_price:,.2f}"
-            ),
-            f"{leg.symbol} residual risks: " + "; ".join(INVERSE_RESIDUAL_RISKS),
-        ]
-    if leg.liquidation_price is None:
-        return []
-    per_pct = leg.notional_usd / 100.0
-    return [
-        f"{leg.symbol}: a rally drains the {leg.settle} margin: each +1 % costs about "
-        f"{per_pct:,.2f} {leg.settle} (the coins gain as much, but not in this account); at "
-        f"{leg.liquidation_price:,.2f} (+{leg.liquidation_distance or 0:.1%}) the short is "
-        "liquidated and the holding is unhedged from there on"
-    ]
-
-
 def _order(leg: HedgeLeg, spec: HedgeSpec) -> PlannedOrder:
     price = None
     if spec.order_type is OrderType.LIMIT:
         price = round_price_to_tick(leg.mark, leg.instrument.price_tick)
     return PlannedOrder(leg.symbol, OrderSide.SELL, leg.qty, spec.order_type, price)
-
-
-def _market_notes(markets: Mapping[str, LegMarket | None], used: set[str]) -> list[str]:
-    notes = []
-    for market in markets.values():
-        if market is None or market.instrument.symbol not in used:
-            continue
-        symbol = market.instrument.symbol
-        if market.funding_source.startswith("baseline"):
-            notes.append(
-                f"{symbol}: no funding rate in the data; planned with the exchange's "
-                f"{market.rate_per_interval:.4%} per {market.interval_hours:g} h baseline"
-            )
-        if market.instrument.tiers.source.startswith("assumed"):
-            notes.append(f"{symbol}: margin tiers {market.instrument.tiers.source}")
-    return notes
 
 
 def build_plan(
@@ -534,14 +304,14 @@ def build_plan(
     legs, warnings = _build_legs(groups, spec)
     by_symbol = {leg.symbol: leg for leg in legs}
     exposures = _exposures(portfolio, values, spec, markets, by_symbol)
-    warnings = _no_perpetual_warnings(portfolio, spec, markets) + warnings
+    warnings = no_perpetual_warnings(portfolio, spec, markets) + warnings
     notes: list[str] = []
     for leg in legs:
-        warnings += _leg_warnings(leg, spec)
-        notes += _leg_notes(leg, groups[leg.symbol].coins_backing)
+        warnings += leg_warnings(leg, spec)
+        notes += leg_notes(leg, groups[leg.symbol].coins_backing)
     for holding in portfolio.holdings:
         if holding.proxy is not None and holding.beta is None:
             notes.append(f"{holding.asset}: hedged with {holding.proxy} at beta 1 (none given)")
-    notes += _market_notes(markets, set(by_symbol))
+    notes += market_notes(markets, set(by_symbol))
     orders = tuple(_order(leg, spec) for leg in legs if leg.position is not None)
     return HedgePlan(spec, exposures, tuple(legs), orders, tuple(warnings), tuple(notes))

@@ -68,7 +68,7 @@ def make_plan(
     )
     market = plan_inputs.open_live(venue_info.name, spec.kind) if live else None
     inputs = plan_inputs.resolve(cfg, venue_info.name, spec.kind, plan_inputs.open_store(), market)
-    plan = build_plan(cfg.portfolio, spec, inputs.prices, inputs.markets)
+    plan = build_plan(inputs.portfolio, spec, inputs.prices, inputs.markets)
     return plan, inputs.notes
 
 

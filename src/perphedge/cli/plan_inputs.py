@@ -10,7 +10,7 @@ adapter for the exchange (`open_live`: perphedge.exchanges.market_data), and fil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol, cast
 
@@ -19,6 +19,7 @@ from perphedge.config import PortfolioConfig
 from perphedge.errors import DataError, InputError, PerphedgeError
 from perphedge.hedge import LegMarket
 from perphedge.instruments import ContractKind, Perpetual
+from perphedge.portfolio import Holding, Portfolio
 from perphedge.ports import MarketData
 
 BASELINE_RATE_PER_8H = 0.0001  # Binance/Bybit interest component: 0.01 % per 8 h
@@ -57,8 +58,9 @@ def open_live(exchange: str, kind: ContractKind) -> MarketData:
 
 @dataclass(frozen=True)
 class PlanInputs:
-    """Resolved market inputs: USD prices of held coins, a market per hedge asset, and notes."""
+    """Resolved inputs: the portfolio (betas filled in), USD prices, markets per hedge asset."""
 
+    portfolio: Portfolio
     prices: dict[str, float]
     markets: dict[str, LegMarket | None]
     notes: tuple[str, ...]
@@ -184,6 +186,7 @@ def resolve(
     live: MarketData | None = None,
 ) -> PlanInputs:
     """Prices, contracts and funding for `cfg` (see the module docstring)."""
+    cfg, beta_notes = _estimated_betas(cfg, exchange, store)
     hedge_assets = list(dict.fromkeys(h.hedge_asset for h in cfg.portfolio.holdings))
     instruments = {a: _instrument(exchange, a, kind, live) for a in hedge_assets}
     prices, notes = _holding_prices(cfg, exchange, instruments, store, live)
@@ -207,4 +210,41 @@ def resolve(
             notes.append(f"{inst.symbol} priced at {mark:,.2f} from {mark_source}")
         rate, hours, funding_source = _funding(inst, exchange, store, live)
         markets[asset] = LegMarket(inst, mark, rate, hours, funding_source, mark_source)
-    return PlanInputs(prices, markets, tuple(notes))
+    return PlanInputs(cfg.portfolio, prices, markets, tuple(beta_notes + notes))
+
+
+def _estimated_beta(
+    holding: Holding, exchange: str, store: PriceSource
+) -> tuple[Holding, str | None]:
+    """`holding` with its proxy's beta estimated from the store's daily closes, when it can be."""
+    from perphedge.cli.beta import BetaRequest, estimate_beta
+    from perphedge.hedge_ratio import CiMethod
+    from perphedge.store.market import MarketStore
+
+    if holding.proxy is None or holding.beta is not None or not isinstance(store, MarketStore):
+        return holding, None
+    request = BetaRequest(vs=holding.proxy, exchange=exchange, ci_method=CiMethod.FISHER_Z)
+    try:
+        est = estimate_beta(store, holding.asset, request).estimate
+    except PerphedgeError:
+        return holding, None
+    if not 0 < est.beta <= 10:
+        return holding, f"{holding.asset}: estimated beta {est.beta:.3f} is unusable; beta 1 used"
+    note = (
+        f"{holding.asset}: beta {est.beta:.3f} vs {holding.proxy} estimated from {est.n_obs} "
+        f"daily returns in the local store (hedge effectiveness {est.hedge_effectiveness:.0%}); "
+        "write beta = ... in the file to fix it"
+    )
+    return replace(holding, beta=est.beta), note
+
+
+def _estimated_betas(
+    cfg: PortfolioConfig, exchange: str, store: PriceSource
+) -> tuple[PortfolioConfig, list[str]]:
+    holdings = []
+    notes = []
+    for holding in cfg.portfolio.holdings:
+        new, note = _estimated_beta(holding, exchange, store)
+        holdings.append(new)
+        notes += [note] if note else []
+    return replace(cfg, portfolio=Portfolio(tuple(holdings))), notes
