@@ -230,3 +230,11 @@ def test_proxy_without_beta_takes_it_from_the_store(run_cli, tmp_path):
     assert data["exposures"][0]["beta"] == pytest.approx(beta, rel=1e-12)
     assert data["legs"][0]["target_notional"] == pytest.approx(15_000 * beta)  # 100 * 150 * b
     assert any(note.startswith("SOL: beta ") for note in data["notes"])
+
+
+def test_png_plot_without_an_exporter_is_a_clear_error(run_cli, tmp_path):
+    r = run_cli("stress", ISSUE, "--plot", str(tmp_path / "s.png"))
+    if r.code == 0:  # an exporter is installed: the file must exist
+        assert (tmp_path / "s.png").stat().st_size > 0
+    else:
+        assert r.code == 2 and "--plot FILE.html" in r.err

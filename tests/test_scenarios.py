@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from perphedge import instrument_tables
 from perphedge.hedge import HedgeSpec, LegMarket, build_plan
 from perphedge.instruments import ContractKind
-from perphedge.margin import liquidation
+from perphedge.margin import MarginMode, liquidation
 from perphedge.portfolio import Holding, Portfolio
 from perphedge.scenarios import (
     StressSpec,
@@ -118,3 +118,16 @@ def test_run_stress_covers_every_family_and_rejects_bad_specs():
         StressSpec(horizon_days=0)
     with pytest.raises(ValueError, match="100 %"):
         StressSpec(shocks=(-1.0,))
+
+
+def test_cross_margin_legs_share_the_wallet_and_die_together():
+    plan = make_plan(ISSUE, HedgeSpec(leverage=5, margin_mode=MarginMode.CROSS))
+    calm = price_shock(plan, 0.10, 30)
+    # MM 0.4 % of 59,400 = 237.6 over balance 10,800 - 5,400 = 5,400
+    assert calm.margin_ratio == pytest.approx(237.6 / 5_400)
+    assert calm.value_before == pytest.approx(54_000 + 10_800)  # the cross wallet counted once
+    lost = price_shock(plan, 0.25, 30)
+    assert lost.liquidated_symbols == ("BTC/USDT:USDT", "ETH/USDT:USDT")
+    assert lost.hedge_pnl == pytest.approx(-10_800)  # the whole cross wallet
+    # top-up: MM 0.4 % of 67,500 = 270 minus balance 10,800 - 13,500 = -2,700
+    assert lost.top_up == pytest.approx(2_970)
