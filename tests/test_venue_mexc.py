@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import ccxt
 import pytest
 
 from perphedge.exchanges.venues import Capability as Cap
@@ -145,3 +146,11 @@ def test_set_leverage(mexc):
     mexc.exchange.set_leverage(5, "ETH/USDT:USDT", {"openType": 1, "positionType": 1})
     (req,) = mexc.server.sent("POST", "/api/v1/private/position/change_leverage")
     assert '"leverage":5' in req.body and '"symbol":"ETH_USDT"' in req.body
+
+
+@disproves("mexc", Cap.CLIENT_ORDER_ID)
+def test_a_swap_order_cannot_be_looked_up_by_client_id(mexc):
+    # ccxt reads params.clientOrderId for spot only; for swaps it asks for /order/get/None.
+    with pytest.raises(ccxt.ExchangeError):
+        mexc.exchange.fetch_order(None, "ETH/USDT:USDT", {"clientOrderId": "ph1"})
+    assert "GET /api/v1/private/order/get/None" in mexc.server.unknown

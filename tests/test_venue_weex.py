@@ -13,10 +13,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import ccxt
 import pytest
 
 from perphedge.exchanges.venues import Capability as Cap
-from tests.recorded_venue import Venue, ccxt_case, open_venue, proves, recorded
+from tests.recorded_venue import Venue, ccxt_case, disproves, open_venue, proves, recorded
 
 
 def _case(method: str, description: str) -> Any:
@@ -125,3 +126,9 @@ def test_reduce_only_order_request_on_a_mock_answer(weex):
         "100",
         "0.1",
     )
+
+
+@disproves("weex", Cap.CLIENT_ORDER_ID)
+def test_a_swap_order_cannot_be_looked_up_by_client_id(weex):
+    with pytest.raises(ccxt.ArgumentsRequired, match="requires an id"):
+        weex.exchange.fetch_order(None, "DOGE/USDT:USDT", {"clientOrderId": "ph1"})

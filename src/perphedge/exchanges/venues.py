@@ -69,7 +69,7 @@ _DESCRIPTIONS: dict[Capability, str] = {
     Capability.CANCEL_ORDER: "cancel orders",
     Capability.FETCH_ORDER: "look an order up",
     Capability.REDUCE_ONLY: "place reduce-only orders",
-    Capability.CLIENT_ORDER_ID: "accept client order ids",
+    Capability.CLIENT_ORDER_ID: "place orders with a client order id and look them up by it",
     Capability.SET_LEVERAGE: "set leverage",
     Capability.HEDGE_MODE: "hold hedge-mode (long and short) positions",
 }
@@ -185,7 +185,11 @@ VENUES: dict[str, Venue] = {
             False,
             funding_intervals_hours=(8.0, 4.0, 2.0, 1.0),
             funding_interval_field="GET /openApi/swap/v2/quote/premiumIndex fundingIntervalHours",
-            proven=_ALL - {Capability.CANCEL_ORDER},
+            proven=_ALL - {Capability.CANCEL_ORDER, Capability.CLIENT_ORDER_ID},
+            notes=(
+                "cancel has no recording; a lookup by client id also sends orderId=None "
+                "(ccxt 4.5.90), so client ids stay unverified"
+            ),
         ),
         Venue(
             "mexc",
@@ -210,11 +214,11 @@ VENUES: dict[str, Venue] = {
                     Capability.SET_LEVERAGE,
                 }
             ),
-            disproven=frozenset({Capability.MARK_PRICE}),
+            disproven=frozenset({Capability.MARK_PRICE, Capability.CLIENT_ORDER_ID}),
             notes=(
                 "ccxt drops the mark price (fairPrice); tier bounds are in contracts, not "
-                "notional; contract order side 2 (close short) parses as 'sell' and the client "
-                "id (externalOid) is sent but not read back"
+                "notional; contract order side 2 (close short) parses as 'sell'; the client "
+                "id (externalOid) is sent but a swap order cannot be looked up by it"
             ),
         ),
         Venue(
@@ -239,9 +243,11 @@ VENUES: dict[str, Venue] = {
                     Capability.SET_LEVERAGE,
                 }
             ),
+            disproven=frozenset({Capability.CLIENT_ORDER_ID}),
             notes=(
                 "no maintenance-margin tiers through ccxt (flat rate needed); no recorded swap "
-                "order placement, so placing, reduce-only and client ids stay unverified"
+                "order placement, so placing and reduce-only stay unverified; ccxt cannot look "
+                "a swap order up by client id"
             ),
         ),
     )
