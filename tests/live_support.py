@@ -11,6 +11,7 @@ from perphedge.exchanges.paper import PaperExchange, PaperSettings
 from perphedge.exchanges.replay import ManualClock
 from perphedge.instruments import Perpetual
 from perphedge.live.execute import LiveSession, RunOptions
+from perphedge.live.reconcile import compare_with_journal
 from perphedge.ports import FundingRateQuote, PriceQuote
 from perphedge.store.journal import Journal
 
@@ -65,3 +66,18 @@ def make_session(
         options or RunOptions(poll_interval_s=1.0, order_timeout_s=0.0),
         sleep=lambda _s: None,
     )
+
+
+def positions(account: PaperExchange) -> dict[str, Decimal]:
+    return {p.symbol: p.contracts for p in account.positions([BTC, ETH])}
+
+
+def assert_agree(journal: Journal, paper: PaperExchange) -> None:
+    """Journal and exchange agree: same orders, same fills, nothing unknown on either side."""
+    assert compare_with_journal(journal, paper) == []
+    sent = {o.client_order_id for o in journal.orders() if o.exchange_order_id is not None}
+    on_exchange = [o.client_order_id for o in paper.all_orders()]
+    assert len(on_exchange) == len(set(on_exchange))  # every order exists once
+    assert set(on_exchange) == sent
+    exchange_fills = {f.trade_id for s in (BTC, ETH) for f in paper.fills(s, 0)}
+    assert {f.trade_id for f in journal.fills()} == exchange_fills

@@ -17,11 +17,20 @@ from perphedge.live.execute import (
     resume_open_intents,
     run_intent,
 )
-from perphedge.live.reconcile import compare_with_journal, read_exchange
+from perphedge.live.reconcile import read_exchange
 from perphedge.orderplan import ExecutionLimits, LegTarget
 from perphedge.ports import OrderRequest, OrderState
 from perphedge.store.journal import Intent, Journal
-from tests.live_support import BTC, ETH, T0, StaticMarket, make_paper, make_session
+from tests.live_support import (
+    BTC,
+    ETH,
+    T0,
+    StaticMarket,
+    assert_agree,
+    make_paper,
+    make_session,
+    positions,
+)
 
 D = Decimal
 TARGETS = [LegTarget(BTC, D("-0.5"), 5), LegTarget(ETH, D("-8"), 5)]
@@ -42,21 +51,6 @@ def market(clock):
 def journal(tmp_path):
     with Journal(tmp_path / "journal.sqlite") as j:
         yield j
-
-
-def positions(account) -> dict[str, D]:
-    return {p.symbol: p.contracts for p in account.positions([BTC, ETH])}
-
-
-def assert_agree(journal, paper) -> None:
-    """Journal and exchange agree: same orders, same fills, nothing unknown on either side."""
-    assert compare_with_journal(journal, paper) == []
-    sent = {o.client_order_id for o in journal.orders() if o.exchange_order_id is not None}
-    on_exchange = [o.client_order_id for o in paper.all_orders()]
-    assert len(on_exchange) == len(set(on_exchange))  # every order exists once
-    assert set(on_exchange) == sent
-    exchange_fills = {f.trade_id for s in (BTC, ETH) for f in paper.fills(s, 0)}
-    assert {f.trade_id for f in journal.fills()} == exchange_fills
 
 
 class LosesFirstResponse:
