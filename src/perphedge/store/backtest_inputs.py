@@ -99,8 +99,9 @@ def _instrument(
     note = None
     if picks["mark"] is not None:
         mark = _prices(store, exchange, symbol, "mark", picks["mark"], span)
-    elif perp is not None:
-        mark, note = perp, f"{exchange} {symbol}: no mark prices stored, last-trade price used"
+    elif perp is not None:  # the last-trade series stands in for the mark (and fills at it)
+        mark, perp = perp, None
+        note = f"{exchange} {symbol}: no mark prices stored, last-trade price used as the mark"
     else:
         raise DataError(
             f"no mark or perpetual prices for {exchange} {symbol} in the range: "
