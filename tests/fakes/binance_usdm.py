@@ -313,6 +313,7 @@ ROUTES: dict[tuple[str, str], Route] = {
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeBinance
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr noise
         return
