@@ -209,13 +209,14 @@ def test_exchange_kind_is_respected(run_cli):
 def test_demo_plans_and_stresses_the_bundled_examples(run_cli):
     r = run_cli("demo")
     assert r.code == 0, r.err
+    out = " ".join(r.out.split())  # notes wrap at the terminal width
     for name in ("portfolio.toml", "portfolio_proxy.toml", "portfolio_inverse.toml"):
-        assert f"perphedge plan {name}" in r.out
-    assert "perphedge stress portfolio.toml" in r.out
-    assert "54,000.00" in r.out and "10,800.00" in r.out  # the issue example's totals
-    assert "-5,400" in r.out and "5,400" in r.out  # -10 % shock: spot and hedge
-    assert "no liquidation price" in r.out  # the coin-margined example
-    assert "TAO" in r.out
+        assert f"perphedge plan {name}" in out
+    assert "perphedge stress portfolio.toml" in out
+    assert "54,000.00" in out and "10,800.00" in out  # the issue example's totals
+    assert "│ -10% │ -5,400 │ 5,400 │" in out  # -10 % shock: spot and hedge cancel
+    assert "no liquidation price" in out  # the coin-margined example
+    assert "TAO" in out
 
 
 def test_proxy_without_beta_takes_it_from_the_store(run_cli, tmp_path):
