@@ -201,3 +201,32 @@ def test_proxy_hedge_with_beta_funding_is_the_plain_sum(run_cli, tmp_path, share
     qty_btc = notional0 / events[start][1]
     expected = math.fsum(qty_btc * m * rate for t, (rate, m) in events.items() if start < t <= end)
     assert data["runs"][1]["funding_pnl"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_inverse_contract_runs_on_the_coin_margined_sample(run_cli, btc):
+    r = run_cli("backtest", btc, *JAN, "--contract", "inverse", "--leverage", "1", "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["contract"] == "inverse"
+    assert "binance BTC/USD:BTC: no mark prices stored, last-trade price used as the mark" in r.err
+    hedged = data["runs"][1]
+    assert hedged["trades"] == 1 and hedged["liquidations"] == 0
+
+
+def test_venue_with_assumed_maintenance_tiers_is_noted(run_cli, tmp_path):
+    path = tmp_path / "bybit.toml"
+    path.write_text(BTC.replace("binance", "bybit"))
+    r = run_cli("backtest", str(path), "--from", "2023-06-01", "--to", "2023-07-01", "--json")
+    assert r.code == 0, r.err
+    # the spec is generic (or bundled with assumed tiers): either way a note says so
+    note = next(line for line in r.err.splitlines() if "flat 1%" in line)
+    assert note.startswith("note: bybit BTC/USDT:USDT")
+    assert json.loads(r.out)["exchange"] == "bybit"
+
+
+def test_nothing_to_hedge_is_an_input_error(run_cli, tmp_path):
+    path = tmp_path / "zero.toml"
+    path.write_text(BTC.replace("ratio = 1.0", "ratio = 0.0"))
+    r = run_cli("backtest", str(path), *JAN)
+    assert r.code == 2
+    assert "nothing to backtest" in r.err

@@ -79,7 +79,8 @@ def _instrument(exchange: str, asset: str, kind: ContractKind) -> tuple[Perpetua
     """The bundled contract spec, else a generic one with a flat maintenance rate (noted)."""
     found = instrument_tables.find(exchange, asset, kind)
     if found is not None:
-        note = f"{found.symbol}: {found.tiers.source}" if "assumed" in found.tiers.source else None
+        assumed = "assumed" in found.tiers.source
+        note = f"{exchange} {found.symbol} tiers: {found.tiers.source}" if assumed else None
         return found, note
     inverse = kind is ContractKind.INVERSE
     perp = Perpetual(

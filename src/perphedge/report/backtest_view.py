@@ -78,7 +78,7 @@ ROWS: tuple[tuple[str, str, Callable[[float | int], str]], ...] = (
     ("fees (USD)", "fees", _usd),
     ("basis P&L (USD)", "basis_pnl", _usd),
     ("liquidations", "liquidations", _count),
-    ("margin lost in liquidations (USD)", "liquidation_loss", _usd),
+    ("liquidation loss (USD)", "liquidation_loss", _usd),
     ("share of time hedged", "share_hedged", _pct),
     ("upside given up", "upside_given_up", _pct),
     ("trades", "trades", _count),
