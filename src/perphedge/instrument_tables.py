@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perphedge import tier_tables
+from perphedge import venue_instruments as venue_rows
 from perphedge.errors import InputError
 from perphedge.instruments import ContractKind, MarginTier, Perpetual, TierTable
 
@@ -87,6 +88,7 @@ ROWS: tuple[InstrumentRow, ...] = (
         "binance", "ETH/USD:ETH", "ETHUSD_PERP", _I, 10.0, 1.0, 1.0, 0.0, 0.01,
         0.0002, 0.0005, 0.01, 8.0, f"{_BINANCE_COINM}; {_BINANCE_FEES}", "2024",
     ),
+    *(InstrumentRow(*row) for row in venue_rows.ROWS),
 )  # fmt: skip
 
 # Binance COIN-M BTCUSD brackets in BTC: (floor, MMR) as ccxt's test fixture records them
@@ -134,6 +136,9 @@ def _tiers(row: InstrumentRow) -> TierTable:
     bundled = tier_tables.for_symbol(row.exchange, row.market_id)
     if bundled is not None:
         return bundled
+    recorded = venue_rows.tiers(row.exchange, row.market_id)
+    if recorded is not None:
+        return recorded
     if (row.exchange, row.symbol) == ("binance", "BTC/USD:BTC"):
         return _coinm_btc_tiers()
     return _assumed_tiers()

@@ -14,7 +14,7 @@ import typer
 from perphedge.cli import plan_inputs
 from perphedge.config import PortfolioConfig, load_portfolio
 from perphedge.errors import InputError, require_finite
-from perphedge.exchanges.venues import venue
+from perphedge.exchanges.venues import require_for, unverified_notes, venue
 from perphedge.hedge import HedgePlan, HedgeSpec, build_plan
 from perphedge.report.funding_chart import write_chart
 from perphedge.report.plan_view import (
@@ -66,10 +66,12 @@ def make_plan(
         min_liquidation_distance=min_liq_distance_pct / 100.0,
         max_funding_cost_apr=require_finite("--max-funding-cost", max_funding_cost_pct) / 100.0,
     )
+    inverse = spec.kind.value == "inverse"
+    unverified = require_for("plan", venue_info.name, coin_margined=inverse, live=live)
     market = plan_inputs.open_live(venue_info.name, spec.kind) if live else None
     inputs = plan_inputs.resolve(cfg, venue_info.name, spec.kind, plan_inputs.open_store(), market)
     plan = build_plan(inputs.portfolio, spec, inputs.prices, inputs.markets)
-    return plan, inputs.notes
+    return plan, inputs.notes + unverified_notes(venue_info.name, unverified)
 
 
 def plan(

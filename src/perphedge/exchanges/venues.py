@@ -281,12 +281,23 @@ def require(name: str, capability: Capability) -> Support:
     return status
 
 
-def require_for(command: str, name: str, *, coin_margined: bool = False) -> list[Capability]:
+def require_for(
+    command: str, name: str, *, coin_margined: bool = False, live: bool = True
+) -> list[Capability]:
     """Check everything `command` needs on venue `name` (see COMMAND_NEEDS) before it starts.
 
-    Returns the needed capabilities that are only `unverified`, so the command can say so.
+    `live=False` (offline work on stored data) checks only that the venue offers the contract
+    type. Returns the needed capabilities that are only `unverified`, so the command can say so.
     """
-    needs = list(COMMAND_NEEDS.get(command, ()))
+    needs = list(COMMAND_NEEDS.get(command, ())) if live else []
     if coin_margined:
         needs.append(Capability.COIN_MARGINED)
     return [cap for cap in needs if require(name, cap) is Support.UNVERIFIED]
+
+
+def unverified_notes(name: str, capabilities: list[Capability]) -> tuple[str, ...]:
+    """One line per unverified capability, for a command's notes or warnings."""
+    return tuple(
+        f"{name}: '{cap.value}' is unverified (ccxt claims it; no recorded response proves it)"
+        for cap in capabilities
+    )

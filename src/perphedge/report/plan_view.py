@@ -36,6 +36,7 @@ def _leg_dict(leg: HedgeLeg) -> dict[str, Any]:
         "wallet_settle": leg.wallet,
         "liquidation_price": leg.liquidation_price,
         "liquidation_distance": leg.liquidation_distance,
+        "liquidation_approximate": leg.approximate,
         "funding_rate": leg.rate_per_interval,
         "funding_interval_hours": leg.interval_hours,
         "funding_source": leg.funding_source,
@@ -93,10 +94,18 @@ def _exposure_table(plan: HedgePlan) -> Table:
     return table("Exposure, USD", [*headers, "unhedged"], rows)
 
 
+def _liq_cell(price: float | None, approximate: bool) -> str:
+    """The liquidation price, marked when the venue publishes no formula (conservative rule)."""
+    if not price:
+        return "none"
+    return fmt_num(price) + (" (approx.)" if approximate else "")
+
+
 def _legs_table(plan: HedgePlan) -> Table:
     rows = []
     for leg in plan.legs:
-        unit = "contracts" if leg.instrument.is_inverse else leg.instrument.base
+        inst = leg.instrument
+        unit = "contracts" if inst.is_inverse or inst.contract_size != 1 else inst.base
         digits = 8 if leg.instrument.is_inverse else 2
         rows.append(
             (
@@ -105,7 +114,7 @@ def _legs_table(plan: HedgePlan) -> Table:
                 fmt_num(leg.notional_usd),
                 fmt_num(leg.residual_usd),
                 f"{fmt_num(leg.initial_margin, digits)} {leg.settle}",
-                fmt_num(leg.liquidation_price) if leg.liquidation_price else "none",
+                _liq_cell(leg.liquidation_price, leg.approximate),
                 fmt_pct(leg.liquidation_distance, 1),
             )
         )
