@@ -33,8 +33,10 @@ DATA_PATHS = (
     "/fapi/v1/klines",
     "/fapi/v1/markPriceKlines",
     "/api/v3/klines",
+    "/dapi/v1/fundingRate",
+    "/dapi/v1/klines",
 )
-IDS = {"BTCUSDT": "BTC/USDT:USDT", "ETHUSDT": "ETH/USDT:USDT"}
+IDS = {"BTCUSDT": "BTC/USDT:USDT", "ETHUSDT": "ETH/USDT:USDT", "BTCUSD_PERP": "BTC/USD:BTC"}
 INTERVAL_MS = {"8h": 8 * 3_600_000, "1d": 86_400_000}
 
 Params = dict[str, str]
@@ -53,7 +55,7 @@ class BinanceMarketData:
 
     @classmethod
     def from_sample(cls, until_ms: int | None = None) -> BinanceMarketData:
-        """Binance BTC/ETH funding and BTC 8h candles from the bundled sample (< until_ms)."""
+        """Binance BTC/ETH (USDⓈ-M), BTCUSD_PERP (COIN-M) funding and 8h candles (< until_ms)."""
         store = MarketStore(Path("/nonexistent/never-created.duckdb"))
         data = cls()
         for market_id, symbol in IDS.items():
@@ -71,9 +73,11 @@ class BinanceMarketData:
             ("perp", "BTC/USDT:USDT", "/fapi/v1/klines"),
             ("mark", "BTC/USDT:USDT", "/fapi/v1/markPriceKlines"),
             ("spot", "BTC/USDT", "/api/v3/klines"),
+            ("perp", "BTC/USD:BTC", "/dapi/v1/klines"),
         ):
             p = store.prices("binance", symbol, kind, "8h", until_ms=until_ms)
-            data.candles[(path, "BTCUSDT", "8h")] = [
+            market_id = "BTCUSD_PERP" if path.startswith("/dapi") else "BTCUSDT"
+            data.candles[(path, market_id, "8h")] = [
                 [int(t), _num(o), _num(h), _num(lo), _num(c), "0", int(t) + INTERVAL_MS["8h"] - 1]
                 for t, o, h, lo, c in zip(p.ts_ms, p.open, p.high, p.low, p.close, strict=True)
             ]
@@ -142,11 +146,15 @@ class MarketServer:
 
     def route(self, path: str, p: Params) -> Any:
         if path in self.static:
-            return self.static[path]
+            body = self.static[path]
+            return body(p) if callable(body) else body
         routes: dict[str, Callable[[Params], Any]] = {
             "/fapi/v1/exchangeInfo": lambda p: _fixture("binance_fapi_v1_exchangeInfo.json"),
             "/api/v3/exchangeInfo": lambda p: _fixture("binance_api_v3_exchangeInfo.json"),
             "/fapi/v1/fundingRate": self._funding,
+            "/dapi/v1/fundingRate": self._funding,
+            "/dapi/v1/exchangeInfo": lambda p: _fixture("binance_dapi_v1_exchangeInfo.json"),
+            "/dapi/v1/klines": lambda p: self._klines("/dapi/v1/klines", p, 1500),
             "/fapi/v1/klines": lambda p: self._klines("/fapi/v1/klines", p, 1500),
             "/fapi/v1/markPriceKlines": lambda p: self._klines("/fapi/v1/markPriceKlines", p, 1500),
             "/api/v3/klines": lambda p: self._klines("/api/v3/klines", p, 1000),
@@ -154,6 +162,7 @@ class MarketServer:
             "/fapi/v1/ticker/24hr": lambda p: _fixture("binance_fapi_v1_ticker_24hr_BTCUSDT.json"),
             "/fapi/v1/leverageBracket": lambda p: _raw("binance_fapi_v1_leverageBracket_BTCUSDT_2023.json"),
             "/fapi/v1/fundingInfo": lambda p: [],
+            "/dapi/v1/fundingInfo": lambda p: [],
             "/fapi/v1/time": lambda p: {"serverTime": 1790767762103},
         }  # fmt: skip
         if path not in routes:

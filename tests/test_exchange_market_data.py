@@ -23,11 +23,14 @@ from perphedge.exchanges.client import Credentials, ccxt_id, credentials_for, ma
 from perphedge.exchanges.errors import backoff_delays, call, translate
 from perphedge.exchanges.market_data import CcxtMarketData
 from perphedge.instruments import ContractKind
+from perphedge.ports import MarketData
+from perphedge.store.market import MarketStore
 from tests.market_server import RAW_API, BinanceMarketData, MarketServer
 
 BTC = "BTC/USDT:USDT"
 H8 = 8 * 3_600_000
 JUNE_2026 = (1780272000000, 1782864000000)  # 2026-06-01 00:00 to 2026-07-01 00:00 UTC
+SAMPLE_STORE = MarketStore(Path("/nonexistent/never-created.duckdb"))  # bundled sample
 VENUES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "venues"
 
 
@@ -297,3 +300,54 @@ def _bybit_eth_perp() -> dict[str, Any]:
         "precision": {"amount": 0.01, "price": 0.05}, "limits": {"amount": {"min": 0.01}},
         "info": {"symbol": "ETHPERP", "fundingInterval": 480},
     }  # fmt: skip
+
+
+def test_binance_coin_m_contracts_funding_and_candles() -> None:
+    """COIN-M through binancecoinm: inverse BTCUSD_PERP, 100 USD contracts, real panel data."""
+    since, until = 1672531200000, 1719792000000  # 2023-01-01 to 2024-07-01
+    with MarketServer(BinanceMarketData.from_sample()) as srv:
+        md = CcxtMarketData("binance", "inverse", base_url=srv.base_url, sleep=lambda s: None)
+        (perp,) = md.instruments()
+        assert (perp.symbol, perp.kind, perp.settle) == ("BTC/USD:BTC", ContractKind.INVERSE, "BTC")
+        assert (perp.contract_size, perp.qty_step, perp.price_tick) == (100.0, 1.0, 0.1)
+        assert perp.tiers.source.startswith("placeholder")  # instruments() fetches no tiers
+        points = md.funding_history("BTC/USD:BTC", since, until)
+        # 2023-01-01 .. 2024-06-30: 365 + 182 days x 3 settlements
+        assert len(points) == (365 + 182) * 3
+        stored = SAMPLE_STORE.funding("binance", "BTC/USD:BTC", since, until)
+        assert points.rate.tolist() == stored.rate.tolist()
+        candles = md.ohlcv("BTC/USD:BTC", "perp", "8h", since, until)
+        assert len(candles) == (365 + 182) * 3
+        assert {p for p, _ in srv.requests} >= {"/dapi/v1/exchangeInfo", "/dapi/v1/fundingRate"}
+        assert srv.unknown == []
+
+
+def test_bybit_markets_from_recorded_instruments_info() -> None:
+    body = json.loads(
+        (VENUES / "bybit" / "jkorf_V5Api_ExchangeData_GetLinearInverseSymbols.json").read_text()
+    )
+
+    def instruments(p: dict[str, str]) -> Any:
+        if p.get("category") == "linear":
+            return body
+        empty = {"category": p.get("category"), "list": [], "nextPageCursor": ""}
+        return {"retCode": 0, "retMsg": "OK", "result": empty, "retExtInfo": {}, "time": 0}
+
+    with MarketServer(BinanceMarketData(), {"/v5/market/instruments-info": instruments}) as srv:
+        md = CcxtMarketData("bybit", base_url=srv.base_url, sleep=lambda s: None)
+        (perp,) = md.instruments()
+    # recorded: qtyStep 0.001, tickSize 0.10, minOrderQty 0.001, minNotionalValue 5,
+    # maxLeverage 100.00, fundingInterval 480 (minutes)
+    assert (perp.symbol, perp.exchange, perp.kind) == (BTC, "bybit", ContractKind.LINEAR)
+    assert (perp.qty_step, perp.price_tick, perp.min_qty, perp.min_notional) == (
+        0.001,
+        0.1,
+        0.001,
+        5.0,
+    )
+    assert perp.max_leverage == 100.0
+    assert perp.funding_interval_hours == 8.0  # 480 minutes / 60
+
+
+def test_adapter_implements_the_market_data_port(md: CcxtMarketData) -> None:
+    assert isinstance(md, MarketData)

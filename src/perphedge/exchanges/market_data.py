@@ -22,6 +22,7 @@ if its page sizes differ from the defaults, a line in PAGE_LIMITS.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from perphedge.exchanges.errors import DEFAULT_ATTEMPTS, call, needs_credentials
 from perphedge.exchanges.parse import Candles, FundingPoints, PriceSnapshot
 from perphedge.exchanges.venues import Venue
 from perphedge.exchanges.venues import venue as find_venue
-from perphedge.instruments import Perpetual, TierTable
+from perphedge.instruments import MarginTier, Perpetual, TierTable
 from perphedge.ports import FundingRateQuote, PriceQuote
 from perphedge.tier_tables import for_symbol
 
@@ -122,7 +123,11 @@ class CcxtMarketData:
 
     # ------------------------------------------------------------------ specs
     def instruments(self) -> list[Perpetual]:
-        """Every active perpetual of this client (bundled or flat tiers; use instrument())."""
+        """Every active perpetual of this client, without fetching tiers (one request).
+
+        Tiers are perphedge's bundled table where one ships, else a one-bracket placeholder
+        whose `source` says so; `instrument(symbol)` fetches the venue's own.
+        """
         out = []
         for _symbol, market in sorted(self._markets(self._ex).items()):
             if market.get("swap") and market.get("active") is not False:
@@ -136,8 +141,11 @@ class CcxtMarketData:
 
     def _perpetual(self, market: dict[str, Any], tiers: TierTable | None) -> Perpetual:
         if tiers is None:
-            tiers = for_symbol(self.venue.name, str(market.get("id")))
+            tiers = for_symbol(self.venue.name, str(market.get("id"))) or _placeholder_tiers()
         symbol = str(market["symbol"])
+        listed = parse.market_funding_interval_hours(market)
+        if listed is not None:
+            self._intervals.setdefault(symbol, listed)
         return parse.perpetual(
             market,
             self.venue.name,
@@ -270,6 +278,12 @@ class CcxtMarketData:
         return Candles(
             got.ts_ms[keep], got.open[keep], got.high[keep], got.low[keep], got.close[keep]
         )
+
+
+def _placeholder_tiers() -> TierTable:
+    """A single 0.4 % bracket, labelled as a placeholder (instruments() fetches no tiers)."""
+    tier = MarginTier(0.0, math.inf, 125.0, 0.004, 0.0)
+    return TierTable((tier,), source="placeholder: call instrument(symbol) for the venue's tiers")
 
 
 def _walk(

@@ -1,6 +1,7 @@
 """The border: ccxt dicts in, perphedge domain values out. Nothing past this module sees one.
 
     perpetual(market, ...)          ccxt market (swap)           -> instruments.Perpetual
+    market_funding_interval_hours   ccxt market (Bybit's info)   -> hours or None
     spot(market)                    ccxt market (spot)           -> instruments.Spot
     tier_table(tiers, ...)          ccxt leverage tiers          -> instruments.TierTable
     funding_quote(rate, ...)        ccxt funding-rate structure  -> ports.FundingRateQuote
@@ -102,6 +103,17 @@ def interval_hours(value: Any) -> float | None:
         return float(value)
     match = _INTERVAL.match(str(value)) if value else None
     return float(match.group(1)) * _UNIT_HOURS[match.group(2)] if match else None
+
+
+def market_funding_interval_hours(market: Json) -> float | None:
+    """The funding interval a venue states in its market listing, if it does.
+
+    Bybit v5 instruments-info sends `fundingInterval` in minutes (480 = 8 h); ccxt keeps it in
+    `info`. Other venues report the interval with the funding rate instead (None here).
+    """
+    info = market.get("info") or {}
+    minutes = optional_decimal(info.get("fundingInterval"))
+    return float(minutes) / 60 if minutes is not None and minutes > 0 else None
 
 
 def _step(precision: Any, mode: int, field: str) -> float:
