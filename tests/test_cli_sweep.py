@@ -106,3 +106,16 @@ def test_bad_input_is_one_line_exit_2(run_cli, btc, args, message):
     assert r.code == 2, r.out
     assert r.err.startswith("error: ") and r.err.strip().count("\n") == 0
     assert message in r.err
+
+
+def test_contract_kinds_run_over_the_span_both_cover(run_cli, btc):
+    # the coin-margined sample starts 2023-01-01; the linear runs are cut to the same span
+    r = run_cli("sweep", btc, "--from", "2022-12-01", "--to", "2023-02-01", "--grid",
+                "contract=linear,inverse;leverage=1", "--jobs", "1", "--json")  # fmt: skip
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert "2023-01-01 08:00 to 2023-02-01 00:00" in data["title"]
+    assert sorted(run["contract"] for run in data["runs"]) == ["inverse", "linear"]
+    table = run_cli("sweep", btc, "--from", "2023-01-01", "--to", "2023-01-15", "--grid",
+                    "contract=linear,inverse", "--jobs", "1")  # fmt: skip
+    assert table.code == 0 and "contract" in table.out and "inverse" in table.out

@@ -166,6 +166,19 @@ def _table(title: str, rows: list[dict[str, Any]], rank: str) -> object:
     return table(title, headers, [_cells(r, extra, kinds) for r in rows])
 
 
+def _prepare_all(
+    portfolio: Path, kinds: list[str], since: int, until: int, strict: bool, store: Path | None
+) -> dict[str, Prepared]:
+    """Market data per contract kind, cut to the span they all cover so the runs compare."""
+    preps = {k: prepare(portfolio, since, until, k or None, strict, store) for k in kinds}
+    start = max(int(p.market.times_ms[0]) for p in preps.values())
+    end = min(int(p.market.times_ms[-1]) for p in preps.values())
+    if any((int(p.market.times_ms[0]), int(p.market.times_ms[-1])) != (start, end)
+           for p in preps.values()):  # fmt: skip
+        preps = {k: prepare(portfolio, start, end, k or None, strict, store) for k in kinds}
+    return preps
+
+
 def sweep(
     portfolio: Annotated[Path, typer.Argument(help="Portfolio file (TOML).")],
     grid: Annotated[str, typer.Option(help='e.g. "policy=static,band;ratio=0.5,1;leverage=2,3,5"')],
@@ -192,9 +205,10 @@ def sweep(
     if since > until:
         raise InputError("--from", date_from, f"must not be after --to {date_to}")
     kinds = list(dict.fromkeys(c.get("contract", "") for c in combos_text))
-    preps = {k: prepare(portfolio, since, until, k or None, strict, store) for k in kinds}
+    preps = _prepare_all(portfolio, kinds, since, until, strict, store)
     first = next(iter(preps.values()))
-    print_notes(first)
+    for prep in preps.values():
+        print_notes(prep)
     settings = RunSettings(
         first.config.hedge.leverage,
         None if cash is None else require_non_negative("--cash", cash),
