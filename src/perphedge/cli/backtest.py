@@ -280,7 +280,9 @@ def backtest(
     param: Annotated[
         list[str] | None, typer.Option(help="Policy parameter k=v (repeatable).")
     ] = None,
-    leverage: Annotated[float | None, typer.Option(help="Default: the file's [hedge].")] = None,
+    leverage: Annotated[
+        float | None, typer.Option(help="Default: the file's hedge leverage.")
+    ] = None,
     contract: Annotated[
         str | None, typer.Option(help="linear|inverse (default: the file's).")
     ] = None,
