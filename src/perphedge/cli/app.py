@@ -76,7 +76,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="perphedge", standalone_mode=False)
+        code = app(args=args, prog_name="perphedge", standalone_mode=False)
+        if isinstance(code, int) and code:  # typer.Exit(n) comes back as a return value here
+            raise SystemExit(code)
     except typer.Exit as done:
         raise SystemExit(done.exit_code) from None
     except typer.Abort:

@@ -6,7 +6,7 @@ funding settle). Its anchor lives beside the paper account (paper/<exchange>.clo
 separate commands share one simulated "now".
 `StoreMarketData` implements the `MarketData` port from `perphedge.store.market.MarketStore`:
 the mark is the close of the last mark candle that ended at or before simulated now and counts as
-observed at that now (the replay plays the role of a live feed); instruments come from the
+observed at that now (the replay plays the role of a live feed; series are read once per process); instruments come from the
 bundled `perphedge.instrument_tables`; funding settlements are the store's real ones.
 """
 
@@ -19,16 +19,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from perphedge import instrument_tables
 from perphedge.errors import DataError, InputError
 from perphedge.instruments import Perpetual
 from perphedge.ports import Clock, FundingRateQuote, PriceQuote
-from perphedge.store.market import MarketStore, interval_ms
+from perphedge.store.market import FundingSeries, MarketStore, interval_ms
 from perphedge.units import to_decimal
 
 HOUR_MS = 3_600_000
 REPLAY_LEAD_DAYS = 14
 MARK_INTERVALS = ("1h", "8h", "1d")
+MAX_REPLAY_GAP_MS = 2 * 24 * HOUR_MS  # a mark older than this means the replay ran out
 
 
 class SystemClock:
@@ -88,45 +92,57 @@ class StoreMarketData:
         self.store = store
         self.exchange = exchange
         self.clock = clock
+        self._mark_cache: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
+        self._funding_cache: dict[str, FundingSeries] = {}
 
     def last_mark_ms(self, symbol: str) -> int:
         """When the stored marks of `symbol` end."""
-        return self.store.latest_price(self.exchange, symbol, kind="mark")[0]
+        return int(self._marks(symbol)[0][-1])
+
+    def _marks(self, symbol: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """(time each close applies, close) of the finest stored mark candles, loaded once."""
+        if symbol not in self._mark_cache:
+            for interval in MARK_INTERVALS:
+                try:
+                    series = self.store.prices(self.exchange, symbol, "mark", interval)
+                except DataError:
+                    continue
+                self._mark_cache[symbol] = (series.ts_ms + interval_ms(interval), series.close)
+                break
+            else:
+                raise DataError(f"no stored mark prices for {symbol} on {self.exchange}")
+        return self._mark_cache[symbol]
+
+    def _funding(self, symbol: str) -> FundingSeries:
+        if symbol not in self._funding_cache:
+            self._funding_cache[symbol] = self.store.funding(self.exchange, symbol)
+        return self._funding_cache[symbol]
 
     def mark_price(self, symbol: str) -> PriceQuote:
         now_ms = self.clock.now_ms()
-        for interval in MARK_INTERVALS:
-            step = interval_ms(interval)
-            try:
-                series = self.store.prices(
-                    self.exchange,
-                    symbol,
-                    "mark",
-                    interval,
-                    since_ms=now_ms - 3 * step - step,
-                    until_ms=now_ms - step + 1,
-                )
-            except DataError:
-                continue
-            price = float(series.close[-1])
-            if math.isfinite(price) and price > 0:
-                return PriceQuote(symbol, to_decimal(price), now_ms)
-        raise DataError(
-            f"no replayed mark price for {symbol} on {self.exchange} at {now_ms}: the replay "
-            "ran past the stored prices; run perphedge data sync or reset the paper account"
-        )
+        ends, closes = self._marks(symbol)
+        index = int(np.searchsorted(ends, now_ms, side="right")) - 1
+        if index < 0 or now_ms - int(ends[index]) > MAX_REPLAY_GAP_MS:
+            raise DataError(
+                f"no replayed mark price for {symbol} on {self.exchange} at {now_ms}: the replay "
+                "ran past the stored prices; run perphedge data sync or reset the paper account"
+            )
+        return PriceQuote(symbol, to_decimal(float(closes[index])), now_ms)
 
     def instrument(self, symbol: str) -> Perpetual:
         return instrument_tables.by_symbol(self.exchange, symbol)
 
     def funding_rate(self, symbol: str) -> FundingRateQuote:
         now_ms = self.clock.now_ms()
-        series = self.store.funding(self.exchange, symbol, until_ms=now_ms + 1)
-        interval_hours = float(series.interval_hours[-1])
-        last = int(series.ts_ms[-1])
+        series = self._funding(symbol)
+        index = int(np.searchsorted(series.ts_ms, now_ms, side="right")) - 1
+        if index < 0:
+            raise DataError(f"no stored funding for {symbol} on {self.exchange} before {now_ms}")
+        interval_hours = float(series.interval_hours[index])
+        last = int(series.ts_ms[index])
         return FundingRateQuote(
             symbol,
-            float(series.rate[-1]),
+            float(series.rate[index]),
             interval_hours,
             last + int(interval_hours * HOUR_MS),
             now_ms,
@@ -137,12 +153,14 @@ class StoreMarketData:
     ) -> list[tuple[int, float, float]]:
         """Stored settlements in (since_ms, until_ms]: (ts_ms, rate, mark or NaN)."""
         try:
-            series = self.store.funding(self.exchange, symbol, since_ms + 1, until_ms + 1)
+            series = self._funding(symbol)
         except DataError:
             return []
+        lo = int(np.searchsorted(series.ts_ms, since_ms, side="right"))
+        hi = int(np.searchsorted(series.ts_ms, until_ms, side="right"))
         return [
-            (int(t), float(r), float(m))
-            for t, r, m in zip(series.ts_ms, series.rate, series.mark, strict=True)
+            (int(series.ts_ms[i]), float(series.rate[i]), float(series.mark[i]))
+            for i in range(lo, hi)
         ]
 
 

@@ -37,18 +37,18 @@ def paper_ports(exchange: str, home: Path, symbols: Sequence[str]) -> Ports:
 
     store = MarketStore()
     clock_path = paper_path(home, exchange).with_suffix(".clock.json")
+    market = StoreMarketData(store, exchange, ManualClock(0))
     start = 0
     if not clock_path.exists():
-        probe = StoreMarketData(store, exchange, ManualClock(0))
-        available = [s for s in symbols if _has_marks(probe, s)]
+        available = [s for s in symbols if _has_marks(market, s)]
         if not available:
             raise DataError(
                 f"no stored mark prices for {', '.join(symbols)} on {exchange}: "
                 "run perphedge data sync first"
             )
-        start = replay_start_ms(probe, available)
+        start = replay_start_ms(market, available)
     clock = ReplayClock(clock_path, start)
-    market = StoreMarketData(store, exchange, clock)
+    market.clock = clock
     paper = PaperExchange(
         paper_path(home, exchange), market, clock, funding_events=market.funding_events
     )
