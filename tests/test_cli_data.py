@@ -239,3 +239,29 @@ def test_locked_store_is_one_line_exit_2_and_left_intact(
         holder.stdout.close()
     (cov,) = MarketStore(empty_store).available()
     assert cov.rows == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("data", "show", "binance", BTC, "--dataset", "funding,spot:1d"), "--dataset="),
+        (("data", "show", "binance", BTC, "--dataset", "last:1d"), "kind='last'"),
+        (("data", "show", "binance", BTC, "--tail", "-1"), "--tail=-1"),
+        (("data", "show", "binance", BTC, "--since", "2021-13-01"), "--since='2021-13-01'"),
+        (
+            ("data", "sync", "--exchange", "binance", "--symbols", "BTC/USDT"),
+            "--symbols='BTC/USDT'",
+        ),
+        (
+            ("data", "sync", "--exchange", "okx", "--symbols", BTC, "--datasets", "spot"),
+            "interval=",
+        ),
+        (("data", "export", "out.txt"), "file="),
+        (("data", "export", "o.csv", "--kind", "spot"), "only with --table prices"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(run_cli: Run, args: tuple[str, ...], needle: str) -> None:
+    result = run_cli(*args)
+    assert result.code == 2, result.err
+    assert needle in result.err
+    assert len(result.err.strip().splitlines()) == 1

@@ -80,22 +80,32 @@ def sync_command(
     since_ms = parse_day_or_time("--since", since)
     until_ms = now_ms if until is None else parse_day_or_time("--until", until, end_of_day=True)
     store = MarketStore(store_path)
-    perps = _symbols(symbols)
+    results = _run_sync(store, name, _symbols(symbols), wanted, (since_ms, until_ms), base_url)
+    _print_sync(results, store, as_json)
+
+
+def _run_sync(
+    store: MarketStore,
+    name: str,
+    perps: list[str],
+    wanted: tuple[str, ...],
+    window: tuple[int, int],
+    base_url: str | None,
+) -> list[sync.SyncResult]:
+    """Plan and run every series with one progress bar per series (stderr)."""
     sources: dict[MarketType, CcxtMarketData] = {}
     results = []
-    with Progress(
+    columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>5.1f}%"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    )
+    with Progress(*columns, TimeRemainingColumn(), console=err_console, transient=True) as bar:
         for perp in perps:
             mtype = _market_type(perp)
             if mtype not in sources:
                 sources[mtype] = CcxtMarketData(name, mtype, base_url=base_url)
-            for task in sync.plan(store, name, [perp], wanted, since_ms, until_ms):
+            for task in sync.plan(store, name, [perp], wanted, *window):
                 total = task.until_ms - task.start_ms
                 job = bar.add_task(f"{task.symbol} {task.dataset}", total=total)
 
@@ -106,7 +116,7 @@ def sync_command(
 
                 results.append(sync.run(store, sources[mtype], task, perp, advance))
                 bar.update(job, completed=total)
-    _print_sync(results, store, as_json)
+    return results
 
 
 def _print_sync(results: list[sync.SyncResult], store: MarketStore, as_json: bool) -> None:
@@ -194,26 +204,15 @@ def show_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Rows of one series."""
-    (ds,) = sync.parse_datasets(dataset)
+    picked = sync.parse_datasets(dataset)
+    if len(picked) != 1:
+        raise InputError("--dataset", dataset, "give one dataset, e.g. funding or spot:1d")
+    ds = picked[0]
     since_ms, until_ms = date_range(since, until)
     store = MarketStore(store_path)
     if tail < 0:
         raise InputError("--tail", tail, "give 0 (all rows) or a positive number")
-    if ds == "funding":
-        f = store.funding(exchange, symbol, since_ms, until_ms)
-        headers = ["time", "rate", "interval_hours", "mark"]
-        rows = [
-            [int(t), float(r), float(h), float(m) if np.isfinite(m) else None]
-            for t, r, h, m in zip(f.ts_ms, f.rate, f.interval_hours, f.mark, strict=True)
-        ]
-    else:
-        kind, _, interval = ds.partition(":")
-        p = store.prices(exchange, symbol, kind, interval, since_ms, until_ms)
-        headers = ["time", "open", "high", "low", "close"]
-        rows = [
-            [int(t), float(o), float(h), float(lo), float(c)]
-            for t, o, h, lo, c in zip(p.ts_ms, p.open, p.high, p.low, p.close, strict=True)
-        ]
+    headers, rows = _series_rows(store, exchange, symbol, ds, since_ms, until_ms)
     rows = rows[-tail:] if tail else rows
     if as_json:
         print_json([dict(zip(["ts_ms", *headers[1:]], r, strict=True)) for r in rows])
@@ -224,6 +223,30 @@ def show_command(
         for r in rows
     ]
     console.print(table(f"{exchange} {symbol} {ds}", headers, shown))
+
+
+def _series_rows(
+    store: MarketStore,
+    exchange: str,
+    symbol: str,
+    ds: str,
+    since_ms: int | None,
+    until_ms: int | None,
+) -> tuple[list[str], list[list[float | None]]]:
+    """Column names and rows of one stored series (time first, as epoch ms)."""
+    if ds == "funding":
+        f = store.funding(exchange, symbol, since_ms, until_ms)
+        cols = zip(f.ts_ms, f.rate, f.interval_hours, f.mark, strict=True)
+        rows: list[list[float | None]] = [
+            [int(t), float(r), float(h), float(m) if np.isfinite(m) else None]
+            for t, r, h, m in cols
+        ]
+        return ["time", "rate", "interval_hours", "mark"], rows
+    kind, _, interval = ds.partition(":")
+    p = store.prices(exchange, symbol, kind, interval, since_ms, until_ms)
+    ohlc = zip(p.ts_ms, p.open, p.high, p.low, p.close, strict=True)
+    rows = [[int(t), float(o), float(h), float(lo), float(c)] for t, o, h, lo, c in ohlc]
+    return ["time", "open", "high", "low", "close"], rows
 
 
 @data_app.command("import")

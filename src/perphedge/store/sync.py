@@ -72,8 +72,10 @@ def parse_datasets(text: str) -> tuple[str, ...]:
     for item in (s.strip() for s in text.split(",") if s.strip()):
         if item != "funding":
             kind, _, interval = item.partition(":")
+            if not interval:
+                raise InputError("--datasets", item, "use funding or kind:interval, e.g. spot:1d")
             check_kind(kind)
-            interval_ms(interval or "?")
+            interval_ms(interval)
         out.append(item)
     if not out:
         raise InputError("--datasets", text, "give funding and/or kind:interval, e.g. spot:1d")
