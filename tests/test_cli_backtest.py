@@ -130,6 +130,12 @@ def test_report_is_one_self_contained_page_with_the_data(run_cli, btc, tmp_path,
     assert unhedged_equity == pytest.approx([cash + spot[t] for t in times], rel=1e-12)
     assert {t["name"] for t in traces} == {"unhedged", "hedged"}
     assert "<td>hedge effectiveness</td>" in page
+    # panels: unhedged has equity, drawdown, funding; hedged also the margin ratio (4th trace)
+    hedged = [t for t in traces if t["name"] == "hedged"]
+    assert len(hedged) == 4
+    # right after opening, MM / margin = (N x 0.4 %) / (N / 2x) = 0.008 (tier 1: N < 50,000)
+    assert hedged[3]["y"][0] == pytest.approx(0.008, rel=1e-9)
+    assert max(hedged[3]["y"]) < 1.0  # never at the liquidation threshold in January 2024
 
 
 def test_gaps_warn_with_dates_or_refuse_under_strict(run_cli, eth):
