@@ -244,6 +244,11 @@ def _clip_to_coverage(
     start = max(first for _, first, _ in spans)
     end = min(last for _, _, last in spans)
     kept: IntArray = grid[(grid >= start) & (grid <= end)]
+    if kept.size == 1:
+        raise DataError(
+            f"only one bar ({fmt_ms(int(kept[0]))}) between {fmt_ms(since_ms)} and "
+            f"{fmt_ms(until_ms)}: give a range spanning at least two funding settlements"
+        )
     if not kept.size:
         raise DataError(
             f"the series do not overlap between {fmt_ms(since_ms)} and {fmt_ms(until_ms)}: "
