@@ -254,7 +254,7 @@ def test_locked_store_is_one_line_exit_2_and_left_intact(
         ),
         (
             ("data", "sync", "--exchange", "okx", "--symbols", BTC, "--datasets", "spot"),
-            "interval=",
+            "--datasets='spot'",
         ),
         (("data", "export", "out.txt"), "file="),
         (("data", "export", "o.csv", "--kind", "spot"), "only with --table prices"),
