@@ -152,7 +152,7 @@ def test_lookup_failures_do_not_cause_a_second_send(
 ) -> None:
     fake.inject(
         Fault.lost(),  # the first order is accepted, its answer lost ...
-        Fault.server_error(503, method="GET", path="/fapi/v1/order", times=3),  # ... lookups fail
+        Fault.server_error(503, method="GET", path="/fapi/v1/order", times=2),  # ... lookups fail
     )
     result = hedge("open")
     assert result.code == 0, result.err

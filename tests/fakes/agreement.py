@@ -28,6 +28,15 @@ def unified(market_id: str) -> str:
     return f"{SPECS[market_id].base}/USDT:USDT"
 
 
+def assert_orders_journaled(fake: FakeBinance, home: Path) -> None:
+    """Mid-run (after a crash): every order the exchange has was journaled before it was sent."""
+    with Journal(home / JOURNAL_FILE) as journal:
+        known = {o.client_order_id for o in journal.orders()}
+    on_exchange = [o.client_id for o in fake.state.orders.values()]
+    assert len(on_exchange) == len(set(on_exchange)), f"sent twice: {on_exchange}"
+    assert set(on_exchange) <= known, f"sent without a journal entry: {set(on_exchange) - known}"
+
+
 def assert_journal_agrees(fake: FakeBinance, home: Path) -> None:
     with Journal(home / JOURNAL_FILE) as journal:
         orders = {o.client_order_id: o for o in journal.orders()}

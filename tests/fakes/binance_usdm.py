@@ -40,7 +40,8 @@ class Fault:
     kind: "timeout" (answer after `delay_s`, beyond the client's timeout; `process` says whether
     the request is executed first), "status" (HTTP `status`, not executed), "rate_limit" (429 with
     Retry-After, not executed), "reject" (Binance error `code`/`msg`, not executed), "lost"
-    (executed, then the connection is dropped, or a 502 is sent when `drop` is False).
+    (executed, then the connection is dropped, or a 502 is sent when `drop` is False; `on_hit`
+    runs in between, e.g. to SIGKILL the client process).
     """
 
     kind: str
@@ -54,6 +55,8 @@ class Fault:
     drop: bool = True
     delay_s: float = 0.8
     retry_after_s: int = 1
+    after: int = 0  # let this many matching requests pass first
+    on_hit: Callable[[], None] | None = None  # called once the request was executed (or not)
 
     @classmethod
     def timeout(cls, process: bool = False, **kw: Any) -> Fault:
@@ -144,6 +147,9 @@ class FakeBinance:
         with self._lock:
             for fault in self.faults:
                 if fault.method == method and fault.path == path:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        return None
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
@@ -374,6 +380,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._log_send(method, path, params, outcome, status, body)
         elif fault.kind == "lost":
             self.fake.log(method, path, params, f"{outcome}, answer lost")
+            if fault.on_hit is not None:
+                fault.on_hit()
             if fault.drop:
                 self.close_connection = True
             else:
