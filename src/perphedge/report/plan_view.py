@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import RenderableType
 from rich.table import Table
 
@@ -76,6 +77,14 @@ def plan_dict(plan: HedgePlan, notes: tuple[str, ...] = ()) -> dict[str, Any]:
     return result
 
 
+def _fold(out: Table, wrap: tuple[int, ...] = (0,)) -> Table:
+    """Narrow terminals: numbers stay whole; the `wrap` columns fold onto more lines instead."""
+    for index, column in enumerate(out.columns):
+        column.overflow = "fold"
+        column.no_wrap = index not in wrap
+    return out
+
+
 def _exposure_table(plan: HedgePlan) -> Table:
     rows = [
         (
@@ -83,15 +92,14 @@ def _exposure_table(plan: HedgePlan) -> Table:
             fmt_num(e.qty_base, 8).rstrip("0").rstrip("."),
             fmt_num(e.price),
             fmt_num(e.value_usd),
-            e.hedge_symbol or "none",
-            f"{e.ratio:g}" + (f" x b {e.beta:g}" if e.beta != 1 else ""),
-            fmt_num(e.hedged_notional_usd),
+            "none" if e.hedge_symbol is None else e.hedge_symbol.split("/")[0] + " perp",
+            f"{e.ratio:g}" + (f" x b {e.beta:.3g}" if e.beta != 1 else ""),
             fmt_num(e.unhedged_usd),
         )
         for e in plan.exposures
     ]
-    headers = ["holding", "qty", "price", "value", "hedged with", "ratio", "hedged"]
-    return table("Exposure, USD", [*headers, "unhedged"], rows)
+    headers = ["holding", "qty", "price", "value", "hedge", "ratio", "unhedged"]
+    return _fold(table("Exposure, USD", headers, rows), wrap=(0, 4, 5))
 
 
 def _liq_cell(price: float | None, approximate: bool) -> str:
@@ -119,11 +127,14 @@ def _legs_table(plan: HedgePlan) -> Table:
             )
         )
     spec = plan.spec
-    return table(
-        f"Short legs — {spec.exchange} {spec.kind.value}, {spec.margin_mode.value}, "
-        f"{spec.leverage:g}x",
-        ["perpetual", "short", "notional", "residual", "init. margin", "liq. price", "away"],
-        rows,
+    return _fold(
+        table(
+            f"Short legs — {spec.exchange} {spec.kind.value}, {spec.margin_mode.value}, "
+            f"{spec.leverage:g}x",
+            ["perpetual", "short", "notional", "residual", "init. margin", "liq. price", "away"],
+            rows,
+        ),
+        wrap=(0, 1, 4),
     )
 
 
@@ -140,10 +151,13 @@ def _funding_table(plan: HedgePlan) -> Table:
         )
         for leg in plan.legs
     ]
-    return table(
-        "Funding (> 0: the short earns) and fees, USD",
-        ["perpetual", "rate", "per day", "per year", "APR", "fee to open", "rate from"],
-        rows,
+    return _fold(
+        table(
+            "Funding (> 0: the short earns) and fees, USD",
+            ["perpetual", "rate", "per day", "per year", "APR", "fee to open", "rate from"],
+            rows,
+        ),
+        wrap=(0, 1, 6),
     )
 
 
@@ -167,10 +181,12 @@ def _orders(plan: HedgePlan) -> Table:
         (o.symbol, o.side.value, str(o.qty), o.order_type.value, str(o.price or "market"))
         for o in plan.orders
     ]
-    return table(
-        "Orders that would open the hedge (NOT sent)",
-        ["symbol", "side", "qty (contracts)", "type", "price"],
-        rows,
+    return _fold(
+        table(
+            "Orders that would open the hedge (NOT sent)",
+            ["symbol", "side", "qty (contracts)", "type", "price"],
+            rows,
+        )
     )
 
 
@@ -201,7 +217,7 @@ def _outcome_rows(outcomes: tuple[Outcome, ...]) -> list[tuple[str, ...]]:
 
 
 _STRESS_HEADERS = [
-    "scenario", "spot", "hedge", "funding", "fees", "net", "margin", "value after", "top-up",
+    "scenario", "spot", "hedge", "funding", "fees", "net", "margin", "after", "top-up",
 ]  # fmt: skip
 
 
@@ -215,8 +231,20 @@ def stress_renderables(result: StressResult) -> list[RenderableType]:
         ("Short squeeze: spike then revert", result.squeezes),
     )
     return [
-        table(title + " — USD", _STRESS_HEADERS, _outcome_rows(rows)) for title, rows in sections
+        _compact(table(title + " — USD", _STRESS_HEADERS, _outcome_rows(rows)))
+        for title, rows in sections
     ]
+
+
+def _compact(out: Table) -> Table:
+    """Nine columns of numbers: no vertical rules, and no cell is ever cut or folded."""
+    out.box = box.SIMPLE_HEAD
+    out.show_edge = False
+    out.padding = (0, 0)
+    out.pad_edge = False
+    for column in out.columns:
+        column.no_wrap = True
+    return out
 
 
 def stress_dict(result: StressResult) -> dict[str, Any]:
