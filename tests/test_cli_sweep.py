@@ -50,7 +50,7 @@ def test_grid_runs_ranked_by_total_return(run_cli, btc):
     assert _ordered(returns, descending=True)
     combos = {(r["policy"], r["params"]["ratio"], r["leverage"]) for r in runs}
     assert len(combos) == 8
-    assert all(r["params"].get("band") == "0.01" for r in runs if r["policy"] == "band")
+    assert all(r["params"].get("band") == 0.01 for r in runs if r["policy"] == "band")
     for r in runs:
         for key in ("max_drawdown", "volatility", "funding_pnl", "fees", "liquidations",
                     "hedge_effectiveness"):  # fmt: skip
@@ -62,7 +62,7 @@ def test_a_grid_point_equals_the_single_backtest(run_cli, btc):
     # `backtest` at the file's 2x, so the static ratio-1 2x run must match its "hedged" run
     runs = _sweep(run_cli, btc, "--jobs", "1")
     point = next(
-        r for r in runs if (r["policy"], r["params"]["ratio"], r["leverage"]) == ("static", "1", 2)
+        r for r in runs if (r["policy"], r["params"]["ratio"], r["leverage"]) == ("static", 1.0, 2)
     )
     single = run_cli("backtest", btc, *JAN, "--json")
     hedged = json.loads(single.out)["runs"][1]

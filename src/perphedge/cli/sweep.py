@@ -131,7 +131,8 @@ def _ranked(combos: list[Combo], summaries: list[Summary], rank: str) -> Iterato
 
     for place, i in enumerate(sorted(range(len(combos)), key=key), start=1):
         c = combos[i]
-        params = {k: v for k, v in c.values.items() if k not in RUN_KEYS}
+        policy = c.spec.policy  # the values as the policy holds them (numbers, bars)
+        params = {k: getattr(policy, k) for k in c.values if k not in RUN_KEYS}
         yield {
             "rank": place,
             "policy": c.values["policy"],
