@@ -11,6 +11,8 @@ from typing import Any
 import ccxt
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perphedge.errors import (
     CapabilityError,
@@ -21,7 +23,7 @@ from perphedge.errors import (
 from perphedge.exchanges import parse
 from perphedge.exchanges.client import Credentials, ccxt_id, credentials_for, make_exchange
 from perphedge.exchanges.errors import backoff_delays, call, translate
-from perphedge.exchanges.market_data import CcxtMarketData
+from perphedge.exchanges.market_data import CcxtMarketData, walk_windows
 from perphedge.instruments import ContractKind
 from perphedge.ports import MarketData
 from perphedge.store.market import MarketStore
@@ -351,3 +353,41 @@ def test_bybit_markets_from_recorded_instruments_info() -> None:
 
 def test_adapter_implements_the_market_data_port(md: CcxtMarketData) -> None:
     assert isinstance(md, MarketData)
+
+
+@settings(max_examples=150)
+@given(
+    interval_h=st.sampled_from([1, 4, 8]),
+    page=st.integers(min_value=3, max_value=60),
+    assumed_h=st.sampled_from([1, 8]),
+    n_rows=st.integers(min_value=0, max_value=400),
+    offset_h=st.integers(min_value=0, max_value=50),
+    span_h=st.integers(min_value=1, max_value=2000),
+    newest_first=st.booleans(),
+)
+def test_windowed_pagination_returns_every_row_once(
+    interval_h: int,
+    page: int,
+    assumed_h: int,
+    n_rows: int,
+    offset_h: int,
+    span_h: int,
+    newest_first: bool,
+) -> None:
+    """Whatever the venue's order and true interval, the walk sees each row in range once."""
+    hour = 3_600_000
+    listing = 1_600_000_000_000
+    venue_rows = [listing + i * interval_h * hour for i in range(n_rows)]
+    since = listing - 10 * hour + offset_h * hour
+    until = since + span_h * hour
+    calls: list[tuple[int, int]] = []
+
+    def fetch(start: int, end: int) -> list[int]:
+        calls.append((start, end))
+        inside = [t for t in venue_rows if start <= t <= end - 1]
+        return inside[-page:] if newest_first else inside[:page]  # a venue answers one page
+
+    got = walk_windows(fetch, since, until, (page - 1) * assumed_h * hour, page, None)
+    assert sorted(got) == [t for t in venue_rows if since <= t < until]
+    assert len(got) == len(set(got))
+    assert calls[0][0] == since and calls[-1][1] == until

@@ -235,7 +235,7 @@ class CcxtMarketData:
                 )
             )
 
-        rows = _walk(fetch, since_ms, until_ms, step, limits.funding, progress)
+        rows = walk_windows(fetch, since_ms, until_ms, step, limits.funding, progress)
         points = parse.funding_points(symbol, rows)
         keep = (points.ts_ms >= since_ms) & (points.ts_ms < until_ms)
         return FundingPoints(symbol, points.ts_ms[keep], points.rate[keep], points.mark[keep])
@@ -272,7 +272,7 @@ class CcxtMarketData:
             )
 
         step = (limits.ohlcv - 1) * tf_ms  # one candle less than a page, as for funding
-        rows = _walk(fetch, since_ms, until_ms, step, limits.ohlcv, progress)
+        rows = walk_windows(fetch, since_ms, until_ms, step, limits.ohlcv, progress)
         got = parse.candles(rows)
         keep = (got.ts_ms >= since_ms) & (got.ts_ms < until_ms)
         return Candles(
@@ -286,7 +286,7 @@ def _placeholder_tiers() -> TierTable:
     return TierTable((tier,), source="placeholder: call instrument(symbol) for the venue's tiers")
 
 
-def _walk(
+def walk_windows(
     fetch: Callable[[int, int], list[Any]],
     since_ms: int,
     until_ms: int,
