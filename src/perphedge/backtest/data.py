@@ -215,14 +215,10 @@ def _coverage_note(label: str, first: int, last: int, since: int, until: int) ->
     return None
 
 
-def _clip_to_coverage(
-    grid: IntArray,
-    instruments: Sequence[InstrumentInputs],
-    spots: Sequence[PriceInput],
-    since_ms: int,
-    until_ms: int,
-) -> tuple[IntArray, list[str]]:
-    """Keep grid times every series covers; a note per series that cuts the range short."""
+def _spans(
+    instruments: Sequence[InstrumentInputs], spots: Sequence[PriceInput]
+) -> list[tuple[str, int, int]]:
+    """(series name, first, last time it gives a value) of every series that limits coverage."""
     spans = [(s.name, int(s.close_ms[0]), int(s.close_ms[-1])) for s in spots if s.ts_ms.size]
     for inst in instruments:
         mark = inst.mark
@@ -232,28 +228,38 @@ def _clip_to_coverage(
         if fund.ts_ms.size:
             first = int(floor_minute(fund.ts_ms[:1])[0])
             spans.append((fund.name, first, int(fund.ts_ms[-1])))
-    empty = [s.name for s in spots if not s.ts_ms.size] + [
-        i.mark.name for i in instruments if not i.mark.ts_ms.size
-    ]
+    return spans
+
+
+def _clip_to_coverage(
+    grid: IntArray,
+    instruments: Sequence[InstrumentInputs],
+    spots: Sequence[PriceInput],
+    since_ms: int,
+    until_ms: int,
+) -> tuple[IntArray, list[str]]:
+    """Keep grid times every series covers; a note per series that cuts the range short."""
+    window = f"between {fmt_ms(since_ms)} and {fmt_ms(until_ms)}"
+    empty = [s.name for s in spots if not s.ts_ms.size]
+    empty += [i.mark.name for i in instruments if not i.mark.ts_ms.size]
     if empty or not grid.size:
         what = ", ".join(empty) if empty else "the hedge instruments' funding"
         raise DataError(
-            f"no data for {what} between {fmt_ms(since_ms)} and {fmt_ms(until_ms)}: "
+            f"no data for {what} {window}: "
             "pick a range inside the data (perphedge data list) or run perphedge data sync"
         )
+    spans = _spans(instruments, spots)
     start = max(first for _, first, _ in spans)
     end = min(last for _, _, last in spans)
     kept: IntArray = grid[(grid >= start) & (grid <= end)]
     if kept.size == 1:
         raise DataError(
-            f"only one bar ({fmt_ms(int(kept[0]))}) between {fmt_ms(since_ms)} and "
-            f"{fmt_ms(until_ms)}: give a range spanning at least two funding settlements"
+            f"only one bar ({fmt_ms(int(kept[0]))}) {window}: "
+            "give a range spanning at least two funding settlements"
         )
     if not kept.size:
-        raise DataError(
-            f"the series do not overlap between {fmt_ms(since_ms)} and {fmt_ms(until_ms)}: "
-            + "; ".join(f"{n} {fmt_ms(a)} to {fmt_ms(b)}" for n, a, b in spans)
-        )
+        held = "; ".join(f"{n} {fmt_ms(a)} to {fmt_ms(b)}" for n, a, b in spans)
+        raise DataError(f"the series do not overlap {window}: {held}")
     notes = [
         note
         for name, first, last in spans
