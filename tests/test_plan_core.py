@@ -228,3 +228,14 @@ def test_ratio_zero_holding_is_left_unhedged_without_a_warning():
     assert btc.position is None and btc.qty == 0 and eth.qty == Decimal("8.000")
     assert [w.code for w in plan.warnings] == ["liquidation_close"]  # ETH only, at 5x
     assert plan.unhedged_usd == 30_000.0
+
+
+def test_same_coin_in_two_places_counts_twice_and_shares_one_leg():
+    cold = Holding("BTC", 0.3, 60_000, location="hardware wallet")
+    hot = Holding("BTC", 0.5, location="exchange")  # priced like the first BTC holding
+    plan = plan_of([cold, hot], HedgeSpec(leverage=2))
+    assert plan.total_exposure == pytest.approx(48_000.0)  # 0.8 BTC * 60,000
+    (leg,) = plan.legs
+    assert leg.qty == Decimal("0.800")
+    assert [e.location for e in plan.exposures] == ["hardware wallet", "exchange"]
+    assert [o.qty for o in plan.orders] == [Decimal("0.800")]  # one order for both

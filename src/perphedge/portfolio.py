@@ -114,8 +114,9 @@ def value_holding(holding: Holding, prices: Mapping[str, float]) -> Valuation:
 
 
 def valuation(portfolio: Portfolio, prices: Mapping[str, float]) -> tuple[Valuation, ...]:
-    """Every holding valued (see `value_holding`)."""
-    return tuple(value_holding(h, prices) for h in portfolio.holdings)
+    """Every holding valued; a coin priced in one holding prices its other holdings too."""
+    merged = {**prices, **portfolio.given_prices()}
+    return tuple(value_holding(h, merged) for h in portfolio.holdings)
 
 
 def exposure_usd(portfolio: Portfolio, prices: Mapping[str, float]) -> float:
