@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perphedge import instrument_tables
 from perphedge.config import ConfigError, parse_portfolio
@@ -239,3 +241,23 @@ def test_same_coin_in_two_places_counts_twice_and_shares_one_leg():
     assert leg.qty == Decimal("0.800")
     assert [e.location for e in plan.exposures] == ["hardware wallet", "exchange"]
     assert [o.qty for o in plan.orders] == [Decimal("0.800")]  # one order for both
+
+
+@settings(max_examples=150)
+@given(
+    qty=st.floats(min_value=0.01, max_value=500, allow_nan=False),
+    price=st.floats(min_value=500, max_value=200_000, allow_nan=False),
+    ratio=st.floats(min_value=0.05, max_value=1.0, allow_nan=False),
+    inverse=st.booleans(),
+)
+def test_rounding_never_over_hedges_and_leaves_less_than_one_step(qty, price, ratio, inverse):
+    kind = ContractKind.INVERSE if inverse else ContractKind.LINEAR
+    plan = plan_of([Holding("BTC", qty, price)], HedgeSpec(ratio, 1.0, kind=kind))
+    (leg,) = plan.legs
+    one_step_usd = 100.0 if inverse else 0.001 * price  # BTCUSD_PERP 100 USD, BTCUSDT 0.001 BTC
+    if leg.position is None:  # below the venue minimum: nothing opened, all left unhedged
+        assert leg.notional_usd == 0.0
+        return
+    assert leg.notional_usd <= leg.target_notional_usd * (1 + 1e-12)
+    assert leg.residual_usd < one_step_usd * (1 + 1e-9)
+    assert plan.unhedged_usd == pytest.approx(qty * price - leg.notional_usd, abs=1e-6)
