@@ -26,7 +26,7 @@ FloatArray = npt.NDArray[np.float64]
 class FlatSpec:
     """The spec as the kernel's arrays (see the column constants in `kernels`)."""
 
-    legs: FloatArray  # [L, 7]
+    legs: FloatArray  # [L, N_LEG]: constants filled, state and accumulators at their start
     tiers: FloatArray  # [L, NT, 4]
     code: int
     params: FloatArray  # [6]
@@ -58,11 +58,11 @@ def flatten(spec: BacktestSpec, data: MarketArrays) -> FlatSpec:
     spec.check_against(data)
     _check_leverage(spec, data)
     n_tiers = max(len(leg.tiers.tiers) for leg in spec.legs)
-    legs = np.zeros((len(spec.legs), 7))
+    legs = np.zeros((len(spec.legs), kn.N_LEG))
     tiers = np.zeros((len(spec.legs), n_tiers, 4))
     for i, leg in enumerate(spec.legs):
         inverse = leg.kind is ContractKind.INVERSE
-        legs[i] = (
+        legs[i, : kn.C_NTIER + 1] = (
             leg.spot_col,
             leg.hedge_col,
             leg.qty_base,
@@ -73,6 +73,9 @@ def flatten(spec: BacktestSpec, data: MarketArrays) -> FlatSpec:
         )
         for k, tier in enumerate(leg.tiers.tiers):
             tiers[i, k] = (tier.floor, tier.cap, tier.mmr, tier.cum)
+    legs[:, kn.S_ALIVE] = 1.0
+    legs[:, kn.S_SWITCH] = -np.inf
+    legs[:, kn.A_LIQBAR] = -1.0
     costs = spec.costs
     config = np.array(  # float64: every entry is cast
         [
@@ -88,14 +91,6 @@ def flatten(spec: BacktestSpec, data: MarketArrays) -> FlatSpec:
     return FlatSpec(legs, tiers, spec.policy.code, policy_vector(spec.policy), config)
 
 
-def initial_state(n_legs: int) -> FloatArray:
-    """Leg state at the start: alive, never switched, everything else zero."""
-    st = np.zeros((n_legs, kn.N_STATE))
-    st[:, kn.S_ALIVE] = 1.0
-    st[:, kn.S_SWITCH] = -np.inf
-    return st
-
-
 def run_backtest(spec: BacktestSpec, data: MarketArrays) -> BacktestResult:
     """Simulate `spec` over `data` with the compiled kernel."""
     flat = flatten(spec, data)
@@ -103,17 +98,13 @@ def run_backtest(spec: BacktestSpec, data: MarketArrays) -> BacktestResult:
     stride = int(flat.config[kn.CF_STRIDE])
     n_samples = (n_bars - 1) // stride + 1
     acct = np.full(2, float(spec.initial_cash_usd), dtype=np.float64)
-    st = initial_state(n_legs)
-    acc = np.zeros((n_legs, kn.N_ACC))
-    acc[:, kn.A_LIQBAR] = -1.0
+    lg = flat.legs
     curves = np.empty((3, n_bars))
-    margin_ratio = np.empty((n_samples, n_legs))
-    hedge_usd = np.empty((n_samples, n_legs))
+    samples = np.empty((n_samples, n_legs, 2))
     kn.simulate(
         data.spot, data.perp, data.mark,
         data.funding_bar, data.funding_col, data.rate_per_interval,
-        flat.legs, flat.tiers, flat.code, flat.params, flat.config,
-        acct, st, acc, curves[0], curves[1], curves[2], margin_ratio, hedge_usd,
+        lg, flat.tiers, flat.code, flat.params, flat.config, acct, curves, samples,
     )  # fmt: skip
     return BacktestResult(
         spec=spec,
@@ -122,17 +113,17 @@ def run_backtest(spec: BacktestSpec, data: MarketArrays) -> BacktestResult:
         equity_unhedged_usd=curves[1],
         funding_cum_usd=curves[2],
         sample_bars=np.arange(0, n_bars, stride, dtype=np.int64),
-        margin_ratio=margin_ratio,
-        hedge_notional_usd=hedge_usd,
-        leg_funding_usd=acc[:, kn.A_FUND].copy(),
-        leg_fees_usd=acc[:, kn.A_FEES].copy(),
-        leg_hedge_pnl_usd=acc[:, kn.A_HPNL].copy(),
-        leg_basis_usd=acc[:, kn.A_BASIS].copy(),
-        leg_liquidation_loss_usd=acc[:, kn.A_LIQ].copy(),
-        leg_top_up_usd=acc[:, kn.A_TOPUP].copy(),
-        leg_trades=acc[:, kn.A_TRADES].astype(np.int64),
-        leg_hedged_bars=acc[:, kn.A_HBARS].astype(np.int64),
-        leg_liquidation_bar=acc[:, kn.A_LIQBAR].astype(np.int64),
+        margin_ratio=samples[:, :, 0],
+        hedge_notional_usd=samples[:, :, 1],
+        leg_funding_usd=lg[:, kn.A_FUND].copy(),
+        leg_fees_usd=lg[:, kn.A_FEES].copy(),
+        leg_hedge_pnl_usd=lg[:, kn.A_HPNL].copy(),
+        leg_basis_usd=lg[:, kn.A_HPNL] + lg[:, kn.A_COVERED],
+        leg_liquidation_loss_usd=lg[:, kn.A_LIQ].copy(),
+        leg_top_up_usd=lg[:, kn.A_TOPUP].copy(),
+        leg_trades=lg[:, kn.A_TRADES].astype(np.int64),
+        leg_hedged_bars=lg[:, kn.A_HBARS].astype(np.int64),
+        leg_liquidation_bar=lg[:, kn.A_LIQBAR].astype(np.int64),
         min_cash_usd=float(acct[kn.AC_MIN]),
         final_cash_usd=float(acct[kn.AC_CASH]),
     )

@@ -47,277 +47,285 @@ IntArray = npt.NDArray[np.int64]
 
 _funding_cash = numba.njit(cache=True, inline="always")(funding_cash)
 
-# leg constants lc[L, 7]
+# One row per leg, lg[L, N_LEG]: constants (C_*), state (S_*) and accumulators (A_*) together,
+# so the loop touches few arrays (every array argument holds registers: data, shape, strides).
 C_SPOT, C_HEDGE, C_QTY, C_BETA, C_INV, C_CS, C_NTIER = range(7)
 # tier table rows tiers[L, NT, 4]
 T_FLOOR, T_CAP, T_MMR, T_CUM = range(4)
-# leg state st[L, 14]
-(S_POS, S_W, S_MPREV, S_SPREV, S_COV, S_VAR, S_NEG, S_UP, S_FLAG, S_SWITCH, S_TIER, S_ALIVE,
- S_RATE, S_EVENT) = range(14)  # fmt: skip
-N_STATE = 14
-# per-leg accumulators acc[L, 9]
-A_FUND, A_FEES, A_HPNL, A_BASIS, A_LIQ, A_TOPUP, A_TRADES, A_HBARS, A_LIQBAR = range(9)
-N_ACC = 9
+# leg state: S_SREF = spot at the last re-size, S_OPEN = bar the hedge was opened,
+# S_LO..S_CUM cache the current bracket
+(S_POS, S_W, S_SREF, S_OPEN, S_COV, S_VAR, S_NEG, S_UP, S_FLAG, S_SWITCH, S_TIER, S_ALIVE,
+ S_RATE, S_EVENT, S_LO, S_HI, S_MMR, S_CUM) = range(7, 25)  # fmt: skip
+# per-leg accumulators
+# (A_COVERED: P&L of the spot units the hedge covers; basis P&L = A_HPNL + A_COVERED)
+A_FUND, A_FEES, A_HPNL, A_COVERED, A_LIQ, A_TOPUP, A_TRADES, A_HBARS, A_LIQBAR = range(25, 34)
+N_LEG = 34
 # config cfg[7]
 CF_LEV, CF_FEE, CF_SLIP, CF_LIQFEE, CF_TOPUP, CF_BPY, CF_STRIDE = range(7)
 # account acct[2]: cash, min cash
 AC_CASH, AC_MIN = range(2)
 
-_jit = numba.njit(cache=True, nogil=True, fastmath=False)
+# numpy error model: float division by zero gives inf instead of raising (no denominator here is
+# ever zero: prices, contract sizes and leverage are validated > 0), which keeps raise paths and
+# their reference counting out of the loop.
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
-def settle_notional(pos: float, m: float, inverse: bool, cs: float) -> float:
-    """Notional in the settle currency: q*m (linear, USD) or q*CS/m (inverse, coin)."""
-    return pos * cs / m if inverse else pos * m
+def retier(i: int, notional: float, tiers: FloatArray, lg: FloatArray) -> None:
+    """Cache the bracket containing `notional` (bounds, MMR, cum) in leg i's state.
 
-
-@_jit
-def maintenance(
-    i: int, notional: float, tiers: FloatArray, lc: FloatArray, st: FloatArray
-) -> float:
-    """N*MMR - cum of the bracket containing N (the cached bracket index moves as N moves)."""
-    k = int(st[i, S_TIER])
-    last = int(lc[i, C_NTIER]) - 1
+    The array form of TierTable.tier_for: the bracket with floor <= N < cap, the last beyond it.
+    """
+    k = int(lg[i, S_TIER])
+    last = int(lg[i, C_NTIER]) - 1
     while k < last and notional >= tiers[i, k, T_CAP]:
         k += 1
     while k > 0 and notional < tiers[i, k, T_FLOOR]:
         k -= 1
-    st[i, S_TIER] = k
-    mm: float = notional * tiers[i, k, T_MMR] - tiers[i, k, T_CUM]
-    return mm
+    lg[i, S_TIER] = k
+    lg[i, S_LO] = -np.inf if k == 0 else tiers[i, k, T_FLOOR]
+    lg[i, S_HI] = np.inf if k == last else tiers[i, k, T_CAP]
+    lg[i, S_MMR] = tiers[i, k, T_MMR]
+    lg[i, S_CUM] = tiers[i, k, T_CUM]
 
 
 @_jit
 def mark_events(
     t: int, e: int, ev_bar: IntArray, ev_col: IntArray, ev_rate: FloatArray,
-    lc: FloatArray, st: FloatArray, pp: FloatArray,
+    lg: FloatArray, hysteresis: float,
 ) -> int:  # fmt: skip
     """Flag the legs whose perpetual settles funding at bar t; count the funding runs."""
     while e < ev_bar.size and ev_bar[e] == t:
         rate = ev_rate[e]
-        for i in range(lc.shape[0]):
-            if int(lc[i, C_HEDGE]) == ev_col[e]:
-                st[i, S_RATE] = rate
-                st[i, S_EVENT] = 1.0
-                if rate < 0.0:
-                    st[i, S_NEG] += 1.0
-                    st[i, S_UP] = 0.0
-                elif rate > pp[3]:
-                    st[i, S_UP] += 1.0
-                    st[i, S_NEG] = 0.0
-                else:
-                    st[i, S_NEG] = 0.0
-                    st[i, S_UP] = 0.0
+        for i in range(lg.shape[0]):
+            if int(lg[i, C_HEDGE]) == ev_col[e]:
+                lg[i, S_RATE] = rate
+                lg[i, S_EVENT] = 1.0
+                negative, high = rate < 0.0, rate > hysteresis
+                lg[i, S_NEG] = lg[i, S_NEG] + 1.0 if negative else 0.0
+                lg[i, S_UP] = lg[i, S_UP] + 1.0 if high else 0.0
         e += 1
     return e
 
 
 @_jit
+def apply_funding(i: int, m: float, lg: FloatArray) -> float:
+    """Step 2: book the funding settling now on leg i's short; returns it in USD."""
+    inverse = lg[i, C_INV] > 0.0
+    per_size = lg[i, C_CS] / m if inverse else m
+    cash = _funding_cash(-lg[i, S_POS], lg[i, S_RATE], per_size)
+    lg[i, S_W] += cash
+    usd: float = cash * m if inverse else cash
+    lg[i, A_FUND] += usd
+    return usd
+
+
+@_jit
 def liquidate_or_top_up(
-    i: int, t: int, m: float, conv: float, lc: FloatArray, tiers: FloatArray,
-    cfg: FloatArray, acct: FloatArray, st: FloatArray, acc: FloatArray,
+    i: int, t: int, s: float, m: float, notional: float, mm: float, lg: FloatArray,
+    cfg: FloatArray, acct: FloatArray,
 ) -> None:  # fmt: skip
-    """Step 3: top up from cash if allowed, else liquidate when w <= maintenance margin."""
-    notional = settle_notional(st[i, S_POS], m, lc[i, C_INV] > 0.0, lc[i, C_CS])
-    mm = maintenance(i, notional, tiers, lc, st)
-    if st[i, S_W] > mm:
-        return
+    """Step 3 once w <= MM: top up from cash if allowed and enough, else liquidate."""
+    conv = m if lg[i, C_INV] > 0.0 else 1.0
     if cfg[CF_TOPUP] > 0.0 and acct[AC_CASH] > 0.0:
-        moved = min(acct[AC_CASH], (notional / cfg[CF_LEV] - st[i, S_W]) * conv)
+        moved = min(acct[AC_CASH], (notional / cfg[CF_LEV] - lg[i, S_W]) * conv)
         acct[AC_CASH] -= moved
-        st[i, S_W] += moved / conv
-        acc[i, A_TOPUP] += moved
-        if st[i, S_W] > mm:
+        lg[i, S_W] += moved / conv
+        lg[i, A_TOPUP] += moved
+        if lg[i, S_W] > mm:
             return
-    w = st[i, S_W]
+    w = lg[i, S_W]
     fee = min(max(w, 0.0), notional * cfg[CF_LIQFEE])
-    acc[i, A_FEES] += fee * conv
-    acc[i, A_LIQ] += (w - fee) * conv
-    acc[i, A_LIQBAR] = t
-    st[i, S_W] = 0.0
-    st[i, S_POS] = 0.0
-    st[i, S_ALIVE] = 0.0
+    lg[i, A_FEES] += fee * conv
+    lg[i, A_LIQ] += (w - fee) * conv
+    lg[i, A_LIQBAR] = t
+    close_segment(i, t, s, lg)
+    lg[i, S_W] = 0.0
+    lg[i, S_POS] = 0.0
+    lg[i, S_ALIVE] = 0.0
 
 
 @_jit
-def carry(
-    i: int, t: int, s: float, m: float, lc: FloatArray, tiers: FloatArray, cfg: FloatArray,
-    acct: FloatArray, st: FloatArray, acc: FloatArray,
-) -> float:  # fmt: skip
-    """Steps 1-3 for an open hedge; returns the funding booked at this bar in USD."""
-    pos = st[i, S_POS]
-    w = st[i, S_W]
-    mp = st[i, S_MPREV]
-    if lc[i, C_INV] > 0.0:
-        cs = lc[i, C_CS]
+def variation(
+    pos: float, w: float, mp: float, m: float, inverse: bool, cs: float
+) -> tuple[float, float]:
+    """Step 1: (variation margin in the settle currency, hedge P&L in USD incl. coin revaluation)."""
+    if inverse:
         vm = -pos * cs * (1.0 / mp - 1.0 / m)
-        hedge_pnl = vm * m + w * (m - mp)
-        per_size = cs / m
-        conv = m
-    else:
-        vm = -pos * (m - mp)
-        hedge_pnl = vm
-        per_size = m
-        conv = 1.0
-    w += vm
-    acc[i, A_HPNL] += hedge_pnl
-    acc[i, A_BASIS] += hedge_pnl + st[i, S_COV] * (s - st[i, S_SPREV])
-    funding_usd = 0.0
-    if st[i, S_EVENT] > 0.0:
-        cash = _funding_cash(-pos, st[i, S_RATE], per_size)
-        w += cash
-        funding_usd = cash * conv
-        acc[i, A_FUND] += funding_usd
-    st[i, S_W] = w
-    liquidate_or_top_up(i, t, m, conv, lc, tiers, cfg, acct, st, acc)
-    return funding_usd
+        return vm, vm * m + w * (m - mp)
+    vm = -pos * (m - mp)
+    return vm, vm
 
 
 @_jit
-def target_ratio(
-    i: int, t: int, s: float, code: int, pp: FloatArray, cfg: FloatArray, st: FloatArray
-) -> tuple[float, bool]:
-    """Step 4's policy: (target ratio, whether to re-size regardless of the band)."""
-    if code == 0:  # StaticRatio
-        return pp[0], t == 0
-    if code == 1:  # DriftBand
-        return pp[0], t == 0
+def policy_target(
+    code: int, t: int, s: float, s_prev: float, pp: tuple[float, float, float, float, float, float],
+    bpy: float, flag: float, neg: float, up: float, last_switch: float, var: float,
+) -> tuple[float, bool, float, float, float]:  # fmt: skip
+    """Step 4's policy on scalars: (target ratio, force a re-size, flag, last switch, variance).
+
+    pp = (ratio, band, p2, p3, p4, p5) as laid out by `spec.policy_vector`.
+    """
+    if code <= 1:  # StaticRatio, DriftBand
+        return pp[0], t == 0, flag, last_switch, var
     if code == 2:  # Schedule
-        return pp[0], t % int(pp[2]) == 0
-    if code == 3:  # FundingAware: S_FLAG = 1 while reduced
-        run = st[i, S_UP] if st[i, S_FLAG] == 1.0 else st[i, S_NEG]
-        switch = t - st[i, S_SWITCH] >= pp[4] and run >= pp[2]
+        return pp[0], t % int(pp[2]) == 0, flag, last_switch, var
+    if code == 3:  # FundingAware: flag = 1 while reduced
+        run = up if flag == 1.0 else neg
+        switch = t - last_switch >= pp[4] and run >= pp[2]
         if switch:
-            st[i, S_FLAG] = 1.0 - st[i, S_FLAG]
-            st[i, S_SWITCH] = t
-        return (pp[5] if st[i, S_FLAG] == 1.0 else pp[0]), switch or t == 0
-    # VolTriggered: EWMA of squared returns, S_FLAG = 1 while volatility is high
-    if t > 0:
-        r = s / st[i, S_SPREV] - 1.0
+            flag = 1.0 - flag
+            last_switch = float(t)
+        return (pp[5] if flag == 1.0 else pp[0]), switch or t == 0, flag, last_switch, var
+    if t > 0:  # VolTriggered: EWMA of squared returns, flag = 1 while volatility is high
+        r = s / s_prev - 1.0
         alpha = 2.0 / (pp[2] + 1.0)
-        st[i, S_VAR] = alpha * r * r + (1.0 - alpha) * st[i, S_VAR]
-    high = t < pp[2] or st[i, S_VAR] * cfg[CF_BPY] > pp[3] * pp[3]
-    flag = 1.0 if high else 0.0
-    switch = flag != st[i, S_FLAG]
-    st[i, S_FLAG] = flag
-    return (pp[0] if high else pp[4]), switch or t == 0
+        var = alpha * r * r + (1.0 - alpha) * var
+    high = t < pp[2] or var * bpy > pp[3] * pp[3]
+    new_flag = 1.0 if high else 0.0
+    return (pp[0] if high else pp[4]), new_flag != flag or t == 0, new_flag, last_switch, var
 
 
 @_jit
-def resize(
-    i: int, s: float, m: float, px: float, target_usd: float, lc: FloatArray, cfg: FloatArray,
-    acct: FloatArray, st: FloatArray, acc: FloatArray,
-) -> None:  # fmt: skip
-    """Re-size leg i's short to `target_usd` of notional, pay costs, re-margin to N / L."""
-    inverse = lc[i, C_INV] > 0.0
-    cs = lc[i, C_CS]
+def close_segment(i: int, t: int, s: float, lg: FloatArray) -> None:
+    """Book the covered spot P&L and the hedged bars since the last re-size of an open hedge."""
+    lg[i, A_COVERED] += lg[i, S_COV] * (s - lg[i, S_SREF])
+    lg[i, A_HBARS] += t - lg[i, S_OPEN]
+    lg[i, S_COV] = 0.0
+
+
+@_jit
+def trade(
+    pos: float, w: float, target_usd: float, m: float, px: float, inverse: bool, cs: float,
+    slip: float, fee_rate: float, leverage: float,
+) -> tuple[float, float, float, float, float]:  # fmt: skip
+    """Re-size a short of `pos` with margin `w` to `target_usd` of notional.
+
+    Fill at `px` moved against the trade by `slip`; fee = traded notional at the fill x fee rate;
+    the margin is then re-set to N / leverage. Returns (new size, new margin, cash drawn from the
+    account in USD, hedge P&L of the fill against the mark in USD, fees + slippage in USD).
+    """
     new_pos = target_usd / cs if inverse else target_usd / m
-    dq = new_pos - st[i, S_POS]  # > 0: sell (the short grows)
-    fill = px * (1.0 - cfg[CF_SLIP]) if dq > 0.0 else px * (1.0 + cfg[CF_SLIP])
+    dq = new_pos - pos  # > 0: sell (the short grows)
+    fill = px * (1.0 - slip) if dq > 0.0 else px * (1.0 + slip)
     if inverse:
         conv = m
         gain = dq * cs * (1.0 / m - 1.0 / fill)
         gain0 = dq * cs * (1.0 / m - 1.0 / px)
-        fee = abs(dq) * cs / fill * cfg[CF_FEE]
+        fee = abs(dq) * cs / fill * fee_rate
     else:
         conv = 1.0
         gain = dq * (fill - m)
         gain0 = dq * (px - m)
-        fee = abs(dq) * fill * cfg[CF_FEE]
-    w = st[i, S_W] + gain - fee
-    acc[i, A_HPNL] += gain0 * conv
-    acc[i, A_BASIS] += gain0 * conv
-    acc[i, A_FEES] += (fee + gain0 - gain) * conv
-    margin = settle_notional(new_pos, m, inverse, cs) / cfg[CF_LEV]
-    acct[AC_CASH] -= (margin - w) * conv
-    acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
-    st[i, S_W] = margin
-    st[i, S_POS] = new_pos
-    st[i, S_COV] = target_usd / (lc[i, C_BETA] * s)
-    acc[i, A_TRADES] += 1.0
-
-
-@_jit
-def policy_step(
-    i: int, t: int, s: float, m: float, px: float, lc: FloatArray, code: int, pp: FloatArray,
-    cfg: FloatArray, acct: FloatArray, st: FloatArray, acc: FloatArray,
-) -> None:  # fmt: skip
-    """Step 4: ask the policy for a target; re-size when forced or out of the band."""
-    ratio, force = target_ratio(i, t, s, code, pp, cfg, st)
-    target_usd = ratio * lc[i, C_BETA] * lc[i, C_QTY] * s
-    pos = st[i, S_POS]
-    current_usd = pos * lc[i, C_CS] if lc[i, C_INV] > 0.0 else pos * m
-    if current_usd == target_usd:
-        return
-    if force or (pp[1] > 0.0 and abs(current_usd - target_usd) > pp[1] * target_usd):
-        resize(i, s, m, px, target_usd, lc, cfg, acct, st, acc)
-
-
-@_jit
-def sample(
-    r: int, i: int, m: float, lc: FloatArray, tiers: FloatArray, st: FloatArray,
-    margin_ratio: FloatArray, hedge_usd: FloatArray,
-) -> None:  # fmt: skip
-    """Record leg i's margin ratio (MM / w) and hedge notional (USD) in sample row r."""
-    pos = st[i, S_POS]
-    if pos <= 0.0:
-        margin_ratio[r, i] = np.nan
-        hedge_usd[r, i] = 0.0
-        return
-    inverse = lc[i, C_INV] > 0.0
-    mm = maintenance(i, settle_notional(pos, m, inverse, lc[i, C_CS]), tiers, lc, st)
-    w = st[i, S_W]
-    margin_ratio[r, i] = mm / w if w > 0.0 else np.inf
-    hedge_usd[r, i] = pos * lc[i, C_CS] if inverse else pos * m
+        fee = abs(dq) * fill * fee_rate
+    w_after = w + gain - fee
+    margin = (new_pos * cs / m if inverse else new_pos * m) / leverage
+    return new_pos, margin, (margin - w_after) * conv, gain0 * conv, (fee + gain0 - gain) * conv
 
 
 @_jit
 def simulate(
     spot: FloatArray, perp: FloatArray, mark: FloatArray,
     ev_bar: IntArray, ev_col: IntArray, ev_rate: FloatArray,
-    lc: FloatArray, tiers: FloatArray, code: int, pp: FloatArray, cfg: FloatArray,
-    acct: FloatArray, st: FloatArray, acc: FloatArray,
-    equity: FloatArray, unhedged: FloatArray, funding_cum: FloatArray,
-    margin_ratio: FloatArray, hedge_usd: FloatArray,
+    lg: FloatArray, tiers: FloatArray, code: int, pvec: FloatArray, cfg: FloatArray,
+    acct: FloatArray, curves: FloatArray, samples: FloatArray,
 ) -> None:  # fmt: skip
-    """Run the model over all bars; fills the output arrays, `acct`, `st` and `acc` in place.
+    """Run the model over all bars; fills `curves`, `samples`, `acct` and `lg` in place.
 
-    `st` must start with S_ALIVE = 1, S_SWITCH = -inf, everything else 0.
+    curves[3, T]: equity, unhedged equity, cumulative funding. samples[S, L, 2]: leg i's margin
+    ratio and hedge notional every `stride` bars. `lg` must start with the constants filled,
+    S_ALIVE = 1, S_SWITCH = -inf, A_LIQBAR = -1 and everything else 0.
+    The common path of a leg-bar is written here, on scalars; helpers that take arrays run only
+    on rare events (funding, re-tiering, liquidation), because numba reference-counts
+    every array handed to a function and that costs more than the model's arithmetic. For the
+    same reason covered spot P&L and hedged bars are booked per hedge segment, not per bar.
     """
-    n_legs = lc.shape[0]
-    stride = int(cfg[CF_STRIDE])
-    cash0 = acct[AC_CASH]
-    e = 0
-    funding_total = 0.0
-    for i in range(n_legs):
-        st[i, S_MPREV] = mark[0, int(lc[i, C_HEDGE])]
-        st[i, S_SPREV] = spot[0, int(lc[i, C_SPOT])]
-    for t in range(spot.shape[0]):
-        e = mark_events(t, e, ev_bar, ev_col, ev_rate, lc, st, pp)
-        held = 0.0
-        base = 0.0
+    n_legs, stride, bpy, cash0 = lg.shape[0], int(cfg[CF_STRIDE]), cfg[CF_BPY], acct[AC_CASH]
+    pp = (pvec[0], pvec[1], pvec[2], pvec[3], pvec[4], pvec[5])
+    lev, fee_rate, slip = cfg[CF_LEV], cfg[CF_FEE], cfg[CF_SLIP]
+    every = int(pp[2]) if code == 2 else 1
+    e, funding_total, n_bars = 0, 0.0, spot.shape[0]
+    for t in range(n_bars):
+        if e < ev_bar.size and ev_bar[e] == t:
+            e = mark_events(t, e, ev_bar, ev_col, ev_rate, lg, pp[3])
+        record, held, base = t % stride == 0, 0.0, 0.0
         for i in range(n_legs):
-            s = spot[t, int(lc[i, C_SPOT])]
-            j = int(lc[i, C_HEDGE])
-            m = mark[t, j]
-            if st[i, S_POS] > 0.0:
-                funding_total += carry(i, t, s, m, lc, tiers, cfg, acct, st, acc)
-            st[i, S_EVENT] = 0.0
-            if st[i, S_ALIVE] > 0.0:
-                policy_step(i, t, s, m, perp[t, j], lc, code, pp, cfg, acct, st, acc)
-            st[i, S_MPREV] = m
-            st[i, S_SPREV] = s
-            value = lc[i, C_QTY] * s
+            k, j = int(lg[i, C_SPOT]), int(lg[i, C_HEDGE])
+            s, m = spot[t, k], mark[t, j]
+            inverse, cs, pos = lg[i, C_INV] > 0.0, lg[i, C_CS], lg[i, S_POS]
+            event = lg[i, S_EVENT] > 0.0
+            if pos > 0.0:  # only from t = 1: a hedge opens at the end of a bar
+                vm, pnl = variation(pos, lg[i, S_W], mark[t - 1, j], m, inverse, cs)
+                lg[i, S_W] += vm
+                lg[i, A_HPNL] += pnl
+                if event:
+                    funding_total += apply_funding(i, m, lg)
+                notional = pos * cs / m if inverse else pos * m
+                if notional < lg[i, S_LO] or notional >= lg[i, S_HI]:
+                    retier(i, notional, tiers, lg)
+                mm = notional * lg[i, S_MMR] - lg[i, S_CUM]
+                if lg[i, S_W] <= mm:
+                    liquidate_or_top_up(i, t, s, m, notional, mm, lg, cfg, acct)
+            if event:
+                lg[i, S_EVENT] = 0.0
+            if lg[i, S_ALIVE] > 0.0:
+                if code <= 2:
+                    ratio, force = pp[0], t == 0 or (code == 2 and t % every == 0)
+                else:
+                    ratio, force, lg[i, S_FLAG], lg[i, S_SWITCH], lg[i, S_VAR] = policy_target(
+                        code, t, s, spot[t - 1, k] if t > 0 else s, pp, bpy,
+                        lg[i, S_FLAG], lg[i, S_NEG], lg[i, S_UP], lg[i, S_SWITCH], lg[i, S_VAR],
+                    )  # fmt: skip
+                target = ratio * lg[i, C_BETA] * lg[i, C_QTY] * s
+                current = lg[i, S_POS] * cs if inverse else lg[i, S_POS] * m
+                if current != target and (
+                    force or (pp[1] > 0.0 and abs(current - target) > pp[1] * target)
+                ):
+                    pos = lg[i, S_POS]
+                    new_pos, margin, drawn, pnl, fees = trade(
+                        pos, lg[i, S_W], target, m, perp[t, j], inverse, cs, slip, fee_rate, lev
+                    )
+                    lg[i, A_HPNL] += pnl
+                    lg[i, A_FEES] += fees
+                    acct[AC_CASH] -= drawn
+                    acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
+                    if pos > 0.0:  # close the segment: covered spot P&L, hedged bars
+                        lg[i, A_COVERED] += lg[i, S_COV] * (s - lg[i, S_SREF])
+                        lg[i, A_HBARS] += t - lg[i, S_OPEN]
+                        lg[i, S_COV] = 0.0
+                    if new_pos > 0.0:
+                        lg[i, S_OPEN], lg[i, S_SREF] = t, s
+                        lg[i, S_COV] = target / (lg[i, C_BETA] * s)
+                    lg[i, S_W], lg[i, S_POS] = margin, new_pos
+                    lg[i, A_TRADES] += 1.0
+            value, w, pos = lg[i, C_QTY] * s, lg[i, S_W], lg[i, S_POS]
             base += value
-            held += value + (st[i, S_W] * m if lc[i, C_INV] > 0.0 else st[i, S_W])
-            if st[i, S_POS] > 0.0:
-                acc[i, A_HBARS] += 1.0
-            if t % stride == 0:
-                sample(t // stride, i, m, lc, tiers, st, margin_ratio, hedge_usd)
-        equity[t] = acct[AC_CASH] + held
-        unhedged[t] = cash0 + base
-        funding_cum[t] = funding_total
+            held += value + (w * m if inverse else w)
+            if record:
+                notional = pos * cs / m if inverse else pos * m
+                if pos > 0.0 and (notional < lg[i, S_LO] or notional >= lg[i, S_HI]):
+                    retier(i, notional, tiers, lg)
+                samples[t // stride, i, 0], samples[t // stride, i, 1] = sampled(
+                    pos, w, notional, lg[i, S_MMR], lg[i, S_CUM], pos * cs if inverse else pos * m
+                )
+        curves[0, t] = acct[AC_CASH] + held
+        curves[1, t] = cash0 + base
+        curves[2, t] = funding_total
+    for i in range(n_legs):
+        if lg[i, S_POS] > 0.0:
+            close_segment(i, n_bars, spot[n_bars - 1, int(lg[i, C_SPOT])], lg)
+
+
+@_jit
+def sampled(
+    pos: float, w: float, notional: float, mmr: float, cum: float, hedge_usd: float
+) -> tuple[float, float]:
+    """(margin ratio MM / w, hedge notional in USD) of a leg; (NaN, 0) without a hedge."""
+    if pos <= 0.0:
+        return np.nan, 0.0
+    mm = notional * mmr - cum
+    return (mm / w if w > 0.0 else np.inf), hedge_usd
 
 
 @_jit
