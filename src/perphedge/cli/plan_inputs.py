@@ -14,6 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol, cast
 
+import numpy as np
+import numpy.typing as npt
+
 from perphedge import instrument_tables
 from perphedge.config import PortfolioConfig
 from perphedge.errors import DataError, InputError, PerphedgeError
@@ -26,12 +29,14 @@ BASELINE_RATE_PER_8H = 0.0001  # Binance/Bybit interest component: 0.01 % per 8 
 
 
 class FundingRows(Protocol):
+    """Funding settlements, oldest first (perphedge.store.market.FundingSeries)."""
+
     @property
-    def ts_ms(self) -> object: ...
+    def ts_ms(self) -> npt.NDArray[np.int64]: ...
     @property
-    def rate(self) -> object: ...
+    def rate(self) -> npt.NDArray[np.float64]: ...
     @property
-    def interval_hours(self) -> object: ...
+    def interval_hours(self) -> npt.NDArray[np.float64]: ...
 
 
 class PriceSource(Protocol):
@@ -91,12 +96,10 @@ def _store_funding(
         rows = store.funding(exchange, inst.symbol)
     except PerphedgeError:
         return None
-    ts = cast(list[int], rows.ts_ms)
-    rate = cast(list[float], rows.rate)
-    hours = cast(list[float], rows.interval_hours)
-    if len(ts) == 0:
+    if rows.ts_ms.size == 0:
         return None
-    return float(rate[-1]), float(hours[-1]), f"store, {_day(int(ts[-1]))[:10]}"
+    day = _day(int(rows.ts_ms[-1]))[:10]
+    return float(rows.rate[-1]), float(rows.interval_hours[-1]), f"store, {day}"
 
 
 def _baseline(inst: Perpetual) -> tuple[float, float, str]:
