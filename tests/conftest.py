@@ -27,6 +27,15 @@ class CliResult:
     err: str
 
 
+@pytest.fixture(autouse=True)
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads or writes the user's real store: PERPHEDGE_HOME points at an empty temp dir,
+    so the market store is the bundled sample unless a test writes to it."""
+    monkeypatch.setenv("PERPHEDGE_HOME", str(tmp_path_factory.mktemp("perphedge_home")))
+
+
 @pytest.fixture
 def run_cli(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -257,6 +257,7 @@ def test_locked_store_is_one_line_exit_2_and_left_intact(
             "--datasets='spot'",
         ),
         (("data", "export", "out.txt"), "file="),
+        (("data", "sync", "--exchange", "binance", "--symbols", "BTC/USD:BTC"), "coin-margined"),
         (("data", "export", "o.csv", "--kind", "spot"), "only with --table prices"),
     ],
 )
@@ -265,3 +266,13 @@ def test_bad_input_is_one_line_exit_2(run_cli: Run, args: tuple[str, ...], needl
     assert result.code == 2, result.err
     assert needle in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_corrupt_store_file_is_exit_2_and_untouched(run_cli: Run, tmp_path: Path) -> None:
+    store = tmp_path / "market.duckdb"
+    store.write_bytes(b"garbage" * 500)
+    result = run_cli("data", "list", "--store", str(store))
+    assert result.code == 2
+    assert "market store" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert store.read_bytes() == b"garbage" * 500

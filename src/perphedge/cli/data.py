@@ -45,8 +45,7 @@ def _size(path: Path) -> str:
 
 
 def _market_type(symbol: str) -> MarketType:
-    base, _, settle = symbol.partition("/")[0], "", symbol.rpartition(":")[2]
-    return "inverse" if settle == base else "linear"
+    return "inverse" if sync.is_inverse(symbol) else "linear"
 
 
 def _symbols(text: str) -> list[str]:

@@ -87,6 +87,11 @@ def spot_symbol(symbol: str) -> str:
     return symbol.split(":", 1)[0]
 
 
+def is_inverse(symbol: str) -> bool:
+    """'BTC/USD:BTC' (settles in its base coin) -> True."""
+    return symbol.split("/", 1)[0] == symbol.rpartition(":")[2]
+
+
 def plan(
     store: MarketStore,
     exchange: str,
@@ -104,6 +109,13 @@ def plan(
         if ":" not in symbol:
             raise InputError("--symbols", symbol, "give perpetual symbols such as BTC/USDT:USDT")
         for dataset in datasets:
+            if dataset.startswith("spot:") and is_inverse(symbol):
+                raise InputError(
+                    "--datasets",
+                    dataset,
+                    f"{symbol} is coin-margined and has no spot twin; sync spot with the USDT "
+                    "perpetual or leave spot out",
+                )
             stored = spot_symbol(symbol) if dataset.startswith("spot:") else symbol
             last = held.get((exchange, stored, dataset))
             start = since_ms if last is None else max(since_ms, last)
