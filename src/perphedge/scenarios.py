@@ -179,11 +179,13 @@ class _Move:
     rates: Mapping[str, float]  # per symbol, per its own interval
 
 
+def _spot_pnl(plan: HedgePlan, prices_after: tuple[float, ...]) -> float:
+    pairs = zip(plan.exposures, prices_after, strict=True)
+    return math.fsum(e.qty_base * (after - e.price) for e, after in pairs)
+
+
 def _evaluate(plan: HedgePlan, move: _Move, days: float) -> Outcome:
-    spot = math.fsum(
-        e.qty_base * (after - e.price)
-        for e, after in zip(plan.exposures, move.prices_after, strict=True)
-    )
+    spot = _spot_pnl(plan, move.prices_after)
     open_legs = [(leg, leg.position) for leg in plan.legs if leg.position is not None]
     peak = [_state(lg, p, move.peak_marks[lg.symbol], 0.0, days) for lg, p in open_legs]
     end = [
