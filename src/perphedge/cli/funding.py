@@ -33,6 +33,7 @@ from perphedge.cli.market_args import (
     symbol_pattern,
 )
 from perphedge.errors import DataError
+from perphedge.exchanges.venues import VENUES, require_for
 from perphedge.funding import SIGN_RULE, describe_for_short
 from perphedge.report.funding_chart import CumulativeLine, figure, write_chart
 from perphedge.report.render import console, fmt_pct, jsonable, print_json, table
@@ -132,6 +133,9 @@ def funding(
     store = MarketStore()
     coverage = store.available()
     names = [n for item in exchange or [] for n in item.split(",") if n.strip()]
+    for name in names:  # a registered venue must serve funding history (perphedge exchanges)
+        if name.strip().lower() in VENUES:
+            require_for("funding", name)
     venues = check_exchanges(names, coverage, "funding")
     results = [_symbol_carry(store, coverage, s, venues, since_ms, until_ms) for s in symbols]
     if plot is not None:

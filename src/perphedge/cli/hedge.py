@@ -17,7 +17,8 @@ import typer
 
 from perphedge.config import PortfolioConfig, load_portfolio
 from perphedge.errors import InputError, PermanentExchangeError
-from perphedge.exchanges.venues import venue
+from perphedge.exchanges.venues import require_for, unverified_notes, venue
+from perphedge.instruments import ContractKind
 from perphedge.live.execute import (
     LiveSession,
     Proposal,
@@ -58,10 +59,23 @@ class HedgeArgs:
 
 
 def open_ports(
-    config: PortfolioConfig, exchange: str | None, paper: bool, base_url: str | None
+    config: PortfolioConfig,
+    exchange: str | None,
+    paper: bool,
+    base_url: str | None,
+    command: str = "hedge",
 ) -> Ports:
-    """Ports for the portfolio's venue (or `exchange`), paper or real."""
+    """Ports for the portfolio's venue (or `exchange`), paper or real.
+
+    First checks that the venue can do what `command` needs (CapabilityError naming the gap);
+    capabilities ccxt claims without a recorded proof are named as warnings.
+    """
     name = venue(exchange or config.hedge.exchange).name
+    inverse = config.hedge.kind is ContractKind.INVERSE
+    for note in unverified_notes(
+        name, require_for(command, name, coin_margined=inverse, live=not paper)
+    ):
+        err_console.print(f"warning: {note}", highlight=False)
     if paper:
         symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
         return paper_ports(name, home_dir(), list(dict.fromkeys(symbols)))

@@ -130,9 +130,9 @@ def monitor(
     if interval <= 0:
         raise InputError("--interval", interval, "give a number of seconds > 0")
     if webhook and not webhook.startswith(("http://", "https://")):
-        raise InputError("--webhook", webhook.split("?")[0], "give an http:// or https:// URL")
+        raise InputError("--webhook", "(not shown)", "give an http:// or https:// URL")
     config = load_portfolio(portfolio)
-    ports = open_ports(config, exchange, paper, base_url)
+    ports = open_ports(config, exchange, paper, base_url, command="monitor")
     limits = Thresholds(max_drift, min_liq_distance, max_margin_ratio)
     home = home_dir()
     seen: set[tuple[str, str]] = set()
