@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from perphedge import instrument_tables
+from perphedge.errors import DataError
 from perphedge.exchanges.paper import PaperExchange, PaperSettings
 from perphedge.exchanges.replay import ManualClock
 from perphedge.instruments import Perpetual
@@ -36,6 +37,8 @@ class StaticMarket:
         return PriceQuote(symbol, self.marks[symbol], self.clock.now_ms() - self.stale_ms)
 
     def instrument(self, symbol: str) -> Perpetual:
+        if symbol not in self.marks:
+            raise DataError(f"no market {symbol}")
         return instrument_tables.by_symbol("binance", symbol)
 
     def funding_rate(self, symbol: str) -> FundingRateQuote:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from perphedge.store.journal import Journal
+from perphedge.store.market import MarketStore
 from tests.fakes.binance_usdm import FakeBinance
 
 PORTFOLIO = """
@@ -196,3 +197,27 @@ def test_secrets_never_leave_the_process(run_cli, portfolio, home, monkeypatch, 
     assert len(texts) > 3 and any(p.name == "journal.sqlite" for p in home.rglob("*"))
     for text in texts:
         assert fake.secret not in text and fake.api_key not in text
+
+
+def test_paper_advance_settles_funding_at_real_times(run_cli, portfolio, home):
+    r = run_cli("paper", "show")
+    assert r.code == 2 and "no paper account yet" in r.err
+    assert run_cli("hedge", "open", str(portfolio), "--paper", "--execute", "--yes").code == 0
+    before = json.loads(run_cli("paper", "show", "--json").out)
+    assert before["funding_payments"] == []
+    r = run_cli("paper", "advance", "--hours", "24")
+    assert r.code == 0 and "simulated now" in r.out
+    after = json.loads(run_cli("paper", "show", "--json").out)
+    pays = after["funding_payments"]
+    # 24 h cross three 8-hourly settlements per leg (00:00, 08:00, 16:00 UTC)
+    assert len(pays) == 6 and all(p["ts_ms"] % (8 * 3_600_000) == 0 for p in pays)
+    store = MarketStore()
+    for pay in pays:  # the store's real rate at that settlement; positive: the short earns
+        series = store.funding("binance", pay["symbol"], pay["ts_ms"], pay["ts_ms"] + 1)
+        size = 0.5 if pay["symbol"] == "BTC/USDT:USDT" else 8.0
+        assert pay["amount"] / size / float(series.rate[0]) > 0  # same sign as the rate
+    wallet = after["balances"][0]["total"] - before["balances"][0]["total"]
+    assert wallet == pytest.approx(after["funding_received"], abs=1e-6)  # only funding moved it
+    assert run_cli("paper", "advance", "--hours", "-1").code == 2
+    assert run_cli("paper", "reset", "--yes").code == 0
+    assert not (home / "paper" / "binance.json").exists()

@@ -43,6 +43,7 @@ def _register_commands() -> None:
         hedge,
         liquidation,
         monitor,
+        paper,
         plan,
         sweep,
     )
@@ -56,6 +57,7 @@ def _register_commands() -> None:
         plan,
         hedge,
         monitor,
+        paper,
         backtest,
         sweep,
         data,

@@ -155,7 +155,8 @@ def snapshot(
     legs: list[LegSnapshot] = []
     total_mm = 0.0
     for target in targets:
-        journal.record_funding(account.funding_received(target.symbol, 0))
+        since_ms = (journal.last_funding_ms(target.symbol) or -1) + 1
+        journal.record_funding(account.funding_received(target.symbol, since_ms))
         received = float(journal.funding_total(target.symbol))
         leg, mm = _leg(target, states.get(target.symbol), market, received)
         legs.append(leg)

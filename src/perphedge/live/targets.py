@@ -3,20 +3,22 @@
 `hedge_targets(config, market)` builds the same `HedgePlan` as `perphedge plan` (perphedge.hedge),
 with the instrument, mark and funding rate of each hedge asset read from the `MarketData` port
 (the exchange, or the replayed store for `--paper`), and returns one `LegTarget` per leg: the
-signed number of contracts (- short) the account should hold. Holdings without a price in the
-file are valued at the perpetual's mark.
+signed number of contracts (- short) the account should hold. Every coin is valued at its
+perpetual's mark, so that a full linear hedge is exactly coins x ratio x beta in contracts; a
+price in the file is used only for a coin the venue has no perpetual for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from perphedge.config import PortfolioConfig
-from perphedge.errors import DataError, InputError, PerphedgeError
+from perphedge.errors import InputError, PerphedgeError
 from perphedge.exchanges.venues import venue
 from perphedge.hedge import HedgePlan, HedgeSpec, LegMarket, build_plan
 from perphedge.instruments import ContractKind
 from perphedge.orderplan import LegTarget
+from perphedge.portfolio import Portfolio
 from perphedge.ports import MarketData
 
 
@@ -69,15 +71,15 @@ def hedge_targets(config: PortfolioConfig, market: MarketData) -> HedgeTargets:
         asset: _leg_market(market, perp_symbol(asset, spec.kind))
         for asset in dict.fromkeys(h.hedge_asset for h in holdings)
     }
-    prices = config.portfolio.given_prices()
+    prices: dict[str, float] = {}
     for asset in config.portfolio.assets():
-        if asset in prices:
-            continue
         leg = markets.get(asset) or _leg_market(market, perp_symbol(asset, ContractKind.LINEAR))
-        if leg is None:
-            raise DataError(f"no price for {asset}: add price = ... to the holding")
-        prices[asset] = leg.mark
-    plan = build_plan(config.portfolio, spec, prices, markets)
+        if leg is not None:
+            prices[asset] = leg.mark
+    # value every coin at the venue's mark, so that contracts = coins x ratio x beta; a file
+    # price is used only for a coin the venue has no perpetual for
+    live = Portfolio(tuple(replace(h, price=None) if h.asset in prices else h for h in holdings))
+    plan = build_plan(live, spec, prices, markets)
     if spec.leverage != int(spec.leverage):
         raise InputError("hedge.leverage", spec.leverage, "exchanges take a whole leverage")
     targets = tuple(
