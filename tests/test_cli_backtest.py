@@ -6,7 +6,7 @@ import csv
 import json
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -237,3 +237,36 @@ def test_nothing_to_hedge_is_an_input_error(run_cli, tmp_path):
     r = run_cli("backtest", str(path), *JAN)
     assert r.code == 2
     assert "nothing to backtest" in r.err
+
+
+def test_liquidation_replayed_by_hand_from_the_csv(run_cli, btc, shared_data):
+    # 1 BTC hedged 1:1 at 2x from 2024-01-01; BTC rallied ~70 % by March: the short dies.
+    r = run_cli("backtest", btc, "--from", "2024-01-01", "--to", "2024-06-30", "--json")
+    assert r.code == 0, r.err
+    hedged = json.loads(r.out)["runs"][1]
+    events = _funding(shared_data / "funding" / "binance_btcusdt_funding.csv")
+    spot = _closes(shared_data / "prices" / "binance_spot_btcusdt_8h.csv")
+    start = _ms("2024-01-01T00:00+00:00")
+    m_prev = events[start][1]
+    qty = spot[start] / m_prev  # short sized to 1 x spot value at the mark
+    margin = qty * m_prev / 2  # isolated margin N / 2x
+    funding = 0.0
+    for t in sorted(t for t in events if t > start):
+        rate, m = events[t]
+        margin += -qty * (m - m_prev) + qty * m * rate  # variation margin, then funding
+        funding += qty * m * rate
+        m_prev = m
+        notional = qty * m  # Binance BTCUSDT tiers: < 50k 0.4 % cum 0; < 600k 0.5 % cum 50
+        mm = notional * 0.004 if notional < 50_000 else notional * 0.005 - 50
+        if margin <= mm:
+            break
+    (leg,) = hedged["legs"]
+    assert leg["liquidated_at"] == datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    assert hedged["liquidations"] == 1
+    assert hedged["funding_pnl"] == pytest.approx(funding, rel=1e-9)
+    fee = min(max(margin, 0.0), notional * 0.0125)  # liquidation fee, out of what is left
+    assert hedged["liquidation_loss"] == pytest.approx(margin - fee, rel=1e-9)
+    assert (
+        f"hedged: BTC liquidated at {leg['liquidated_at']}"
+        in run_cli("backtest", btc, "--from", "2024-01-01", "--to", "2024-06-30").out
+    )

@@ -33,6 +33,7 @@ from perphedge.instruments import ContractKind, MarginTier, Perpetual, TierTable
 from perphedge.report.backtest_view import (
     Run,
     chart_runs,
+    liquidation_lines,
     metrics_table,
     rich_table,
     run_json,
@@ -316,7 +317,8 @@ def backtest(
     print_notes(prep)
     title = _title(prep, settings)
     if report is not None:
-        notes = [*prep.notes, *prep.aligned.notes, *(g.describe() for g in prep.aligned.gaps)]
+        gaps = (f"gap: {g.describe()}" for g in prep.aligned.gaps)
+        notes = [*liquidation_lines(runs), *prep.notes, *prep.aligned.notes, *gaps]
         page = render_html(
             title, prep.market.times_ms, chart_runs(runs), metrics_table(runs), notes
         )
@@ -325,6 +327,8 @@ def backtest(
         print_json(_json(prep, settings, runs))
     else:
         console.print(rich_table(title, runs))
+        for line in liquidation_lines(runs):
+            console.print(line, markup=False, highlight=False)
         if report is not None:
             console.print(f"report written to {report}", markup=False, highlight=False)
 

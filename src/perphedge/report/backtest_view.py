@@ -15,6 +15,7 @@ import numpy as np
 from rich.table import Table
 
 from perphedge import metrics
+from perphedge.backtest.data import fmt_ms
 from perphedge.backtest.result import BacktestResult
 from perphedge.report.html import ChartRun, MetricsTable
 from perphedge.report.render import fmt_num, fmt_pct, table
@@ -97,8 +98,45 @@ def rich_table(title: str, runs: Sequence[Run]) -> Table:
     return table(title, list(data.headers), data.rows)
 
 
+def legs(result: BacktestResult) -> list[dict[str, Any]]:
+    """Per-leg totals of a hedged run; `liquidated_at` is the bar time (UTC) or None."""
+    out = []
+    for i, leg in enumerate(result.spec.legs):
+        bar = int(result.leg_liquidation_bar[i])
+        out.append(
+            {
+                "leg": leg.name,
+                "funding_pnl": float(result.leg_funding_usd[i]),
+                "fees": float(result.leg_fees_usd[i]),
+                "basis_pnl": float(result.leg_basis_usd[i]),
+                "liquidation_loss": float(result.leg_liquidation_loss_usd[i]),
+                "trades": int(result.leg_trades[i]),
+                "share_hedged": float(result.leg_hedged_bars[i]) / result.n_bars,
+                "liquidated_at": fmt_ms(int(result.times_ms[bar])) if bar >= 0 else None,
+            }
+        )
+    return out
+
+
 def run_json(run: Run) -> dict[str, Any]:
-    return {"name": run.name, "params": dict(run.params), **run.summary}
+    hedged = run.name != "unhedged"
+    return {
+        "name": run.name,
+        "params": dict(run.params),
+        **run.summary,
+        "legs": legs(run.result) if hedged else [],
+    }
+
+
+def liquidation_lines(runs: Sequence[Run]) -> list[str]:
+    """'band: BTC liquidated at 2024-03-04 16:00' for every liquidated leg of every run."""
+    return [
+        f"{run.name}: {leg['leg']} liquidated at {leg['liquidated_at']}"
+        for run in runs
+        if run.name != "unhedged"
+        for leg in legs(run.result)
+        if leg["liquidated_at"] is not None
+    ]
 
 
 def _worst_margin_ratio(result: BacktestResult) -> np.ndarray:
