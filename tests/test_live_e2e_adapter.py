@@ -91,6 +91,18 @@ def test_limit_short_crossing_on_arrival_fills_as_taker(
     assert_agree(fake, account)
 
 
+def test_balance_total_is_the_wallet_not_equity(fake: FakeBinance, account: CcxtAccount) -> None:
+    account.place_order(short("ph-bal-1"))
+    fake.state.set_mark("BTCUSDT", "61000")
+    [usdt] = [b for b in account.balances() if b.currency == "USDT"]
+    [pos] = account.positions([BTC])
+    # wallet 10,000 - 0.30 fee = 9,999.70 (uPnL -0.010 * 1,000 = -10 is the position's);
+    # free = 9,999.70 - 10 - 0.010 * 61,000 / 20 = 9,959.20; used = 9,999.70 - 9,959.20 = 40.50
+    assert (usdt.total, usdt.free, usdt.used) == (D("9999.7"), D("9959.2"), D("40.5"))
+    assert pos.unrealized_pnl == D(-10)
+    assert_agree(fake, account)
+
+
 def test_resting_order_fills_as_maker_when_the_mark_crosses(
     fake: FakeBinance, account: CcxtAccount
 ) -> None:

@@ -11,7 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from perphedge.tier_tables import for_symbol
+from perphedge.margin import MarginMode, Position, Side, liquidation, maintenance_margin
+from perphedge.tier_tables import bundled, for_symbol
 from tests.fakes.binance_state import SPECS, ExchangeState, Order, SymbolSpec, Trade
 
 DATA = Path(__file__).with_name("data")
@@ -145,6 +146,39 @@ def trade(t: Trade) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _core_position(state: ExchangeState, symbol: str) -> Position | None:
+    pos = state.positions.get(symbol)
+    if pos is None or pos.amt == 0:
+        return None
+    side = Side.LONG if pos.amt > 0 else Side.SHORT
+    return Position(side, float(abs(pos.amt)), float(pos.entry))
+
+
+def maint_margin(state: ExchangeState, symbol: str) -> Decimal:
+    """Tiered maintenance margin at the mark (perphedge.margin, Binance brackets)."""
+    pos = _core_position(state, symbol)
+    if pos is None:
+        return Decimal(0)
+    mm = maintenance_margin(pos, float(state.marks[symbol]), bundled(f"binance:{symbol}"))
+    return Decimal(repr(mm))
+
+
+def liquidation_price(state: ExchangeState, symbol: str) -> Decimal:
+    """Cross-margin liquidation price as Binance computes it (perphedge.margin); 0 when none."""
+    pos = _core_position(state, symbol)
+    if pos is None:
+        return Decimal(0)
+    others = [s for s in SPECS if s != symbol]
+    liq = liquidation(
+        pos, float(state.wallet), bundled(f"binance:{symbol}"), mode=MarginMode.CROSS,
+        other_mm=float(sum(maint_margin(state, s) for s in others)),
+        other_upnl=float(sum(state.upnl(s) for s in others)),
+    )  # fmt: skip
+    return (
+        Decimal(0) if liq.price is None else Decimal(repr(liq.price)).quantize(SPECS[symbol].tick)
+    )
+
+
 def position_risk(state: ExchangeState, symbol: str) -> dict[str, Any]:
     pos = state.positions.get(symbol)
     amt = pos.amt if pos else Decimal(0)
@@ -154,10 +188,11 @@ def position_risk(state: ExchangeState, symbol: str) -> dict[str, Any]:
         "symbol": symbol, "positionSide": "BOTH", "positionAmt": num(amt),
         "entryPrice": num(pos.entry if pos else Decimal(0)),
         "breakEvenPrice": num(pos.entry if pos else Decimal(0)), "markPrice": num(mark),
-        "unRealizedProfit": num(state.upnl(symbol)), "liquidationPrice": "0",
+        "unRealizedProfit": num(state.upnl(symbol)),
+        "liquidationPrice": num(liquidation_price(state, symbol)),
         "isolatedMargin": "0", "notional": num(amt * mark), "marginAsset": "USDT",
         "isolatedWallet": "0", "initialMargin": num(im + state.order_im(symbol)),
-        "maintMargin": num(abs(amt * mark) * Decimal("0.004")),
+        "maintMargin": num(maint_margin(state, symbol)),
         "positionInitialMargin": num(im), "openOrderInitialMargin": num(state.order_im(symbol)),
         "adl": 0, "bidNotional": "0", "askNotional": "0",
         "updateTime": pos.update_ms if pos else 0,
@@ -169,10 +204,11 @@ def account(state: ExchangeState, now_ms: int) -> dict[str, Any]:
     upnl = sum((state.upnl(s) for s in state.marks), Decimal(0))
     pos_im = sum((state.position_im(s) for s in state.marks), Decimal(0))
     ord_im = state.order_im()
+    mm = sum((maint_margin(state, s) for s in SPECS), Decimal(0))
     avail = state.available()
     asset = {
         "asset": "USDT", "walletBalance": num(state.wallet), "unrealizedProfit": num(upnl),
-        "marginBalance": num(state.wallet + upnl), "maintMargin": "0",
+        "marginBalance": num(state.wallet + upnl), "maintMargin": num(mm),
         "initialMargin": num(pos_im + ord_im), "positionInitialMargin": num(pos_im),
         "openOrderInitialMargin": num(ord_im), "crossWalletBalance": num(state.wallet),
         "crossUnPnl": num(upnl), "availableBalance": num(avail),
@@ -185,7 +221,7 @@ def account(state: ExchangeState, now_ms: int) -> dict[str, Any]:
         for s, p in state.positions.items() if p.amt != 0
     ]  # fmt: skip
     return {
-        "totalInitialMargin": asset["initialMargin"], "totalMaintMargin": "0",
+        "totalInitialMargin": asset["initialMargin"], "totalMaintMargin": num(mm),
         "totalWalletBalance": asset["walletBalance"], "totalUnrealizedProfit": num(upnl),
         "totalMarginBalance": asset["marginBalance"],
         "totalPositionInitialMargin": num(pos_im), "totalOpenOrderInitialMargin": num(ord_im),
@@ -201,7 +237,7 @@ def api_restrictions(state: ExchangeState, now_ms: int) -> dict[str, Any]:
     return {
         "ipRestrict": False, "createTime": now_ms - 86_400_000, "enableReading": True,
         "enableSpotAndMarginTrading": False, "enableWithdrawals": state.can_withdraw,
-        "enableInternalTransfer": False, "enableMargin": False, "enableFutures": True,
+        "enableInternalTransfer": False, "enableMargin": False, "enableFutures": state.key_can_trade,
         "permitsUniversalTransfer": False, "enableVanillaOptions": False,
         "enableFixApiTrade": False, "enableFixReadOnly": False,
         "enablePortfolioMarginTrading": False,

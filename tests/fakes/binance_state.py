@@ -128,6 +128,7 @@ class ExchangeState:
     taker_fee: Decimal = Decimal("0.0005")
     client_id_scope: str = "open"
     can_withdraw: bool = False
+    key_can_trade: bool = True  # False: a read-only API key (trading calls answer -2015)
     marks: dict[str, Decimal] = field(
         default_factory=lambda: {"BTCUSDT": Decimal(60000), "ETHUSDT": Decimal(3000)}
     )

@@ -173,8 +173,9 @@ class FakeBinance:
         self._stopping.wait(seconds)
 
     # ---------------------------------------------------------------- auth
-    def check_auth(self, api_key: str | None, raw_query: str) -> None:
-        if api_key != self.api_key:
+    def check_auth(self, api_key: str | None, raw_query: str, trading: bool = False) -> None:
+        """Binance's checks: key, HMAC signature, timestamp window; a read-only key may not trade."""
+        if api_key != self.api_key or (trading and not self.state.key_can_trade):
             raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         payload, sep, signature = raw_query.rpartition("&signature=")
         expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
@@ -350,7 +351,8 @@ class _Handler(BaseHTTPRequestHandler):
         private, action = route
         try:
             if private:
-                self.fake.check_auth(self.headers.get("X-MBX-APIKEY"), raw)
+                trading = method != "GET" and url.path.startswith("/fapi/")
+                self.fake.check_auth(self.headers.get("X-MBX-APIKEY"), raw, trading)
         except ApiError as e:
             self._log_send(method, url.path, params, f"error {e.code}", e.http_status,
                            {"code": e.code, "msg": e.msg})  # fmt: skip

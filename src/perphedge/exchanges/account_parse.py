@@ -120,16 +120,36 @@ def position_state(raw: Raw) -> PositionState:
     )
 
 
+def _wallet_balances(raw: Raw) -> dict[str, Any]:
+    """Wallet balance per asset where the venue reports it apart from equity.
+
+    ccxt's `total` for Binance USDⓈ-M is the margin balance (wallet + unrealised PnL); the
+    Balance port wants the wallet alone, which Binance sends as assets[].walletBalance.
+    """
+    info = raw.get("info")
+    assets = info.get("assets") if isinstance(info, Mapping) else None
+    if not isinstance(assets, list):
+        return {}
+    return {
+        str(a["asset"]): a["walletBalance"]
+        for a in assets
+        if isinstance(a, Mapping) and "asset" in a and "walletBalance" in a
+    }
+
+
 def balances(raw: Raw) -> list[Balance]:
-    """A ccxt balance -> one Balance per currency the venue reports a total for."""
+    """A ccxt balance -> one Balance per currency: total = wallet balance = free + used."""
     totals: Mapping[str, Any] = raw.get("total") or {}
     free: Mapping[str, Any] = raw.get("free") or {}
-    used: Mapping[str, Any] = raw.get("used") or {}
-    return [
-        Balance(currency, dec0(total), dec0(free.get(currency)), dec0(used.get(currency)))
-        for currency, total in sorted(totals.items())
-        if total is not None
-    ]
+    wallets = _wallet_balances(raw)
+    out = []
+    for currency, total in sorted(totals.items()):
+        if total is None:
+            continue
+        wallet = dec0(wallets.get(currency, total))
+        available = max(Decimal(0), min(dec0(free.get(currency)), wallet))
+        out.append(Balance(currency, wallet, available, wallet - available))
+    return out
 
 
 def funding_payment(raw: Raw) -> FundingPayment:
