@@ -87,3 +87,19 @@ def test_write_refuses_other_suffixes(tmp_path):
         write_html(tmp_path / "report.png", "<html></html>")
     with pytest.raises(InputError, match="cannot write"):
         write_html(tmp_path / "missing" / "r.html", "<html></html>")
+
+
+def test_long_series_are_thinned_keeping_the_last_point():
+    n = 50_001
+    times = np.arange(n, dtype=np.int64) * 60_000
+    equity = np.arange(n, dtype=np.float64)
+    run = ChartRun("long", equity, np.zeros(n), equity)
+    page = render_html("long", times, [run], MetricsTable(("metric",), ()))
+    call = page[page.index("Plotly.newPlot(") :]
+    traces, _ = json.JSONDecoder().raw_decode(call[call.index("[") :])
+    y = traces[0]["y"]
+    # step = ceil(50,001 / 20,000) = 3: points 0, 3, ..., 49,995, and the last one (50,000)
+    # in place of 49,998: 16,667 points, under the 20,000 cap
+    assert len(y) == 16_667
+    assert y[:3] == [0.0, 3.0, 6.0] and y[-2:] == [49_995.0, 50_000.0]
+    assert len(traces[0]["x"]) == len(y)

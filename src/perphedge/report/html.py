@@ -3,7 +3,8 @@
 The page inlines plotly.js (no CDN, no network needed to open it) and one figure with four
 panels sharing the time axis: equity, drawdown, cumulative funding and margin ratio (maintenance
 margin / margin balance of the most stretched hedge leg; liquidation at 100 %). Series are written
-as plain JSON numbers so the data can be read back from the page.
+as plain JSON numbers so the data can be read back from the page; a series longer than
+`MAX_POINTS` keeps every k-th point and its last one, so the page stays light.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +61,18 @@ def _values(series: FloatArray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(series, dtype=np.float64)]
 
 
+MAX_POINTS = 20_000  # per series; longer series keep every k-th point and the last one
+
+
+def _thin(values: list[Any]) -> list[Any]:
+    """At most MAX_POINTS evenly strided values, always ending with the last one."""
+    if len(values) <= MAX_POINTS:
+        return values
+    step = -(-len(values) // MAX_POINTS)
+    kept = values[::step]
+    return kept if (len(values) - 1) % step == 0 else [*kept[:-1], values[-1]]
+
+
 def _panels(run: ChartRun, x: list[str]) -> list[tuple[int, list[str], FloatArray]]:
     """(panel row, x labels, y values) of the series this run has."""
     out = [(1, x, run.equity), (2, x, run.drawdown), (3, x, run.cum_funding)]
@@ -79,8 +93,8 @@ def _figure(title: str, times_ms: IntArray, runs: Sequence[ChartRun]) -> go.Figu
         for row, xs, series in _panels(run, x):
             fig.add_trace(
                 go.Scatter(
-                    x=xs,
-                    y=_values(series),
+                    x=_thin(xs),
+                    y=_values(np.asarray(_thin(list(series)), dtype=np.float64)),
                     name=run.name,
                     legendgroup=run.name,
                     showlegend=row == 1,
