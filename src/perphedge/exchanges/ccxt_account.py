@@ -6,6 +6,9 @@ is looked up by its client order id first; it is sent again only when the venue 
 does not know that id. A duplicate-id rejection also resolves to the existing order. So a
 `place_order` call, repeated any number of times with the same request, leaves at most one order.
 
+Tested end to end against Binance USDⓈ-M only (tests/fakes); other ccxt venues get the unified
+`clientOrderId` parameter and are untested here.
+
 Reads (balances, positions, orders, fills, funding) retry temporary errors with bounded
 exponential backoff (honouring Retry-After on 429). Venue rejections of an order (insufficient
 margin, filter failures, reduce-only conflicts) come back as an OrderState with status REJECTED
@@ -37,7 +40,12 @@ from perphedge.ports import (
 
 T = TypeVar("T")
 _PAGE = 500
-_DUPLICATE_ID = ("-4116", "ClientOrderId is duplicated", "Duplicate clOrdId")
+_DUPLICATE_ID = (
+    "-4116",
+    "ClientOrderId is duplicated",
+    "Duplicated clOrdId",
+    "OrderLinkedID is duplicate",
+)
 # Binance USDⓈ-M order rejections, also when ccxt maps them to a plain ExchangeError
 _REJECTION_CODES = ("-2019", "-2021", "-2022", "-1013", "-1111", "-4003", "-4164", "-5021", "-5022")
 _BINANCE_IDS = ("binance", "binanceusdm", "binancecoinm")
@@ -78,6 +86,10 @@ class CcxtAccount:
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
         self._client_ids: dict[str, str] = {}  # exchange order id -> client order id
+        # Binance's own parameter names; ccxt maps the unified `clientOrderId` elsewhere
+        binance = self._venue in _BINANCE_IDS
+        self._create_key = "newClientOrderId" if binance else "clientOrderId"
+        self._lookup_key = "origClientOrderId" if binance else "clientOrderId"
 
     # ------------------------------------------------------------------ Account
     def balances(self) -> list[Balance]:
@@ -109,7 +121,7 @@ class CcxtAccount:
     # ------------------------------------------------------------------ Execution
     def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """The order with this client id, or None when the venue says it does not know it."""
-        params = {"origClientOrderId": client_order_id}
+        params = {self._lookup_key: client_order_id}
         try:
             raw = self._read("fetch order", lambda: self._ex.fetch_order(None, symbol, params))
         except PerphedgeError as e:
@@ -145,7 +157,7 @@ class CcxtAccount:
 
     def cancel_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """Cancel if open; the final state, or None when the venue never saw the id."""
-        params = {"origClientOrderId": client_order_id}
+        params = {self._lookup_key: client_order_id}
         for attempt in range(self._attempts):
             try:
                 return self._remember(self._ex.cancel_order(None, symbol, params))
@@ -173,7 +185,7 @@ class CcxtAccount:
 
     # ------------------------------------------------------------------ internals
     def _create(self, req: OrderRequest) -> Any:
-        params: dict[str, Any] = {"newClientOrderId": req.client_order_id}
+        params: dict[str, Any] = {self._create_key: req.client_order_id}
         if req.reduce_only:
             params["reduceOnly"] = True
         if req.order_type is OrderType.LIMIT:
