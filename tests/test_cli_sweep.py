@@ -66,6 +66,9 @@ def test_a_grid_point_equals_the_single_backtest(run_cli, btc):
     )
     single = run_cli("backtest", btc, *JAN, "--json")
     hedged = json.loads(single.out)["runs"][1]
+    unhedged = json.loads(single.out)["runs"][0]
+    sweep = json.loads(run_cli("sweep", btc, *JAN, "--grid", GRID, "--jobs", "1", "--json").out)
+    assert sweep["unhedged"]["total_return"] == pytest.approx(unhedged["total_return"], rel=1e-12)
     for key in ("total_return", "funding_pnl", "fees", "max_drawdown", "final_equity"):
         assert point[key] == pytest.approx(hedged[key], rel=1e-12)
 

@@ -229,10 +229,22 @@ def sweep(
         f"Sweep {first.config.name}: {len(combos)} runs on {workers} processes, "
         f"{fmt_ms(int(t[0]))} to {fmt_ms(int(t[-1]))}, ranked by {rank}"
     )
+    base = {
+        key: summaries[0][f"{key}_unhedged"]
+        for key in ("total_return", "volatility", "max_drawdown")
+        if f"{key}_unhedged" in summaries[0]
+    }  # the same for every run: same holdings, same starting cash
     if as_json:
-        print_json({"title": title, "rank_by": rank, "runs": rows})
+        print_json({"title": title, "rank_by": rank, "unhedged": base, "runs": rows})
     else:
         console.print(_table(title, rows, rank))
+        if "total_return" in base and "max_drawdown" in base:
+            console.print(
+                f"unhedged: return {fmt_pct(float(base['total_return']))}, "
+                f"max drawdown {fmt_pct(float(base['max_drawdown']))}",
+                markup=False,
+                highlight=False,
+            )
 
 
 def register(app: typer.Typer) -> None:
