@@ -221,3 +221,16 @@ def test_paper_advance_settles_funding_at_real_times(run_cli, portfolio, home):
     assert run_cli("paper", "advance", "--hours", "-1").code == 2
     assert run_cli("paper", "reset", "--yes").code == 0
     assert not (home / "paper" / "binance.json").exists()
+
+
+def test_key_that_can_withdraw_is_refused_but_monitor_reads(run_cli, portfolio, monkeypatch):
+    with FakeBinance() as fake:
+        fake.state.can_withdraw = True
+        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", fake.api_key)
+        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", fake.secret)
+        url = ["--base-url", fake.base_url]
+        r = run_cli("hedge", "open", str(portfolio), *url, "--execute", "--yes")
+        assert r.code == 3 and "this API key can withdraw funds" in r.err
+        assert fake.calls("POST", "/fapi/v1/order") == []  # nothing sent
+        r = run_cli("monitor", str(portfolio), *url, "--once", "--json")
+        assert r.code == 0 and len(json.loads(r.out)["legs"]) == 2

@@ -269,3 +269,23 @@ def _limit_sell():
     from perphedge.ports import OrderSide, OrderType
 
     return OrderSide.SELL, D("0.2"), OrderType.LIMIT, "manual-1", D(70000)
+
+
+def test_kill_switch_mid_run_stops_before_the_next_order(tmp_path, clock, market, journal):
+    paper = make_paper(tmp_path, clock, market)
+
+    class TouchesKill(LosesFirstResponse):
+        def place_order(self, req):
+            state = self.inner.place_order(req)
+            (tmp_path / KILL_FILE).write_text("")  # the operator pulls the switch
+            return state
+
+    session = make_session(tmp_path, paper, journal)
+    session.execution = TouchesKill(paper)
+    report = execute(session, propose(session, TARGETS, "open", LIMITS), "p.toml")
+    assert report is not None
+    assert [o.status for o in report.orders].count("filled") == 1
+    assert [o.status for o in report.orders].count("not_sent") == 6
+    assert all("kill switch" in p for p in report.problems)
+    assert positions(paper) == {BTC: D("-0.125")}
+    assert_agree(journal, paper)
