@@ -153,6 +153,7 @@ def connect(ccxt_id: str, server: RecordedServer, **options: Any) -> Any:
             "secret": "test-secret",
             "password": "test-pass",
             "timeout": 3000,
+            "enableRateLimit": False,  # a local server: no need to pace requests
             "options": options,
         }
     )
@@ -174,3 +175,17 @@ def open_venue(ccxt_id: str, routes: Mapping[str, Body], **options: Any) -> Iter
         exchange = connect(ccxt_id, server, **options)
         exchange.load_markets()
         yield Venue(server, exchange)
+
+
+def adapter(venue_name: str, server: RecordedServer) -> tuple[Any, Any]:
+    """perphedge's own adapter (CcxtMarketData, CcxtAccount) on `server`, fake credentials."""
+    from perphedge.exchanges.ccxt_account import CcxtAccount
+    from perphedge.exchanges.client import Credentials, make_exchange
+    from perphedge.exchanges.market_data import CcxtMarketData
+
+    exchange = make_exchange(
+        venue_name, base_url=server.base, credentials=Credentials("k", "s", "p"), timeout_ms=3000
+    )
+    exchange.enableRateLimit = False  # a local server: no need to pace requests
+    market_data = CcxtMarketData(venue_name, exchange=exchange, sleep=lambda s: None, attempts=1)
+    return market_data, CcxtAccount(exchange, sleep=lambda s: None, attempts=1)

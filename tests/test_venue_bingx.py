@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from perphedge.exchanges.venues import Capability as Cap
-from tests.recorded_venue import Venue, ccxt_case, open_venue, proves, recorded
+from tests.recorded_venue import (
+    RecordedServer,
+    Venue,
+    adapter,
+    ccxt_case,
+    open_venue,
+    proves,
+    recorded,
+)
 
 
 def _case(method: str, description: str) -> Any:
@@ -192,3 +201,28 @@ def test_lookup_by_client_id_also_sends_a_bogus_order_id(bingx):
     req = bingx.server.sent("GET", "/openApi/swap/v2/trade/order")[-1]
     assert req.query["clientOrderId"] == [cid]
     assert req.query["orderId"] == ["None"]
+
+
+def test_through_perphedges_adapter():
+    with RecordedServer(_routes()) as server:
+        md, account = adapter("bingx", server)
+        eth = md.instrument("ETH/USDT:USDT")
+        assert (eth.contract_size, eth.qty_step, eth.price_tick) == (1.0, 0.01, 0.01)
+        assert (eth.min_qty, eth.min_notional, eth.taker_fee) == (0.01, 2.0, 0.0005)
+        # 25 recorded brackets; BingX's own maintAmount kept (it equals the recursion)
+        assert len(eth.tiers.tiers) == 25 and eth.tiers.cum_is_consistent()
+        assert eth.tiers.tiers[-1].cum == 262_535_750.0
+        assert eth.tiers.tiers[0].max_leverage == 125.0  # none sent: 1/(2*0.33 %) = 151, capped
+        quote = md.funding_rate("BTC/USDT:USDT")
+        assert (quote.rate_per_interval, quote.interval_hours) == (0.000049, 8.0)
+        assert md.mark_price("BTC/USDT:USDT").price == Decimal("104701.1")
+        history = md.funding_history("QNT/USDT:USDT", 1_702_600_000_000, 1_702_800_000_000)
+        assert history.rate.tolist() == [0.000128, 0.000271]
+        (usdt,) = account.balances()
+        assert (usdt.currency, usdt.total, usdt.free) == (
+            "USDT",
+            Decimal("194.8211"),
+            Decimal("193.7609"),
+        )
+        (pos,) = account.positions(["LTC/USDT:USDT"])
+        assert pos.contracts == Decimal("0.1") and pos.entry_price == Decimal("95.61")

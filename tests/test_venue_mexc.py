@@ -14,13 +14,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import ccxt
 import pytest
 
+from perphedge.errors import DataError
 from perphedge.exchanges.venues import Capability as Cap
-from tests.recorded_venue import Venue, disproves, open_venue, proves, recorded
+from tests.recorded_venue import (
+    RecordedServer,
+    Venue,
+    adapter,
+    disproves,
+    open_venue,
+    proves,
+    recorded,
+)
 
 
 def _body(name: str) -> Any:
@@ -154,3 +164,19 @@ def test_a_swap_order_cannot_be_looked_up_by_client_id(mexc):
     with pytest.raises(ccxt.ExchangeError):
         mexc.exchange.fetch_order(None, "ETH/USDT:USDT", {"clientOrderId": "ph1"})
     assert "GET /api/v1/private/order/get/None" in mexc.server.unknown
+
+
+def test_through_perphedges_adapter():
+    with RecordedServer(_routes()) as server:
+        md, account = adapter("mexc", server)
+        btc = md.instrument("BTC/USDT:USDT")
+        assert (btc.contract_size, btc.qty_step, btc.price_tick) == (0.0001, 1.0, 0.1)
+        assert btc.max_leverage == 200.0 and btc.taker_fee == 0.0002
+        quote = md.funding_rate("BTC/USDT:USDT")
+        assert (quote.rate_per_interval, quote.interval_hours) == (-0.000489, 8.0)
+        with pytest.raises(DataError, match="no mark"):  # the gap `perphedge exchanges` states
+            md.mark_price("BTC/USDT:USDT")
+        (usdt,) = account.balances()
+        assert usdt.total == Decimal("0.03176562")
+        (pos,) = account.positions(["ETH/USDT:USDT"])
+        assert pos.contracts == Decimal("1") and pos.liquidation_price == Decimal("1211.2")

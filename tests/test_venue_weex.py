@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import ccxt
 import pytest
 
 from perphedge.exchanges.venues import Capability as Cap
-from tests.recorded_venue import Venue, ccxt_case, disproves, open_venue, proves, recorded
+from tests.recorded_venue import (
+    RecordedServer,
+    Venue,
+    adapter,
+    ccxt_case,
+    disproves,
+    open_venue,
+    proves,
+    recorded,
+)
 
 
 def _case(method: str, description: str) -> Any:
@@ -132,3 +142,19 @@ def test_reduce_only_order_request_on_a_mock_answer(weex):
 def test_a_swap_order_cannot_be_looked_up_by_client_id(weex):
     with pytest.raises(ccxt.ArgumentsRequired, match="requires an id"):
         weex.exchange.fetch_order(None, "DOGE/USDT:USDT", {"clientOrderId": "ph1"})
+
+
+def test_through_perphedges_adapter():
+    with RecordedServer(_routes()) as server:
+        md, account = adapter("weex", server)
+        eth = md.instrument("ETH/USDT:USDT")  # CONSTRUCTED spec row
+        assert eth.tiers.source.startswith("assumed")  # WEEX publishes no tiers through ccxt
+        quote = md.funding_rate("ETH/USDT:USDT")
+        assert (quote.rate_per_interval, quote.interval_hours) == (0.00001031, 8.0)
+        assert md.mark_price("ETH/USDT:USDT").price == Decimal("2128.98")
+        history = md.funding_history("ETH/USDT:USDT", 1_775_500_000_000, 1_775_600_000_000)
+        assert history.rate.tolist() == [0.00001031] and history.mark.tolist() == [2079.26]
+        (usdt,) = account.balances()
+        assert usdt.total == Decimal("20")
+        (pos,) = account.positions(["ETH/USDT:USDT"])
+        assert pos.contracts == Decimal("0.036") and pos.liquidation_price == Decimal("2019.83")

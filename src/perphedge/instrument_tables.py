@@ -132,6 +132,11 @@ def _assumed_tiers() -> TierTable:
     )
 
 
+def assumed_tiers() -> TierTable:
+    """The conservative flat table used where no tiers are bundled or published."""
+    return _assumed_tiers()
+
+
 def _tiers(row: InstrumentRow) -> TierTable:
     bundled = tier_tables.for_symbol(row.exchange, row.market_id)
     if bundled is not None:

@@ -35,6 +35,7 @@ from perphedge.exchanges.errors import DEFAULT_ATTEMPTS, call, needs_credentials
 from perphedge.exchanges.parse import Candles, FundingPoints, PriceSnapshot
 from perphedge.exchanges.venues import Venue
 from perphedge.exchanges.venues import venue as find_venue
+from perphedge.instrument_tables import assumed_tiers
 from perphedge.instruments import MarginTier, Perpetual, TierTable
 from perphedge.ports import FundingRateQuote, PriceQuote
 from perphedge.tier_tables import for_symbol
@@ -135,9 +136,17 @@ class CcxtMarketData:
         return out
 
     def instrument(self, symbol: str) -> Perpetual:
-        """The perpetual `symbol` with its tier table and funding interval."""
+        """The perpetual `symbol` with its tier table and funding interval.
+
+        A venue that publishes no tiers through ccxt (WEEX) gets the bundled table, else the
+        assumed flat rate of `instrument_tables.assumed_tiers` (its source says "assumed").
+        """
         market = self._swap_market(symbol)
-        return self._perpetual(market, tiers=self.tiers(symbol))
+        try:
+            tiers = self.tiers(symbol)
+        except CapabilityError:
+            tiers = for_symbol(self.venue.name, str(market.get("id"))) or assumed_tiers()
+        return self._perpetual(market, tiers=tiers)
 
     def _perpetual(self, market: dict[str, Any], tiers: TierTable | None) -> Perpetual:
         if tiers is None:

@@ -169,11 +169,18 @@ def spot(market: Json) -> Spot:
     return Spot(symbol=str(market["symbol"]), base=str(market["base"]), quote=str(market["quote"]))
 
 
+def implied_max_leverage(mmr: float) -> float:
+    """1 / (2 * MMR), whole, within [1, 125]: the rule Binance's brackets follow (125x at 0.4 %)."""
+    return min(125.0, max(1.0, float(int(1.0 / (2.0 * mmr)))))
+
+
 def tier_table(tiers: Sequence[Json], source: str, as_of: str = "") -> TierTable:
     """Maintenance-margin brackets from ccxt leverage tiers.
 
-    Uses the venue's maintenance amount where it sends one (Binance `cum`, Bybit `mmDeduction`
-    in `info`); otherwise derives it by the recursion in `TierTable.from_rates`.
+    Uses the venue's maintenance amount where it sends one (Binance `cum`, Bybit `mmDeduction`,
+    BingX `maintAmount` in `info`); otherwise derives it by the recursion in
+    `TierTable.from_rates`. A tier without a maximum leverage (BingX sends none) gets
+    `implied_max_leverage(MMR)`.
     """
     if not tiers:
         raise DataError(f"{source}: the exchange sent no leverage tiers")
@@ -183,10 +190,13 @@ def tier_table(tiers: Sequence[Json], source: str, as_of: str = "") -> TierTable
         floor = decimal("minNotional", t.get("minNotional"))
         cap = optional_decimal(t.get("maxNotional"))
         mmr = decimal("maintenanceMarginRate", t.get("maintenanceMarginRate"))
-        lev = decimal("maxLeverage", t.get("maxLeverage"))
-        rows.append((float(floor), float(cap) if cap else math.inf, float(lev), float(mmr)))
+        lev = optional_decimal(t.get("maxLeverage"))
+        max_lev = float(lev) if lev and lev > 0 else implied_max_leverage(float(mmr))
+        rows.append((float(floor), float(cap) if cap else math.inf, max_lev, float(mmr)))
         info = t.get("info") or {}
-        cums.append(optional_decimal(info.get("cum", info.get("mmDeduction"))))
+        cums.append(
+            optional_decimal(info.get("cum", info.get("mmDeduction", info.get("maintAmount"))))
+        )
     derived = TierTable.from_rates(rows, source=source, as_of=as_of)
     if any(c is None for c in cums):
         return derived
