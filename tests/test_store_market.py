@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -224,8 +225,11 @@ def test_store_locked_by_another_process_is_a_data_error(tmp_path: Path) -> None
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        store.lock_wait_s = 0.3
+        started = time.monotonic()
         with pytest.raises(DataError, match="in use by another perphedge process"):
             store.funding("binance", BTC_PERP)
+        assert 0.3 <= time.monotonic() - started < 5  # waited for the lock, then gave up
         with pytest.raises(DataError, match="store is unchanged"):
             store.upsert_funding(_funding_table([2], [0.0001], [None]))
     finally:
@@ -251,3 +255,26 @@ def test_sample_is_small_and_has_provenance() -> None:
     text = (folder / "PROVENANCE.md").read_text()
     for needle in ("twitter-bot-tech/btc-funding-arb", "16e000615f97c3dbae8e08e69853de7a97547e8e"):
         assert needle in text
+
+
+def test_a_reader_waits_for_a_short_write_lock(tmp_path: Path) -> None:
+    store = MarketStore(tmp_path / "m.duckdb")
+    store.upsert_funding(_funding_table([1], [0.0001], [None]))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
+            " time.sleep(0.5); c.close()",
+            str(store.path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        assert store.funding("binance", BTC_PERP, since_ms=0, until_ms=10).ts_ms.tolist() == [1]
+    finally:
+        holder.wait(timeout=10)
+        assert holder.stdout is not None
+        holder.stdout.close()

@@ -28,13 +28,15 @@ the file about the size of the data (~3 MB for the sample instead of ~19 MB).
 Storage: until something is written, reads go straight to the bundled real sample
 (`perphedge/data/sample/*.parquet`, see its PROVENANCE.md) and no file is created. The first write
 creates the DuckDB file and seeds it with the sample. Connections are opened per call and closed
-at once, so several readers can share the file; a file locked by another writing process raises
-DataError and is left untouched.
+at once, so several readers can share the file; while another process writes (a sync commits
+chunk by chunk), a call waits up to `lock_wait_s` (2 s) and then raises DataError, leaving the
+file untouched.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +53,8 @@ from perphedge.errors import DataError, InputError
 from perphedge.store.paths import market_store_path
 
 PRICE_KINDS = ("spot", "perp", "mark")
+DEFAULT_LOCK_WAIT_S = 2.0
+LOCK_POLL_S = 0.1
 _INTERVAL = re.compile(r"^(\d+)([mhdw])$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
@@ -159,6 +163,7 @@ class MarketStore:
         self.path = market_store_path(path)
         self._sample = sample if sample is not None else sample_dir()
         self._seed_with_sample = seed  # False: a new store file starts empty
+        self.lock_wait_s = DEFAULT_LOCK_WAIT_S
 
     # ---------------------------------------------------------------- reads
     def funding(
@@ -369,20 +374,30 @@ class MarketStore:
         return str(path)
 
     def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        try:
-            return duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as e:
-            if "lock" in str(e).lower():
+        """Open the file; while another process holds the write lock, wait up to `lock_wait_s`.
+
+        A sync holds the lock only while it commits a chunk, so a short wait usually suffices.
+        """
+        deadline = time.monotonic() + self.lock_wait_s
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower():
+                    raise DataError(
+                        f"cannot open market store {self.path}: {_first_line(e)}"
+                    ) from e
+                if time.monotonic() >= deadline:
+                    raise DataError(
+                        f"market store {self.path} is in use by another perphedge process; "
+                        "wait for it to finish and run again (the store is unchanged)"
+                    ) from e
+                time.sleep(LOCK_POLL_S)
+            except duckdb.Error as e:
                 raise DataError(
-                    f"market store {self.path} is in use by another perphedge process; "
-                    "wait for it to finish and run again (the store is unchanged)"
+                    f"market store {self.path} is unreadable ({_first_line(e)}); "
+                    "move it aside and run `perphedge data sync` or `data import` to rebuild it"
                 ) from e
-            raise DataError(f"cannot open market store {self.path}: {_first_line(e)}") from e
-        except duckdb.Error as e:
-            raise DataError(
-                f"market store {self.path} is unreadable ({_first_line(e)}); "
-                "move it aside and run `perphedge data sync` or `data import` to rebuild it"
-            ) from e
 
     @contextmanager
     def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
