@@ -122,3 +122,13 @@ def test_contract_kinds_run_over_the_span_both_cover(run_cli, btc):
     table = run_cli("sweep", btc, "--from", "2023-01-01", "--to", "2023-01-15", "--grid",
                     "contract=linear,inverse", "--jobs", "1")  # fmt: skip
     assert table.code == 0 and "contract" in table.out and "inverse" in table.out
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_error_inside_a_run_is_one_line_in_parallel_too(run_cli, tmp_path, jobs):
+    # 10 BTC (~420,000 USD) sit in Binance's 50k-600k bracket: at most 100x there
+    path = tmp_path / "big.toml"
+    path.write_text(BTC.replace("quantity = 1", "quantity = 10"))
+    r = run_cli("sweep", str(path), *JAN, "--grid", "leverage=2,120", "--jobs", jobs)
+    assert r.code == 2
+    assert r.err == "error: leverage=120.0 is invalid: leg 0 allows at most 100x at its notional\n"

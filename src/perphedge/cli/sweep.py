@@ -32,7 +32,12 @@ from perphedge.cli.backtest import (
     print_notes,
     start_cash,
 )
-from perphedge.errors import InputError, require_non_negative, require_positive
+from perphedge.errors import (
+    InputError,
+    PerphedgeError,
+    require_non_negative,
+    require_positive,
+)
 from perphedge.report.backtest_view import Summary
 from perphedge.report.render import console, err_console, fmt_num, fmt_pct, print_json, table
 
@@ -54,8 +59,32 @@ def _init_worker(markets: dict[str, MarketArrays]) -> None:
     _MARKETS.update(markets)
 
 
-def _run_one(kind: str, spec: BacktestSpec) -> Summary:
-    return run_backtest(spec, _MARKETS[kind]).summary()
+@dataclass(frozen=True)
+class _Failure:
+    """A perphedge error raised in a worker, sent back as its class and constructor arguments
+
+    (the exceptions' own pickling would lose InputError's field, value and fix)."""
+
+    cls: type[PerphedgeError]
+    args: tuple[object, ...]
+
+    def error(self) -> PerphedgeError:
+        return self.cls(*self.args)
+
+
+def _run_one(kind: str, spec: BacktestSpec) -> Summary | _Failure:
+    try:
+        return run_backtest(spec, _MARKETS[kind]).summary()
+    except InputError as bad:
+        return _Failure(type(bad), (bad.field, bad.value, bad.fix))
+    except PerphedgeError as bad:
+        return _Failure(type(bad), (str(bad),))
+
+
+def _summary(outcome: Summary | _Failure) -> Summary:
+    if isinstance(outcome, _Failure):
+        raise outcome.error()
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -107,16 +136,16 @@ def _run_all(
         _init_worker(markets)
         out = []
         for c in combos:
-            out.append(_run_one(c.kind, c.spec))
+            out.append(_summary(_run_one(c.kind, c.spec)))
             tick()
         return out
     results: dict[int, Summary] = {}
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(markets,)) as pool:
-        futures: dict[Future[Summary], int] = {
+        futures: dict[Future[Summary | _Failure], int] = {
             pool.submit(_run_one, c.kind, c.spec): i for i, c in enumerate(combos)
         }
         for done in as_completed(futures):
-            results[futures[done]] = done.result()
+            results[futures[done]] = _summary(done.result())
             tick()
     return [results[i] for i in range(len(combos))]
 
@@ -220,7 +249,8 @@ def sweep(
     markets = {prep.kind.value: prep.market for prep in preps.values()}
     workers = min(jobs or os.cpu_count() or 1, len(combos))
     columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    quiet = not err_console.is_terminal  # no bar, and no stray blank line, when piped
+    with Progress(*columns, console=err_console, transient=True, disable=quiet) as progress:
         task = progress.add_task("sweep", total=len(combos))
         summaries = _run_all(combos, markets, workers, lambda: progress.advance(task))
     rows = list(_ranked(combos, summaries, rank))
