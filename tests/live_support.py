@@ -8,7 +8,8 @@ from pathlib import Path
 
 from perphedge import instrument_tables
 from perphedge.errors import DataError
-from perphedge.exchanges.paper import PaperExchange, PaperSettings
+from perphedge.exchanges.paper import PaperExchange
+from perphedge.exchanges.paper_state import PaperSettings
 from perphedge.exchanges.replay import ManualClock
 from perphedge.instruments import Perpetual
 from perphedge.live.execute import LiveSession, RunOptions

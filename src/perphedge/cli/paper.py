@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import typer
 
 from perphedge.errors import InputError
-from perphedge.exchanges.paper import paper_path
+from perphedge.exchanges.paper_state import paper_path
 from perphedge.exchanges.venues import venue
 from perphedge.live.session import Ports, paper_ports
 from perphedge.report.render import console, fmt_num, key_value_table, print_json, table

@@ -30,12 +30,20 @@ import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from perphedge.errors import CapabilityError, DataError
+from perphedge.exchanges.paper_state import (
+    SETTLE,
+    PaperSettings,
+    apply_to_position,
+    fill_of,
+    new_order,
+    new_state,
+    order_state,
+)
 from perphedge.funding import funding_payment
 from perphedge.instruments import Perpetual
 from perphedge.margin import MarginMode, Position, Side, liquidation, maintenance_margin
@@ -55,45 +63,10 @@ from perphedge.ports import (
 from perphedge.store.crashpoint import durable_write_done
 from perphedge.units import round_qty_to_step, to_decimal
 
-SETTLE = "USDT"
 HOUR_MS = 3_600_000
 DEFAULT_LEVERAGE = 20
 # (symbol, since_ms exclusive, until_ms inclusive) -> [(settlement ts_ms, rate, mark or nan)]
 FundingEvents = Callable[[str, int, int], Sequence[tuple[int, float, float]]]
-
-
-@dataclass(frozen=True)
-class PaperSettings:
-    """Fill model knobs; `slippage` a fraction of the mark (0.0005 = 5 bp)."""
-
-    slippage: float = 0.0005
-    partial_fill_ratio: float = 1.0
-    initial_usdt: Decimal = Decimal(20_000)
-
-
-def paper_path(home: Path, exchange: str) -> Path:
-    return home / "paper" / f"{exchange}.json"
-
-
-def _new_state(settings: PaperSettings, now_ms: int) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "created_ms": now_ms,
-        "funding_until_ms": now_ms,
-        "wallet": str(settings.initial_usdt),
-        "marks": {},
-        "leverage": {},
-        "positions": {},
-        "orders": {},
-        "fills": [],
-        "funding": [],
-        "liquidations": [],
-        "seq": 0,
-        "settings": {
-            "slippage": settings.slippage,
-            "partial_fill_ratio": settings.partial_fill_ratio,
-        },
-    }
 
 
 class PaperExchange:
@@ -134,7 +107,7 @@ class PaperExchange:
 
     def _load(self) -> dict[str, Any]:
         if not self.path.exists():
-            return _new_state(self._settings, self.clock.now_ms())
+            return new_state(self._settings, self.clock.now_ms())
         try:
             state: dict[str, Any] = json.loads(self.path.read_text())
         except (OSError, ValueError) as bad:
@@ -263,7 +236,9 @@ class PaperExchange:
         signed = qty * OrderSide(order["side"]).sign
         fee_rate = to_decimal(inst.taker_fee if taker else inst.maker_fee)
         fee = (qty * to_decimal(inst.contract_size) * price * fee_rate).quantize(Decimal("1e-8"))
-        realized = self._apply_to_position(order["symbol"], signed, price, inst)
+        realized = apply_to_position(
+            self._state["positions"], order["symbol"], signed, price, inst.contract_size
+        )
         self._state["wallet"] = str(Decimal(self._state["wallet"]) + realized - fee)
         filled = Decimal(order["filled"]) + qty
         cost = Decimal(order["cost"]) + qty * price
@@ -292,32 +267,6 @@ class PaperExchange:
                 "maker": not taker,
             }
         )
-
-    def _apply_to_position(
-        self, symbol: str, signed: Decimal, price: Decimal, inst: Perpetual
-    ) -> Decimal:
-        """Update the position by `signed` contracts at `price`; returns realised PnL (USDT)."""
-        size = to_decimal(inst.contract_size)
-        pos = self._state["positions"].get(symbol)
-        old = Decimal(pos["contracts"]) if pos else Decimal(0)
-        entry = Decimal(pos["entry_price"]) if pos else price
-        new = old + signed
-        realized = Decimal(0)
-        if old != 0 and (old > 0) != (signed > 0):  # reducing (maybe flipping)
-            closed = min(abs(signed), abs(old))
-            realized = closed * size * (price - entry) * (1 if old > 0 else -1)
-            if abs(signed) > abs(old):
-                entry = price
-        elif old != 0:
-            entry = (abs(old) * entry + abs(signed) * price) / abs(new)
-        if new == 0:
-            self._state["positions"].pop(symbol, None)
-        else:
-            self._state["positions"][symbol] = {
-                "contracts": str(new),
-                "entry_price": str(entry.quantize(Decimal("1e-8"))),
-            }
-        return realized.quantize(Decimal("1e-8"))
 
     # -- margin and liquidation ----------------------------------------------------------------
 
@@ -364,7 +313,9 @@ class PaperExchange:
             pos, mark, inst = self._risk_parts(symbol)
             closing = Decimal(self._state["positions"][symbol]["contracts"])
             price = to_decimal(mark)
-            realized = self._apply_to_position(symbol, -closing, price, inst)
+            realized = apply_to_position(
+                self._state["positions"], symbol, -closing, price, inst.contract_size
+            )
             fee = to_decimal(round(pos.size * mark * inst.liquidation_fee, 8))
             self._state["wallet"] = str(Decimal(self._state["wallet"]) + realized - fee)
             self._state["liquidations"].append(
@@ -398,32 +349,17 @@ class PaperExchange:
         with self._session([req.symbol]) as state:
             existing = state["orders"].get(req.client_order_id)
             if existing is not None:
-                return self._order_state(existing)
+                return order_state(existing)
             inst = self._instrument(req.symbol)
             now_ms = self.clock.now_ms()
-            order = {
-                "cid": req.client_order_id,
-                "oid": self._next_id("po"),
-                "symbol": req.symbol,
-                "side": req.side.value,
-                "type": req.order_type.value,
-                "qty": str(req.qty),
-                "price": None if req.price is None else str(req.price),
-                "reduce_only": req.reduce_only,
-                "status": OrderStatus.OPEN.value,
-                "filled": "0",
-                "cost": "0",
-                "avg_price": None,
-                "reason": "",
-                "updated_ms": now_ms,
-            }
+            order = new_order(req, self._next_id("po"), now_ms)
             state["orders"][req.client_order_id] = order
             reason = self._rejection(req, inst)
             if reason:
                 order.update(status=OrderStatus.REJECTED.value, reason=reason)
             else:
                 self._try_fill(order, now_ms, taker=True)
-            return self._order_state(order)
+            return order_state(order)
 
     def cancel_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         with self._session([symbol]) as state:
@@ -432,29 +368,17 @@ class PaperExchange:
                 return None
             if order["status"] in (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value):
                 order.update(status=OrderStatus.CANCELED.value, updated_ms=self.clock.now_ms())
-            return self._order_state(order)
+            return order_state(order)
 
     def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         with self._session([symbol]) as state:
             order = state["orders"].get(client_order_id)
-            return None if order is None else self._order_state(order)
+            return None if order is None else order_state(order)
 
     def fills(self, symbol: str, since_ms: int) -> list[Fill]:
         with self._session([symbol]) as state:
             return [
-                Fill(
-                    f["trade_id"],
-                    f["cid"],
-                    f["oid"],
-                    f["symbol"],
-                    OrderSide(f["side"]),
-                    Decimal(f["qty"]),
-                    Decimal(f["price"]),
-                    Decimal(f["fee"]),
-                    SETTLE,
-                    int(f["ts_ms"]),
-                    bool(f["maker"]),
-                )
+                fill_of(f)
                 for f in state["fills"]
                 if f["symbol"] == symbol and int(f["ts_ms"]) >= since_ms
             ]
@@ -462,24 +386,6 @@ class PaperExchange:
     def set_leverage(self, symbol: str, leverage: int) -> None:
         with self._session([symbol]) as state:
             state["leverage"][symbol] = int(leverage)
-
-    @staticmethod
-    def _order_state(o: dict[str, Any]) -> OrderState:
-        return OrderState(
-            client_order_id=o["cid"],
-            exchange_order_id=o["oid"],
-            symbol=o["symbol"],
-            side=OrderSide(o["side"]),
-            order_type=OrderType(o["type"]),
-            status=OrderStatus(o["status"]),
-            qty=Decimal(o["qty"]),
-            filled_qty=Decimal(o["filled"]),
-            price=None if o["price"] is None else Decimal(o["price"]),
-            avg_price=None if o["avg_price"] is None else Decimal(o["avg_price"]),
-            reduce_only=bool(o["reduce_only"]),
-            updated_ms=int(o["updated_ms"]),
-            reason=o["reason"],
-        )
 
     # -- Account port --------------------------------------------------------------------------
 
@@ -521,11 +427,7 @@ class PaperExchange:
 
     def open_orders(self, symbol: str | None = None) -> list[OrderState]:
         with self._session([] if symbol is None else [symbol]):
-            return [
-                self._order_state(o)
-                for o in self._open()
-                if symbol is None or o["symbol"] == symbol
-            ]
+            return [order_state(o) for o in self._open() if symbol is None or o["symbol"] == symbol]
 
     def can_withdraw(self) -> bool | None:
         """A paper account has no API key: it cannot withdraw anything."""
@@ -542,7 +444,7 @@ class PaperExchange:
     def all_orders(self) -> list[OrderState]:
         """Every order the account has ever received, in any state."""
         with self._session([]) as state:
-            return [self._order_state(o) for o in state["orders"].values()]
+            return [order_state(o) for o in state["orders"].values()]
 
     def liquidations(self) -> list[dict[str, Any]]:
         with self._session([]) as state:

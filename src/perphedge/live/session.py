@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from perphedge.errors import CapabilityError, DataError
-from perphedge.exchanges.paper import PaperExchange, paper_path
+from perphedge.exchanges.paper import PaperExchange
+from perphedge.exchanges.paper_state import paper_path
 from perphedge.exchanges.replay import ManualClock, ReplayClock, StoreMarketData, replay_start_ms
 from perphedge.exchanges.venues import venue
 from perphedge.ports import Account, Clock, Execution, MarketData

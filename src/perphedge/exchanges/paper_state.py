@@ -1,0 +1,124 @@
+"""The paper account's state file: its layout and the bookkeeping that changes it.
+
+One JSON object (see `new_state`): the USDT wallet, marks last seen, leverage per symbol,
+positions {symbol: {contracts, entry_price}} (signed contracts, average entry), orders by client
+order id, fills, funding settlements and liquidations. Numbers are decimal strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from perphedge.ports import Fill, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
+
+SETTLE = "USDT"
+CENT = Decimal("1e-8")
+
+
+@dataclass(frozen=True)
+class PaperSettings:
+    """Fill model knobs; `slippage` a fraction of the mark (0.0005 = 5 bp)."""
+
+    slippage: float = 0.0005
+    partial_fill_ratio: float = 1.0
+    initial_usdt: Decimal = Decimal(20_000)
+
+
+def paper_path(home: Path, exchange: str) -> Path:
+    return home / "paper" / f"{exchange}.json"
+
+
+def new_state(settings: PaperSettings, now_ms: int) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "created_ms": now_ms,
+        "funding_until_ms": now_ms,
+        "wallet": str(settings.initial_usdt),
+        "marks": {},
+        "leverage": {},
+        "positions": {},
+        "orders": {},
+        "fills": [],
+        "funding": [],
+        "liquidations": [],
+        "seq": 0,
+        "settings": {
+            "slippage": settings.slippage,
+            "partial_fill_ratio": settings.partial_fill_ratio,
+        },
+    }
+
+
+def new_order(req: OrderRequest, exchange_order_id: str, now_ms: int) -> dict[str, Any]:
+    return {
+        "cid": req.client_order_id,
+        "oid": exchange_order_id,
+        "symbol": req.symbol,
+        "side": req.side.value,
+        "type": req.order_type.value,
+        "qty": str(req.qty),
+        "price": None if req.price is None else str(req.price),
+        "reduce_only": req.reduce_only,
+        "status": OrderStatus.OPEN.value,
+        "filled": "0",
+        "cost": "0",
+        "avg_price": None,
+        "reason": "",
+        "updated_ms": now_ms,
+    }
+
+
+def order_state(o: dict[str, Any]) -> OrderState:
+    return OrderState(
+        client_order_id=o["cid"],
+        exchange_order_id=o["oid"],
+        symbol=o["symbol"],
+        side=OrderSide(o["side"]),
+        order_type=OrderType(o["type"]),
+        status=OrderStatus(o["status"]),
+        qty=Decimal(o["qty"]),
+        filled_qty=Decimal(o["filled"]),
+        price=None if o["price"] is None else Decimal(o["price"]),
+        avg_price=None if o["avg_price"] is None else Decimal(o["avg_price"]),
+        reduce_only=bool(o["reduce_only"]),
+        updated_ms=int(o["updated_ms"]),
+        reason=o["reason"],
+    )
+
+
+def fill_of(f: dict[str, Any]) -> Fill:
+    return Fill(
+        f["trade_id"], f["cid"], f["oid"], f["symbol"], OrderSide(f["side"]), Decimal(f["qty"]),
+        Decimal(f["price"]), Decimal(f["fee"]), SETTLE, int(f["ts_ms"]), bool(f["maker"]),
+    )  # fmt: skip
+
+
+def apply_to_position(
+    positions: dict[str, Any], symbol: str, signed: Decimal, price: Decimal, contract_size: float
+) -> Decimal:
+    """Add `signed` contracts at `price` to `positions[symbol]`; returns realised PnL (USDT).
+
+    Increasing: the entry becomes the size-weighted average. Reducing: PnL on the closed part
+    at the old entry. Flipping through zero: the new side's entry is `price`.
+    """
+    size = Decimal(str(contract_size))
+    pos = positions.get(symbol)
+    old = Decimal(pos["contracts"]) if pos else Decimal(0)
+    entry = Decimal(pos["entry_price"]) if pos else price
+    new = old + signed
+    realized = Decimal(0)
+    if old != 0 and (old > 0) != (signed > 0):  # reducing (maybe flipping)
+        closed = min(abs(signed), abs(old))
+        realized = closed * size * (price - entry) * (1 if old > 0 else -1)
+        if abs(signed) > abs(old):
+            entry = price
+    elif old != 0:
+        entry = (abs(old) * entry + abs(signed) * price) / abs(new)
+    if new == 0:
+        positions.pop(symbol, None)
+    else:
+        positions[symbol] = {"contracts": str(new), "entry_price": str(entry.quantize(CENT))}
+    return realized.quantize(CENT)
