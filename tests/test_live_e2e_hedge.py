@@ -113,16 +113,21 @@ def test_open_rebalance_close_round_trip(fake: FakeBinance, hedge: Hedge, home: 
 def test_open_through_a_storm_of_order_faults_sends_each_order_once(
     fake: FakeBinance, hedge: Hedge, home: Path, tmp_path: Path
 ) -> None:
-    """Successive sends meet: an accepted order whose connection drops, one answered by a 502
-    after acceptance, a 503 and a 429 before execution; the rest go through."""
+    """Successive sends meet: an accepted order whose connection drops (and the next two
+    lookups fail with 503), one answered by a 502 after acceptance, a 503 and a 429 before
+    execution; the rest go through."""
     fake.inject(
         Fault.lost(drop=True),
+        Fault.server_error(503, method="GET", path="/fapi/v1/order", after=2, times=2),
         Fault.lost(drop=False),
         Fault.server_error(503),
         Fault.rate_limit(retry_after_s=0),
     )
     result = hedge("open", "--json")
     assert result.code == 0, result.err
+    lookups = [r.outcome for r in fake.calls("GET", "/fapi/v1/order")]
+    # journal lookup, adapter lookup, (lost POST), two failed lookups, the one that finds it
+    assert lookups[:5] == ["error -2013", "error -2013", "fault status", "fault status", "ok"]
     outcomes = [r.outcome for r in fake.calls("POST", "/fapi/v1/order")]
     assert outcomes[:4] == [
         "ok, answer lost", "ok, answer lost", "fault status", "fault rate_limit"
@@ -145,19 +150,6 @@ def assert_no_secrets(fake: FakeBinance, result: CliResult, tmp_path: Path) -> N
         data = path.read_bytes()
         assert fake.secret.encode() not in data and fake.api_key.encode() not in data, path
     assert not any(fake.secret in v for r in fake.requests for v in r.params.values())
-
-
-def test_lookup_failures_do_not_cause_a_second_send(
-    fake: FakeBinance, hedge: Hedge, home: Path
-) -> None:
-    fake.inject(
-        Fault.lost(),  # the first order is accepted, its answer lost ...
-        Fault.server_error(503, method="GET", path="/fapi/v1/order", times=2),  # ... lookups fail
-    )
-    result = hedge("open")
-    assert result.code == 0, result.err
-    assert positions(fake) == (D("-0.5"), D(-8))
-    assert_journal_agrees(fake, home)
 
 
 def test_rejection_stops_the_leg_and_a_rerun_completes_it(

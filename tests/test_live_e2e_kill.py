@@ -4,7 +4,7 @@ A separate Python process (`tests.fakes.drive_hedge`: the live core's resume -> 
 journal -> send, over ccxt) opens the hedge BTC -0.5 / ETH -8 against the fake Binance, and
 is killed
 * at the N-th durable write of the run (PERPHEDGE_TEST_CRASH_AFTER=N: `os._exit(137)`, as by
-  SIGKILL, right after a journal commit), for N = 1, 5, 9, ... 25 (a clean run makes ~27);
+  SIGKILL, right after a journal commit), for N = 1, 7, 13, 19, 25 (a clean run makes ~27);
 * by the exchange itself with SIGKILL, right after it accepted the k-th order and before any
   answer left (the order exists; the journal says "sending"), for k = 1, 4, 7.
 The same command is then run again, with no fault. Each case ends with the exchange at the
@@ -67,7 +67,7 @@ def positions(fake: FakeBinance) -> tuple[Decimal, Decimal]:
     return fake.state.position_amt("BTCUSDT"), fake.state.position_amt("ETHUSDT")
 
 
-@pytest.mark.parametrize("crash_after", range(1, 26, 4))
+@pytest.mark.parametrize("crash_after", range(1, 26, 6))
 def test_killed_at_a_journal_write_then_restarted(
     fake: FakeBinance, tmp_path: Path, crash_after: int
 ) -> None:
