@@ -270,3 +270,11 @@ def test_liquidation_replayed_by_hand_from_the_csv(run_cli, btc, shared_data):
         f"hedged: BTC liquidated at {leg['liquidated_at']}"
         in run_cli("backtest", btc, "--from", "2024-01-01", "--to", "2024-06-30").out
     )
+
+
+def test_cross_margin_file_is_modelled_isolated_and_says_so(run_cli, tmp_path):
+    path = tmp_path / "cross.toml"
+    path.write_text(BTC + 'margin_mode = "cross"\n')
+    r = run_cli("backtest", str(path), *JAN, "--json")
+    assert r.code == 0, r.err
+    assert "note: margin_mode cross: modelled as isolated per leg" in r.err

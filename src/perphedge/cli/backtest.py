@@ -94,9 +94,10 @@ def _instrument(exchange: str, asset: str, kind: ContractKind) -> tuple[Perpetua
         tiers=TierTable((MarginTier(0.0, math.inf, 125.0, ASSUMED_MMR, 0.0),), source="assumed"),
         exchange=exchange,
     )
+    size = f", {perp.contract_size:g} USD contracts" if inverse else ""
     return perp, (
         f"{exchange} {perp.symbol}: no bundled contract spec; flat {ASSUMED_MMR:.0%} maintenance "
-        f"rate, Binance fees{' and contract size ' + format(perp.contract_size, 'g') + ' USD' if inverse else ''} assumed"
+        f"rate, Binance regular fees{size} assumed"
     )
 
 
@@ -116,6 +117,8 @@ def prepare(
         raise InputError("ratio", 0, "every holding has hedge ratio 0: nothing to backtest")
     exchange = config.hedge.exchange.lower()
     notes: list[str] = []
+    if config.hedge.margin_mode != "isolated":
+        notes.append(f"margin_mode {config.hedge.margin_mode}: modelled as isolated per leg")
     instruments: dict[str, Perpetual] = {}
     for asset in plan.hedge_assets:
         instruments[asset], note = _instrument(exchange, asset, kind)
