@@ -403,9 +403,11 @@ class MarketStore:
     def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if self.exists:
             con = self._connect(read_only=True)
-        else:  # nothing written yet: the bundled sample, read in place
+        else:  # nothing written yet: what the first write would start from
             con = duckdb.connect()
-            for name in ("funding", "prices"):
+            if not self._seed_with_sample:
+                _run(con, _SCHEMA)
+            for name in ("funding", "prices") if self._seed_with_sample else ():
                 path = self._parquet(name).replace("'", "''")
                 _run(con, f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
         try:

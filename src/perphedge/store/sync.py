@@ -131,29 +131,66 @@ def run(
     perp_symbol: str,
     progress: Callable[[int], None] | None = None,
 ) -> SyncResult:
-    """Fetch `task` chunk by chunk, committing each chunk; returns counts."""
+    """Fetch `task` chunk by chunk, committing each chunk; returns counts.
+
+    Only complete candles are stored (open time + interval <= task.until_ms): the one still
+    forming at "now" is left for the next sync.
+    """
     fetched = new = 0
     chunk_start = task.start_ms
     while chunk_start < task.until_ms:
         chunk_end = min(task.until_ms, chunk_start + CHUNK_DAYS * DAY_MS)
         if task.dataset == "funding":
-            points = source.funding_history(perp_symbol, chunk_start, chunk_end, progress)
-            hours = source.funding_interval_hours(perp_symbol)
-            fetched += len(points)
-            if len(points):
-                new += store.upsert_funding(
-                    funding_table(task.exchange, task.symbol, points, hours)
-                )
+            got, added = _funding_chunk(
+                store, source, task, perp_symbol, (chunk_start, chunk_end), progress
+            )
         else:
-            kind, _, interval = task.dataset.partition(":")
-            symbol = task.symbol if kind == "spot" else perp_symbol
-            candles = source.ohlcv(symbol, kind, interval, chunk_start, chunk_end, progress)
-            fetched += len(candles)
-            if len(candles):
-                table = prices_table(task.exchange, task.symbol, kind, interval, candles)
-                new += store.upsert_prices(table)
+            got, added = _candle_chunk(
+                store, source, task, perp_symbol, (chunk_start, chunk_end), progress
+            )
+        fetched += got
+        new += added
         chunk_start = chunk_end
     return SyncResult(task, fetched, new)
+
+
+def _funding_chunk(
+    store: MarketStore,
+    source: HistorySource,
+    task: SyncTask,
+    perp_symbol: str,
+    window: tuple[int, int],
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    points = source.funding_history(perp_symbol, *window, progress)
+    if not len(points):
+        return 0, 0
+    hours = source.funding_interval_hours(perp_symbol)
+    return len(points), store.upsert_funding(
+        funding_table(task.exchange, task.symbol, points, hours)
+    )
+
+
+def _candle_chunk(
+    store: MarketStore,
+    source: HistorySource,
+    task: SyncTask,
+    perp_symbol: str,
+    window: tuple[int, int],
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    kind, _, interval = task.dataset.partition(":")
+    symbol = task.symbol if kind == "spot" else perp_symbol
+    candles = source.ohlcv(symbol, kind, interval, *window, progress)
+    done = candles.ts_ms + interval_ms(interval) <= task.until_ms
+    complete = Candles(
+        candles.ts_ms[done], candles.open[done], candles.high[done], candles.low[done],
+        candles.close[done],
+    )  # fmt: skip
+    if not len(complete):
+        return len(candles), 0
+    table = prices_table(task.exchange, task.symbol, kind, interval, complete)
+    return len(candles), store.upsert_prices(table)
 
 
 def funding_table(exchange: str, symbol: str, points: FundingPoints, hours: float) -> pa.Table:
