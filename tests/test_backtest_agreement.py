@@ -175,7 +175,7 @@ def test_equity_gap_is_hedge_pnl_plus_funding_minus_costs(sc: Scenario) -> None:
     ),
     leverage=st.floats(1.0, 3.0),
 )
-def test_full_hedge_without_costs_funding_or_basis_stays_flat(
+def test_full_hedge_without_costs_funding_or_basis_stays_flat(  # linear and inverse
     seed: int, n_bars: int, policy: Policy, leverage: float
 ) -> None:
     rng = np.random.default_rng(seed)
@@ -183,7 +183,8 @@ def test_full_hedge_without_costs_funding_or_basis_stays_flat(
     times = np.arange(n_bars, dtype=np.int64) * 60_000
     zero_i, zero_f = np.zeros(0, np.int64), np.zeros(0)
     data = MarketArrays(times, spot, spot, spot, zero_i, zero_i, zero_f, ("a", "b"), ("A", "B"))
-    legs = (HedgeLeg(3.0, 0, 0), HedgeLeg(7.5, 1, 1))
+    inverse = HedgeLeg(7.5, 1, 1, kind=ContractKind.INVERSE, contract_size=100.0)
+    legs = (HedgeLeg(3.0, 0, 0), inverse)  # a linear and a coin-margined (inverse) hedge
     spec = BacktestSpec(
         legs, policy, initial_cash_usd=1_000.0, leverage=leverage, costs=Costs(0, 0, 0, 0)
     )

@@ -73,6 +73,7 @@ def flatten(spec: BacktestSpec, data: MarketArrays) -> FlatSpec:
         )
         for k, tier in enumerate(leg.tiers.tiers):
             tiers[i, k] = (tier.floor, tier.cap, tier.mmr, tier.cum)
+    legs[:, kn.S_HOLD] = legs[:, kn.C_QTY]
     legs[:, kn.S_ALIVE] = 1.0
     legs[:, kn.S_SWITCH] = -np.inf
     legs[:, kn.A_LIQBAR] = -1.0

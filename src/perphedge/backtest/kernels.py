@@ -1,11 +1,14 @@
 """The numba engine: one pass over the bars, all path-dependent logic inside.
 
-Model (the plain-Python `reference` module implements the same, line for line):
+Model (the plain-Python `reference` module implements the same, step for step):
 
-* Holdings: leg i holds `qty` coins valued at the spot close; they are never traded.
-* Hedge: a short perpetual per leg, isolated margin `w` in the settle currency (USD for linear,
-  coin for inverse; coin amounts are converted to USD at the bar's mark whenever they are booked
-  or valued). Cash moves between the shared cash account and `w` at the mark.
+* Holdings: leg i holds `qty` coins valued at the spot close; they are never sold.
+* Hedge: a short perpetual per leg with isolated margin `w` in the settle currency.
+  Linear: size q in coins, `w` in USD, drawn from and returned to the shared cash account.
+  Inverse: size q in contracts of CS USD, `w` in the coin, taken from and returned to the
+  holding's own coins (the usual coin-margined construction: the coins are the collateral);
+  contract, margin and holding are the same coin. Coin amounts are converted to USD at the
+  bar's mark whenever they are booked; margin coins are valued at the mark, held coins at spot.
 * Each bar t, for each leg, in this order:
   1. Variation margin at the mark: linear `w += -q * (m_t - m_{t-1})`; inverse
      `w += -q * CS * (1/m_{t-1} - 1/m_t)` (coin).
@@ -15,23 +18,26 @@ Model (the plain-Python `reference` module implements the same, line for line):
      the core sign rule: positive rate, the short receives.
   3. Liquidation at the mark: notional N = q*m (linear, USD) or q*CS/m (inverse, coin);
      maintenance margin MM = N*MMR - cum of the bracket containing N. If w <= MM: with
-     auto top-up, cash (only what is left, never borrowed) is moved to bring w back to N / L;
-     if still w <= MM, the position is closed at the mark, the liquidation fee
-     min(max(w, 0), N * liquidation_fee) is paid and the rest of w is forfeited (clearance; a
-     negative w is absorbed by the insurance fund). The leg is not hedged again.
+     auto top-up, cash (only what is left, never borrowed) is moved to bring w back to N / L
+     (bought as coin at the mark for inverse legs); if still w <= MM, the position is closed
+     at the mark, the liquidation fee min(max(w, 0), N * liquidation_fee) is paid and the rest
+     of w is forfeited (clearance; a negative w is absorbed by the insurance fund). The leg is
+     not hedged again.
   4. Policy: a target ratio h (policy code + parameter vector, see `spec`); the target notional
-     is h * beta * qty * spot (USD). If the policy asks (opening, schedule, band breach, regime
-     switch), the short is re-sized to the target: fill at the perpetual price moved against
-     the trade by the slippage, fee = |traded notional at the fill| * fee rate, both out of w;
-     then w is re-set to N / L from cash (cash may go negative: `min_cash_usd` reports it).
-* Equity = cash + sum(qty * spot + w converted at the mark); unhedged = initial cash +
+     is h * beta * coins * spot (USD), coins = qty (linear) or the coins held plus those in the
+     margin (inverse). If the policy asks (opening, schedule, band breach, regime switch), the
+     short is re-sized to the target: fill at the perpetual price moved against the trade by
+     the slippage, fee = |traded notional at the fill| * fee rate, both out of w; then w is
+     re-set to N / L (linear: from cash, which may go negative — `min_cash_usd` reports it;
+     inverse: from the held coins).
+* Equity = cash + sum(coins held * spot + w at the mark); unhedged = initial cash +
   sum(qty * spot).
 * Accounting per leg (USD): hedge P&L (variation margin, fill versus mark without slippage,
-  revaluation of coin margin), funding, fees (exchange fees + slippage + liquidation fee),
-  liquidation loss (forfeited margin beyond the fee). Exactly:
+  revaluation of the coins moved between holding and margin), funding, fees (exchange fees +
+  slippage + liquidation fee), liquidation loss (forfeited margin beyond the fee). Exactly:
   equity - unhedged = sum(hedge P&L + funding - fees - liquidation loss).
-  Basis P&L = hedge P&L + covered spot units * spot change, covered units = target notional /
-  (beta * spot) fixed at each re-size: what the hedge did not offset.
+  Basis P&L = hedge P&L + covered spot units * spot change, covered units = target ratio *
+  qty (fixed at each re-size): what the hedge did not offset (0 for a perfect hedge).
 """
 
 from __future__ import annotations
@@ -55,11 +61,11 @@ T_FLOOR, T_CAP, T_MMR, T_CUM = range(4)
 # leg state: S_SREF = spot at the last re-size, S_OPEN = bar the hedge was opened,
 # S_LO..S_CUM cache the current bracket
 (S_POS, S_W, S_SREF, S_OPEN, S_COV, S_VAR, S_NEG, S_UP, S_FLAG, S_SWITCH, S_TIER, S_ALIVE,
- S_RATE, S_EVENT, S_LO, S_HI, S_MMR, S_CUM) = range(7, 25)  # fmt: skip
+ S_RATE, S_EVENT, S_LO, S_HI, S_MMR, S_CUM, S_MREF, S_HOLD) = range(7, 27)  # fmt: skip
 # per-leg accumulators
 # (A_COVERED: P&L of the spot units the hedge covers; basis P&L = A_HPNL + A_COVERED)
-A_FUND, A_FEES, A_HPNL, A_COVERED, A_LIQ, A_TOPUP, A_TRADES, A_HBARS, A_LIQBAR = range(25, 34)
-N_LEG = 34
+A_FUND, A_FEES, A_HPNL, A_COVERED, A_LIQ, A_TOPUP, A_TRADES, A_HBARS, A_LIQBAR = range(27, 36)
+N_LEG = 36
 # config cfg[7]
 CF_LEV, CF_FEE, CF_SLIP, CF_LIQFEE, CF_TOPUP, CF_BPY, CF_STRIDE = range(7)
 # account acct[2]: cash, min cash
@@ -140,7 +146,7 @@ def liquidate_or_top_up(
     lg[i, A_FEES] += fee * conv
     lg[i, A_LIQ] += (w - fee) * conv
     lg[i, A_LIQBAR] = t
-    close_segment(i, t, s, lg)
+    close_segment(i, t, s, m, lg)
     lg[i, S_W] = 0.0
     lg[i, S_POS] = 0.0
     lg[i, S_ALIVE] = 0.0
@@ -188,8 +194,11 @@ def policy_target(
 
 
 @_jit
-def close_segment(i: int, t: int, s: float, lg: FloatArray) -> None:
-    """Book the covered spot P&L and the hedged bars since the last re-size of an open hedge."""
+def close_segment(i: int, t: int, s: float, m: float, lg: FloatArray) -> None:
+    """Book what accrued since the last re-size of an open hedge, at spot s and mark m:
+    covered spot P&L, hedged bars and (linear legs) the variation margin -q * (m - m_ref)."""
+    if lg[i, C_INV] == 0.0:
+        lg[i, A_HPNL] -= lg[i, S_POS] * (m - lg[i, S_MREF])
     lg[i, A_COVERED] += lg[i, S_COV] * (s - lg[i, S_SREF])
     lg[i, A_HBARS] += t - lg[i, S_OPEN]
     lg[i, S_COV] = 0.0
@@ -203,8 +212,9 @@ def trade(
     """Re-size a short of `pos` with margin `w` to `target_usd` of notional.
 
     Fill at `px` moved against the trade by `slip`; fee = traded notional at the fill x fee rate;
-    the margin is then re-set to N / leverage. Returns (new size, new margin, cash drawn from the
-    account in USD, hedge P&L of the fill against the mark in USD, fees + slippage in USD).
+    the margin is then re-set to N / leverage. Returns (new size, new margin, amount drawn into the
+    margin in the settle currency, hedge P&L of the fill against the mark in USD, fees + slippage
+    in USD).
     """
     new_pos = target_usd / cs if inverse else target_usd / m
     dq = new_pos - pos  # > 0: sell (the short grows)
@@ -221,7 +231,7 @@ def trade(
         fee = abs(dq) * fill * fee_rate
     w_after = w + gain - fee
     margin = (new_pos * cs / m if inverse else new_pos * m) / leverage
-    return new_pos, margin, (margin - w_after) * conv, gain0 * conv, (fee + gain0 - gain) * conv
+    return new_pos, margin, margin - w_after, gain0 * conv, (fee + gain0 - gain) * conv
 
 
 @_jit
@@ -255,10 +265,13 @@ def simulate(
             s, m = spot[t, k], mark[t, j]
             inverse, cs, pos = lg[i, C_INV] > 0.0, lg[i, C_CS], lg[i, S_POS]
             event = lg[i, S_EVENT] > 0.0
+            if inverse and t > 0:  # coins moved from the holding to the margin, revalued
+                lg[i, A_HPNL] += (lg[i, S_HOLD] - lg[i, C_QTY]) * (s - spot[t - 1, k])
             if pos > 0.0:  # only from t = 1: a hedge opens at the end of a bar
                 vm, pnl = variation(pos, lg[i, S_W], mark[t - 1, j], m, inverse, cs)
                 lg[i, S_W] += vm
-                lg[i, A_HPNL] += pnl
+                if inverse:  # linear legs book -q * (m - m_ref) per segment instead
+                    lg[i, A_HPNL] += pnl
                 if event:
                     funding_total += apply_funding(i, m, lg)
                 notional = pos * cs / m if inverse else pos * m
@@ -277,7 +290,8 @@ def simulate(
                         code, t, s, spot[t - 1, k] if t > 0 else s, pp, bpy,
                         lg[i, S_FLAG], lg[i, S_NEG], lg[i, S_UP], lg[i, S_SWITCH], lg[i, S_VAR],
                     )  # fmt: skip
-                target = ratio * lg[i, C_BETA] * lg[i, C_QTY] * s
+                coins = lg[i, S_HOLD] + lg[i, S_W] if inverse else lg[i, C_QTY]
+                target = ratio * lg[i, C_BETA] * coins * s
                 current = lg[i, S_POS] * cs if inverse else lg[i, S_POS] * m
                 if current != target and (
                     force or (pp[1] > 0.0 and abs(current - target) > pp[1] * target)
@@ -288,20 +302,26 @@ def simulate(
                     )
                     lg[i, A_HPNL] += pnl
                     lg[i, A_FEES] += fees
-                    acct[AC_CASH] -= drawn
-                    acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
-                    if pos > 0.0:  # close the segment: covered spot P&L, hedged bars
+                    if inverse:  # the margin comes from (and returns to) the holding's coins
+                        lg[i, S_HOLD] -= drawn
+                        lg[i, A_HPNL] += drawn * (m - s)
+                    else:
+                        acct[AC_CASH] -= drawn
+                        acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
+                    if pos > 0.0:  # close the segment (as close_segment, inline)
+                        if not inverse:
+                            lg[i, A_HPNL] -= pos * (m - lg[i, S_MREF])
                         lg[i, A_COVERED] += lg[i, S_COV] * (s - lg[i, S_SREF])
                         lg[i, A_HBARS] += t - lg[i, S_OPEN]
                         lg[i, S_COV] = 0.0
                     if new_pos > 0.0:
-                        lg[i, S_OPEN], lg[i, S_SREF] = t, s
-                        lg[i, S_COV] = target / (lg[i, C_BETA] * s)
+                        lg[i, S_OPEN], lg[i, S_SREF], lg[i, S_MREF] = t, s, m
+                        lg[i, S_COV] = ratio * lg[i, C_QTY]
                     lg[i, S_W], lg[i, S_POS] = margin, new_pos
                     lg[i, A_TRADES] += 1.0
-            value, w, pos = lg[i, C_QTY] * s, lg[i, S_W], lg[i, S_POS]
-            base += value
-            held += value + (w * m if inverse else w)
+            w, pos = lg[i, S_W], lg[i, S_POS]
+            base += lg[i, C_QTY] * s
+            held += lg[i, S_HOLD] * s + (w * m if inverse else w)
             if record:
                 notional = pos * cs / m if inverse else pos * m
                 if pos > 0.0 and (notional < lg[i, S_LO] or notional >= lg[i, S_HI]):
@@ -314,7 +334,9 @@ def simulate(
         curves[2, t] = funding_total
     for i in range(n_legs):
         if lg[i, S_POS] > 0.0:
-            close_segment(i, n_bars, spot[n_bars - 1, int(lg[i, C_SPOT])], lg)
+            close_segment(
+                i, n_bars, spot[-1, int(lg[i, C_SPOT])], mark[-1, int(lg[i, C_HEDGE])], lg
+            )
 
 
 @_jit

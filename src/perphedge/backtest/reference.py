@@ -25,9 +25,10 @@ class Leg:
     spec: HedgeLeg
     pos: float = 0.0
     wallet: float = 0.0  # isolated margin, settle currency
+    held: float = 0.0  # coins held; inverse legs move margin coins out of and back into it
     mark_prev: float = 0.0
     spot_prev: float = 0.0
-    covered: float = 0.0  # spot units the hedge covers since the last re-size
+    covered: float = 0.0  # spot units the hedge covers (ratio * qty) since the last re-size
     var: float = 0.0  # VolTriggered: EWMA of squared returns
     neg_run: int = 0  # FundingAware: consecutive negative rates
     up_run: int = 0  # FundingAware: consecutive rates above the hysteresis
@@ -38,7 +39,7 @@ class Leg:
     funding: float = 0.0
     fees: float = 0.0
     hedge_pnl: float = 0.0
-    basis: float = 0.0
+    covered_pnl: float = 0.0  # P&L of the spot units the hedge covers; basis = hedge + this
     liq_loss: float = 0.0
     top_up: float = 0.0
     trades: int = 0
@@ -67,7 +68,7 @@ class Simulator:
         self.p = spec.policy.params() + (0.0,) * 6
         self.cash = self.min_cash = float(spec.initial_cash_usd)
         self.bpy = bars_per_year(data.times_ms)
-        self.legs = [Leg(leg) for leg in spec.legs]
+        self.legs = [Leg(leg, held=leg.qty_base) for leg in spec.legs]
 
     def run(self) -> dict[str, object]:
         d = self.data
@@ -85,6 +86,8 @@ class Simulator:
             for leg in self.legs:
                 s = float(d.spot[t, leg.spec.spot_col])
                 m = float(d.mark[t, leg.spec.hedge_col])
+                if leg.inverse and t > 0:  # coins moved to the margin, revalued at spot
+                    leg.hedge_pnl += (leg.held - leg.spec.qty_base) * (s - leg.spot_prev)
                 if leg.pos > 0:
                     total_funding += self.carry(leg, t, s, m)
                 leg.rate = None
@@ -92,7 +95,7 @@ class Simulator:
                     self.policy_step(leg, t, s, m, float(d.perp[t, leg.spec.hedge_col]))
                 leg.mark_prev, leg.spot_prev = m, s
                 base += leg.spec.qty_base * s
-                held += leg.spec.qty_base * s + leg.wallet * (m if leg.inverse else 1.0)
+                held += leg.held * s + leg.wallet * (m if leg.inverse else 1.0)
                 leg.hedged_bars += leg.pos > 0
             equity.append(self.cash + held)
             unhedged.append(self.spec.initial_cash_usd + base)
@@ -118,7 +121,7 @@ class Simulator:
             pnl, per_size, conv = vm, m, 1.0
         leg.wallet += vm
         leg.hedge_pnl += pnl
-        leg.basis += pnl + leg.covered * (s - leg.spot_prev)
+        leg.covered_pnl += leg.covered * (s - leg.spot_prev)
         funding_usd = 0.0
         if leg.rate is not None:
             cash = funding_cash(-leg.pos, leg.rate, per_size)
@@ -170,15 +173,18 @@ class Simulator:
 
     def policy_step(self, leg: Leg, t: int, s: float, m: float, px: float) -> None:
         ratio, force = self.target_ratio(leg, t, s)
-        target_usd = ratio * leg.spec.beta * leg.spec.qty_base * s
+        coins = leg.held + leg.wallet if leg.inverse else leg.spec.qty_base
+        target_usd = ratio * leg.spec.beta * coins * s
         current_usd = leg.pos * leg.spec.contract_size if leg.inverse else leg.pos * m
         band = self.p[1]
         if current_usd == target_usd:
             return
         if force or (band > 0 and abs(current_usd - target_usd) > band * target_usd):
-            self.resize(leg, s, m, px, target_usd)
+            self.resize(leg, s, m, px, target_usd, ratio)
 
-    def resize(self, leg: Leg, s: float, m: float, px: float, target_usd: float) -> None:
+    def resize(
+        self, leg: Leg, s: float, m: float, px: float, target_usd: float, ratio: float
+    ) -> None:
         costs, cs = self.spec.costs, leg.spec.contract_size
         new_pos = target_usd / cs if leg.inverse else target_usd / m
         dq = new_pos - leg.pos  # > 0: sell more
@@ -194,14 +200,17 @@ class Simulator:
             fee = abs(dq) * fill * costs.trade_fee
         wallet = leg.wallet + gain - fee
         leg.hedge_pnl += gain0 * conv
-        leg.basis += gain0 * conv
         leg.fees += (fee + gain0 - gain) * conv
         leg.pos = new_pos
         margin = leg.notional(m) / self.spec.leverage
-        self.cash -= (margin - wallet) * conv
-        self.min_cash = min(self.min_cash, self.cash)
+        if leg.inverse:  # margin coins come from the holding
+            leg.held -= margin - wallet
+            leg.hedge_pnl += (margin - wallet) * (m - s)
+        else:
+            self.cash -= margin - wallet
+            self.min_cash = min(self.min_cash, self.cash)
         leg.wallet = margin
-        leg.covered = target_usd / (leg.spec.beta * s)
+        leg.covered = ratio * leg.spec.qty_base
         leg.trades += 1
 
 
@@ -211,8 +220,9 @@ def simulate_reference(spec: BacktestSpec, data: MarketArrays) -> dict[str, np.n
     curves = sim.run()
     legs = sim.legs
     out = {name: np.asarray(values, dtype=np.float64) for name, values in curves.items()}
-    for field in ("funding", "fees", "hedge_pnl", "basis", "liq_loss", "top_up", "trades"):
+    for field in ("funding", "fees", "hedge_pnl", "liq_loss", "top_up", "trades"):
         out[field] = np.array([getattr(leg, field) for leg in legs], dtype=np.float64)
+    out["basis"] = np.array([leg.hedge_pnl + leg.covered_pnl for leg in legs])
     out["hedged_bars"] = np.array([leg.hedged_bars for leg in legs], dtype=np.float64)
     out["liq_bar"] = np.array([leg.liq_bar for leg in legs], dtype=np.float64)
     out["cash"] = np.array([sim.cash, sim.min_cash])

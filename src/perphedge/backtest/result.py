@@ -33,7 +33,7 @@ class BacktestResult:
       leg_hedge_pnl_usd: the short's price P&L (variation margin, fills against the mark,
       revaluation of coin margin). Exactly: equity - unhedged = sum(hedge P&L + funding - fees
       - liquidation loss) at every bar's close. leg_basis_usd is the hedge's price P&L plus the P&L of the spot
-      value it covers (notional / beta, fixed at each re-size): what the hedge failed to offset.
+      value it covers (target ratio x qty coins): what the hedge failed to offset.
     leg_liquidation_bar: bar index of the leg's liquidation, -1 if never liquidated.
     """
 
