@@ -154,7 +154,7 @@ def connect(ccxt_id: str, server: RecordedServer, **options: Any) -> Any:
             "password": "test-pass",
             "timeout": 3000,
             "enableRateLimit": False,  # a local server: no need to pace requests
-            "options": options,
+            "options": {"fetchCurrencies": False, **options},
         }
     )
     exchange.urls["api"] = _rebase(exchange.urls["api"], server.base)

@@ -167,6 +167,12 @@ VENUES: dict[str, Venue] = {
             True,
             funding_intervals_hours=(8.0, 4.0, 2.0, 1.0),
             funding_interval_field="GET /v5/market/instruments-info fundingInterval (minutes)",
+            proven=_ALL
+            - {Capability.FUNDING_INTERVAL, Capability.CANCEL_ORDER, Capability.HEDGE_MODE},
+            notes=(
+                "recorded bodies are 2022-23 documentation samples (risk-limit rates in percent "
+                "there, fractions live); client ids are orderLinkId, looked up via open orders"
+            ),
         ),
         Venue(
             "okx",
