@@ -182,6 +182,12 @@ VENUES: dict[str, Venue] = {
             True,
             funding_intervals_hours=(8.0, 4.0, 2.0, 1.0),
             funding_interval_field="fundingTime/nextFundingTime of GET /api/v5/public/funding-rate",
+            proven=_ALL
+            - {Capability.LEVERAGE_TIERS, Capability.CANCEL_ORDER, Capability.HEDGE_MODE},
+            notes=(
+                "recorded bodies are documentation samples; no swap position-tier sample; the "
+                "mark price comes from its own endpoint, not the funding-rate body"
+            ),
         ),
         Venue(
             "bingx",
