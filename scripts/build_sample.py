@@ -195,9 +195,7 @@ def build(shared: Path, out: Path) -> None:
         target = out / f"{name}.parquet"
         con.execute(f"COPY {name} TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
         rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()
-        print(
-            f"{target.relative_to(ROOT)}: {rows[0] if rows else 0} rows, {target.stat().st_size} bytes"
-        )
+        print(f"{target}: {rows[0] if rows else 0} rows, {target.stat().st_size} bytes")
     con.close()
 
 

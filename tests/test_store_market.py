@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from perphedge.errors import DataError, InputError
@@ -278,3 +279,16 @@ def test_a_reader_waits_for_a_short_write_lock(tmp_path: Path) -> None:
         holder.wait(timeout=10)
         assert holder.stdout is not None
         holder.stdout.close()
+
+
+def test_build_script_reproduces_the_bundled_sample(tmp_path: Path, shared_data: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build_sample.py"
+    subprocess.run(
+        [sys.executable, str(script), "--shared", str(shared_data), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    for name in ("funding", "prices"):
+        rebuilt = pq.read_table(tmp_path / f"{name}.parquet")
+        bundled = pq.read_table(sample_dir() / f"{name}.parquet")
+        assert rebuilt.equals(bundled), name
