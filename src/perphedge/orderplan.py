@@ -160,6 +160,25 @@ def _parts(position: Decimal, gap: Decimal) -> list[tuple[Decimal, bool]]:
     return [(reduce, True)] + ([(rest, False)] if rest != 0 else [])
 
 
+def _sized(
+    signed: Decimal, reduce_only: bool, mark: Decimal, inst: Perpetual, notes: list[str]
+) -> Decimal:
+    """|signed| on the step, or 0 when below the minimums (noted); reduce-only is exempt."""
+    step = to_decimal(inst.qty_step)
+    qty = round_qty_to_step(abs(signed), step)
+    if qty < abs(signed):
+        notes.append(f"{abs(signed) - qty} contracts left unhedged by the {step} step")
+    usd = notional_usd(inst, qty, mark)
+    too_small = qty < to_decimal(inst.min_qty) or usd < inst.min_notional
+    if qty > 0 and too_small and not reduce_only:
+        notes.append(
+            f"skipped {qty} contracts ({usd:,.2f} USD): below the minimum "
+            f"quantity {inst.min_qty} or notional {inst.min_notional}"
+        )
+        return Decimal(0)
+    return qty
+
+
 def plan_leg(
     target: LegTarget,
     position_contracts: Decimal,
@@ -171,56 +190,31 @@ def plan_leg(
     """Child orders that move `position + pending` to `target` (see the module docstring)."""
     if not mark.is_finite() or mark <= 0:
         raise InputError("mark", mark, f"no usable price for {target.symbol}; sync prices")
-    step = to_decimal(instrument.qty_step)
     max_child_usd = min(limits.child_notional, limits.max_order_notional)
     max_child = to_decimal(instrument.contracts_for_usd(max_child_usd, float(mark)))
+    order_type = OrderType.MARKET if limits.use_market else OrderType.LIMIT
     gap = target.target_contracts - position_contracts - pending_contracts
     orders: list[PlannedOrder] = []
     notes: list[str] = []
     for signed, reduce_only in _parts(position_contracts + pending_contracts, gap):
-        qty = round_qty_to_step(abs(signed), step)
-        if qty < abs(signed):
-            notes.append(f"{abs(signed) - qty} contracts left unhedged by the {step} step")
-        usd = notional_usd(instrument, qty, mark)
-        if qty == 0 or (
-            not reduce_only
-            and (qty < to_decimal(instrument.min_qty) or usd < instrument.min_notional)
-        ):
-            if qty > 0:
-                notes.append(
-                    f"skipped {qty} contracts ({usd:,.2f} USD): below the minimum "
-                    f"quantity {instrument.min_qty} or notional {instrument.min_notional}"
-                )
+        qty = _sized(signed, reduce_only, mark, instrument, notes)
+        if qty == 0:
             continue
         side = OrderSide.BUY if signed > 0 else OrderSide.SELL
-        order_type = OrderType.MARKET if limits.use_market else OrderType.LIMIT
-        price = (
-            None
-            if limits.use_market
-            else limit_price(side, mark, limits.slippage_cap, instrument.price_tick)
-        )
-        for child in split_children(qty, max_child, step):
+        price = None
+        if not limits.use_market:
+            price = limit_price(side, mark, limits.slippage_cap, instrument.price_tick)
+        for child in split_children(qty, max_child, to_decimal(instrument.qty_step)):
+            usd = notional_usd(instrument, child, mark)
             orders.append(
                 PlannedOrder(
-                    target.symbol,
-                    len(orders),
-                    side,
-                    child,
-                    order_type,
-                    price,
-                    reduce_only,
-                    notional_usd(instrument, child, mark),
+                    target.symbol, len(orders), side, child, order_type, price, reduce_only, usd
                 )
             )
     return LegPlan(
-        target.symbol,
-        position_contracts,
-        pending_contracts,
-        target.target_contracts,
-        mark,
-        tuple(orders),
-        tuple(notes),
-    )
+        target.symbol, position_contracts, pending_contracts, target.target_contracts, mark,
+        tuple(orders), tuple(notes),
+    )  # fmt: skip
 
 
 def check_price_fresh(symbol: str, price_ts_ms: int, now_ms: int, max_age_ms: int) -> None:

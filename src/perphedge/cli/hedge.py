@@ -106,55 +106,28 @@ def _targets(
     return kept
 
 
+LEG_HEADERS = ["symbol", "position", "working orders", "target", "after these orders"]
+ORDER_HEADERS = ["symbol", "#", "side", "contracts", "type", "limit price", "reduce-only", "USD"]
+
+
 def _print_proposal(proposal: Proposal, ports: Ports) -> None:
     where = f"{ports.exchange} (paper)" if ports.paper else ports.exchange
-    console.print(
-        table(
-            f"hedge {proposal.kind} on {where}: positions read back from the exchange",
-            ["symbol", "position", "working orders", "target", "after these orders"],
-            [
-                [
-                    leg.symbol,
-                    leg.position_contracts,
-                    leg.pending_contracts,
-                    leg.target_contracts,
-                    leg.position_contracts + leg.pending_contracts + leg.planned_contracts,
-                ]
-                for leg in proposal.legs
-            ],
-        )
-    )
-    rows = [
-        [
-            o.symbol,
-            o.child_index,
-            o.side.value,
-            o.qty,
-            o.order_type.value,
-            "market" if o.price is None else o.price,
-            "yes" if o.reduce_only else "no",
-            fmt_num(o.notional_usd),
-        ]
+    title = f"hedge {proposal.kind} on {where}: positions read back from the exchange"
+    legs = [
+        [leg.symbol, leg.position_contracts, leg.pending_contracts, leg.target_contracts,
+         leg.position_contracts + leg.pending_contracts + leg.planned_contracts]
+        for leg in proposal.legs
+    ]  # fmt: skip
+    console.print(table(title, LEG_HEADERS, legs))
+    orders = [
+        [o.symbol, o.child_index, o.side.value, o.qty, o.order_type.value,
+         "market" if o.price is None else o.price, "yes" if o.reduce_only else "no",
+         fmt_num(o.notional_usd)]
         for leg in proposal.legs
         for o in leg.orders
-    ]
-    if rows:
-        console.print(
-            table(
-                "orders",
-                [
-                    "symbol",
-                    "#",
-                    "side",
-                    "contracts",
-                    "type",
-                    "limit price",
-                    "reduce-only",
-                    "notional USD",
-                ],
-                rows,
-            )
-        )
+    ]  # fmt: skip
+    if orders:
+        console.print(table("orders", ORDER_HEADERS, orders))
     console.print(
         f"equity {fmt_num(proposal.equity_usd)} USD; gross notional after "
         f"{fmt_num(proposal.gross_after_usd)} USD",

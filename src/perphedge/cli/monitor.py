@@ -8,13 +8,15 @@ as a JSON POST. In a loop an alert is sent when it first appears, not on every r
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from perphedge.cli.hedge import journal_key, open_ports
-from perphedge.config import load_portfolio
+from perphedge.config import PortfolioConfig, load_portfolio
 from perphedge.errors import InputError
 from perphedge.live.monitor import (
     Alert,
@@ -25,6 +27,7 @@ from perphedge.live.monitor import (
     post_webhook,
     snapshot,
 )
+from perphedge.live.session import Ports
 from perphedge.live.targets import hedge_targets
 from perphedge.report.render import (
     console,
@@ -38,58 +41,32 @@ from perphedge.report.render import (
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
 
+HEDGE_HEADERS = [
+    "symbol", "position", "target", "drift", "mark", "liquidation", "distance",
+    "next funding USD", "funding received USD",
+]  # fmt: skip
+
 
 def _render(snap: Snapshot) -> None:
-    console.print(
-        key_value_table(
-            f"{snap.portfolio} on {snap.exchange}",
-            [
-                ("equity USD", fmt_num(snap.equity_usd)),
-                ("margin ratio (liquidation at 100 %)", fmt_pct(snap.margin_ratio)),
-            ],
-        )
-    )
-    console.print(
-        table(
-            "holdings",
-            ["asset", "in file", "on exchange"],
-            [[h.asset, fmt_num(h.qty_file, 6), fmt_num(h.qty_exchange, 6)] for h in snap.holdings],
-        )
-    )
-    console.print(
-        table(
-            "hedge",
-            [
-                "symbol",
-                "position",
-                "target",
-                "drift",
-                "mark",
-                "liquidation",
-                "distance",
-                "next funding USD",
-                "funding received USD",
-            ],
-            [
-                [
-                    leg.symbol,
-                    leg.position_contracts,
-                    leg.target_contracts,
-                    fmt_pct(leg.drift_fraction),
-                    fmt_num(leg.mark),
-                    fmt_num(leg.liquidation_price),
-                    fmt_pct(leg.distance_to_liquidation),
-                    fmt_num(leg.next_funding_usd),
-                    fmt_num(leg.funding_received_usd),
-                ]
-                for leg in snap.legs
-            ],
-        )
-    )
+    account = [
+        ("equity USD", fmt_num(snap.equity_usd)),
+        ("margin ratio (liquidation at 100 %)", fmt_pct(snap.margin_ratio)),
+    ]
+    console.print(key_value_table(f"{snap.portfolio} on {snap.exchange}", account))
+    holdings = [
+        [h.asset, fmt_num(h.qty_file, 6), fmt_num(h.qty_exchange, 6)] for h in snap.holdings
+    ]
+    console.print(table("holdings", ["asset", "in file", "on exchange"], holdings))
+    legs = [
+        [leg.symbol, leg.position_contracts, leg.target_contracts, fmt_pct(leg.drift_fraction),
+         fmt_num(leg.mark), fmt_num(leg.liquidation_price), fmt_pct(leg.distance_to_liquidation),
+         fmt_num(leg.next_funding_usd), fmt_num(leg.funding_received_usd)]
+        for leg in snap.legs
+    ]  # fmt: skip
+    console.print(table("hedge", HEDGE_HEADERS, legs))
     for alert in snap.alerts:
-        console.print(
-            f"[bold red]ALERT[/] {alert.code} {alert.subject}: {alert.message}", highlight=False
-        )
+        line = escape(f"{alert.code} {alert.subject}: {alert.message}")
+        console.print(f"[bold red]ALERT[/] {line}", highlight=False)
 
 
 def _deliver(home: Path, snap: Snapshot, alerts: tuple[Alert, ...], webhook: str | None) -> None:
@@ -134,29 +111,40 @@ def monitor(
     config = load_portfolio(portfolio)
     ports = open_ports(config, exchange, paper, base_url, command="monitor")
     limits = Thresholds(max_drift, min_liq_distance, max_margin_ratio)
-    home = home_dir()
-    seen: set[tuple[str, str]] = set()
     with Journal.in_home() as journal:
-        while True:
-            targets = hedge_targets(config, ports.market).targets
-            snap = snapshot(
-                config,
-                journal_key(ports),
-                targets,
-                ports.account,
-                ports.market,
-                journal,
-                ports.clock.now_ms(),
-            )
-            alerts = alerts_for(snap, limits)
-            snap = Snapshot(**{**snap.__dict__, "alerts": alerts})
-            fresh = tuple(a for a in alerts if (a.code, a.subject) not in seen)
-            seen = {(a.code, a.subject) for a in alerts}
-            _deliver(home, snap, fresh, webhook)
-            print_json(snap) if json_out else _render(snap)
-            if once:
-                return
-            time.sleep(interval)
+        _watch(config, ports, journal, limits, webhook, json_out, None if once else interval)
+
+
+def _watch(
+    config: PortfolioConfig,
+    ports: Ports,
+    journal: Journal,
+    limits: Thresholds,
+    webhook: str | None,
+    json_out: bool,
+    interval: float | None,
+) -> None:
+    """Snapshot, alert on what newly crossed a limit, show; repeat every `interval` s (None: once)."""
+    seen: set[tuple[str, str]] = set()
+    while True:
+        targets = hedge_targets(config, ports.market).targets
+        snap = snapshot(
+            config, journal_key(ports), targets, ports.account, ports.market, journal,
+            ports.clock.now_ms(),
+        )  # fmt: skip
+        alerts = alerts_for(snap, limits)
+        snap = replace(snap, alerts=alerts)
+        _deliver(
+            home_dir(), snap, tuple(a for a in alerts if (a.code, a.subject) not in seen), webhook
+        )
+        seen = {(a.code, a.subject) for a in alerts}
+        if json_out:
+            print_json(snap)
+        else:
+            _render(snap)
+        if interval is None:
+            return
+        time.sleep(interval)
 
 
 def register(app: typer.Typer) -> None:

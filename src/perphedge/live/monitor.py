@@ -23,6 +23,7 @@ from pathlib import Path
 
 from perphedge.config import PortfolioConfig
 from perphedge.funding import funding_payment
+from perphedge.instruments import Perpetual
 from perphedge.margin import Position, Side, distance_to, maintenance_margin, position_risk
 from perphedge.orderplan import LegTarget, notional_usd
 from perphedge.ports import Account, MarketData, PositionState
@@ -85,46 +86,49 @@ class Snapshot:
     alerts: tuple[Alert, ...] = ()
 
 
-def _position(state: PositionState | None, mark: float) -> Position | None:
+def _position(state: PositionState | None, mark: float, inst: Perpetual) -> Position | None:
     if state is None or state.contracts == 0:
         return None
     side = Side.LONG if state.contracts > 0 else Side.SHORT
     entry = float(state.entry_price) if state.entry_price else mark
-    return Position(side, float(abs(state.contracts)), entry)
+    size = inst.size_from_contracts(float(abs(state.contracts)))
+    return Position(side, size, entry, inst.kind, inst.contract_size)
+
+
+def _liquidation(
+    state: PositionState | None, pos: Position | None, mark: float, inst: Perpetual
+) -> float | None:
+    """The exchange's liquidation price, else `margin.position_risk`'s at the leverage."""
+    if state is not None and state.liquidation_price is not None:
+        return float(state.liquidation_price)
+    if pos is None or state is None or not state.leverage:
+        return None
+    risk = position_risk(pos, leverage=float(state.leverage), mark=mark, tiers=inst.tiers)
+    return risk.liquidation_price
 
 
 def _leg(
     target: LegTarget, state: PositionState | None, market: MarketData, funding_usd: float
 ) -> tuple[LegSnapshot, float]:
-    """The leg's snapshot and its maintenance margin (USD)."""
+    """The leg's snapshot and its maintenance margin (settle currency)."""
     inst = market.instrument(target.symbol)
     mark = float(market.mark_price(target.symbol).price)
     rate = market.funding_rate(target.symbol)
     held = state.contracts if state else Decimal(0)
     drift = held - target.target_contracts
-    pos = _position(state, mark)
-    liq: float | None = None
-    if state is not None and state.liquidation_price is not None:
-        liq = float(state.liquidation_price)
-    elif pos is not None and state is not None and state.leverage:
-        liq = position_risk(
-            pos, leverage=float(state.leverage), mark=mark, tiers=inst.tiers
-        ).liquidation_price
+    pos = _position(state, mark, inst)
+    liq = _liquidation(state, pos, mark, inst)
     mm = 0.0
     if pos is not None:
-        mm = (
-            float(state.maintenance_margin)
-            if state and state.maintenance_margin
-            else (maintenance_margin(pos, mark, inst.tiers))
-        )
+        reported = state.maintenance_margin if state else None
+        mm = float(reported) if reported else maintenance_margin(pos, mark, inst.tiers)
+    target_size = abs(target.target_contracts)
     leg = LegSnapshot(
         symbol=target.symbol,
         target_contracts=target.target_contracts,
         position_contracts=held,
         drift_contracts=drift,
-        drift_fraction=(
-            float(abs(drift) / abs(target.target_contracts)) if target.target_contracts else None
-        ),
+        drift_fraction=float(abs(drift) / target_size) if target_size else None,
         mark=mark,
         entry_price=None if pos is None else pos.entry_price,
         notional_usd=notional_usd(inst, held, Decimal(str(mark))),
@@ -175,56 +179,40 @@ def snapshot(
     return Snapshot(now_ms, exchange, config.name, holdings, equity, ratio, tuple(legs))
 
 
+def _leg_alerts(leg: LegSnapshot, limits: Thresholds) -> list[Alert]:
+    out: list[Alert] = []
+    if leg.drift_fraction is not None and leg.drift_fraction > limits.max_drift:
+        text = (
+            f"position {leg.position_contracts} vs target {leg.target_contracts} "
+            f"({leg.drift_fraction:.1%} off, limit {limits.max_drift:.1%}): "
+            "run perphedge hedge rebalance"
+        )
+        out.append(Alert("drift", leg.symbol, text))
+    dist = leg.distance_to_liquidation
+    if dist is not None and dist < limits.min_liquidation_distance:
+        text = (
+            f"liquidation at {leg.liquidation_price:,.2f} is {dist:.1%} from the mark "
+            f"{leg.mark:,.2f} (limit {limits.min_liquidation_distance:.0%}): add margin"
+        )
+        out.append(Alert("liquidation", leg.symbol, text))
+    if limits.alert_on_paying and leg.position_contracts < 0 and leg.rate_per_interval < 0:
+        text = (
+            f"funding rate {leg.rate_per_interval:.4%} is negative: the short pays "
+            f"{-leg.next_funding_usd:,.2f} USD at the next settlement"
+        )
+        out.append(Alert("funding", leg.symbol, text))
+    return out
+
+
 def alerts_for(snap: Snapshot, limits: Thresholds) -> tuple[Alert, ...]:
     """Every threshold the snapshot crosses."""
-    out: list[Alert] = []
-    for leg in snap.legs:
-        if leg.drift_fraction is not None and leg.drift_fraction > limits.max_drift:
-            out.append(
-                Alert(
-                    "drift",
-                    leg.symbol,
-                    (
-                        f"position {leg.position_contracts} vs target {leg.target_contracts} "
-                        f"({leg.drift_fraction:.1%} off, limit {limits.max_drift:.1%}): "
-                        "run perphedge hedge rebalance"
-                    ),
-                )
-            )
-        dist = leg.distance_to_liquidation
-        if dist is not None and dist < limits.min_liquidation_distance:
-            out.append(
-                Alert(
-                    "liquidation",
-                    leg.symbol,
-                    (
-                        f"liquidation at {leg.liquidation_price:,.2f} is {dist:.1%} from the mark "
-                        f"{leg.mark:,.2f} (limit {limits.min_liquidation_distance:.0%}): add margin"
-                    ),
-                )
-            )
-        if limits.alert_on_paying and leg.position_contracts < 0 and leg.rate_per_interval < 0:
-            out.append(
-                Alert(
-                    "funding",
-                    leg.symbol,
-                    (
-                        f"funding rate {leg.rate_per_interval:.4%} is negative: the short pays "
-                        f"{-leg.next_funding_usd:,.2f} USD at the next settlement"
-                    ),
-                )
-            )
+    out = [alert for leg in snap.legs for alert in _leg_alerts(leg, limits)]
     if snap.margin_ratio is not None and snap.margin_ratio > limits.max_margin_ratio:
-        out.append(
-            Alert(
-                "margin_ratio",
-                "account",
-                (
-                    f"margin ratio {snap.margin_ratio:.1%} above {limits.max_margin_ratio:.0%} "
-                    "(liquidation at 100 %): add margin or reduce the hedge"
-                ),
-            )
+        text = (
+            f"margin ratio {snap.margin_ratio:.1%} above {limits.max_margin_ratio:.0%} "
+            "(liquidation at 100 %): add margin or reduce the hedge"
         )
+        out.append(Alert("margin_ratio", "account", text))
     if snap.equity_usd <= 0:
         out.append(Alert("equity", "account", f"equity is {snap.equity_usd:,.2f} USD"))
     return tuple(out)
