@@ -157,7 +157,20 @@ VENUES: dict[str, Venue] = {
             True,
             funding_intervals_hours=(8.0, 4.0, 2.0, 1.0),
             funding_interval_field="GET /fapi/v1/fundingInfo fundingIntervalHours",
-            notes="USDⓈ-M and COIN-M are separate ccxt exchanges",
+            proven=frozenset(
+                {
+                    Capability.MARKETS,
+                    Capability.FUNDING_HISTORY,
+                    Capability.FUNDING_RATE,
+                    Capability.MARK_PRICE,
+                    Capability.LEVERAGE_TIERS,
+                    Capability.POSITIONS,
+                }
+            ),
+            notes=(
+                "USDⓈ-M and COIN-M are separate ccxt exchanges; orders are tested against a fake "
+                "Binance server (live tests), not recordings"
+            ),
         ),
         Venue(
             "bybit",
