@@ -129,9 +129,10 @@ def _float(text: str | None, default: float) -> float:
         raise InputError("--grid leverage", text, "give a number") from None
 
 
-def _run_all(
+def run_grid(
     combos: list[Combo], markets: dict[str, MarketArrays], jobs: int, tick: Callable[[], None]
 ) -> list[Summary]:
+    """Summaries of every combination, in grid order; `jobs` processes (1: in this process)."""
     if jobs == 1:
         _init_worker(markets)
         out = []
@@ -252,7 +253,7 @@ def sweep(
     quiet = not err_console.is_terminal  # no bar, and no stray blank line, when piped
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as progress:
         task = progress.add_task("sweep", total=len(combos))
-        summaries = _run_all(combos, markets, workers, lambda: progress.advance(task))
+        summaries = run_grid(combos, markets, workers, lambda: progress.advance(task))
     rows = list(_ranked(combos, summaries, rank))
     t = first.market.times_ms
     title = (
