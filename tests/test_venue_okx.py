@@ -143,3 +143,7 @@ def test_through_perphedges_adapter():
         assert history.rate.tolist() == [0.0002279755647389, 0.0000746572360545]
         balances = {b.currency: b for b in account.balances()}
         assert balances["USDT"].total == Decimal("4992.890093622894")
+        # the adapter's lookup by client order id (before any send) reaches OKX as clOrdId
+        found = account.fetch_order("BTC/USDT:USDT", "ph1")
+        assert found is not None and found.exchange_order_id == "680800019749904384"
+        assert server.sent("GET", "/api/v5/trade/order")[-1].query["clOrdId"] == ["ph1"]

@@ -12,7 +12,8 @@ _MARK = {Support.YES: "yes", Support.UNVERIFIED: "unverified", Support.NO: "no"}
 
 LEGEND = (
     "yes = ccxt supports it and a perphedge test checks it on a recorded response of the venue; "
-    "unverified = ccxt claims it, no recorded proof; no = not offered through ccxt. "
+    "unverified = ccxt claims it, no recorded proof; no = not offered through ccxt, or a "
+    "recorded response shows ccxt does not deliver it. "
     "Liquidation: 'approximate' venues publish no formula; perphedge applies the conservative "
     "rule (MMR + taker fee, no maintenance-amount credit) and flags every result."
 )
