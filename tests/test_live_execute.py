@@ -289,3 +289,45 @@ def test_kill_switch_mid_run_stops_before_the_next_order(tmp_path, clock, market
     assert all("kill switch" in p for p in report.problems)
     assert positions(paper) == {BTC: D("-0.125")}
     assert_agree(journal, paper)
+
+
+def test_coin_margined_equity_counts_the_coins(tmp_path, clock, journal):
+    from perphedge.ports import Balance
+
+    inverse = "BTC/USD:BTC"
+
+    class CoinAccount:
+        def balances(self):
+            return [Balance("BTC", D(1), D(1), D(0))]
+
+        def positions(self, symbols):
+            return []
+
+        def open_orders(self, symbol=None):
+            return []
+
+        def can_withdraw(self):
+            return None
+
+    market = StaticMarket(clock, marks={inverse: D(60000)}, rates={inverse: 0.0001})
+    session = make_session(tmp_path, make_paper(tmp_path, clock, market), journal)
+    session.account = CoinAccount()
+    session.market = market
+    # 1 BTC at 60,000 backs a 600-contract short (100 USD each): 60,000 / 60,000 = 1x
+    proposal = propose(
+        session,
+        [LegTarget(inverse, D(-600), 1)],
+        "open",
+        ExecutionLimits(max_order_notional=60_000, child_notional=60_000),
+    )
+    assert proposal.equity_usd == pytest.approx(60_000.0)
+    assert [(o.side.value, o.qty) for leg in proposal.legs for o in leg.orders] == [
+        ("sell", D(600))
+    ]
+    with pytest.raises(SafetyError, match=r"would be 1.00x .* above the cap 0.5x"):
+        propose(
+            session,
+            [LegTarget(inverse, D(-600), 1)],
+            "open",
+            ExecutionLimits(max_order_notional=60_000, max_leverage=0.5),
+        )

@@ -79,7 +79,7 @@ def open_ports(
     if paper:
         symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
         return paper_ports(name, home_dir(), list(dict.fromkeys(symbols)))
-    return live_ports(name, base_url)
+    return live_ports(name, base_url, config.hedge.contract)
 
 
 def journal_key(ports: Ports) -> str:

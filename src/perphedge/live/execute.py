@@ -124,34 +124,33 @@ def propose(
     legs: list[LegPlan] = []
     notes: list[str] = []
     gross_after = 0.0
+    settle_of: dict[str, str] = {}
+    usd_per_coin: dict[str, float] = {}
     for target in targets:
         quote = session.market.mark_price(target.symbol)
         check_price_fresh(target.symbol, quote.ts_ms, now_ms, limits.max_price_age_ms)
         inst = session.market.instrument(target.symbol)
-        leg_state = state.leg(target.symbol)
-        if leg_state.foreign_orders:
+        settle_of[target.symbol] = inst.settle
+        if inst.is_inverse:
+            usd_per_coin[inst.settle] = float(quote.price)
+        held = state.leg(target.symbol)
+        if held.foreign_orders:
             notes.append(
-                f"{target.symbol}: {len(leg_state.foreign_orders)} open order(s) not placed by "
+                f"{target.symbol}: {len(held.foreign_orders)} open order(s) not placed by "
                 "perphedge are counted as pending"
             )
         leg = plan_leg(
-            target,
-            leg_state.position_contracts,
-            leg_state.pending_contracts,
-            quote.price,
-            inst,
-            limits,
+            target, held.position_contracts, held.pending_contracts, quote.price, inst, limits
         )
         check_order_notional(leg, limits)
         after = leg.position_contracts + leg.pending_contracts + leg.planned_contracts
         gross_after += notional_usd(inst, after, quote.price)
         legs.append(leg)
         notes.extend(f"{leg.symbol}: {n}" for n in leg.notes)
-    proposal = Proposal(
-        kind, tuple(targets), tuple(legs), state.equity_usd, gross_after, tuple(notes)
-    )
+    equity = state.equity_in_usd(settle_of, usd_per_coin)
+    proposal = Proposal(kind, tuple(targets), tuple(legs), equity, gross_after, tuple(notes))
     if proposal.has_orders:
-        check_leverage(gross_after, state.equity_usd, limits.max_leverage)
+        check_leverage(gross_after, equity, limits.max_leverage)
     return proposal
 
 

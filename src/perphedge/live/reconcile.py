@@ -7,7 +7,7 @@ disagreement in plain words, so that a run after a crash starts from the truth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,6 +23,7 @@ class LegState:
     symbol: str
     position_contracts: Decimal
     open_orders: tuple[OrderState, ...]
+    unrealized_pnl: Decimal = Decimal(0)  # in the contract's settle currency
 
     @property
     def pending_contracts(self) -> Decimal:
@@ -47,13 +48,28 @@ STABLE = ("USDT", "USDC", "USD", "BUSD", "FDUSD")
 class ExchangeState:
     legs: dict[str, LegState]
     balances: tuple[Balance, ...]
-    unrealized_pnl: Decimal = Decimal(0)
 
     @property
     def equity_usd(self) -> float:
-        """Stablecoin wallet balances plus unrealised PnL of the legs (coins are not counted)."""
-        wallet = sum((b.total for b in self.balances if b.currency in STABLE), Decimal(0))
-        return float(wallet + self.unrealized_pnl)
+        """Stablecoin balances plus the legs' unrealised PnL (all legs stablecoin-settled)."""
+        return self.equity_in_usd({}, {})
+
+    def equity_in_usd(
+        self, settle_of: Mapping[str, str], usd_per_coin: Mapping[str, float]
+    ) -> float:
+        """Wallet plus unrealised PnL in USD: stablecoins at 1, coins at `usd_per_coin` (coins
+        without a price are not counted). `settle_of`: symbol -> settle currency (default USDT)."""
+        wallet = 0.0
+        for b in self.balances:
+            rate = 1.0 if b.currency in STABLE else usd_per_coin.get(b.currency, 0.0)
+            wallet += float(b.total) * rate
+        upnl = 0.0
+        for symbol, leg in self.legs.items():
+            settle = settle_of.get(symbol, "USDT")
+            upnl += float(leg.unrealized_pnl) * (
+                1.0 if settle in STABLE else usd_per_coin.get(settle, 0.0)
+            )
+        return wallet + upnl
 
     def leg(self, symbol: str) -> LegState:
         return self.legs[symbol]
@@ -61,13 +77,14 @@ class ExchangeState:
 
 def read_exchange(account: Account, symbols: Sequence[str]) -> ExchangeState:
     """Positions, open orders and balances of `symbols`, fetched now."""
-    reported = account.positions(symbols)
-    positions = {p.symbol: p.contracts for p in reported}
-    legs = {
-        s: LegState(s, positions.get(s, Decimal(0)), tuple(account.open_orders(s))) for s in symbols
-    }
-    upnl = sum((p.unrealized_pnl for p in reported), Decimal(0))
-    return ExchangeState(legs, tuple(account.balances()), upnl)
+    reported = {p.symbol: p for p in account.positions(symbols)}
+    legs = {}
+    for s in symbols:
+        pos = reported.get(s)
+        held = pos.contracts if pos else Decimal(0)
+        upnl = pos.unrealized_pnl if pos else Decimal(0)
+        legs[s] = LegState(s, held, tuple(account.open_orders(s)), upnl)
+    return ExchangeState(legs, tuple(account.balances()))
 
 
 def compare_with_journal(

@@ -64,10 +64,11 @@ def _has_marks(market: StoreMarketData, symbol: str) -> bool:
     return True
 
 
-def live_ports(exchange: str, base_url: str | None = None) -> Ports:
+def live_ports(exchange: str, base_url: str | None = None, market: str = "linear") -> Ports:
     """The venue's ccxt adapters; CapabilityError when this installation has none.
 
-    `base_url` points the unmodified ccxt client at another server (tests on 127.0.0.1).
+    `market`: "linear" (USDT-margined) or "inverse" (coin-margined). `base_url` points the
+    unmodified ccxt client at another server (tests on 127.0.0.1).
     """
     name = venue(exchange).name
     try:
@@ -80,7 +81,7 @@ def live_ports(exchange: str, base_url: str | None = None) -> Ports:
         ) from None
     from perphedge.exchanges.replay import SystemClock
 
-    ccxt_exchange = client_mod.make_exchange(name, base_url=base_url)
+    ccxt_exchange = client_mod.make_exchange(name, market, base_url=base_url)
     account = account_mod.CcxtAccount(ccxt_exchange)
-    market = market_mod.CcxtMarketData(name, exchange=ccxt_exchange, base_url=base_url)
-    return Ports(name, False, account, account, market, SystemClock())
+    data = market_mod.CcxtMarketData(name, market, exchange=ccxt_exchange, base_url=base_url)
+    return Ports(name, False, account, account, data, SystemClock())
