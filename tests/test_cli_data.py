@@ -57,7 +57,7 @@ def test_sync_fetches_then_only_new_rows(
     # 2023 has 365 days x 3 settlements
     assert (series["fetched"], series["new_rows"], series["resumed"]) == (1095, 1095, False)
     calls = server.data_requests("/fapi/v1/fundingRate")
-    assert len(calls) == 3  # 365 days in 180-day chunks: 180 + 180 + 5, one page each
+    assert len(calls) == 2  # 365 days in 330-day chunks: 330 + 35, one page each
 
     server.data = BinanceMarketData.from_sample(until_ms=T_2024_07)  # the venue moves on
     server.requests.clear()
@@ -87,7 +87,7 @@ def test_interrupted_sync_keeps_finished_chunks_and_resumes(
     assert "binance: fetch funding history failed" in broken.err
     assert len(broken.err.strip().splitlines()) == 1  # one line, no traceback
     kept = MarketStore(empty_store).funding("binance", BTC)
-    assert len(kept) == 180 * 3  # the first 180-day chunk was committed
+    assert len(kept) == 330 * 3  # the first 330-day chunk was committed
 
     server.heal()
     server.requests.clear()
@@ -95,7 +95,7 @@ def test_interrupted_sync_keeps_finished_chunks_and_resumes(
     assert resumed.code == 0, resumed.err
     (series,) = json.loads(resumed.out)["series"]
     assert series["resumed"] is True
-    assert series["new_rows"] == 1095 - 540
+    assert series["new_rows"] == 1095 - 990
     (call, *_) = server.data_requests("/fapi/v1/fundingRate")
     assert int(call["startTime"]) == int(kept.ts_ms[-1])
     again = MarketStore(empty_store).funding("binance", BTC)

@@ -60,19 +60,18 @@ def store(tmp_path: Path) -> MarketStore:
     return MarketStore(tmp_path / "s.duckdb", seed=False)
 
 
-def test_chunks_of_180_days_each_committed(store: MarketStore) -> None:
+def test_chunks_of_330_days_each_committed(store: MarketStore) -> None:
     source = FakeHistory()
     (task,) = sync.plan(store, "binance", [PERP], ["funding"], T0, T0 + 400 * DAY)
     assert task.resumed is False
     reached: list[int] = []
     result = sync.run(store, source, task, PERP, reached.append)
-    # 400 days = 180 + 180 + 40 -> three chunks; 400 x 3 settlements
+    # 400 days = 330 + 70 -> two chunks; 400 x 3 settlements
     assert [c[1:] for c in source.calls] == [
-        (T0, T0 + 180 * DAY),
-        (T0 + 180 * DAY, T0 + 360 * DAY),
-        (T0 + 360 * DAY, T0 + 400 * DAY),
+        (T0, T0 + 330 * DAY),
+        (T0 + 330 * DAY, T0 + 400 * DAY),
     ]
-    assert reached == [T0 + 180 * DAY, T0 + 360 * DAY, T0 + 400 * DAY]
+    assert reached == [T0 + 330 * DAY, T0 + 400 * DAY]
     assert (result.fetched, result.new_rows) == (1200, 1200)
     assert len(store.funding("binance", PERP)) == 1200
 

@@ -22,7 +22,9 @@ from perphedge.errors import InputError
 from perphedge.exchanges.parse import Candles, FundingPoints
 from perphedge.store.market import MarketStore, check_kind, interval_ms
 
-CHUNK_DAYS = 180
+# 330 days: one Binance page of 8-hourly funding or 8 h candles (999 x 8 h = 333 days), so a
+# chunk usually costs one request per dataset; finished chunks survive an interruption.
+CHUNK_DAYS = 330
 DAY_MS = 86_400_000
 DEFAULT_DATASETS = ("funding", "spot:1d", "mark:8h")
 
