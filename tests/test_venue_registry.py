@@ -176,3 +176,19 @@ def test_liquidation_cli_flags_conservative_as_approximate(run_cli):
     )  # fmt: skip
     assert r.code == 0, r.err
     assert "conservative rules (approximate)" in r.out
+
+
+def test_liquidation_takes_the_venues_rules(run_cli):
+    base = ["liquidation", "--side", "short", "--qty", "1", "--entry", "60000", "--leverage", "5",
+            "--tiers", "binance:BTCUSDT", "--json"]  # fmt: skip
+    mexc = json.loads(run_cli(*base, "--exchange", "mexc").out)
+    assert mexc["rules"] == "conservative" and mexc["approximate"] is True
+    assert mexc["liquidation_price"] == pytest.approx(72_000 / 1.0055, rel=1e-12)  # see above
+    okx = json.loads(run_cli(*base, "--exchange", "okx").out)
+    assert okx["rules"] == "okx" and okx["approximate"] is False
+    clash = run_cli(*base, "--exchange", "weex", "--rules", "binance")
+    assert clash.code == 2
+    assert clash.err.strip() == (
+        "error: --rules='binance' is invalid: weex uses conservative rules; "
+        "drop --rules or --exchange"
+    )

@@ -7,6 +7,7 @@ import typer
 from perphedge import tier_tables
 from perphedge.cli.options import choice
 from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
+from perphedge.exchanges.venues import venue
 from perphedge.instruments import ContractKind, TierTable
 from perphedge.margin import MarginMode, Position, PositionRisk, Rules, Side, position_risk
 from perphedge.report.render import console, fmt_num, fmt_pct, key_value_table, print_json
@@ -25,6 +26,20 @@ def _tiers(tiers_name: str | None, mmr: float | None, cum: float) -> TierTable:
     if not 0 < mmr < 1:
         raise InputError("--mmr", mmr, "a maintenance-margin rate lies in (0, 1), e.g. 0.004")
     return TierTable.flat(mmr, require_finite("--cum", cum), max_leverage=1e9)
+
+
+def _rules(rules: str | None, exchange: str | None) -> Rules:
+    """--rules as given, else the venue's (BingX/MEXC/WEEX: conservative, flagged approximate)."""
+    if exchange is None:
+        return choice(Rules, "--rules", rules or "binance")
+    venue_rules = venue(exchange).liquidation_rules
+    if rules is not None and choice(Rules, "--rules", rules) is not venue_rules:
+        raise InputError(
+            "--rules",
+            rules,
+            f"{exchange} uses {venue_rules.value} rules; drop --rules or --exchange",
+        )
+    return venue_rules
 
 
 def _position(
@@ -72,7 +87,12 @@ def liquidation(
     margin_mode: str = typer.Option("isolated", "--margin-mode", help="isolated or cross"),
     other_mm: float = typer.Option(0.0, "--other-mm", help="Cross: other positions' MM."),
     other_upnl: float = typer.Option(0.0, "--other-upnl", help="Cross: other positions' PnL."),
-    rules: str = typer.Option("binance", "--rules", help="binance, bybit or okx"),
+    rules: str | None = typer.Option(
+        None, "--rules", help="binance, bybit, okx or conservative (default: binance)"
+    ),
+    exchange: str | None = typer.Option(
+        None, "--exchange", help="Use this venue's rules (perphedge exchanges lists them)."
+    ),
     mmr: float | None = typer.Option(None, "--mmr", help="Maintenance-margin rate, e.g. 0.004."),
     cum: float = typer.Option(0.0, "--cum", help="Maintenance amount of that rate."),
     tiers: str | None = typer.Option(None, "--tiers", help="Bundled table, e.g. binance:BTCUSDT"),
@@ -96,7 +116,7 @@ def liquidation(
         mark=None if mark is None else require_positive("--mark", mark),
         wallet=None if wallet is None else require_finite("--wallet", wallet),
         tiers=_tiers(tiers, mmr, cum),
-        rules=choice(Rules, "--rules", rules),
+        rules=_rules(rules, exchange),
         mode=mode,
         other_mm=other_mm,
         other_upnl=other_upnl,
