@@ -8,6 +8,7 @@ nothing doubled). Mark 60,000 BTCUSDT, wallet 10,000 USDT, leverage 20, taker 0.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -290,6 +291,23 @@ def test_reads_retry_temporary_errors(fake: FakeBinance, account: CcxtAccount) -
     assert [b.currency for b in account.balances()] == ["USDT"]
     assert account.positions([BTC]) == []
     assert [r.outcome for r in fake.calls("GET", "/fapi/v3/account")] == ["fault status", "ok"]
+
+
+def test_fills_older_than_a_week_are_walked_week_by_week(
+    fake: FakeBinance, account: CcxtAccount
+) -> None:
+    account.place_order(short("ph-old-1"))
+    day_ms = 86_400_000
+    [trade] = fake.state.trades
+    fake.state.trades[0] = dataclasses.replace(trade, time_ms=trade.time_ms - 20 * day_ms)
+    since = trade.time_ms - 30 * day_ms
+    [fill] = account.fills(BTC, since)
+    assert fill.client_order_id == "ph-old-1"
+    # Binance answers at most 7 days per request: 30 days back -> 5 windows (4 x 7 + 2 days)
+    windows = [r.params for r in fake.calls("GET", "/fapi/v1/userTrades")]
+    assert len(windows) == 5
+    assert all(int(w["endTime"]) - int(w["startTime"]) < 7 * day_ms for w in windows)
+    assert_agree(fake, account)
 
 
 def test_funding_received_by_the_short(fake: FakeBinance, account: CcxtAccount) -> None:

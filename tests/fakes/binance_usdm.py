@@ -29,6 +29,7 @@ from tests.fakes import binance_bodies as bodies
 from tests.fakes.binance_state import SPECS, ApiError, ExchangeState
 
 RECV_WINDOW_MS = 5000
+WEEK_MS = 7 * 24 * 3_600_000
 RATE_LIMIT_BODY = {"code": -1003, "msg": "Too many requests; current limit is 2400 per minute."}
 Params = dict[str, str]
 
@@ -251,9 +252,20 @@ def _open_orders(f: FakeBinance, p: Params) -> Any:
 
 
 def _user_trades(f: FakeBinance, p: Params) -> Any:
-    symbol, since = _symbol(p), int(p.get("startTime", "0"))
+    """Binance: at most 7 days between startTime and endTime; neither given -> the last 7 days."""
+    symbol, now = _symbol(p), f.clock()
+    start = int(p["startTime"]) if "startTime" in p else None
+    end = int(p["endTime"]) if "endTime" in p else None
+    if start is None and end is None:
+        start, end = now - WEEK_MS, now
+    elif start is None:
+        start = int(str(end)) - WEEK_MS
+    elif end is None:
+        end = start + WEEK_MS
+    if end - start > WEEK_MS:
+        raise ApiError(-1127, "More than 7 days between startTime and endTime.")
     with f.state.lock:
-        rows = [t for t in f.state.trades if t.symbol == symbol and t.time_ms >= since]
+        rows = [t for t in f.state.trades if t.symbol == symbol and start <= t.time_ms <= end]
     return [bodies.trade(t) for t in rows[: int(p.get("limit", "500"))]]
 
 

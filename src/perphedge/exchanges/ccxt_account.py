@@ -40,6 +40,8 @@ from perphedge.ports import (
 
 T = TypeVar("T")
 _PAGE = 500
+_TRADE_WINDOW_MS = 7 * 24 * 3_600_000  # Binance userTrades: at most 7 days per request
+_TRADE_HISTORY_MS = 180 * 24 * 3_600_000  # ... and only the last 6 months
 _DUPLICATE_ID = (
     "-4116",
     "ClientOrderId is duplicated",
@@ -176,9 +178,24 @@ class CcxtAccount:
         )
 
     def fills(self, symbol: str, since_ms: int) -> list[Fill]:
-        rows = self._pages("fetch my trades", self._ex.fetch_my_trades, symbol, since_ms)
+        """Our trades from `since_ms` on (at most the venue's history, 6 months on Binance).
+
+        Binance answers at most 7 days per request, so older starts are walked week by week.
+        """
+        now = int(self._ex.milliseconds())
+        start = max(since_ms, now - _TRADE_HISTORY_MS)
+        rows: list[Any] = []
+        while True:
+            end = min(start + _TRADE_WINDOW_MS - 1, now)
+            rows += self._pages(
+                "fetch my trades", self._ex.fetch_my_trades, symbol, start, {"until": end}
+            )
+            if end >= now:
+                break
+            start = end + 1
         fills = [parse.fill(r, self._client_id_of(symbol, r.get("order"))) for r in rows]
-        return sorted(fills, key=lambda f: (f.ts_ms, f.trade_id))
+        unique = {f.trade_id: f for f in fills}
+        return sorted(unique.values(), key=lambda f: (f.ts_ms, f.trade_id))
 
     def set_leverage(self, symbol: str, leverage: int) -> None:
         self._read("set leverage", lambda: self._ex.set_leverage(leverage, symbol))
@@ -222,13 +239,18 @@ class CcxtAccount:
         return self._client_ids.get(key, "")
 
     def _pages(
-        self, action: str, method: Callable[..., list[Any]], symbol: str, since_ms: int
+        self,
+        action: str,
+        method: Callable[..., list[Any]],
+        symbol: str,
+        since_ms: int,
+        params: dict[str, Any] | None = None,
     ) -> list[Any]:
         """All rows from `since_ms` on, page by page, de-duplicated by id."""
         seen: dict[str, Any] = {}
         since = since_ms
         for _ in range(1000):
-            page = self._read(action, partial(method, symbol, since, _PAGE))
+            page = self._read(action, partial(method, symbol, since, _PAGE, params or {}))
             fresh = [r for r in page if str(r.get("id")) not in seen]
             seen.update((str(r.get("id")), r) for r in fresh)
             if len(page) < _PAGE or not fresh:
