@@ -21,6 +21,9 @@ from tests.conftest import CliResult
 from tests.fakes.agreement import assert_journal_agrees
 from tests.fakes.binance_usdm import FakeBinance, Fault
 
+# several full command runs each, paced by ccxt's client-side rate limiter as in production
+pytestmark = pytest.mark.slow
+
 D = Decimal
 PORTFOLIO = """
 [[holdings]]

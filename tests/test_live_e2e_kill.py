@@ -28,6 +28,9 @@ from tests.fakes import drive_hedge
 from tests.fakes.agreement import assert_journal_agrees, assert_orders_journaled
 from tests.fakes.binance_usdm import FakeBinance, Fault
 
+# two Python processes per case
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = (Decimal("-0.5"), Decimal(-8))
 

@@ -20,6 +20,9 @@ from tests.fakes.agreement import assert_journal_agrees
 from tests.fakes.binance_usdm import FakeBinance
 from tests.test_live_e2e_hedge import PORTFOLIO
 
+# several full command runs each, paced by ccxt's client-side rate limiter as in production
+pytestmark = pytest.mark.slow
+
 D = Decimal
 
 
