@@ -47,12 +47,19 @@ def max_drawdown(equity: FloatArray) -> float:
 def period_closes(
     equity: FloatArray, times_ms: IntArray, period_ms: int = MS_PER_DAY
 ) -> FloatArray:
-    """Opening value, then the last value of each UTC period of `period_ms`."""
-    period = times_ms // period_ms
-    last = np.flatnonzero(np.diff(period) != 0)
-    index = np.concatenate(([0], last, [equity.size - 1]))
-    closes: FloatArray = equity[index]
-    return closes
+    """Opening value, then the last value of each UTC period of `period_ms`.
+
+    The opening value is the first bar's; it is left out when that bar is already the close of
+    its period (so no spurious zero return is added).
+    """
+    return equity[_close_index(times_ms // period_ms)]
+
+
+def _close_index(period: IntArray) -> IntArray:
+    """Index of the first bar (if it is not its period's last) and of each period's last bar."""
+    last = np.concatenate((np.flatnonzero(np.diff(period) != 0), [period.size - 1]))
+    index: IntArray = last if last[0] == 0 else np.concatenate(([0], last))
+    return index
 
 
 def period_returns(
@@ -78,9 +85,7 @@ def annualised_volatility(
 def worst_month(equity: FloatArray, times_ms: IntArray) -> float:
     """Lowest return over a UTC calendar month (partial first/last months included)."""
     months = times_ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
-    last = np.flatnonzero(np.diff(months) != 0)
-    index = np.concatenate(([0], last, [equity.size - 1]))
-    closes = equity[index]
+    closes = equity[_close_index(months)]
     if closes.size < 2:
         return math.nan
     return float((closes[1:] / closes[:-1] - 1.0).min())

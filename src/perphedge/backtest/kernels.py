@@ -24,8 +24,9 @@ Model (the plain-Python `reference` module implements the same, step for step):
      of w is forfeited (clearance; a negative w is absorbed by the insurance fund). The leg is
      not hedged again.
   4. Policy: a target ratio h (policy code + parameter vector, see `spec`); the target notional
-     is h * beta * coins * spot (USD), coins = qty (linear) or the coins held plus those in the
-     margin (inverse). If the policy asks (opening, schedule, band breach, regime switch), the
+     is h * beta * coins * spot (USD, at least 0), coins = qty (linear) or the coins held plus
+     those in the margin (inverse; with a proxy contract the margin coins are exchanged for held
+     coins at spot and mark, which is only meaningful for a close proxy). If the policy asks (opening, schedule, band breach, regime switch), the
      short is re-sized to the target: fill at the perpetual price moved against the trade by
      the slippage, fee = |traded notional at the fill| * fee rate, both out of w; then w is
      re-set to N / L (linear: from cash, which may go negative — `min_cash_usd` reports it;
@@ -291,7 +292,7 @@ def simulate(
                         lg[i, S_FLAG], lg[i, S_NEG], lg[i, S_UP], lg[i, S_SWITCH], lg[i, S_VAR],
                     )  # fmt: skip
                 coins = lg[i, S_HOLD] + lg[i, S_W] if inverse else lg[i, C_QTY]
-                target = ratio * lg[i, C_BETA] * coins * s
+                target = max(ratio * lg[i, C_BETA] * coins * s, 0.0)  # no coins left: close
                 current = lg[i, S_POS] * cs if inverse else lg[i, S_POS] * m
                 if current != target and (
                     force or (pp[1] > 0.0 and abs(current - target) > pp[1] * target)

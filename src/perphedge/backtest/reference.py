@@ -174,7 +174,7 @@ class Simulator:
     def policy_step(self, leg: Leg, t: int, s: float, m: float, px: float) -> None:
         ratio, force = self.target_ratio(leg, t, s)
         coins = leg.held + leg.wallet if leg.inverse else leg.spec.qty_base
-        target_usd = ratio * leg.spec.beta * coins * s
+        target_usd = max(ratio * leg.spec.beta * coins * s, 0.0)
         current_usd = leg.pos * leg.spec.contract_size if leg.inverse else leg.pos * m
         band = self.p[1]
         if current_usd == target_usd:
