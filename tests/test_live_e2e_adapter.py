@@ -142,8 +142,12 @@ def test_partial_fill_then_cancel_keeps_the_filled_part(
         (Fault.server_error(503), ["fault status", "ok"]),
         (Fault.server_error(500), ["fault status", "ok"]),
         (Fault.rate_limit(retry_after_s=2), ["fault rate_limit", "ok"]),
+        (
+            Fault.reject(-1021, "Timestamp for this request is outside of the recvWindow."),
+            ["fault reject", "ok"],
+        ),
     ],
-    ids=["timeout-not-executed", "503", "500", "429"],
+    ids=["timeout-not-executed", "503", "500", "429", "clock-skew-1021"],
 )
 def test_order_not_executed_is_sent_again_after_a_lookup(
     fake: FakeBinance, account: CcxtAccount, fault: Fault, outcomes: list[str]

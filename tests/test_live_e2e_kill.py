@@ -107,12 +107,18 @@ def test_timeouts_through_the_live_core(fake: FakeBinance, tmp_path: Path) -> No
     fake.inject(
         Fault.timeout(process=True),  # executed, answered after the 500 ms timeout
         Fault.timeout(process=False),  # never executed, answered late
-        Fault.timeout(process=True, method="DELETE"),
-        Fault.timeout(method="GET", path="/fapi/v1/order"),  # a lookup times out too
+        Fault.timeout(process=True, method="DELETE"),  # the cancel is executed, answered late
+        Fault.timeout(method="GET", path="/fapi/v1/order", after=2),  # a lookup times out too
     )
+    fake.state.partial_next("1", "1", "1", "0.5")  # the 4th order fills half and rests
     drive_hedge.main(fake.base_url, tmp_path, timeout_ms=500)
     outcomes = [r.outcome for r in fake.calls("POST", "/fapi/v1/order")]
     assert outcomes[:2] == ["ok, answer late", "fault timeout"]
+    assert [r.outcome for r in fake.calls("DELETE", "/fapi/v1/order")] == ["ok, answer late"]
+    assert fake.calls("GET", "/fapi/v1/order", "fault timeout")
+    assert positions(fake) != TARGET  # the cancelled half is missing ...
+    assert_journal_agrees(fake, tmp_path)
+    drive_hedge.main(fake.base_url, tmp_path, timeout_ms=500)  # ... until the next run
     assert positions(fake) == TARGET
-    assert len(fake.state.orders) == len([o for o in outcomes if o.startswith("ok")])
+    assert len(fake.state.orders) == len([o for o in outcomes if o.startswith("ok")]) + 1
     assert_journal_agrees(fake, tmp_path)
