@@ -16,7 +16,16 @@ from typing import Any
 import pytest
 
 from perphedge.exchanges.venues import Capability as Cap
-from tests.recorded_venue import Request, Venue, open_venue, proves, recorded
+from perphedge.ports import OrderRequest, OrderSide, OrderStatus, OrderType
+from tests.recorded_venue import (
+    RecordedServer,
+    Request,
+    Venue,
+    adapter,
+    open_venue,
+    proves,
+    recorded,
+)
 
 _UNIFIED = {"enableUnifiedAccount": True, "enableUnifiedMargin": False}
 
@@ -131,3 +140,39 @@ def test_set_leverage(bybit):
     assert json.loads(req.body) == {
         "symbol": "ETHUSDT", "buyLeverage": "5", "sellLeverage": "5", "category": "linear",
     }  # fmt: skip
+
+
+def test_orders_through_perphedges_adapter():
+    # The recorded open-order list holds orderLinkId "test-000005"; the closed list is answered
+    # empty (CONSTRUCTED, the documented envelope), so "ph1" is unknown until placed.
+    routes = {
+        **_routes(),
+        "GET /v5/order/history": {
+            "retCode": 0, "retMsg": "OK",
+            "result": {"list": [], "nextPageCursor": "", "category": "linear"},
+        },
+    }  # fmt: skip
+    with RecordedServer(routes) as server:
+        _md, account = adapter("bybit", server)
+        account._ex.options.update(_UNIFIED)
+        known = account.fetch_order("ETH/USDT:USDT", "test-000005")
+        assert known is not None and known.status is OrderStatus.OPEN
+        assert known.exchange_order_id == "fd4300ae-7847-404e-b947-b46980a4d140"
+        assert account.fetch_order("ETH/USDT:USDT", "ph1") is None
+        req = OrderRequest(
+            "ETH/USDT:USDT", OrderSide.SELL, Decimal("0.1"), OrderType.LIMIT, "ph1",
+            price=Decimal("1600"), reduce_only=True,
+        )  # fmt: skip
+        placed = account.place_order(req)  # the venue answers with ids only
+        assert placed.exchange_order_id == "1321003749386327552"
+        assert (placed.client_order_id, placed.status) == ("ph1", OrderStatus.OPEN)
+        assert (placed.qty, placed.reduce_only, placed.side) == (
+            Decimal("0.1"),
+            True,
+            OrderSide.SELL,
+        )
+        (sent,) = server.sent("POST", "/v5/order/create")
+        body = json.loads(sent.body)
+        assert (body["orderLinkId"], body["reduceOnly"], body["qty"]) == ("ph1", True, "0.1")
+        lookups = server.sent("GET", "/v5/order/realtime")
+        assert {r.query["orderLinkId"][0] for r in lookups} == {"test-000005", "ph1"}

@@ -92,6 +92,8 @@ class CcxtAccount:
         binance = self._venue in _BINANCE_IDS
         self._create_key = "newClientOrderId" if binance else "clientOrderId"
         self._lookup_key = "origClientOrderId" if binance else "clientOrderId"
+        if self._venue == "bybit":  # Bybit finds orders by orderLinkId in its order lists
+            self._lookup_key = "orderLinkId"
 
     # ------------------------------------------------------------------ Account
     def balances(self) -> list[Balance]:
@@ -124,6 +126,8 @@ class CcxtAccount:
     def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """The order with this client id, or None when the venue says it does not know it."""
         params = {self._lookup_key: client_order_id}
+        if self._venue == "bybit":
+            return self._find_listed(symbol, client_order_id, params)
         try:
             raw = self._read("fetch order", lambda: self._ex.fetch_order(None, symbol, params))
         except PerphedgeError as e:
@@ -131,6 +135,21 @@ class CcxtAccount:
                 return None
             raise
         return self._remember(raw)
+
+    def _find_listed(
+        self, symbol: str, client_order_id: str, params: dict[str, str]
+    ) -> OrderState | None:
+        """Look the id up in the open, then the closed orders (Bybit: ccxt's fetch_order wants
+        an exchange id); None when neither list has it."""
+        for action, method in (
+            ("fetch open orders", self._ex.fetch_open_orders),
+            ("fetch closed orders", self._ex.fetch_closed_orders),
+        ):
+            rows = self._read(action, partial(method, symbol, None, None, params))
+            for raw in rows:
+                if raw.get("clientOrderId") == client_order_id:
+                    return self._remember(raw)
+        return None
 
     def place_order(self, req: OrderRequest) -> OrderState:
         """Send `req` unless the venue already knows its client id; never sends it twice."""
@@ -141,7 +160,7 @@ class CcxtAccount:
         last: ccxt.NetworkError | None = None
         for attempt in range(self._attempts):
             try:
-                return self._remember(self._create(req))
+                return self._accepted(req, self._create(req))
             except ccxt.NetworkError as unknown_outcome:
                 last = unknown_outcome
                 self._pause(attempt, unknown_outcome)
@@ -211,6 +230,24 @@ class CcxtAccount:
         return self._ex.create_order(
             req.symbol, req.order_type.value, req.side.value, float(req.qty), price, params
         )
+
+    def _accepted(self, req: OrderRequest, raw: Any) -> OrderState:
+        """State of an order the venue accepted. Bybit, OKX and BingX answer a new order with
+        its ids only: the rest is the request, open until read back from the venue."""
+        if raw.get("side"):
+            return self._remember(raw)
+        acked = {
+            **raw,
+            "symbol": req.symbol,
+            "side": req.side.value,
+            "type": req.order_type.value,
+            "amount": str(req.qty),
+            "price": None if req.price is None else str(req.price),
+            "reduceOnly": req.reduce_only,
+            "clientOrderId": req.client_order_id,
+            "status": "open",
+        }
+        return self._remember(acked)
 
     def _after_refusal(self, req: OrderRequest, error: ccxt.BaseError) -> OrderState:
         """A definite refusal: the existing order for a duplicate id, REJECTED, or raise."""
