@@ -37,6 +37,10 @@ class InputError(PerphedgeError, ValueError):
         self.fix = fix
         super().__init__(f"{field}={value!r} is invalid: {fix}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, object, str]]:
+        # Keeps field, value and fix when the error crosses a process boundary (sweep workers).
+        return (type(self), (self.field, self.value, self.fix))
+
 
 class DataError(PerphedgeError):
     """Market data is missing, corrupt or does not cover the request. Sync or import data."""

@@ -34,7 +34,6 @@ from perphedge.cli.backtest import (
 )
 from perphedge.errors import (
     InputError,
-    PerphedgeError,
     require_non_negative,
     require_positive,
 )
@@ -59,32 +58,9 @@ def _init_worker(markets: dict[str, MarketArrays]) -> None:
     _MARKETS.update(markets)
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """A perphedge error raised in a worker, sent back as its class and constructor arguments
-
-    (the exceptions' own pickling would lose InputError's field, value and fix)."""
-
-    cls: type[PerphedgeError]
-    args: tuple[object, ...]
-
-    def error(self) -> PerphedgeError:
-        return self.cls(*self.args)
-
-
-def _run_one(kind: str, spec: BacktestSpec) -> Summary | _Failure:
-    try:
-        return run_backtest(spec, _MARKETS[kind]).summary()
-    except InputError as bad:
-        return _Failure(type(bad), (bad.field, bad.value, bad.fix))
-    except PerphedgeError as bad:
-        return _Failure(type(bad), (str(bad),))
-
-
-def _summary(outcome: Summary | _Failure) -> Summary:
-    if isinstance(outcome, _Failure):
-        raise outcome.error()
-    return outcome
+def _run_one(kind: str, spec: BacktestSpec) -> Summary:
+    # perphedge errors pickle with their fields, so a worker's InputError reaches the CLI intact.
+    return run_backtest(spec, _MARKETS[kind]).summary()
 
 
 @dataclass(frozen=True)
@@ -137,16 +113,16 @@ def run_grid(
         _init_worker(markets)
         out = []
         for c in combos:
-            out.append(_summary(_run_one(c.kind, c.spec)))
+            out.append(_run_one(c.kind, c.spec))
             tick()
         return out
     results: dict[int, Summary] = {}
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(markets,)) as pool:
-        futures: dict[Future[Summary | _Failure], int] = {
+        futures: dict[Future[Summary], int] = {
             pool.submit(_run_one, c.kind, c.spec): i for i, c in enumerate(combos)
         }
         for done in as_completed(futures):
-            results[futures[done]] = _summary(done.result())
+            results[futures[done]] = done.result()
             tick()
     return [results[i] for i in range(len(combos))]
 
