@@ -8,12 +8,15 @@ finished by the next `--execute` run before anything new is planned.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import Progress
 
 from perphedge.config import PortfolioConfig, load_portfolio
 from perphedge.errors import InputError, PermanentExchangeError
@@ -218,7 +221,8 @@ def _resume(session: LiveSession, args: HedgeArgs) -> list[RunReport]:
         return []
     check_kill_switch(session.home)
     check_withdrawals(session.account)
-    resumed = resume_open_intents(session)
+    with _progress(session):
+        resumed = resume_open_intents(session)
     for report in resumed:
         err_console.print(f"finished interrupted run {report.intent_id}", highlight=False)
         if not args.json_out:
@@ -242,10 +246,27 @@ def _decide_and_send(
     if not args.yes and not typer.confirm(f"Send {count} order(s) to {where}?", err=True):
         err_console.print("cancelled: nothing sent")
         raise typer.Exit(1)
-    report = execute(session, proposal, str(args.portfolio))
+    with _progress(session):
+        report = execute(session, proposal, str(args.portfolio))
     if report is not None and not args.json_out:
         _print_report(report)
     return report
+
+
+@contextmanager
+def _progress(session: LiveSession) -> Iterator[None]:
+    """A progress bar on stderr while orders are worked."""
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("orders", total=None)
+
+        def show(done: int, total: int, text: str) -> None:
+            bar.update(task, completed=done, total=total, description=text)
+
+        session.progress = show
+        try:
+            yield
+        finally:
+            session.progress = None
 
 
 def _hedge_command(kind: str, help_text: str) -> None:

@@ -71,6 +71,7 @@ class LiveSession:
     home: Path
     options: RunOptions = field(default_factory=RunOptions)
     sleep: Callable[[float], None] = time.sleep
+    progress: Callable[[int, int, str], None] | None = None  # (done, total, what happened)
 
 
 @dataclass(frozen=True)
@@ -194,32 +195,56 @@ def run_intent(session: LiveSession, intent: Intent) -> RunReport:
     problems: list[str] = []
     stopped_legs: set[str] = set()
     too_old = session.clock.now_ms() - intent.created_ms > session.options.max_resume_age_ms
-    for order in journal.orders(intent.intent_id):
-        if order.status in ("not_sent", "filled", "canceled", "rejected", "expired"):
-            continue
-        state = session.execution.fetch_order(order.symbol, order.client_order_id)
-        if state is None:
-            reason = _why_not_send(session, order, stopped_legs, too_old)
-            if reason:
-                journal.mark_order(
-                    order.client_order_id, "not_sent", session.clock.now_ms(), reason
-                )
-                problems.append(f"{order.client_order_id} not sent: {reason}")
-                continue
-            state = _send(session, order)
-        journal.record_order(state, session.clock.now_ms())
-        state = _work(session, state)
-        journal.record_order(state, session.clock.now_ms())
-        if state.status.value == "rejected":
-            stopped_legs.add(order.symbol)
-            problems.append(f"{order.symbol} rejected: {state.reason or 'no reason given'}")
-    new_fills = 0
-    for symbol in sorted({o.symbol for o in journal.orders(intent.intent_id)}):
-        new_fills += journal.record_fills(session.execution.fills(symbol, intent.created_ms))
+    orders = journal.orders(intent.intent_id)
+    for done, order in enumerate(orders, start=1):
+        if order.status not in ("not_sent", "filled", "canceled", "rejected", "expired"):
+            status = _work_order(session, order, stopped_legs, too_old, problems)
+            if session.progress is not None:
+                session.progress(done, len(orders), f"{order.symbol} #{order.child_index} {status}")
+    new_fills = _record_fills(session, intent, {o.client_order_id for o in orders})
     journal.finish_intent(intent.intent_id, "done", session.clock.now_ms())
     return RunReport(
         intent.intent_id, tuple(journal.orders(intent.intent_id)), new_fills, tuple(problems)
     )
+
+
+def _work_order(
+    session: LiveSession,
+    order: JournalOrder,
+    stopped_legs: set[str],
+    too_old: bool,
+    problems: list[str],
+) -> str:
+    """Look up, send if unknown and allowed, work and record one order; its final status."""
+    journal = session.journal
+    state = session.execution.fetch_order(order.symbol, order.client_order_id)
+    if state is None:
+        reason = _why_not_send(session, order, stopped_legs, too_old)
+        if reason:
+            journal.mark_order(order.client_order_id, "not_sent", session.clock.now_ms(), reason)
+            problems.append(f"{order.client_order_id} not sent: {reason}")
+            return "not_sent"
+        state = _send(session, order)
+    journal.record_order(state, session.clock.now_ms())
+    state = _work(session, state)
+    journal.record_order(state, session.clock.now_ms())
+    if state.status.value == "rejected":
+        stopped_legs.add(order.symbol)
+        problems.append(f"{order.symbol} rejected: {state.reason or 'no reason given'}")
+    return state.status.value
+
+
+FILL_LOOKBACK_MS = 300_000  # exchange and local clocks may disagree by this much
+
+
+def _record_fills(session: LiveSession, intent: Intent, client_ids: set[str]) -> int:
+    """Journal the fills of the intent's orders (by trade id, so each one once)."""
+    since_ms = intent.created_ms - FILL_LOOKBACK_MS
+    new = 0
+    for symbol in sorted({o.symbol for o in session.journal.orders(intent.intent_id)}):
+        fills = session.execution.fills(symbol, since_ms)
+        new += session.journal.record_fills(f for f in fills if f.client_order_id in client_ids)
+    return new
 
 
 def _why_not_send(
