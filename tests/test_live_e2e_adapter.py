@@ -156,9 +156,9 @@ def test_order_not_executed_is_sent_again_after_a_lookup(
     state = account.place_order(short("ph-retry-1"))
     assert state.status is OrderStatus.FILLED
     assert posted(fake) == outcomes
-    # the retry came only after the venue said it did not know the id (GET before 2nd POST)
+    # the retry came only after the venue said twice it did not know the id
     lookups = fake.calls("GET", "/fapi/v1/order")
-    assert [r.outcome for r in lookups[:2]] == ["error -2013", "error -2013"]
+    assert [r.outcome for r in lookups[:3]] == ["error -2013"] * 3
     assert fake.state.position_amt("BTCUSDT") == D("-0.010")
     assert_agree(fake, account)
 
@@ -168,7 +168,9 @@ def test_429_waits_at_least_retry_after(
 ) -> None:
     fake.inject(Fault.rate_limit(retry_after_s=3))
     account.place_order(short("ph-429-1"))
-    assert sleeps == [3.0]  # first backoff 0.25 s, raised to the Retry-After of 3 s
+    # before the first lookup: backoff 0.25 s raised to the Retry-After of 3 s; before the
+    # confirming second lookup: the plain 0.25 s
+    assert sleeps == [3.0, 0.25]
     assert_agree(fake, account)
 
 
@@ -271,7 +273,8 @@ def test_exhausted_retries_raise_temporary_and_send_nothing(
     fake.inject(Fault.server_error(503, times=4))
     with pytest.raises(TemporaryExchangeError, match="not accepted after 4 attempts"):
         account.place_order(short("ph-down-1"))
-    assert sleeps == [0.25, 0.5, 1.0, 2.0]  # doubling backoff between attempts
+    # two pauses (each before a lookup) per attempt, doubling from attempt to attempt
+    assert sleeps == [0.25, 0.25, 0.5, 0.5, 1.0, 1.0, 2.0, 2.0]
     assert fake.state.orders == {}
     state = account.place_order(short("ph-down-1"))  # the venue is back: exactly one order
     assert state.status is OrderStatus.FILLED and posted(fake)[-1] == "ok"

@@ -2,8 +2,8 @@
 
 The one rule that keeps money safe here: **an order is never blindly re-sent.** When sending it
 fails with an error whose outcome is unknown (timeout, dropped connection, 5xx, 429), the order
-is looked up by its client order id first; it is sent again only when the venue answers that it
-does not know that id. A duplicate-id rejection also resolves to the existing order. So a
+is looked up by its client order id first; it is sent again only when the venue answers twice,
+after a pause each time, that it does not know that id. A duplicate-id rejection also resolves to the existing order. So a
 `place_order` call, repeated any number of times with the same request, leaves at most one order.
 
 Tested end to end against Binance USDⓈ-M only (tests/fakes); other ccxt venues get the unified
@@ -163,8 +163,7 @@ class CcxtAccount:
                 return self._accepted(req, self._create(req))
             except ccxt.NetworkError as unknown_outcome:
                 last = unknown_outcome
-                self._pause(attempt, unknown_outcome)
-                found = self.fetch_order(req.symbol, req.client_order_id)
+                found = self._look_twice(req, attempt, unknown_outcome)
                 if found is not None:
                     return found
             except ccxt.BaseError as e:
@@ -234,7 +233,7 @@ class CcxtAccount:
     def _accepted(self, req: OrderRequest, raw: Any) -> OrderState:
         """State of an order the venue accepted. Bybit, OKX and BingX answer a new order with
         its ids only: the rest is the request, open until read back from the venue."""
-        if raw.get("side"):
+        if raw.get("side") and raw.get("amount") is not None:
             return self._remember(raw)
         acked = {
             **raw,
@@ -248,6 +247,19 @@ class CcxtAccount:
             "status": "open",
         }
         return self._remember(acked)
+
+    def _look_twice(
+        self, req: OrderRequest, attempt: int, error: ccxt.NetworkError
+    ) -> OrderState | None:
+        """After an unknown outcome: the order if the venue has it, asked twice with a pause
+        between (a venue still processing the first request may not know it yet)."""
+        first = self._delay(attempt, error)  # Retry-After of the failed send, if any
+        for delay in (first, self._delay(attempt, None)):
+            self._sleep(delay)
+            found = self.fetch_order(req.symbol, req.client_order_id)
+            if found is not None:
+                return found
+        return None
 
     def _after_refusal(self, req: OrderRequest, error: ccxt.BaseError) -> OrderState:
         """A definite refusal: the existing order for a duplicate id, REJECTED, or raise."""
@@ -308,13 +320,17 @@ class CcxtAccount:
         )
 
     def _pause(self, attempt: int, error: ccxt.BaseError) -> None:
-        delay = min(self._max_backoff_s, self._backoff_s * 2**attempt)
+        self._sleep(self._delay(attempt, error))
+
+    def _delay(self, attempt: int, error: ccxt.BaseError | None) -> float:
+        """Doubling backoff; after a 429, at least its Retry-After (capped)."""
+        delay: float = min(self._max_backoff_s, self._backoff_s * 2.0**attempt)
         if isinstance(error, ccxt.DDoSProtection):
             headers = getattr(self._ex, "last_response_headers", None) or {}
             retry_after = headers.get("Retry-After") or headers.get("retry-after")
             if retry_after is not None and str(retry_after).isdigit():
                 delay = max(delay, min(float(retry_after), self._max_backoff_s))
-        self._sleep(delay)
+        return delay
 
 
 def _rejected(req: OrderRequest, reason: str) -> OrderState:
