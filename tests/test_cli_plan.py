@@ -240,3 +240,25 @@ def test_png_plot_without_an_exporter_is_a_clear_error(run_cli, tmp_path):
         assert (tmp_path / "s.png").stat().st_size > 0
     else:
         assert r.code == 2 and "--plot FILE.html" in r.err
+
+
+def test_planning_funding_rate_is_the_trailing_30_day_mean(run_cli, shared_data):
+    # Plain arithmetic on the shared Binance CSV: every settlement within 30 days of the last one
+    # (2026-05-30 00:00 .. 2026-06-29 00:00 inclusive), all 8-hourly, averaged.
+    import csv
+    from datetime import datetime, timedelta
+
+    with open(shared_data / "funding" / "binance_btcusdt_funding.csv", newline="") as f:
+        rows = [
+            (datetime.fromisoformat(r["fundingTime"]), float(r["fundingRate"]))
+            for r in csv.DictReader(f)
+        ]
+    last = rows[-1][0].replace(microsecond=0, second=0)
+    window = [rate for t, rate in rows if t >= last - timedelta(days=30)]
+    r = run_cli("plan", ISSUE, "--json")
+    assert r.code == 0, r.err
+    btc = next(leg for leg in json.loads(r.out)["legs"] if leg["symbol"] == "BTC/USDT:USDT")
+    assert btc["funding_rate"] == pytest.approx(sum(window) / len(window), rel=1e-12)
+    assert btc["funding_source"] == "store, 30-day mean to 2026-06-29"
+    # the short earns when the mean rate is positive: 0.5 BTC * 60,000 * rate * 3 per day
+    assert btc["funding_per_day"] == pytest.approx(30_000 * btc["funding_rate"] * 3, rel=1e-12)

@@ -2,7 +2,8 @@
 
 Offline (default): a holding's price comes from the portfolio file, else the local market store
 (spot close, then perpetual mark); contracts from the bundled `perphedge.instrument_tables`;
-the funding rate is the store's latest settlement of that perpetual with its interval, else the
+the funding rate is the time-weighted mean of the store's settlements of that perpetual over the
+trailing FUNDING_WINDOW_DAYS (per the contract's latest interval), else the
 exchange's 0.01 % per 8 h baseline (the plan says so in a note).
 `--live`: marks, contracts (with tiers) and funding come from a `perphedge.ports.MarketData`
 adapter for the exchange (`open_live`: perphedge.exchanges.market_data), and file prices still win for valuation.
@@ -26,6 +27,7 @@ from perphedge.portfolio import Holding, Portfolio
 from perphedge.ports import MarketData
 
 BASELINE_RATE_PER_8H = 0.0001  # Binance/Bybit interest component: 0.01 % per 8 h
+FUNDING_WINDOW_DAYS = 30  # planning rate: mean of the trailing month of settlements
 
 
 class FundingRows(Protocol):
@@ -98,8 +100,13 @@ def _store_funding(
         return None
     if rows.ts_ms.size == 0:
         return None
+    # One settlement is noise; plan on the time-weighted mean of the trailing window,
+    # expressed per the contract's latest interval.
+    recent = rows.ts_ms >= rows.ts_ms[-1] - FUNDING_WINDOW_DAYS * 86_400_000
+    hours = float(rows.interval_hours[-1])
+    per_hour = float(np.sum(rows.rate[recent]) / np.sum(rows.interval_hours[recent]))
     day = _day(int(rows.ts_ms[-1]))[:10]
-    return float(rows.rate[-1]), float(rows.interval_hours[-1]), f"store, {day}"
+    return per_hour * hours, hours, f"store, {FUNDING_WINDOW_DAYS}-day mean to {day}"
 
 
 def _baseline(inst: Perpetual) -> tuple[float, float, str]:
