@@ -234,3 +234,20 @@ def test_key_that_can_withdraw_is_refused_but_monitor_reads(run_cli, portfolio, 
         assert fake.calls("POST", "/fapi/v1/order") == []  # nothing sent
         r = run_cli("monitor", str(portfolio), *url, "--once", "--json")
         assert r.code == 0 and len(json.loads(r.out)["legs"]) == 2
+
+
+def test_monitor_loop_sends_an_alert_once_until_it_clears(run_cli, portfolio, webhook, monkeypatch):
+    url, received = webhook
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 3:
+            raise KeyboardInterrupt  # the user presses Ctrl-C during the third wait
+
+    monkeypatch.setattr("perphedge.cli.monitor.time.sleep", nap)
+    r = run_cli("monitor", str(portfolio), "--paper", "--interval", "7", "--webhook", url)
+    assert r.code == 130  # interrupted
+    assert naps == [7.0, 7.0, 7.0]  # three snapshots, each followed by a wait
+    assert r.out.count("ALERT drift") == 6  # shown on every refresh (2 legs x 3)
+    assert len(received) == 1  # but sent once: the drift never cleared
