@@ -190,6 +190,25 @@ def test_response_lost_after_accept_is_never_sent_twice(
     assert_agree(fake, account)
 
 
+def test_a_stale_not_found_after_a_lost_answer_does_not_double(
+    fake: FakeBinance, account: CcxtAccount
+) -> None:
+    """The venue accepted and filled the order, but the first lookup still says -2013 (still
+    processing). Binance would accept the same id again (the first is no longer open); the
+    adapter asks a second time, finds the order and sends nothing more."""
+    fake.inject(
+        Fault.lost(),
+        Fault.reject(-2013, "Order does not exist.", method="GET", path="/fapi/v1/order", after=1),
+    )
+    state = account.place_order(short("ph-stale-1"))
+    assert state.status is OrderStatus.FILLED
+    assert [r.outcome for r in fake.calls("GET", "/fapi/v1/order")] == [
+        "error -2013", "fault reject", "ok"
+    ]  # fmt: skip
+    assert len(posted(fake)) == 1 and fake.state.position_amt("BTCUSDT") == D("-0.010")
+    assert_agree(fake, account)
+
+
 def test_lost_market_order_is_found_filled(fake: FakeBinance, account: CcxtAccount) -> None:
     fake.inject(Fault.lost())
     state = account.place_order(short("ph-mkt-1", price=None))
