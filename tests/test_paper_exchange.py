@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.replay import ManualClock
@@ -161,3 +163,42 @@ def test_state_is_shared_by_separate_instances(tmp_path, clock, market, paper):
     assert other.positions([BTC])[0].contracts == D("-0.2")
     assert other.fetch_order(BTC, "s1") is not None
     assert not list(tmp_path.glob("paper/*.tmp"))  # written atomically, no leftovers
+
+
+trades = st.lists(
+    st.tuples(
+        st.sampled_from([OrderSide.BUY, OrderSide.SELL]),
+        st.integers(min_value=2, max_value=300),  # x 0.001 BTC (>= 100 USD at >= 50,000)
+        st.integers(min_value=50_000, max_value=70_000),  # mark before the trade
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=40)
+@given(trades=trades)
+def test_money_is_conserved_through_any_sequence_of_fills(tmp_path_factory, trades):
+    """wallet + unrealised PnL = start - fees + sum of signed qty x (final mark - fill price),
+    and the position is the sum of signed fills (entries, flips and realised PnL all agree)."""
+    home = tmp_path_factory.mktemp("paper")
+    clock = ManualClock(T0)
+    market = StaticMarket(clock)
+    paper = make_paper(home, clock, market, usdt=10**7)
+    for i, (side, steps, mark) in enumerate(trades):
+        market.marks[BTC] = D(mark)
+        kind = OrderType.MARKET
+        paper.place_order(OrderRequest(BTC, side, D(steps) / 1000, kind, f"t{i}"))
+    fills = paper.fills(BTC, 0)
+    assert len(fills) == len(trades)
+    signed = [f.qty * f.side.sign for f in fills]
+    final = D(trades[-1][2])
+    held = paper.positions([BTC])
+    assert (held[0].contracts if held else D(0)) == sum(signed, D(0))
+    expected = (
+        D(10**7)
+        - sum(f.fee for f in fills)
+        + sum((q * (final - f.price) for q, f in zip(signed, fills, strict=True)), D(0))
+    )
+    equity = paper.balances()[0].total + (held[0].unrealized_pnl if held else D(0))
+    assert float(equity) == pytest.approx(float(expected), abs=1e-4)
