@@ -14,6 +14,7 @@ The account and matching engine live in `fakes.binance_state`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -437,3 +438,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout): nothing to answer
+
+
+if __name__ == "__main__":  # a server to try the commands by hand: Ctrl-C stops it
+    with FakeBinance() as server:
+        print(f"fake Binance USDⓈ-M at {server.base_url}")
+        print(f"export PERPHEDGE_BINANCE_API_KEY={server.api_key}")
+        print(f"export PERPHEDGE_BINANCE_SECRET={server.secret}")
+        print("then add --base-url to perphedge hedge/monitor (a hidden option)")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
