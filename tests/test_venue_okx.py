@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from perphedge.exchanges.venues import Capability as Cap
+from perphedge.ports import OrderRequest, OrderSide, OrderStatus, OrderType
 from tests.recorded_venue import (
     RecordedServer,
     Request,
@@ -147,3 +148,25 @@ def test_through_perphedges_adapter():
         found = account.fetch_order("BTC/USDT:USDT", "ph1")
         assert found is not None and found.exchange_order_id == "680800019749904384"
         assert server.sent("GET", "/api/v5/trade/order")[-1].query["clOrdId"] == ["ph1"]
+
+
+def test_reduce_only_close_through_perphedges_adapter():
+    # OKX's documented error 51603 "Order does not exist" (CONSTRUCTED envelope) for the
+    # lookup before sending; the new order is then placed and acknowledged with ids only.
+    missing = {"code": "51603", "msg": "Order does not exist", "data": []}
+    with RecordedServer({**_routes(), "GET /api/v5/trade/order": missing}) as server:
+        _md, account = adapter("okx", server)
+        req = OrderRequest(
+            "BTC/USDT:USDT", OrderSide.BUY, Decimal("1"), OrderType.LIMIT, "ph2",
+            price=Decimal("60000"), reduce_only=True,
+        )  # fmt: skip
+        placed = account.place_order(req)
+        assert placed.exchange_order_id == "312269865356374016"
+        assert (placed.client_order_id, placed.status, placed.reduce_only) == (
+            "ph2",
+            OrderStatus.OPEN,
+            True,
+        )
+        (sent,) = server.sent("POST", "/api/v5/trade/batch-orders")
+        (order,) = json.loads(sent.body)
+        assert (order["clOrdId"], order["reduceOnly"], order["side"]) == ("ph2", True, "buy")
