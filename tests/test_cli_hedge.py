@@ -251,3 +251,20 @@ def test_monitor_loop_sends_an_alert_once_until_it_clears(run_cli, portfolio, we
     assert naps == [7.0, 7.0, 7.0]  # three snapshots, each followed by a wait
     assert r.out.count("ALERT drift") == 6  # shown on every refresh (2 legs x 3)
     assert len(received) == 1  # but sent once: the drift never cleared
+
+
+def test_paper_on_live_prices_sends_nothing_to_the_venue(run_cli, portfolio, home, monkeypatch):
+    monkeypatch.delenv("PERPHEDGE_BINANCE_API_KEY", raising=False)
+    with FakeBinance() as fake:  # public prices only: marks 60,000 and 3,000, no key
+        url = ["--base-url", fake.base_url, "--paper", "--live-prices"]
+        r = run_cli("hedge", "open", str(portfolio), *url, "--execute", "--yes", "--json")
+        assert r.code == 0, r.err
+        # children of at most 10,000 USD: BTC 4 x 0.125 at 60,000; ETH 2.667, 2.667, 2.666
+        qtys = [o["qty"] for leg in json.loads(r.out)["legs"] for o in leg["orders"]]
+        assert qtys == [0.125] * 4 + [2.667, 2.667, 2.666]
+        assert fake.calls("POST", "/fapi/v1/order") == []  # the venue saw no order
+        r = run_cli("monitor", str(portfolio), *url, "--once", "--json")
+        marks = [leg["mark"] for leg in json.loads(r.out)["legs"]]
+        positions = [leg["position_contracts"] for leg in json.loads(r.out)["legs"]]
+        assert (marks, positions) == ([60000.0, 3000.0], [-0.5, -8.0])
+    assert (home / "paper" / "binance-live.json").exists()

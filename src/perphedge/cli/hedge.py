@@ -34,7 +34,7 @@ from perphedge.live.execute import (
     resume_open_intents,
 )
 from perphedge.live.reconcile import read_exchange
-from perphedge.live.session import Ports, live_ports, paper_ports
+from perphedge.live.session import Ports, live_ports, paper_live_ports, paper_ports
 from perphedge.live.targets import hedge_targets, perp_symbol
 from perphedge.orderplan import ExecutionLimits, LegTarget
 from perphedge.report.render import console, err_console, fmt_num, print_json, table
@@ -59,6 +59,7 @@ class HedgeArgs:
     min_drift: float
     json_out: bool
     base_url: str | None
+    live_prices: bool = False
 
 
 def open_ports(
@@ -67,6 +68,7 @@ def open_ports(
     paper: bool,
     base_url: str | None,
     command: str = "hedge",
+    live_prices: bool = False,
 ) -> Ports:
     """Ports for the portfolio's venue (or `exchange`), paper or real.
 
@@ -79,6 +81,8 @@ def open_ports(
         name, require_for(command, name, coin_margined=inverse, live=not paper)
     ):
         err_console.print(f"warning: {note}", highlight=False)
+    if paper and live_prices:
+        return paper_live_ports(name, home_dir(), base_url)
     if paper:
         symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
         return paper_ports(name, home_dir(), list(dict.fromkeys(symbols)))
@@ -175,7 +179,9 @@ def _report_json(report: RunReport | None) -> object:
 
 def run_hedge(kind: str, args: HedgeArgs) -> None:
     config = load_portfolio(args.portfolio)
-    ports = open_ports(config, args.exchange, args.paper, args.base_url)
+    ports = open_ports(
+        config, args.exchange, args.paper, args.base_url, live_prices=args.live_prices
+    )
     home = home_dir()
     with Journal.in_home() as journal:
         session = LiveSession(
@@ -276,6 +282,9 @@ def _hedge_command(kind: str, help_text: str) -> None:
             None, "--exchange", help="Venue (default: the file's)."
         ),
         paper: bool = typer.Option(False, "--paper", help="Use the paper exchange (offline)."),
+        live_prices: bool = typer.Option(
+            False, "--live-prices", help="With --paper: fill on the venue's live prices."
+        ),
         do_execute: bool = typer.Option(False, "--execute", help="Send the orders (asks first)."),
         yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
         market: bool = typer.Option(False, "--market", help="Market orders instead of limits."),
@@ -334,6 +343,7 @@ def _hedge_command(kind: str, help_text: str) -> None:
                 min_drift,
                 json_out,
                 base_url,
+                live_prices,
             ),
         )
 

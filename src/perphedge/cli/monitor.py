@@ -83,6 +83,9 @@ def monitor(
     portfolio: Annotated[Path, typer.Argument(help="Portfolio TOML file.")],
     exchange: str | None = typer.Option(None, "--exchange", help="Venue (default: the file's)."),
     paper: bool = typer.Option(False, "--paper", help="Watch the paper account (offline)."),
+    live_prices: bool = typer.Option(
+        False, "--live-prices", help="With --paper: the account on the venue's live prices."
+    ),
     interval: float = typer.Option(60.0, "--interval", help="Seconds between refreshes."),
     once: bool = typer.Option(False, "--once", help="One snapshot, then exit."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -109,7 +112,7 @@ def monitor(
     if webhook and not webhook.startswith(("http://", "https://")):
         raise InputError("--webhook", "(not shown)", "give an http:// or https:// URL")
     config = load_portfolio(portfolio)
-    ports = open_ports(config, exchange, paper, base_url, command="monitor")
+    ports = open_ports(config, exchange, paper, base_url, "monitor", live_prices)
     limits = Thresholds(max_drift, min_liq_distance, max_margin_ratio)
     with Journal.in_home() as journal:
         _watch(config, ports, journal, limits, webhook, json_out, None if once else interval)

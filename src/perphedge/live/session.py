@@ -2,7 +2,8 @@
 
 `--paper`: `PaperExchange` (account state in PERPHEDGE_HOME/paper/<exchange>.json) on prices
 replayed from the market store (`StoreMarketData`) at a simulated clock (`ReplayClock`) shared by
-every command. Otherwise the ccxt adapters of `perphedge.exchanges` with keys from the
+every command; with `--live-prices` on the venue's public live prices and the wall clock
+(paper/<exchange>-live.json). Otherwise the ccxt adapters of `perphedge.exchanges` with keys from the
 environment or the OS keyring (never printed, logged or written by perphedge).
 """
 
@@ -54,6 +55,24 @@ def paper_ports(exchange: str, home: Path, symbols: Sequence[str]) -> Ports:
         paper_path(home, exchange), market, clock, funding_events=market.funding_events
     )
     return Ports(exchange, True, paper, paper, market, clock)
+
+
+def paper_live_ports(exchange: str, home: Path, base_url: str | None = None) -> Ports:
+    """A paper account that fills on the venue's live public prices (no API key needed).
+
+    Its state is kept apart from the replayed one: paper/<exchange>-live.json.
+    """
+    name = venue(exchange).name
+    try:
+        market_mod: Any = importlib.import_module("perphedge.exchanges.market_data")
+    except ImportError:
+        raise CapabilityError(f"no market-data adapter for {name}; use --paper alone") from None
+    from perphedge.exchanges.replay import SystemClock
+
+    data = market_mod.CcxtMarketData(name, "linear", base_url=base_url)
+    clock = SystemClock()
+    paper = PaperExchange(paper_path(home, f"{name}-live"), data, clock)
+    return Ports(f"{name}-live", True, paper, paper, data, clock)
 
 
 def _has_marks(market: StoreMarketData, symbol: str) -> bool:
