@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from perphedge.exchanges.venues import Capability as Cap
-from tests.recorded_venue import RecordedServer, Venue, adapter, open_venue, proves
+from perphedge.instruments import ContractKind
+from perphedge.margin import Position, Side, notional, unrealized_pnl
+from tests.recorded_venue import RecordedServer, Venue, adapter, connect, open_venue, proves
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MARKET_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "market"
@@ -100,3 +102,26 @@ def test_through_perphedges_adapter():
         tiers = md.tiers("BTC/USDT:USDT")
         assert tiers.cum_is_consistent() and tiers.tiers[2].cum == 1300.0
         assert float(md.mark_price("BTC/USDT:USDT").price) == 83829.8
+
+
+@proves("binance", Cap.COIN_MARGINED)
+def test_coin_margined_position_and_our_inverse_pnl():
+    # GENUINE COIN-M positionRisk row (ccxt fixture); brackets from the same fixture's options,
+    # as ccxt's own static tests load them; exchangeInfo shape from tests/fixtures/market.
+    fixture = _json(SHARED / "ccxt_fixtures" / "binance_response_subset.json")
+    routes = {
+        "GET /dapi/v1/exchangeInfo": _json(MARKET_FIXTURES / "binance_dapi_v1_exchangeInfo.json"),
+        "GET /dapi/v1/positionRisk": fixture["methods"]["fetchPositions"][1]["httpResponse"],
+    }
+    with RecordedServer(routes) as server:
+        exchange = connect("binancecoinm", server)
+        exchange.options["leverageBrackets"] = fixture["options"]["leverageBrackets"]
+        (raw,) = exchange.fetch_positions(["BTC/USD:BTC"])
+    assert (raw["side"], raw["contracts"], raw["contractSize"]) == ("short", 3.0, 100.0)
+    # perphedge's inverse formulas reproduce Binance's own numbers for this position:
+    # notional = Q / P = 300 / 68,234.2 = 0.00439662 BTC
+    # PnL = s*Q*(1/EP - 1/P) = -300 * (1/68,911.00000037 - 1/68,234.2) = +0.00004318 BTC
+    pos = Position(Side.SHORT, 3, 68911.00000037, ContractKind.INVERSE, 100.0)
+    assert notional(pos, 68234.2) == pytest.approx(0.00439662, abs=5e-9)
+    assert unrealized_pnl(pos, 68234.2) == pytest.approx(0.00004318, abs=5e-9)
+    assert raw["unrealizedPnl"] == 0.00004318 and raw["notional"] == 0.00439662

@@ -165,6 +165,7 @@ VENUES: dict[str, Venue] = {
                     Capability.MARK_PRICE,
                     Capability.LEVERAGE_TIERS,
                     Capability.POSITIONS,
+                    Capability.COIN_MARGINED,
                 }
             ),
             notes=(
