@@ -192,3 +192,31 @@ def test_liquidation_takes_the_venues_rules(run_cli):
         "error: --rules='binance' is invalid: weex uses conservative rules; "
         "drop --rules or --exchange"
     )
+
+
+_README_ROWS = {
+    "markets (contract size, steps, max leverage)": Capability.MARKETS,
+    "maintenance-margin tiers": Capability.LEVERAGE_TIERS,
+    "coin-margined (inverse) contracts": Capability.COIN_MARGINED,
+    "mark price": Capability.MARK_PRICE,
+    "the symbol's own funding interval": Capability.FUNDING_INTERVAL,
+    "reduce-only orders": Capability.REDUCE_ONLY,
+    "client order ids (sent and looked up)": Capability.CLIENT_ORDER_ID,
+    "set leverage": Capability.SET_LEVERAGE,
+    "hedge (long + short) position mode": Capability.HEDGE_MODE,
+}
+
+
+def test_readme_venue_table_matches_the_registry():
+    readme = (_TESTS.parent / "README.md").read_text()
+    header = "| capability | binance | bybit | okx | bingx | mexc | weex |"
+    lines = readme[readme.index(header) :].splitlines()[2:]
+    rows = {}
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip().rstrip("¹²³⁴") for c in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    for label, cap in _README_ROWS.items():
+        expected = [support(VENUES[n], cap).value for n in VENUES]
+        assert rows[label] == expected, label
