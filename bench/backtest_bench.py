@@ -52,28 +52,35 @@ MINUTES_PER_YEAR = 365.25 * 1440
 
 
 @njit(cache=True)
-def _ou(shocks, phi, mean):  # type: ignore[no-untyped-def]
-    out = np.empty_like(shocks)
+def _ou_in_place(shocks, phi, mean):  # type: ignore[no-untyped-def]
+    """Turn N(0, sd) shocks into an Ornstein-Uhlenbeck path around `mean`, in place."""
     x = mean
     for t in range(shocks.size):
         x = mean + phi * (x - mean) + shocks[t]
-        out[t] = x
-    return out
+        shocks[t] = x
 
 
 def make_data(seed: int, n_bars: int = N_BARS, n_assets: int = N_ASSETS) -> MarketArrays:
-    """The seeded synthetic workload, generated column by column (few temporaries)."""
+    """The seeded synthetic workload, generated column by column and in place, so that the
+    process's peak memory is the arrays themselves plus two columns."""
     rng = np.random.default_rng(seed)
     spot = np.empty((n_bars, n_assets))
     perp = np.empty((n_bars, n_assets))
     phi = 0.5 ** (1.0 / 120.0)  # half-life 2 h of one-minute bars
     for k in range(n_assets):
         sd = rng.uniform(0.5, 1.0) / np.sqrt(MINUTES_PER_YEAR) / np.sqrt(3.0)  # t(3) var = 3
-        steps = rng.standard_t(3, n_bars) * sd
-        steps[0] = 0.0
-        spot[:, k] = rng.uniform(10.0, 50_000.0) * np.exp(np.cumsum(steps))
-        basis = _ou(rng.normal(0.0, 0.002 * np.sqrt(1.0 - phi * phi), n_bars), phi, 0.0003)
-        perp[:, k] = spot[:, k] * (1.0 + basis)
+        column = rng.standard_t(3, n_bars)
+        column *= sd
+        column[0] = 0.0
+        np.cumsum(column, out=column)
+        np.exp(column, out=column)
+        column *= rng.uniform(10.0, 50_000.0)
+        spot[:, k] = column
+        basis = rng.normal(0.0, 0.002 * np.sqrt(1.0 - phi * phi), n_bars)
+        _ou_in_place(basis, phi, 0.0003)
+        basis += 1.0
+        np.multiply(column, basis, out=column)
+        perp[:, k] = column
     bars = np.arange(FUNDING_EVERY, n_bars, FUNDING_EVERY, dtype=np.int64)
     ev_bar = np.repeat(bars, n_assets)
     ev_col = np.tile(np.arange(n_assets, dtype=np.int64), bars.size)

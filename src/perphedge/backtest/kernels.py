@@ -29,8 +29,8 @@ Model (the plain-Python `reference` module implements the same, step for step):
      coins at spot and mark, which is only meaningful for a close proxy). If the policy asks (opening, schedule, band breach, regime switch), the
      short is re-sized to the target: fill at the perpetual price moved against the trade by
      the slippage, fee = |traded notional at the fill| * fee rate, both out of w; then w is
-     re-set to N / L (linear: from cash, which may go negative — `min_cash_usd` reports it;
-     inverse: from the held coins).
+     re-set to N / L (linear: from cash, which may go negative — `min_cash_usd`, the lowest
+     cash at a bar's close, reports it; inverse: from the held coins).
 * Equity = cash + sum(coins held * spot + w at the mark); unhedged = initial cash +
   sum(qty * spot).
 * Accounting per leg (USD): hedge P&L (variation margin, fill versus mark without slippage,
@@ -308,7 +308,6 @@ def simulate(
                         lg[i, A_HPNL] += drawn * (m - s)
                     else:
                         acct[AC_CASH] -= drawn
-                        acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
                     if pos > 0.0:  # close the segment (as close_segment, inline)
                         if not inverse:
                             lg[i, A_HPNL] -= pos * (m - lg[i, S_MREF])
@@ -330,6 +329,7 @@ def simulate(
                 samples[t // stride, i, 0], samples[t // stride, i, 1] = sampled(
                     pos, w, notional, lg[i, S_MMR], lg[i, S_CUM], pos * cs if inverse else pos * m
                 )
+        acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
         curves[0, t] = acct[AC_CASH] + held
         curves[1, t] = cash0 + base
         curves[2, t] = funding_total

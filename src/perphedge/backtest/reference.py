@@ -97,6 +97,7 @@ class Simulator:
                 base += leg.spec.qty_base * s
                 held += leg.held * s + leg.wallet * (m if leg.inverse else 1.0)
                 leg.hedged_bars += leg.pos > 0
+            self.min_cash = min(self.min_cash, self.cash)
             equity.append(self.cash + held)
             unhedged.append(self.spec.initial_cash_usd + base)
             funding_cum.append(total_funding)
@@ -208,7 +209,6 @@ class Simulator:
             leg.hedge_pnl += (margin - wallet) * (m - s)
         else:
             self.cash -= margin - wallet
-            self.min_cash = min(self.min_cash, self.cash)
         leg.wallet = margin
         leg.covered = ratio * leg.spec.qty_base
         leg.trades += 1
