@@ -9,7 +9,7 @@ finished by the next `--execute` run before anything new is planned.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +29,7 @@ from perphedge.live.execute import (
     RunReport,
     check_kill_switch,
     check_withdrawals,
+    exclusive_run,
     execute,
     propose,
     resume_open_intents,
@@ -177,44 +178,34 @@ def _report_json(report: RunReport | None) -> object:
     }
 
 
+def _session(ports: Ports, journal: Journal, args: HedgeArgs) -> LiveSession:
+    poll_s = min(1.0, args.order_timeout_s / 5 or 1.0)
+    options = RunOptions(order_timeout_s=args.order_timeout_s, poll_interval_s=poll_s)
+    return LiveSession(
+        journal_key(ports), ports.account, ports.execution, ports.market, ports.clock, journal,
+        home_dir(), options,
+    )  # fmt: skip
+
+
 def run_hedge(kind: str, args: HedgeArgs) -> None:
     config = load_portfolio(args.portfolio)
     ports = open_ports(
         config, args.exchange, args.paper, args.base_url, live_prices=args.live_prices
     )
-    home = home_dir()
-    with Journal.in_home() as journal:
-        session = LiveSession(
-            journal_key(ports),
-            ports.account,
-            ports.execution,
-            ports.market,
-            ports.clock,
-            journal,
-            home,
-            RunOptions(
-                order_timeout_s=args.order_timeout_s,
-                poll_interval_s=min(1.0, args.order_timeout_s / 5 or 1.0),
-            ),
-        )
+    guard = exclusive_run(home_dir()) if args.execute else nullcontext()
+    with Journal.in_home() as journal, guard:
+        session = _session(ports, journal, args)
         resumed = _resume(session, args)
-        proposal = propose(
-            session, _targets(kind, config, session, args.min_drift), kind, args.limits
-        )
+        targets = _targets(kind, config, session, args.min_drift)
+        proposal = propose(session, targets, kind, args.limits)
         report = _decide_and_send(session, proposal, ports, args)
         if args.json_out:
-            print_json(
-                {
-                    "kind": kind,
-                    "exchange": ports.exchange,
-                    "paper": ports.paper,
-                    "dry_run": not args.execute,
-                    "legs": list(proposal.legs),
-                    "notes": list(proposal.notes),
-                    "resumed": [_report_json(r) for r in resumed],
-                    "report": _report_json(report),
-                }
-            )
+            print_json({
+                "kind": kind, "exchange": ports.exchange, "paper": ports.paper,
+                "dry_run": not args.execute, "legs": list(proposal.legs),
+                "notes": list(proposal.notes), "resumed": [_report_json(r) for r in resumed],
+                "report": _report_json(report),
+            })  # fmt: skip
     problems = [p for r in (*resumed, report) if r is not None for p in r.problems]
     if problems:
         raise PermanentExchangeError("; ".join(problems))

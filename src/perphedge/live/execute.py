@@ -23,9 +23,11 @@ resumes there, and the exchange is asked before anything is sent.
 
 from __future__ import annotations
 
+import fcntl
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -94,6 +96,30 @@ class RunReport:
     orders: tuple[JournalOrder, ...]
     new_fills: int
     problems: tuple[str, ...]
+
+
+RUN_LOCK = "run.lock"
+
+
+@contextmanager
+def exclusive_run(home: Path) -> Iterator[None]:
+    """Hold PERPHEDGE_HOME/run.lock while sending; SafetyError if another run holds it.
+
+    Two runs planning from the same positions at once could both send the same difference.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / RUN_LOCK, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SafetyError(
+                "another perphedge run is sending orders from this data directory; wait for it "
+                "to finish (nothing was sent)"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def check_kill_switch(home: Path) -> None:
