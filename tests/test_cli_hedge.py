@@ -280,3 +280,15 @@ def test_a_second_executing_run_is_refused_while_one_holds_the_lock(run_cli, por
         assert r.code == 3 and "another perphedge run is sending orders" in r.err
         assert run_cli("hedge", "open", str(portfolio), "--paper").code == 0  # dry runs may read
     assert run_cli("hedge", "open", str(portfolio), "--paper", "--execute", "--yes").code == 0
+
+
+def test_history_lists_runs_from_the_journal(run_cli, portfolio, home):
+    assert run_cli("hedge", "open", str(portfolio), "--paper", "--execute", "--yes").code == 0
+    assert run_cli("hedge", "close", str(portfolio), "--paper", "--execute", "--yes").code == 0
+    data = json.loads(run_cli("hedge", "history", "--json").out)
+    assert data["journal"] == str(home / "journal.sqlite")
+    assert [run["intent"]["kind"] for run in data["runs"]] == ["open", "close"]
+    assert [len(run["orders"]) for run in data["runs"]] == [6, 6] and data["fills"] == 12
+    r = run_cli("hedge", "history", "--limit", "1")
+    assert r.code == 0 and "close-" in r.out and "open-" not in r.out
+    assert run_cli("hedge", "history", "--limit", "0").code == 2

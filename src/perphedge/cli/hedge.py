@@ -349,3 +349,30 @@ _hedge_command("close", "Close the hedge: reduce-only orders back to zero.")
 
 def register(app: typer.Typer) -> None:
     app.add_typer(hedge_app, name="hedge")
+
+
+@hedge_app.command("history")
+def history(
+    limit: int = typer.Option(10, "--limit", help="Show the last N runs."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The journal: recent runs with their orders, fills and funding received."""
+    if limit <= 0:
+        raise InputError("--limit", limit, "give a number of runs > 0")
+    with Journal.in_home() as journal:
+        intents = journal.intents()[-limit:]
+        orders = {i.intent_id: journal.orders(i.intent_id) for i in intents}
+        funding = float(journal.funding_total())
+        fills = len(journal.fills())
+        path = journal.path
+    if json_out:
+        print_json({"journal": str(path), "funding_received": funding, "fills": fills,
+                    "runs": [{"intent": i, "orders": orders[i.intent_id]} for i in intents]})  # fmt: skip
+        return
+    rows = [
+        [i.intent_id, i.exchange, i.status, len(orders[i.intent_id]),
+         sum(1 for o in orders[i.intent_id] if o.status == "filled")]
+        for i in intents
+    ]  # fmt: skip
+    console.print(table(f"journal {path}", ["run", "exchange", "status", "orders", "filled"], rows))
+    console.print(f"{fills} fill(s); funding received {fmt_num(funding)}", highlight=False)
