@@ -266,77 +266,66 @@ def _progress(session: LiveSession) -> Iterator[None]:
             session.progress = None
 
 
+PORTFOLIO = typer.Argument(help="Portfolio TOML file.")
+EXCHANGE = typer.Option(None, "--exchange", help="Venue (default: the file's).")
+PAPER = typer.Option(False, "--paper", help="Use the paper exchange (offline).")
+LIVE_PRICES = typer.Option(False, "--live-prices", help="With --paper: the venue's live prices.")
+BASE_URL = typer.Option(None, "--base-url", hidden=True)  # tests: a local fake exchange
+JSON = typer.Option(False, "--json", help="Print JSON.")
+_EXECUTE = typer.Option(False, "--execute", help="Send the orders (asks first).")
+_YES = typer.Option(False, "--yes", help="Do not ask for confirmation.")
+_MARKET = typer.Option(False, "--market", help="Market orders instead of limits.")
+_MAX_ORDER = typer.Option(
+    100_000.0, "--max-order-notional", help="Refuse a leg whose orders total more USD than this."
+)
+_CHILD = typer.Option(10_000.0, "--child-notional", help="Child orders of at most this many USD.")
+_SLIPPAGE = typer.Option(
+    0.002, "--slippage-cap", help="Limit price at most this fraction beyond the mark."
+)
+_MAX_LEVERAGE = typer.Option(
+    5.0, "--max-leverage", help="Refuse when gross notional / equity would exceed this."
+)
+_PRICE_AGE = typer.Option(120.0, "--max-price-age", help="Refuse prices older than this (s).")
+_TIMEOUT = typer.Option(
+    30.0, "--order-timeout", help="Seconds to wait for a limit order before cancelling the rest."
+)
+_MIN_DRIFT = typer.Option(
+    0.02, "--min-drift", help="rebalance: leave legs within this fraction of target."
+)
+
+
 def _hedge_command(kind: str, help_text: str) -> None:
     def command(
-        portfolio: Annotated[Path, typer.Argument(help="Portfolio TOML file.")],
-        exchange: str | None = typer.Option(
-            None, "--exchange", help="Venue (default: the file's)."
-        ),
-        paper: bool = typer.Option(False, "--paper", help="Use the paper exchange (offline)."),
-        live_prices: bool = typer.Option(
-            False, "--live-prices", help="With --paper: fill on the venue's live prices."
-        ),
-        do_execute: bool = typer.Option(False, "--execute", help="Send the orders (asks first)."),
-        yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
-        market: bool = typer.Option(False, "--market", help="Market orders instead of limits."),
-        max_order_notional: float = typer.Option(
-            100_000.0,
-            "--max-order-notional",
-            help="Refuse a leg whose orders total more USD than this.",
-        ),
-        child_notional: float = typer.Option(
-            10_000.0,
-            "--child-notional",
-            help="Split orders into children of at most this many USD.",
-        ),
-        slippage_cap: float = typer.Option(
-            0.002, "--slippage-cap", help="Limit price at most this fraction beyond the mark."
-        ),
-        max_leverage: float = typer.Option(
-            5.0, "--max-leverage", help="Refuse when gross notional / equity would exceed this."
-        ),
-        max_price_age: float = typer.Option(
-            120.0, "--max-price-age", help="Refuse prices older than this many seconds."
-        ),
-        order_timeout: float = typer.Option(
-            30.0,
-            "--order-timeout",
-            help="Seconds to wait for a limit order before cancelling the rest.",
-        ),
-        min_drift: float = typer.Option(
-            0.02, "--min-drift", help="rebalance: leave legs within this fraction of target."
-        ),
-        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-        base_url: str | None = typer.Option(None, "--base-url", hidden=True),
+        portfolio: Annotated[Path, PORTFOLIO],
+        exchange: str | None = EXCHANGE,
+        paper: bool = PAPER,
+        live_prices: bool = LIVE_PRICES,
+        do_execute: bool = _EXECUTE,
+        yes: bool = _YES,
+        market: bool = _MARKET,
+        max_order_notional: float = _MAX_ORDER,
+        child_notional: float = _CHILD,
+        slippage_cap: float = _SLIPPAGE,
+        max_leverage: float = _MAX_LEVERAGE,
+        max_price_age: float = _PRICE_AGE,
+        order_timeout: float = _TIMEOUT,
+        min_drift: float = _MIN_DRIFT,
+        json_out: bool = JSON,
+        base_url: str | None = BASE_URL,
     ) -> None:
         if order_timeout < 0 or min_drift < 0:
             raise InputError(
                 "--order-timeout/--min-drift", (order_timeout, min_drift), "give values >= 0"
             )
         limits = ExecutionLimits(
-            max_order_notional,
-            child_notional,
-            slippage_cap,
-            int(max_price_age * 1000),
-            max_leverage,
-            market,
-        )
-        run_hedge(
-            kind,
-            HedgeArgs(
-                portfolio,
-                exchange,
-                paper,
-                do_execute,
-                yes,
-                limits,
-                order_timeout,
-                min_drift,
-                json_out,
-                base_url,
-                live_prices,
-            ),
-        )
+            max_order_notional, child_notional, slippage_cap, int(max_price_age * 1000),
+            max_leverage, market,
+        )  # fmt: skip
+        args = HedgeArgs(
+            portfolio, exchange, paper, do_execute, yes, limits, order_timeout, min_drift,
+            json_out, base_url, live_prices,
+        )  # fmt: skip
+        run_hedge(kind, args)
 
     command.__doc__ = help_text
     hedge_app.command(kind, help=help_text)(command)

@@ -15,7 +15,15 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from perphedge.cli.hedge import journal_key, open_ports
+from perphedge.cli.hedge import (
+    BASE_URL,
+    EXCHANGE,
+    JSON,
+    LIVE_PRICES,
+    PORTFOLIO,
+    journal_key,
+    open_ports,
+)
 from perphedge.config import PortfolioConfig, load_portfolio
 from perphedge.errors import InputError
 from perphedge.live.monitor import (
@@ -79,32 +87,32 @@ def _deliver(home: Path, snap: Snapshot, alerts: tuple[Alert, ...], webhook: str
             err_console.print(f"warning: {problem}", highlight=False)
 
 
+_PAPER = typer.Option(False, "--paper", help="Watch the paper account (offline).")
+_INTERVAL = typer.Option(60.0, "--interval", help="Seconds between refreshes.")
+_ONCE = typer.Option(False, "--once", help="One snapshot, then exit.")
+_WEBHOOK = typer.Option(
+    None, "--webhook", envvar="PERPHEDGE_WEBHOOK_URL", help="POST alerts as JSON to this URL."
+)
+_MAX_DRIFT = typer.Option(0.05, "--max-drift", help="Alert above this drift from target.")
+_MIN_DISTANCE = typer.Option(
+    0.30, "--min-liq-distance", help="Alert when liquidation is closer than this fraction."
+)
+_MAX_RATIO = typer.Option(0.50, "--max-margin-ratio", help="Alert above this margin ratio.")
+
+
 def monitor(
-    portfolio: Annotated[Path, typer.Argument(help="Portfolio TOML file.")],
-    exchange: str | None = typer.Option(None, "--exchange", help="Venue (default: the file's)."),
-    paper: bool = typer.Option(False, "--paper", help="Watch the paper account (offline)."),
-    live_prices: bool = typer.Option(
-        False, "--live-prices", help="With --paper: the account on the venue's live prices."
-    ),
-    interval: float = typer.Option(60.0, "--interval", help="Seconds between refreshes."),
-    once: bool = typer.Option(False, "--once", help="One snapshot, then exit."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    webhook: str | None = typer.Option(
-        None,
-        "--webhook",
-        envvar="PERPHEDGE_WEBHOOK_URL",
-        help="POST alerts as JSON to this http(s) URL.",
-    ),
-    max_drift: float = typer.Option(
-        0.05, "--max-drift", help="Alert above this drift from target."
-    ),
-    min_liq_distance: float = typer.Option(
-        0.30, "--min-liq-distance", help="Alert when liquidation is closer than this fraction."
-    ),
-    max_margin_ratio: float = typer.Option(
-        0.50, "--max-margin-ratio", help="Alert above this margin ratio."
-    ),
-    base_url: str | None = typer.Option(None, "--base-url", hidden=True),
+    portfolio: Annotated[Path, PORTFOLIO],
+    exchange: str | None = EXCHANGE,
+    paper: bool = _PAPER,
+    live_prices: bool = LIVE_PRICES,
+    interval: float = _INTERVAL,
+    once: bool = _ONCE,
+    json_out: bool = JSON,
+    webhook: str | None = _WEBHOOK,
+    max_drift: float = _MAX_DRIFT,
+    min_liq_distance: float = _MIN_DISTANCE,
+    max_margin_ratio: float = _MAX_RATIO,
+    base_url: str | None = BASE_URL,
 ) -> None:
     """Watch the hedge: positions, drift, margin, liquidation distance, funding; alert on limits."""
     if interval <= 0:
