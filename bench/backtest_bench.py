@@ -49,6 +49,8 @@ LEVERAGE = 5.0
 MMR = 0.005
 THRESHOLDS = {"A": 0.002, "B": 0.05}
 MINUTES_PER_YEAR = 365.25 * 1440
+PHI = 0.5 ** (1.0 / 120.0)  # basis autocorrelation per bar: half-life 2 h of one-minute bars
+BASIS_SD = 0.002 * np.sqrt(1.0 - PHI * PHI)  # innovations giving a stationary sd of 0.2 %
 
 
 @njit(cache=True)
@@ -60,24 +62,31 @@ def _ou_in_place(shocks, phi, mean):  # type: ignore[no-untyped-def]
         shocks[t] = x
 
 
+def _chunked(draw: Callable[[int], np.ndarray], n: int, chunk: int = 1 << 18) -> np.ndarray:
+    """`n` random draws made `chunk` at a time (the generators' temporaries stay small)."""
+    out = np.empty(n)
+    for start in range(0, n, chunk):
+        out[start : start + chunk] = draw(min(chunk, n - start))
+    return out
+
+
 def make_data(seed: int, n_bars: int = N_BARS, n_assets: int = N_ASSETS) -> MarketArrays:
     """The seeded synthetic workload, generated column by column and in place, so that the
     process's peak memory is the arrays themselves plus two columns."""
     rng = np.random.default_rng(seed)
     spot = np.empty((n_bars, n_assets))
     perp = np.empty((n_bars, n_assets))
-    phi = 0.5 ** (1.0 / 120.0)  # half-life 2 h of one-minute bars
     for k in range(n_assets):
         sd = rng.uniform(0.5, 1.0) / np.sqrt(MINUTES_PER_YEAR) / np.sqrt(3.0)  # t(3) var = 3
-        column = rng.standard_t(3, n_bars)
+        column = _chunked(lambda n: rng.standard_t(3, n), n_bars)
         column *= sd
         column[0] = 0.0
         np.cumsum(column, out=column)
         np.exp(column, out=column)
         column *= rng.uniform(10.0, 50_000.0)
         spot[:, k] = column
-        basis = rng.normal(0.0, 0.002 * np.sqrt(1.0 - phi * phi), n_bars)
-        _ou_in_place(basis, phi, 0.0003)
+        basis = _chunked(lambda n: rng.normal(0.0, BASIS_SD, n), n_bars)
+        _ou_in_place(basis, PHI, 0.0003)
         basis += 1.0
         np.multiply(column, basis, out=column)
         perp[:, k] = column
@@ -85,7 +94,9 @@ def make_data(seed: int, n_bars: int = N_BARS, n_assets: int = N_ASSETS) -> Mark
     ev_bar = np.repeat(bars, n_assets)
     ev_col = np.tile(np.arange(n_assets, dtype=np.int64), bars.size)
     ev_rate = rng.normal(1e-4, 3e-4, ev_bar.size)
-    times = np.arange(n_bars, dtype=np.int64) * 60_000 + 1_577_836_800_000
+    times = np.arange(n_bars, dtype=np.int64)
+    times *= 60_000
+    times += 1_577_836_800_000
     names = tuple(f"A{k}" for k in range(n_assets))
     return MarketArrays(times, spot, perp, perp, ev_bar, ev_col, ev_rate, names, names)
 
