@@ -40,9 +40,11 @@ from perphedge.exchanges.paper_state import (
     PaperSettings,
     apply_to_position,
     fill_of,
+    new_fill,
     new_order,
     new_state,
     order_state,
+    record_fill,
 )
 from perphedge.funding import funding_payment
 from perphedge.instruments import Perpetual
@@ -240,32 +242,9 @@ class PaperExchange:
             self._state["positions"], order["symbol"], signed, price, inst.contract_size
         )
         self._state["wallet"] = str(Decimal(self._state["wallet"]) + realized - fee)
-        filled = Decimal(order["filled"]) + qty
-        cost = Decimal(order["cost"]) + qty * price
-        order.update(
-            filled=str(filled),
-            cost=str(cost),
-            avg_price=str((cost / filled).quantize(Decimal("1e-8"))),
-            updated_ms=now_ms,
-            status=(
-                OrderStatus.FILLED
-                if filled == Decimal(order["qty"])
-                else OrderStatus.PARTIALLY_FILLED
-            ).value,
-        )
+        record_fill(order, qty, price, now_ms)
         self._state["fills"].append(
-            {
-                "trade_id": self._next_id("pt"),
-                "cid": order["cid"],
-                "oid": order["oid"],
-                "symbol": order["symbol"],
-                "side": order["side"],
-                "qty": str(qty),
-                "price": str(price),
-                "fee": str(fee),
-                "ts_ms": now_ms,
-                "maker": not taker,
-            }
+            new_fill(self._next_id("pt"), order, qty, price, fee, now_ms, maker=not taker)
         )
 
     # -- margin and liquidation ----------------------------------------------------------------

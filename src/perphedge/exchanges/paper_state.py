@@ -71,6 +71,36 @@ def new_order(req: OrderRequest, exchange_order_id: str, now_ms: int) -> dict[st
     }
 
 
+def record_fill(order: dict[str, Any], qty: Decimal, price: Decimal, now_ms: int) -> None:
+    """Add `qty` at `price` to the order's filled quantity, average price and status."""
+    filled = Decimal(order["filled"]) + qty
+    cost = Decimal(order["cost"]) + qty * price
+    complete = filled == Decimal(order["qty"])
+    order.update(
+        filled=str(filled),
+        cost=str(cost),
+        avg_price=str((cost / filled).quantize(CENT)),
+        updated_ms=now_ms,
+        status=(OrderStatus.FILLED if complete else OrderStatus.PARTIALLY_FILLED).value,
+    )
+
+
+def new_fill(
+    trade_id: str,
+    order: dict[str, Any],
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    now_ms: int,
+    maker: bool,
+) -> dict[str, Any]:
+    return {
+        "trade_id": trade_id, "cid": order["cid"], "oid": order["oid"], "symbol": order["symbol"],
+        "side": order["side"], "qty": str(qty), "price": str(price), "fee": str(fee),
+        "ts_ms": now_ms, "maker": maker,
+    }  # fmt: skip
+
+
 def order_state(o: dict[str, Any]) -> OrderState:
     return OrderState(
         client_order_id=o["cid"],
