@@ -16,8 +16,9 @@ from decimal import Decimal
 
 import pytest
 
+from perphedge.exchanges.market_data import CcxtMarketData
 from tests.fakes.binance_state import ApiError, ExchangeState
-from tests.fakes.binance_usdm import FakeBinance
+from tests.fakes.binance_usdm import FakeBinance, make_ccxt
 
 D = Decimal
 
@@ -105,3 +106,15 @@ def test_client_id_unique_among_open_orders_only_unless_scoped_all() -> None:
     strict.place(order("SELL", "0.010", "60000", "done-1"))  # fills
     with pytest.raises(ApiError, match="-4116"):
         strict.place(order("SELL", "0.010", "60000", "done-1"))
+
+
+def test_recorded_funding_history_through_perphedges_market_data(fake: FakeBinance) -> None:
+    market = CcxtMarketData("binance", exchange=make_ccxt(fake), sleep=lambda s: None)
+    june = market.funding_history("BTC/USDT:USDT", 1780272000000, 1782864000000)  # June 2026
+    # the recorded body: 90 settlements, 00/08/16 UTC, first 0.00005703, last 0.00003327,
+    # rates summing to 0.00203063 (python: sum of Decimal(row["fundingRate"]))
+    assert len(june.ts_ms) == 90
+    assert (june.rate[0], june.rate[-1]) == (0.00005703, 0.00003327)
+    assert float(june.rate.sum()) == pytest.approx(0.00203063, abs=1e-12)
+    first_week = market.funding_history("BTC/USDT:USDT", 1780272000000, 1780876800000)
+    assert len(first_week.ts_ms) == 21  # 7 days x 3 settlements

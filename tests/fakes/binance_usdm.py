@@ -236,6 +236,14 @@ def _premium(f: FakeBinance, p: Params) -> Any:
     return [bodies.premium_index(f.state, s, now) for s in SPECS]
 
 
+def _funding_rates(f: FakeBinance, p: Params) -> Any:
+    """Binance: rows in [startTime, endTime], oldest first, `limit` (default 100, max 1000)."""
+    start, end = int(p.get("startTime", "0")), int(p.get("endTime", str(f.clock())))
+    limit = min(int(p.get("limit", "100")), 1000)
+    rows = bodies.funding_rate_history(_symbol(p))
+    return [r for r in rows if start <= r["fundingTime"] <= end][:limit]
+
+
 def _new_order(f: FakeBinance, p: Params) -> Any:
     return bodies.order(f.state.place(p))
 
@@ -305,7 +313,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/exchangeInfo"): (False, lambda f, p: bodies.exchange_info(f.clock())),
     ("GET", "/fapi/v1/premiumIndex"): (False, _premium),
     ("GET", "/fapi/v1/fundingInfo"): (False, lambda f, p: bodies.funding_info()),
-    ("GET", "/fapi/v1/fundingRate"): (False, lambda f, p: bodies.funding_rate_history(_symbol(p))),
+    ("GET", "/fapi/v1/fundingRate"): (False, _funding_rates),
     ("GET", "/fapi/v1/leverageBracket"): (
         True,
         lambda f, p: bodies.leverage_brackets(p.get("symbol")),
