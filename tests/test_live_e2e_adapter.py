@@ -120,6 +120,17 @@ def test_resting_order_fills_as_maker_when_the_mark_crosses(
     assert_agree(fake, account)
 
 
+def test_open_orders_of_every_symbol(fake: FakeBinance, account: CcxtAccount) -> None:
+    account.place_order(short("ph-all-1", price="70000"))
+    eth = OrderRequest(
+        "ETH/USDT:USDT", OrderSide.SELL, D("0.010"), OrderType.LIMIT, "ph-all-2", D(3500)
+    )
+    account.place_order(eth)
+    assert sorted(o.client_order_id for o in account.open_orders()) == ["ph-all-1", "ph-all-2"]
+    assert [o.client_order_id for o in account.open_orders(BTC)] == ["ph-all-1"]
+    assert_agree(fake, account)
+
+
 def test_partial_fill_then_cancel_keeps_the_filled_part(
     fake: FakeBinance, account: CcxtAccount
 ) -> None:

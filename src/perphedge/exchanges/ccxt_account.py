@@ -106,6 +106,9 @@ class CcxtAccount:
         return [s for s in states if s.contracts != 0 and (not wanted or s.symbol in wanted)]
 
     def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        """Open orders of `symbol`, or of every symbol (Binance weighs that 40x: use sparingly)."""
+        if symbol is None and self._venue in _BINANCE_IDS:  # ccxt refuses unless acknowledged
+            self._ex.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
         raw = self._read("fetch open orders", lambda: self._ex.fetch_open_orders(symbol))
         return [self._remember(o) for o in raw]
 
