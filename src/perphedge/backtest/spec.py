@@ -12,8 +12,8 @@ builds it from dense arrays.
 
 Policies are small objects with documented parameters, defaults and bounds; each has a numeric
 `code` and a parameter vector (`params()`) that the numba kernel dispatches on. To add one: a new
-dataclass here with the next code, its branch in `kernels._target_ratio` and in
-`reference._target_ratio`, and a test that both agree.
+dataclass here with the next code (and in `POLICIES`), its branch in `kernels.policy_target` and
+in `reference.Simulator.target_ratio`, and its strategy in tests/test_backtest_agreement.py.
 """
 
 from __future__ import annotations
@@ -347,7 +347,8 @@ class VolTriggered:
     `ratio_low`.
 
     Volatility: exponentially weighted (span `vol_window` bars) mean of squared simple spot
-    returns, annualised with the bar length of the data. Re-sizes within `band` like DriftBand.
+    returns, annualised with the bar length of the data; during the first `vol_window` bars
+    (warm-up) the high ratio applies. Re-sizes within `band` like DriftBand.
     ratio_low: 0..3, default 0.5. ratio_high: 0..3, default 1. vol_window: >= 2 bars, default
     10080 (a week of minutes). vol_threshold: annualised, (0, 10], default 0.8 (80 %).
     band: (0, 1], default 0.05.
