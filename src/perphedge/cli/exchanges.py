@@ -44,13 +44,14 @@ def exchanges(
     if as_json:
         print_json({"ccxt_version": ccxt_version(), "legend": LEGEND, "venues": rows})
         return
-    console.print(
-        table(
-            f"Venue capabilities (ccxt {ccxt_version()})",
-            ["capability", *(r.venue for r in rows)],
-            _rows(rows),
-        )
+    out = table(
+        f"Venue capabilities (ccxt {ccxt_version()})",
+        ["capability", *(r.venue for r in rows)],
+        _rows(rows),
     )
+    for column in out.columns:  # fold long cells on narrow terminals instead of cutting them
+        column.overflow = "fold"
+    console.print(out)
     for r in rows:
         if r.notes:
             console.print(f"{r.venue}: {r.notes}", highlight=False)

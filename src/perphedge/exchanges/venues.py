@@ -214,7 +214,8 @@ VENUES: dict[str, Venue] = {
             proven=_ALL - {Capability.CANCEL_ORDER, Capability.CLIENT_ORDER_ID},
             notes=(
                 "cancel has no recording; a lookup by client id also sends orderId=None "
-                "(ccxt 4.5.90), so client ids stay unverified"
+                "(ccxt 4.5.90), so client ids stay unverified; ccxt leaves the contract's max "
+                "leverage (maxLongLeverage) unparsed"
             ),
         ),
         Venue(
