@@ -18,6 +18,7 @@ from perphedge.backtest import (
     MarketArrays,
     Schedule,
     StaticRatio,
+    VolTriggered,
     run_backtest,
 )
 from perphedge.backtest.reference import simulate_reference
@@ -220,3 +221,15 @@ def test_schedule_resizes_on_its_bars_only() -> None:
     assert r.trades == 3
     notional = [100.0, 102.0, 102.0, 104.0 * 102 / 101, 104.0]
     assert r.hedge_notional_usd[:, 0] == pytest.approx(notional)
+
+
+def test_vol_triggered_switches_between_its_two_ratios() -> None:
+    data = market([100.0, 100.0, 100.0, 110.0, 110.0])
+    policy = VolTriggered(ratio_low=0.5, ratio_high=1.0, vol_window=2, vol_threshold=0.8)
+    spec = BacktestSpec((HedgeLeg(1.0, 0, 0),), policy, 1_000.0, 2.0, NO_COSTS)
+    r = run_both(spec, data)
+    # bars 0-1: warm-up, the high ratio (100 USD); bar 2: no move, EWMA variance 0 -> low ratio
+    # (50); bar 3: +10 %, variance 2/3 x 0.01 x 525,600 bars a year >> 0.8^2 -> high (110);
+    # bar 4: still high (1/3 x 0.00667 x 525,600), no trade
+    assert r.hedge_notional_usd[:, 0] == pytest.approx([100.0, 100.0, 50.0, 110.0, 110.0])
+    assert r.trades == 3
