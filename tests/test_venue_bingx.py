@@ -209,6 +209,7 @@ def test_through_perphedges_adapter():
         eth = md.instrument("ETH/USDT:USDT")
         assert (eth.contract_size, eth.qty_step, eth.price_tick) == (1.0, 0.01, 0.01)
         assert (eth.min_qty, eth.min_notional, eth.taker_fee) == (0.01, 2.0, 0.0005)
+        assert eth.max_leverage == 125.0  # maxLongLeverage, read from the raw row by parse
         # 25 recorded brackets; BingX's own maintAmount kept (it equals the recursion)
         assert len(eth.tiers.tiers) == 25 and eth.tiers.cum_is_consistent()
         assert eth.tiers.tiers[-1].cum == 262_535_750.0

@@ -123,6 +123,14 @@ def _step(precision: Any, mode: int, field: str) -> float:
     return float(Decimal(1).scaleb(-int(value)))
 
 
+def _info_leverage(market: Json) -> Decimal | None:
+    """Max leverage ccxt leaves in the raw row (BingX: maxLongLeverage/maxShortLeverage)."""
+    info = market.get("info") or {}
+    sides = [optional_decimal(info.get(k)) for k in ("maxLongLeverage", "maxShortLeverage")]
+    known = [x for x in sides if x is not None and x > 0]
+    return min(known) if known else None
+
+
 def perpetual(
     market: Json,
     exchange: str,
@@ -138,7 +146,7 @@ def perpetual(
     limits = market.get("limits") or {}
     precision = market.get("precision") or {}
     inverse = bool(market.get("inverse"))
-    max_lev = optional_decimal((limits.get("leverage") or {}).get("max"))
+    max_lev = optional_decimal((limits.get("leverage") or {}).get("max")) or _info_leverage(market)
     extra: dict[str, Any] = {}
     if tiers is not None:
         extra["tiers"] = tiers

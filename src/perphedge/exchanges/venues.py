@@ -215,7 +215,7 @@ VENUES: dict[str, Venue] = {
             notes=(
                 "cancel has no recording; a lookup by client id also sends orderId=None "
                 "(ccxt 4.5.90), so client ids stay unverified; ccxt leaves the contract's max "
-                "leverage (maxLongLeverage) unparsed"
+                "leverage in the raw row (perphedge reads maxLongLeverage there)"
             ),
         ),
         Venue(
