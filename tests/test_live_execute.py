@@ -324,10 +324,32 @@ def test_coin_margined_equity_counts_the_coins(tmp_path, clock, journal):
     assert [(o.side.value, o.qty) for leg in proposal.legs for o in leg.orders] == [
         ("sell", D(600))
     ]
-    with pytest.raises(SafetyError, match=r"would be 1.00x .* above the cap 0.5x"):
+    # 700 contracts = 70,000 USD on 60,000 of coins: 1.17x > 1x
+    with pytest.raises(SafetyError, match=r"would be 1.17x .* above the cap 1x"):
         propose(
             session,
-            [LegTarget(inverse, D(-600), 1)],
+            [LegTarget(inverse, D(-700), 1)],
             "open",
-            ExecutionLimits(max_order_notional=60_000, max_leverage=0.5),
+            ExecutionLimits(max_order_notional=70_000, max_leverage=1.0),
         )
+
+
+def test_leverage_caps_block_growth_never_reduction(tmp_path, clock, market, journal):
+    paper = make_paper(tmp_path, clock, market)
+    session = make_session(tmp_path, paper, journal)
+    with pytest.raises(SafetyError, match=r"asks for 10x, above the cap 5x"):
+        propose(session, [LegTarget(BTC, D("-0.5"), 10)], "open", LIMITS)
+    execute(session, propose(session, TARGETS, "open", LIMITS), "p.toml")  # 54,000 on 20,000
+    tight = ExecutionLimits(max_leverage=2.0)  # 2.7x now: growing is refused ...
+    eth = LegTarget(ETH, D(-8), 2)
+    # gross 0.6 x 60,000 + 8 x 3,000 = 60,000; equity 20,000 - 26.98 fees - 27 unrealised
+    # (0.5 x 30 + 8 x 1.5 of slippage) = 19,946.01 -> 3.01x
+    with pytest.raises(
+        SafetyError, match=r"would be 3.01x \(notional 60,000.00 / equity 19,946.01\)"
+    ):
+        propose(session, [LegTarget(BTC, D("-0.6"), 2), eth], "rebalance", tight)
+    # ... but reducing toward the cap, and closing with any leverage setting, is not
+    smaller = propose(session, [LegTarget(BTC, D("-0.3"), 2), eth], "rebalance", tight)
+    assert [o.qty for o in smaller.legs[0].orders] == [D("0.1")] * 2  # 12,000 USD in two
+    close = propose(session, [LegTarget(t.symbol, D(0), 10) for t in TARGETS], "close", tight)
+    assert close.has_orders

@@ -237,6 +237,15 @@ def check_order_notional(plan: LegPlan, limits: ExecutionLimits) -> None:
         )
 
 
+def check_leverage_setting(target: LegTarget, max_leverage: float) -> None:
+    """SafetyError when the leverage to set on the venue exceeds the cap."""
+    if target.leverage > max_leverage:
+        raise SafetyError(
+            f"{target.symbol}: the portfolio asks for {target.leverage}x, above the cap "
+            f"{max_leverage:g}x; lower [hedge].leverage or raise --max-leverage (nothing was sent)"
+        )
+
+
 def check_leverage(gross_notional_after_usd: float, equity_usd: float, max_leverage: float) -> None:
     """SafetyError when gross notional after the orders / equity exceeds `max_leverage`."""
     if equity_usd <= 0:

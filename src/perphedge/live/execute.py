@@ -38,6 +38,7 @@ from perphedge.orderplan import (
     LegPlan,
     LegTarget,
     check_leverage,
+    check_leverage_setting,
     check_order_notional,
     check_price_fresh,
     notional_usd,
@@ -153,7 +154,10 @@ def propose(
     gross_after = 0.0
     settle_of: dict[str, str] = {}
     usd_per_coin: dict[str, float] = {}
+    gross_before = 0.0
     for target in targets:
+        if kind != "close":  # closing only lowers risk: never blocked by the leverage caps
+            check_leverage_setting(target, limits.max_leverage)
         quote = session.market.mark_price(target.symbol)
         check_price_fresh(target.symbol, quote.ts_ms, now_ms, limits.max_price_age_ms)
         inst = session.market.instrument(target.symbol)
@@ -170,13 +174,14 @@ def propose(
             target, held.position_contracts, held.pending_contracts, quote.price, inst, limits
         )
         check_order_notional(leg, limits)
-        after = leg.position_contracts + leg.pending_contracts + leg.planned_contracts
-        gross_after += notional_usd(inst, after, quote.price)
+        before = leg.position_contracts + leg.pending_contracts
+        gross_before += notional_usd(inst, before, quote.price)
+        gross_after += notional_usd(inst, before + leg.planned_contracts, quote.price)
         legs.append(leg)
         notes.extend(f"{leg.symbol}: {n}" for n in leg.notes)
     equity = state.equity_in_usd(settle_of, usd_per_coin)
     proposal = Proposal(kind, tuple(targets), tuple(legs), equity, gross_after, tuple(notes))
-    if proposal.has_orders:
+    if proposal.has_orders and gross_after > gross_before:  # reducing is always allowed
         check_leverage(gross_after, equity, limits.max_leverage)
     return proposal
 
@@ -202,7 +207,8 @@ def execute(session: LiveSession, proposal: Proposal, portfolio: str) -> RunRepo
         for order in leg.orders
     ]
     for target in proposal.targets:
-        if any(leg.symbol == target.symbol and leg.orders for leg in proposal.legs):
+        has_orders = any(leg.symbol == target.symbol and leg.orders for leg in proposal.legs)
+        if has_orders and proposal.kind != "close":
             session.execution.set_leverage(target.symbol, target.leverage)
     session.journal.begin_intent(intent, requests)
     return run_intent(session, intent)
