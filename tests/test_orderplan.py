@@ -127,6 +127,8 @@ def test_guardrails_refuse_with_clear_messages():
     plan = plan_leg(LegTarget(BTC, D("-0.5")), D(0), D(0), D(60000), INST, ExecutionLimits())
     with pytest.raises(SafetyError, match=r"orders total 30,000.00 USD, above .* 20,000.00"):
         check_order_notional(plan, ExecutionLimits(max_order_notional=20_000))
+    closing = plan_leg(LegTarget(BTC, D(0)), D("-0.5"), D(0), D(60000), INST, ExecutionLimits())
+    check_order_notional(closing, ExecutionLimits(max_order_notional=20_000))  # reduce-only: ok
     check_leverage(50_000, 10_000, 5.0)  # exactly 5x: allowed
     with pytest.raises(SafetyError, match=r"would be 6.00x .* above the cap 5x"):
         check_leverage(60_000, 10_000, 5.0)

@@ -114,6 +114,11 @@ class LegPlan:
     def notional_usd(self) -> float:
         return sum(o.notional_usd for o in self.orders)
 
+    @property
+    def adding_notional_usd(self) -> float:
+        """USD of the orders that add exposure (not reduce-only)."""
+        return sum(o.notional_usd for o in self.orders if not o.reduce_only)
+
 
 def client_order_id(intent_id: str, symbol: str, child_index: int) -> str:
     """Deterministic id, 26 characters, accepted by Binance, Bybit and OKX."""
@@ -228,10 +233,11 @@ def check_price_fresh(symbol: str, price_ts_ms: int, now_ms: int, max_age_ms: in
 
 
 def check_order_notional(plan: LegPlan, limits: ExecutionLimits) -> None:
-    """SafetyError when the leg's total change exceeds `max_order_notional` USD."""
-    if plan.notional_usd > limits.max_order_notional:
+    """SafetyError when the leg's orders that add exposure total more than `max_order_notional`
+    USD (reduce-only orders cannot overshoot the position, so they never count)."""
+    if plan.adding_notional_usd > limits.max_order_notional:
         raise SafetyError(
-            f"{plan.symbol}: orders total {plan.notional_usd:,.2f} USD, above the maximum order "
+            f"{plan.symbol}: orders total {plan.adding_notional_usd:,.2f} USD, above the maximum order "
             f"notional {limits.max_order_notional:,.2f}; raise --max-order-notional if this is "
             "intended (nothing was sent)"
         )
