@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import ccxt
@@ -84,10 +86,14 @@ def _inverse_offered(venue: Venue) -> bool:
     return bool(swap.get("inverse"))
 
 
-def ccxt_claims(venue: Venue) -> dict[Capability, bool]:
-    """What ccxt (the installed version) says `venue` can do, per capability (linear swaps)."""
+@functools.cache
+def ccxt_claims(venue: Venue) -> Mapping[Capability, bool]:
+    """What ccxt (the installed version) says `venue` can do, per capability (linear swaps).
+
+    Read-only and computed once per venue (ccxt's flags do not change while running).
+    """
     if venue.ccxt_linear is None:
-        return dict.fromkeys(Capability, False)
+        return MappingProxyType(dict.fromkeys(Capability, False))
     has = _exchange(venue.ccxt_linear).has
     claims = {
         cap: any(_flag_on(has.get(flag)) for flag in flags) for cap, flags in CCXT_FLAGS.items()
@@ -100,7 +106,7 @@ def ccxt_claims(venue: Venue) -> dict[Capability, bool]:
     # Venues whose funding-rate body names the interval: ccxt parses it into `interval`.
     if venue.funding_interval_field and _flag_on(has.get("fetchFundingRate")):
         claims[Capability.FUNDING_INTERVAL] = True
-    return claims
+    return MappingProxyType(claims)
 
 
 def support(venue: Venue, capability: Capability) -> Support:
