@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from perphedge.exchanges.venues import Capability as Cap
+from perphedge.ports import OrderRequest, OrderSide, OrderType
 from tests.recorded_venue import (
     RecordedServer,
     Venue,
@@ -227,3 +228,24 @@ def test_through_perphedges_adapter():
         )
         (pos,) = account.positions(["LTC/USDT:USDT"])
         assert pos.contracts == Decimal("0.1") and pos.entry_price == Decimal("95.61")
+
+
+def test_reduce_only_close_through_perphedges_adapter():
+    # The lookup before sending is answered with BingX's error 80016 "order does not exist"
+    # (CONSTRUCTED envelope); the order then goes out once, reduce-only, with our client id.
+    missing = {"code": 80016, "msg": "order does not exist", "data": {}}
+    with RecordedServer({**_routes(), "GET /openApi/swap/v2/trade/order": missing}) as server:
+        _md, account = adapter("bingx", server)
+        req = OrderRequest(
+            "LTC/USDT:USDT", OrderSide.SELL, Decimal("0.17"), OrderType.LIMIT, "ph3",
+            price=Decimal("30"), reduce_only=True,
+        )  # fmt: skip
+        placed = account.place_order(req)
+        assert placed.exchange_order_id == "1735119588833849344"  # GENUINE create answer
+        assert (placed.client_order_id, placed.qty, placed.reduce_only) == (
+            "ph3",
+            Decimal("0.17"),
+            True,
+        )
+        (sent,) = server.sent("POST", "/openApi/swap/v2/trade/order")
+        assert sent.query["clientOrderID"] == ["ph3"] and sent.query["reduceOnly"] == ["true"]
