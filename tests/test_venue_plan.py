@@ -85,3 +85,19 @@ def test_bundled_rows_keep_their_source():
     assert okx.contract_size == 0.01  # ctVal, mechanics.md §1.4
     bingx_inverse = instrument_tables.by_symbol("bingx", "BTC/USD:BTC")
     assert bingx_inverse.is_inverse and bingx_inverse.contract_size == 100.0
+
+
+def test_coin_margined_plans_on_bybit_and_mexc(run_cli):
+    # 1 BTC @ 60,000 and 10 ETH @ 3,000 backing 1x coin-margined shorts
+    mexc = {leg["symbol"]: leg for leg in _plan(run_cli, INVERSE, "--exchange", "mexc")["legs"]}
+    assert mexc["BTC/USD:BTC"]["qty"] == 600  # 60,000 USD / 100 USD per contract
+    assert mexc["ETH/USD:ETH"]["qty"] == 3000  # 30,000 USD / 10 USD per contract
+    assert all(leg["liquidation_price"] is None for leg in mexc.values())  # coin-backed 1x
+    assert all(leg["liquidation_approximate"] for leg in mexc.values())
+    bybit = _plan(run_cli, INVERSE, "--exchange", "bybit")["legs"]
+    (btc,) = [leg for leg in bybit if leg["symbol"] == "BTC/USD:BTC"]
+    assert btc["qty"] == 60_000  # 1 USD contracts
+    # Bybit's isolated inverse formula keeps MM at entry: PV = Q/EP = 1 BTC = WB,
+    # MM0 = 1 % (assumed flat tier) of PV = 0.01 BTC -> LP = Q / (PV - (WB - MM0)) = 60,000 / 0.01
+    assert btc["liquidation_price"] == pytest.approx(6_000_000.0, rel=1e-9)
+    assert btc["liquidation_approximate"] is False

@@ -41,6 +41,15 @@ _MEXC = (
     "MEXC GET /api/v1/contract/detail (recorded rows, ccxt markets fixture "
     "venues/mexc/ccxt_mexc_markets_swap_subset.json @1f086143)"
 )
+_BYBIT_INV = (
+    "Bybit inverse BTCUSD: 1 USD per contract (mechanics.md §3.1), lot 1, tick 0.5 as Bybit "
+    "publishes it (no recorded instrument row); fees as Bybit linear"
+)
+_MEXC_INV = (
+    "MEXC GET /api/v1/contract/detail contractSize and maxLeverage via "
+    "venues/mexc/tradeAI_mexc_limits_fetched_derived.json (DERIVED from live data, "
+    "Savelii777/tradeAI @2be4c61e); lot 1 contract; price tick not recorded (0.1 assumed)"
+)
 _WEEX = (
     "WEEX GET /capi/v3/market/exchangeInfo (API documentation sample, "
     "venues/weex/jkorf_Futures_ExchangeData_GetExchangeInfo.json; sizes in base coin)"
@@ -66,6 +75,12 @@ ROWS: tuple[Row, ...] = (
      0.0002, 0.0005, _LIQ, 8.0, _BINGX, "2024"),
     ("bingx", "BTC/USD:BTC", "BTC-USD", _I, 100.0, 1.0, 1.0, 0.0, 0.1,
      0.0002, 0.0005, _LIQ, 8.0, _BINGX_INV, "2024-03"),
+    ("bybit", "BTC/USD:BTC", "BTCUSD", _I, 1.0, 1.0, 1.0, 0.0, 0.5,
+     0.0002, 0.00055, _LIQ, 8.0, _BYBIT_INV, "2024"),
+    ("mexc", "BTC/USD:BTC", "BTC_USD", _I, 100.0, 1.0, 1.0, 0.0, 0.1,
+     0.0, 0.0002, _LIQ, 8.0, _MEXC_INV, "2026-01"),
+    ("mexc", "ETH/USD:ETH", "ETH_USD", _I, 10.0, 1.0, 1.0, 0.0, 0.01,
+     0.0, 0.0002, _LIQ, 8.0, _MEXC_INV, "2026-01"),
     ("mexc", "BTC/USDT:USDT", "BTC_USDT", _L, 0.0001, 1.0, 1.0, 0.0, 0.1,
      0.0, 0.0002, _LIQ, 8.0, _MEXC, "2025"),
     ("mexc", "ETH/USDT:USDT", "ETH_USDT", _L, 0.01, 1.0, 1.0, 0.0, 0.01,
