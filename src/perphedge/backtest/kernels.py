@@ -247,21 +247,55 @@ def simulate(
     curves[3, T]: equity, unhedged equity, cumulative funding. samples[S, L, 2]: leg i's margin
     ratio and hedge notional every `stride` bars. `lg` must start with the constants filled,
     S_ALIVE = 1, S_SWITCH = -inf, A_LIQBAR = -1 and everything else 0.
-    The common path of a leg-bar is written here, on scalars; helpers that take arrays run only
-    on rare events (funding, re-tiering, liquidation), because numba reference-counts
-    every array handed to a function and that costs more than the model's arithmetic. For the
-    same reason covered spot P&L and hedged bars are booked per hedge segment, not per bar.
+
+    Each bar takes two passes over the legs. The first is the common case, kept small: a linear
+    leg under a static, band or schedule policy with no funding event carries its variation
+    margin, and if that leaves it above maintenance and inside its band (nothing else to do),
+    it is done. Every other leg (inverse, funding event, re-tiering, liquidation, re-size,
+    funding-aware or volatility policy) goes, untouched, through the full step in the second
+    pass, in leg order, so cash moves in the same order as in the reference. Helpers that take
+    arrays run only on rare events, because numba reference-counts every array handed to a
+    function; for the same reason covered spot P&L and hedged bars are booked per hedge segment.
     """
     n_legs, stride, bpy, cash0 = lg.shape[0], int(cfg[CF_STRIDE]), cfg[CF_BPY], acct[AC_CASH]
     pp = (pvec[0], pvec[1], pvec[2], pvec[3], pvec[4], pvec[5])
     lev, fee_rate, slip = cfg[CF_LEV], cfg[CF_FEE], cfg[CF_SLIP]
     every = int(pp[2]) if code == 2 else 1
     e, funding_total, n_bars = 0, 0.0, spot.shape[0]
+    full_step = np.empty(n_legs, dtype=np.int64)
     for t in range(n_bars):
         if e < ev_bar.size and ev_bar[e] == t:
             e = mark_events(t, e, ev_bar, ev_col, ev_rate, lg, pp[3])
-        record, held, base = t % stride == 0, 0.0, 0.0
-        for i in range(n_legs):
+        held, base, n_full = 0.0, 0.0, 0
+        scheduled = t == 0 or (code == 2 and t % every == 0)
+        for i in range(n_legs):  # first pass: the quiet linear leg
+            if code <= 2 and lg[i, C_INV] == 0.0 and lg[i, S_EVENT] == 0.0:
+                j = int(lg[i, C_HEDGE])
+                s, m = spot[t, int(lg[i, C_SPOT])], mark[t, j]
+                pos, w = lg[i, S_POS], lg[i, S_W]
+                quiet = True
+                if pos > 0.0:
+                    w -= pos * (m - mark[t - 1, j])
+                    notional = pos * m
+                    quiet = (lg[i, S_LO] <= notional < lg[i, S_HI]) and (
+                        w > notional * lg[i, S_MMR] - lg[i, S_CUM]
+                    )
+                if quiet and lg[i, S_ALIVE] > 0.0:
+                    target = max(pp[0] * lg[i, C_BETA] * lg[i, C_QTY] * s, 0.0)
+                    current = pos * m
+                    quiet = current == target or not (
+                        scheduled or (pp[1] > 0.0 and abs(current - target) > pp[1] * target)
+                    )
+                if quiet:
+                    lg[i, S_W] = w
+                    value = lg[i, C_QTY] * s
+                    base += value
+                    held += value + w
+                    continue
+            full_step[n_full] = i
+            n_full += 1
+        for f in range(n_full):  # second pass: the full step, in leg order
+            i = full_step[f]
             k, j = int(lg[i, C_SPOT]), int(lg[i, C_HEDGE])
             s, m = spot[t, k], mark[t, j]
             inverse, cs, pos = lg[i, C_INV] > 0.0, lg[i, C_CS], lg[i, S_POS]
@@ -322,22 +356,33 @@ def simulate(
             w, pos = lg[i, S_W], lg[i, S_POS]
             base += lg[i, C_QTY] * s
             held += lg[i, S_HOLD] * s + (w * m if inverse else w)
-            if record:
-                notional = pos * cs / m if inverse else pos * m
-                if pos > 0.0 and (notional < lg[i, S_LO] or notional >= lg[i, S_HI]):
-                    retier(i, notional, tiers, lg)
-                samples[t // stride, i, 0], samples[t // stride, i, 1] = sampled(
-                    pos, w, notional, lg[i, S_MMR], lg[i, S_CUM], pos * cs if inverse else pos * m
-                )
         acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
         curves[0, t] = acct[AC_CASH] + held
         curves[1, t] = cash0 + base
         curves[2, t] = funding_total
+        if t % stride == 0:
+            record(t, t // stride, mark, lg, tiers, samples)
     for i in range(n_legs):
         if lg[i, S_POS] > 0.0:
             close_segment(
                 i, n_bars, spot[-1, int(lg[i, C_SPOT])], mark[-1, int(lg[i, C_HEDGE])], lg
             )
+
+
+@_jit
+def record(
+    t: int, r: int, mark: FloatArray, lg: FloatArray, tiers: FloatArray, samples: FloatArray
+) -> None:
+    """Sample row r: each leg's margin ratio and hedge notional at the close of bar t."""
+    for i in range(lg.shape[0]):
+        m, inverse, cs = mark[t, int(lg[i, C_HEDGE])], lg[i, C_INV] > 0.0, lg[i, C_CS]
+        pos, w = lg[i, S_POS], lg[i, S_W]
+        notional = pos * cs / m if inverse else pos * m
+        if pos > 0.0 and (notional < lg[i, S_LO] or notional >= lg[i, S_HI]):
+            retier(i, notional, tiers, lg)
+        samples[r, i, 0], samples[r, i, 1] = sampled(
+            pos, w, notional, lg[i, S_MMR], lg[i, S_CUM], pos * cs if inverse else pos * m
+        )
 
 
 @_jit
