@@ -65,11 +65,15 @@ def paper_live_ports(exchange: str, home: Path, base_url: str | None = None) -> 
     name = venue(exchange).name
     try:
         market_mod: Any = importlib.import_module("perphedge.exchanges.market_data")
+        client_mod: Any = importlib.import_module("perphedge.exchanges.client")
     except ImportError:
         raise CapabilityError(f"no market-data adapter for {name}; use --paper alone") from None
     from perphedge.exchanges.replay import SystemClock
 
-    data = market_mod.CcxtMarketData(name, "linear", base_url=base_url)
+    public = client_mod.make_exchange(name, "linear", base_url=base_url, use_keyring=False)
+    if base_url:  # a local test exchange: no client-side pacing needed
+        public.enableRateLimit = False
+    data = market_mod.CcxtMarketData(name, "linear", exchange=public, base_url=base_url)
     clock = SystemClock()
     paper = PaperExchange(paper_path(home, f"{name}-live"), data, clock)
     return Ports(f"{name}-live", True, paper, paper, data, clock)
@@ -101,6 +105,8 @@ def live_ports(exchange: str, base_url: str | None = None, market: str = "linear
     from perphedge.exchanges.replay import SystemClock
 
     ccxt_exchange = client_mod.make_exchange(name, market, base_url=base_url)
+    if base_url:  # a local test exchange: no client-side pacing needed
+        ccxt_exchange.enableRateLimit = False
     account = account_mod.CcxtAccount(ccxt_exchange)
     data = market_mod.CcxtMarketData(name, market, exchange=ccxt_exchange, base_url=base_url)
     return Ports(name, False, account, account, data, SystemClock())
