@@ -140,6 +140,9 @@ def test_through_perphedges_adapter():
         md, account = adapter("okx", server)
         quote = md.funding_rate("BTC/USDT:USDT")
         assert (quote.rate_per_interval, quote.interval_hours) == (0.000079238688534, 8.0)
+        # the funding-rate body has no mark: the adapter asks OKX's mark-price endpoint
+        mark = md.mark_price("BTC/USDT:USDT")
+        assert (mark.price, mark.ts_ms) == (Decimal("200"), 1597026383085)
         history = md.funding_history("BTC/USD:BTC", 1_703_000_000_000, 1_703_100_000_000)
         assert history.rate.tolist() == [0.0002279755647389, 0.0000746572360545]
         balances = {b.currency: b for b in account.balances()}

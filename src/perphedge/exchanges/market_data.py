@@ -192,9 +192,17 @@ class CcxtMarketData:
         return parse.price_snapshot(symbol, rate, ticker)
 
     def mark_price(self, symbol: str) -> PriceQuote:
-        """The latest mark price (ports.MarketData)."""
-        snap = parse.price_snapshot(symbol, self._rate_dict(symbol), None)
-        if snap.mark is None:
+        """The latest mark price (ports.MarketData): from the funding-rate answer, else from the
+        venue's own mark-price call (OKX sends the mark only there)."""
+        rate = self._rate_dict(symbol)
+        try:
+            snap: PriceSnapshot | None = parse.price_snapshot(symbol, rate, None)
+        except DataError:
+            snap = None
+        if (snap is None or snap.mark is None) and self._ex.has.get("fetchMarkPrice"):
+            ticker = self._call("fetch mark price", lambda: self._ex.fetch_mark_price(symbol))
+            snap = parse.price_snapshot(symbol, rate, ticker)
+        if snap is None or snap.mark is None:
             raise DataError(f"{self.venue.name} sent no mark price for {symbol}")
         return PriceQuote(symbol, snap.mark, snap.ts_ms)
 
