@@ -118,3 +118,12 @@ def test_recorded_funding_history_through_perphedges_market_data(fake: FakeBinan
     assert float(june.rate.sum()) == pytest.approx(0.00203063, abs=1e-12)
     first_week = market.funding_history("BTC/USDT:USDT", 1780272000000, 1780876800000)
     assert len(first_week.ts_ms) == 21  # 7 days x 3 settlements
+
+
+def test_margin_type_through_ccxt(fake: FakeBinance) -> None:
+    exchange = make_ccxt(fake)
+    exchange.set_margin_mode("isolated", "BTC/USDT:USDT")
+    assert fake.state.margin_types == {"BTCUSDT": "ISOLATED"}
+    with pytest.raises(Exception, match="No need to change margin type") as info:  # -4046
+        exchange.set_margin_mode("isolated", "BTC/USDT:USDT")
+    assert type(info.value).__name__ == "MarginModeAlreadySet"  # ccxt's class for -4046

@@ -136,6 +136,7 @@ class ExchangeState:
         default_factory=lambda: {"BTCUSDT": Decimal("0.0001"), "ETHUSDT": Decimal("0.0001")}
     )
     leverage: dict[str, int] = field(default_factory=dict)
+    margin_types: dict[str, str] = field(default_factory=dict)  # recorded only: margin is cross
     orders: dict[int, Order] = field(default_factory=dict)
     trades: list[Trade] = field(default_factory=list)
     income: list[dict[str, object]] = field(default_factory=list)

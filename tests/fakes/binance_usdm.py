@@ -302,6 +302,18 @@ def _leverage(f: FakeBinance, p: Params) -> Any:
     return {"leverage": int(p["leverage"]), "maxNotionalValue": "80000000", "symbol": p["symbol"]}
 
 
+def _margin_type(f: FakeBinance, p: Params) -> Any:
+    """POST /fapi/v1/marginType (ISOLATED | CROSSED); the fake keeps the mode, margins stay cross."""
+    symbol, wanted = _symbol(p), p.get("marginType", "")
+    if wanted not in ("ISOLATED", "CROSSED"):
+        raise ApiError(-1102, "Mandatory parameter 'marginType' was not sent, was empty/null, or malformed.")  # fmt: skip
+    with f.state.lock:
+        if f.state.margin_types.get(symbol, "CROSSED") == wanted:
+            raise ApiError(-4046, "No need to change margin type.")
+        f.state.margin_types[symbol] = wanted
+    return {"code": 200, "msg": "success"}
+
+
 def _account(f: FakeBinance, p: Params) -> Any:
     with f.state.lock:
         return bodies.account(f.state, f.clock())
@@ -329,6 +341,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/userTrades"): (True, _user_trades),
     ("GET", "/fapi/v1/income"): (True, _income),
     ("POST", "/fapi/v1/leverage"): (True, _leverage),
+    ("POST", "/fapi/v1/marginType"): (True, _margin_type),
     ("GET", "/sapi/v1/capital/config/getall"): (True, lambda f, p: bodies.capital_config()),
     ("GET", "/sapi/v1/margin/allPairs"): (True, lambda f, p: bodies.MARGIN_PAIRS),
     ("GET", "/sapi/v1/account/apiRestrictions"): (
