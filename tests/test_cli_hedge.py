@@ -290,5 +290,5 @@ def test_history_lists_runs_from_the_journal(run_cli, portfolio, home):
     assert [run["intent"]["kind"] for run in data["runs"]] == ["open", "close"]
     assert [len(run["orders"]) for run in data["runs"]] == [6, 6] and data["fills"] == 12
     r = run_cli("hedge", "history", "--limit", "1")
-    assert r.code == 0 and "close-" in r.out and "open-" not in r.out
+    assert r.code == 0 and "│ close-" in r.out and "│ open-" not in r.out
     assert run_cli("hedge", "history", "--limit", "0").code == 2
