@@ -218,6 +218,10 @@ def test_paper_advance_settles_funding_at_real_times(run_cli, portfolio, home):
         assert pay["amount"] / size / float(series.rate[0]) > 0  # same sign as the rate
     wallet = after["balances"][0]["total"] - before["balances"][0]["total"]
     assert wallet == pytest.approx(after["funding_received"], abs=1e-6)  # only funding moved it
+    watched = json.loads(run_cli("monitor", str(portfolio), "--paper", "--once", "--json").out)
+    received = sum(leg["funding_received_usd"] for leg in watched["legs"])
+    assert received == pytest.approx(after["funding_received"], abs=1e-9)  # journaled by monitor
+    assert json.loads(run_cli("hedge", "history", "--json").out)["funding_received"] == received
     assert run_cli("paper", "advance", "--hours", "-1").code == 2
     assert run_cli("paper", "reset", "--yes").code == 0
     assert not (home / "paper" / "binance.json").exists()
