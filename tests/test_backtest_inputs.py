@@ -41,6 +41,13 @@ def test_a_missing_price_is_refused_with_its_bar_and_column() -> None:
         arrays(prices([100.0, 101.0, float("nan"), 99.0]))
 
 
+def test_a_bad_price_past_the_first_check_chunk_names_its_own_bar() -> None:
+    spot = np.full((70_000, 1), 100.0)
+    spot[66_000, 0] = -1.0  # validation runs in chunks of 65,536 rows
+    with pytest.raises(DataError, match="price at bar 66000, column 0"):
+        arrays(spot)
+
+
 def test_times_must_ascend() -> None:
     times = np.array([0, 60_000, 60_000], dtype=np.int64)
     with pytest.raises(DataError, match="strictly ascending; bar 2"):

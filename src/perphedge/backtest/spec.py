@@ -55,15 +55,22 @@ def _int_at_least(field_name: str, value: int, low: int) -> int:
     return value
 
 
+CHECK_ROWS = 65_536  # validate in row chunks: no temporary as large as the price arrays
+
+
 def _prices(name: str, arr: FloatArray, rows: int) -> FloatArray:
+    """Refuse a price array of the wrong shape or with a NaN, infinite, zero or negative price."""
     if arr.ndim != 2 or arr.shape[0] != rows:
         raise DataError(f"{name} must be a T x columns array with T={rows}; got shape {arr.shape}")
-    if arr.shape[1] and not (np.isfinite(arr).all() and (arr > 0).all()):
-        bad = np.argwhere(~(np.isfinite(arr) & (arr > 0)))[0]
-        raise DataError(
-            f"{name} has a missing, zero or negative price at bar {bad[0]}, column {bad[1]}: "
-            "fill or cut the gap before backtesting"
-        )
+    for start in range(0, rows, CHECK_ROWS):
+        chunk = arr[start : start + CHECK_ROWS]
+        good = np.isfinite(chunk) & (chunk > 0)
+        if not good.all():
+            bad = np.argwhere(~good)[0]
+            raise DataError(
+                f"{name} has a missing, zero or negative price at bar {start + bad[0]}, "
+                f"column {bad[1]}: fill or cut the gap before backtesting"
+            )
     return arr
 
 
@@ -91,8 +98,9 @@ class MarketArrays:
         t = self.times_ms
         if t.ndim != 1 or t.size < 2 or t.dtype != np.int64:
             raise DataError("times_ms must be a 1-D int64 array of at least 2 bars (epoch ms)")
-        if np.any(np.diff(t) <= 0):
-            bad = int(np.argmax(np.diff(t) <= 0)) + 1
+        rising = t[1:] > t[:-1]
+        if not rising.all():
+            bad = int(np.argmin(rising)) + 1
             raise DataError(f"times_ms must be strictly ascending; bar {bad} is not")
         rows = t.size
         for name in ("spot", "perp", "mark"):
