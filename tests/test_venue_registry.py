@@ -130,14 +130,14 @@ def test_published_and_approximate_rules_per_venue():
 
 def test_conservative_rule_by_hand():
     # Short 1 BTC @ 60,000, 5x isolated: WB = 12,000; tiers binance:BTCUSDT, taker 0.05 %.
-    # Conservative: LP = (WB + q*EP) / (q*(1 + MMR + taker)), no cum.
-    #   tier 1 (0.4 %): 72,000 / 1.0045 = 71,677.45 -> notional above 50,000, not tier 1;
-    #   tier 2 (0.5 %): 72,000 / 1.0055 = 71,606.17 -> inside [50,000, 600,000): accepted.
+    # Conservative: LP = (WB + cum + q*EP) / (q*(1 + MMR + taker))
+    #   tier 1 (0.4 %, cum 0): 72,000 / 1.0045 = 71,677.45 -> notional above 50,000: not tier 1;
+    #   tier 2 (0.5 %, cum 50): 72,050 / 1.0055 = 71,655.89 -> inside [50,000, 600,000): accepted.
     # Binance: tier 2 with cum 50: (72,000 + 50) / 1.005 = 71,691.54 (further from entry).
     tiers = tier_tables.bundled("binance:BTCUSDT")
     pos = Position(Side.SHORT, 1.0, 60_000.0)
     cons = liquidation(pos, 12_000.0, tiers, rules=Rules.CONSERVATIVE, taker_fee=0.0005)
-    assert cons.price == pytest.approx(72_000 / 1.0055, rel=1e-12)
+    assert cons.price == pytest.approx(72_050 / 1.0055, rel=1e-12)
     assert cons.approximate is True
     binance = liquidation(pos, 12_000.0, tiers, rules=Rules.BINANCE)
     assert binance.price == pytest.approx(72_050 / 1.005, rel=1e-12)
@@ -149,7 +149,7 @@ def test_conservative_rule_by_hand():
 @settings(max_examples=150)
 @given(
     side=st.sampled_from([Side.LONG, Side.SHORT]),
-    qty=st.floats(0.01, 500.0),
+    qty=st.floats(0.01, 5000.0),
     entry=st.floats(100.0, 200_000.0),
     leverage=st.floats(1.0, 20.0),
     taker=st.floats(0.0, 0.001),
@@ -183,7 +183,7 @@ def test_liquidation_takes_the_venues_rules(run_cli):
             "--tiers", "binance:BTCUSDT", "--json"]  # fmt: skip
     mexc = json.loads(run_cli(*base, "--exchange", "mexc").out)
     assert mexc["rules"] == "conservative" and mexc["approximate"] is True
-    assert mexc["liquidation_price"] == pytest.approx(72_000 / 1.0055, rel=1e-12)  # see above
+    assert mexc["liquidation_price"] == pytest.approx(72_050 / 1.0055, rel=1e-12)  # see above
     okx = json.loads(run_cli(*base, "--exchange", "okx").out)
     assert okx["rules"] == "okx" and okx["approximate"] is False
     clash = run_cli(*base, "--exchange", "weex", "--rules", "binance")

@@ -16,9 +16,11 @@ Binance (USDⓈ-M and COIN-M liquidation FAQs; isolated => TMM1 = UPNL1 = 0):
   with MMR/cum of the bracket containing the notional *at LP* (each bracket is tried).
 OKX isolated: margin ratio = (margin + UPL) / (MM + liquidation fee), fee = value * taker rate,
   which is the Binance algebra with MMR + taker and no cum.
-Conservative (venues that publish no formula: BingX, MEXC, WEEX): the same algebra as OKX, the
-  venue's MMR plus the taker fee as a buffer and no cum credit, always flagged approximate.
-  Dropping cum and adding the fee raise MM at every price, so the estimate errs toward the mark.
+Conservative (venues that publish no formula: BingX, MEXC, WEEX): the Binance algebra with the
+  venue's MMR plus the taker fee as a buffer, MM = N * (MMR + taker) - cum, always flagged
+  approximate. MM stays continuous across brackets and is at least Binance's at every notional,
+  so the estimate never lies further from entry than the published-rule one. (Dropping cum as
+  well would make MM jump at bracket edges, where a per-bracket solve can miss the crossing.)
 Bybit isolated ("Liquidation Price (USDT Contract)", inverse old form): MM fixed at entry value,
   linear LP = EP - s*(WB - MM0)/q; inverse LP = Q / (Q/EP + s*(WB - MM0)).
 Bankruptcy price: where margin balance (less an optional closing fee) reaches zero.
@@ -62,7 +64,7 @@ class Rules(StrEnum):
     BINANCE = "binance"
     BYBIT = "bybit"
     OKX = "okx"
-    CONSERVATIVE = "conservative"  # no published formula: OKX algebra, flagged approximate
+    CONSERVATIVE = "conservative"  # no published formula: Binance + taker fee, approximate
 
 
 @dataclass(frozen=True)
@@ -216,9 +218,10 @@ def liquidation(
     equity = wallet - other_mm + other_upnl
     if rules is Rules.BYBIT and mode is MarginMode.ISOLATED:
         return _bybit_isolated(pos, wallet, tiers)
-    # OKX: MM = value * MMR (no deduction) plus the liquidation fee; CONSERVATIVE likewise.
-    okx = rules in (Rules.OKX, Rules.CONSERVATIVE)
-    extra_rate = taker_fee if okx else 0.0
+    # OKX: MM = value * MMR (no deduction) plus the liquidation fee. CONSERVATIVE: the Binance
+    # tiers with their maintenance amount (continuous MM) plus the taker fee as a buffer.
+    okx = rules is Rules.OKX
+    extra_rate = taker_fee if rules in (Rules.OKX, Rules.CONSERVATIVE) else 0.0
     approximate = rules in (Rules.BYBIT, Rules.CONSERVATIVE)
     for tier in tiers.tiers:
         price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if okx else tier.cum)

@@ -15,7 +15,7 @@ LEGEND = (
     "unverified = ccxt claims it, no recorded proof; no = not offered through ccxt, or a "
     "recorded response shows ccxt does not deliver it. "
     "Liquidation: 'approximate' venues publish no formula; perphedge applies the conservative "
-    "rule (MMR + taker fee, no maintenance-amount credit) and flags every result."
+    "rule (Binance algebra with MMR + taker fee) and flags every result."
 )
 
 

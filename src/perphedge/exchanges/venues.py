@@ -17,8 +17,7 @@ ccxt's own flags are read in `perphedge.exchanges.capabilities` (the ccxt-import
 
 Liquidation: Binance, Bybit and OKX publish their formula (see perphedge.margin). BingX, MEXC and
 WEEX publish none; perphedge uses `Rules.CONSERVATIVE` for them (Binance algebra with the venue's
-maintenance-margin rate plus the taker fee as buffer and no maintenance-amount credit) and every
-result is flagged approximate.
+maintenance-margin brackets plus the taker fee as buffer) and every result is flagged approximate.
 """
 
 from __future__ import annotations
