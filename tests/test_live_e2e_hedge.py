@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import CliResult
 from tests.fakes.agreement import assert_journal_agrees
+from tests.fakes.binance_state import PositionRow
 from tests.fakes.binance_usdm import FakeBinance, Fault
 
 # several full command runs each, paced by ccxt's client-side rate limiter as in production
@@ -84,6 +85,10 @@ def test_open_rebalance_close_round_trip(fake: FakeBinance, hedge: Hedge, home: 
     opened = hedge("open")
     assert opened.code == 0, opened.err
     assert positions(fake) == (D("-0.5"), D(-8))
+    # the venue margins each leg as the plan assumed (the example portfolio: isolated)
+    # each leg is put in the plan's margin mode before its orders (already cross: -4046, fine)
+    modes = {r.params["symbol"]: r.params["marginType"] for r in fake.requests if r.path == "/fapi/v1/marginType"}  # fmt: skip
+    assert modes == {"BTCUSDT": "CROSSED", "ETHUSDT": "CROSSED"}
     sent = posts(fake)
     for symbol, total in (("BTCUSDT", D("0.5")), ("ETHUSDT", D(8))):
         children = [D(p["quantity"]) for p in sent if p["symbol"] == symbol]
@@ -195,3 +200,16 @@ def test_key_that_can_withdraw_is_refused_before_anything_is_sent(
     result = hedge("open")
     assert result.code == 3 and "can withdraw" in result.err
     assert posts(fake) == [] and fake.calls("POST", "/fapi/v1/leverage") == []
+
+
+def test_margin_mode_the_venue_refuses_stops_before_any_order(
+    fake: FakeBinance, hedge: Hedge
+) -> None:
+    # the account holds an isolated BTC position; the plan wants cross: Binance answers -4048
+    fake.state.margin_types["BTCUSDT"] = "ISOLATED"
+    fake.state.positions["BTCUSDT"] = PositionRow(D("-0.1"), D(60_000))
+    before = len(posts(fake))
+    refused = hedge("open")
+    assert refused.code == 4
+    assert "-4048" in refused.err or "Margin type cannot be changed" in refused.err
+    assert len(posts(fake)) == before

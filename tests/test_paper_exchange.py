@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perphedge.errors import PermanentExchangeError
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.replay import ManualClock
 from perphedge.ports import Account, Execution, OrderRequest, OrderSide, OrderStatus, OrderType
@@ -202,3 +203,12 @@ def test_money_is_conserved_through_any_sequence_of_fills(tmp_path_factory, trad
     )
     equity = paper.balances()[0].total + (held[0].unrealized_pnl if held else D(0))
     assert float(equity) == pytest.approx(float(expected), abs=1e-4)
+
+
+def test_margin_mode_is_kept_and_refused_to_change_under_a_position(paper):
+    paper.set_margin_mode(BTC, "isolated")
+    paper.set_margin_mode(BTC, "isolated")  # already so: a no-op, like Binance's -4046
+    paper.place_order(sell("m1", "0.5"))
+    with pytest.raises(PermanentExchangeError, match="position is open"):
+        paper.set_margin_mode(BTC, "cross")
+    paper.set_margin_mode(BTC, "isolated")  # unchanged mode stays allowed

@@ -39,6 +39,7 @@ class LegTarget:
     symbol: str
     target_contracts: Decimal
     leverage: int = 1
+    margin_mode: str = "isolated"  # what the plan's liquidation prices assume
 
     def __post_init__(self) -> None:
         if not self.target_contracts.is_finite():

@@ -5,7 +5,8 @@
     Account      balances(), positions(symbols), open_orders(symbol), can_withdraw(),
                  funding_received(symbol, since_ms)                       (read only)
     Execution    place_order(req), cancel_order(symbol, id), fetch_order(symbol, id),
-                 fills(symbol, since_ms), set_leverage(symbol, leverage)
+                 fills(symbol, since_ms), set_leverage(symbol, leverage),
+                 set_margin_mode(symbol, mode)
 
 Adapters implement them: `perphedge.exchanges.paper` (simulated, offline) and
 `perphedge.exchanges.ccxt_account` (real venues). Nothing past an adapter sees a ccxt dict.
@@ -273,3 +274,10 @@ class Execution(Protocol):
     def fills(self, symbol: str, since_ms: int) -> Sequence[Fill]: ...
 
     def set_leverage(self, symbol: str, leverage: int) -> None: ...
+
+    def set_margin_mode(self, symbol: str, mode: str) -> None:
+        """Put `symbol` in "isolated" or "cross" margin; a no-op when it already is.
+
+        Venues refuse a change while a position or order is open: that raises ExchangeError
+        before anything is sent."""
+        ...

@@ -310,6 +310,8 @@ def _margin_type(f: FakeBinance, p: Params) -> Any:
     with f.state.lock:
         if f.state.margin_types.get(symbol, "CROSSED") == wanted:
             raise ApiError(-4046, "No need to change margin type.")
+        if f.state.position_amt(symbol) != 0:
+            raise ApiError(-4048, "Margin type cannot be changed if there exists position.")
         f.state.margin_types[symbol] = wanted
     return {"code": 200, "msg": "success"}
 

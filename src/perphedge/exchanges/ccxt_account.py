@@ -24,7 +24,12 @@ from typing import Any, TypeVar
 
 import ccxt
 
-from perphedge.errors import PerphedgeError, TemporaryExchangeError
+from perphedge.errors import (
+    CapabilityError,
+    PermanentExchangeError,
+    PerphedgeError,
+    TemporaryExchangeError,
+)
 from perphedge.exchanges import account_parse as parse
 from perphedge.exchanges import errors
 from perphedge.ports import (
@@ -51,6 +56,7 @@ _DUPLICATE_ID = (
 # Binance USDⓈ-M order rejections, also when ccxt maps them to a plain ExchangeError
 _REJECTION_CODES = ("-2019", "-2021", "-2022", "-1013", "-1111", "-4003", "-4164", "-5021", "-5022")
 _BINANCE_IDS = ("binance", "binanceusdm", "binancecoinm")
+_ALREADY_SET = "No need to change margin type"
 
 
 def _is_duplicate_id(error: ccxt.BaseError) -> bool:
@@ -220,6 +226,18 @@ class CcxtAccount:
 
     def set_leverage(self, symbol: str, leverage: int) -> None:
         self._read("set leverage", lambda: self._ex.set_leverage(leverage, symbol))
+
+    def set_margin_mode(self, symbol: str, mode: str) -> None:
+        if not self._ex.has.get("setMarginMode"):
+            raise CapabilityError(
+                f"{self._venue} cannot set the margin mode through its API: set {symbol} to "
+                f"{mode} on the website, or plan with the mode the account uses"
+            )
+        try:
+            self._read("set margin mode", lambda: self._ex.set_margin_mode(mode, symbol))
+        except PermanentExchangeError as error:
+            if _ALREADY_SET not in str(error):  # Binance -4046 "No need to change margin type."
+                raise
 
     # ------------------------------------------------------------------ internals
     def _create(self, req: OrderRequest) -> Any:

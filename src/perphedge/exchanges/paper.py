@@ -34,7 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from perphedge.errors import CapabilityError, DataError
+from perphedge.errors import CapabilityError, DataError, PermanentExchangeError
 from perphedge.exchanges.paper_state import (
     SETTLE,
     PaperSettings,
@@ -365,6 +365,19 @@ class PaperExchange:
     def set_leverage(self, symbol: str, leverage: int) -> None:
         with self._session([symbol]) as state:
             state["leverage"][symbol] = int(leverage)
+
+    def set_margin_mode(self, symbol: str, mode: str) -> None:
+        """Recorded like a venue would (refused while a position is open and the mode differs);
+        the paper account itself margins every position from one cross wallet."""
+        with self._session([symbol]) as state:
+            modes = state.setdefault("margin_mode", {})
+            if modes.get(symbol, "cross") == mode:
+                return
+            if Decimal(state["positions"].get(symbol, {}).get("contracts", "0")) != 0:
+                raise PermanentExchangeError(
+                    f"paper: {symbol} margin mode cannot change to {mode} while a position is open"
+                )
+            modes[symbol] = mode
 
     # -- Account port --------------------------------------------------------------------------
 

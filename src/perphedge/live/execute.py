@@ -209,6 +209,8 @@ def execute(session: LiveSession, proposal: Proposal, portfolio: str) -> RunRepo
     for target in proposal.targets:
         has_orders = any(leg.symbol == target.symbol and leg.orders for leg in proposal.legs)
         if has_orders and proposal.kind != "close":
+            # the venue must margin the leg as the plan assumed, before any order is sent
+            session.execution.set_margin_mode(target.symbol, target.margin_mode)
             session.execution.set_leverage(target.symbol, target.leverage)
     session.journal.begin_intent(intent, requests)
     return run_intent(session, intent)

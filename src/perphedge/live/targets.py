@@ -83,7 +83,12 @@ def hedge_targets(config: PortfolioConfig, market: MarketData) -> HedgeTargets:
     if spec.leverage != int(spec.leverage):
         raise InputError("hedge.leverage", spec.leverage, "exchanges take a whole leverage")
     targets = tuple(
-        LegTarget(leg.symbol, -leg.qty if leg.side == "short" else leg.qty, int(spec.leverage))
+        LegTarget(
+            leg.symbol,
+            -leg.qty if leg.side == "short" else leg.qty,
+            int(spec.leverage),
+            spec.margin_mode.value,
+        )
         for leg in plan.legs
     )
     return HedgeTargets(plan, targets)
