@@ -65,12 +65,17 @@ def _flag_on(value: object) -> bool:
 
 
 def _passes_client_order_id(ccxt_id: str) -> bool:
+    """Whether ccxt's order-building code reads the unified `clientOrderId` (False when the
+    installed ccxt ships no source to read: not claimed, so never more than 'no')."""
     cls = type(_exchange(ccxt_id))
-    return any(
-        "clientOrderId" in inspect.getsource(getattr(cls, name))
-        for name in _ORDER_BUILDERS
-        if hasattr(cls, name)
-    )
+    try:
+        return any(
+            "clientOrderId" in inspect.getsource(getattr(cls, name))
+            for name in _ORDER_BUILDERS
+            if hasattr(cls, name)
+        )
+    except (OSError, TypeError):
+        return False
 
 
 def _hedged_orders(ccxt_id: str) -> bool:
