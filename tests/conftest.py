@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from perphedge.cli.app import main
+from perphedge.report import render
 
 settings.register_profile(
     "default", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -43,6 +44,9 @@ def run_cli(
     """Run `perphedge ARGS...` in-process with PERPHEDGE_HOME in a temp dir; returns code/out/err."""
     monkeypatch.setenv("PERPHEDGE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("COLUMNS", "200")
+    # the same table width whatever the terminal (or xdist worker) the tests run in
+    monkeypatch.setattr(render.console, "width", 200)
+    monkeypatch.setattr(render.err_console, "width", 200)
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()
