@@ -100,19 +100,24 @@ def run_backtest(spec: BacktestSpec, data: MarketArrays) -> BacktestResult:
     n_samples = (n_bars - 1) // stride + 1
     acct = np.full(2, float(spec.initial_cash_usd), dtype=np.float64)
     lg = flat.legs
-    curves = np.empty((3, n_bars))
+    curves = np.empty((2, n_bars))
+    funding_bars = np.unique(data.funding_bar)
+    funding_at = np.empty(funding_bars.size)
     samples = np.empty((n_samples, n_legs, 2))
+    cols = np.array([(leg.spot_col, leg.hedge_col) for leg in spec.legs], dtype=np.int64)
     kn.simulate(
         data.spot, data.perp, data.mark,
         data.funding_bar, data.funding_col, data.rate_per_interval,
-        lg, flat.tiers, flat.code, flat.params, flat.config, acct, curves, samples,
+        lg, flat.tiers, flat.code, flat.params, flat.config, acct, curves, funding_at, samples,
+        cols,
     )  # fmt: skip
     return BacktestResult(
         spec=spec,
         times_ms=data.times_ms,
         equity_usd=curves[0],
         equity_unhedged_usd=curves[1],
-        funding_cum_usd=curves[2],
+        funding_bars=funding_bars,
+        funding_at_usd=funding_at,
         sample_bars=np.arange(0, n_bars, stride, dtype=np.int64),
         margin_ratio=samples[:, :, 0],
         hedge_notional_usd=samples[:, :, 1],

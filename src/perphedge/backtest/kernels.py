@@ -240,12 +240,15 @@ def simulate(
     spot: FloatArray, perp: FloatArray, mark: FloatArray,
     ev_bar: IntArray, ev_col: IntArray, ev_rate: FloatArray,
     lg: FloatArray, tiers: FloatArray, code: int, pvec: FloatArray, cfg: FloatArray,
-    acct: FloatArray, curves: FloatArray, samples: FloatArray,
+    acct: FloatArray, curves: FloatArray, funding_at: FloatArray, samples: FloatArray,
+    cols: IntArray,
 ) -> None:  # fmt: skip
-    """Run the model over all bars; fills `curves`, `samples`, `acct` and `lg` in place.
+    """Run the model over all bars; fills `curves`, `funding_at`, `samples`, `acct`, `lg`.
 
-    curves[3, T]: equity, unhedged equity, cumulative funding. samples[S, L, 2]: leg i's margin
-    ratio and hedge notional every `stride` bars. `lg` must start with the constants filled,
+    curves[2, T]: equity and unhedged equity at each bar's close. funding_at[u]: cumulative
+    funding after the u-th bar with funding events (funding changes at no other bar).
+    samples[S, L, 2]: leg i's margin ratio and hedge notional every `stride` bars.
+    cols[L, 2]: each leg's spot and perpetual column (as in lg, as integers). `lg` must start with the constants filled,
     S_ALIVE = 1, S_SWITCH = -inf, A_LIQBAR = -1 and everything else 0.
 
     Each bar takes two passes over the legs. The first is the common case, kept small: a linear
@@ -261,17 +264,18 @@ def simulate(
     pp = (pvec[0], pvec[1], pvec[2], pvec[3], pvec[4], pvec[5])
     lev, fee_rate, slip = cfg[CF_LEV], cfg[CF_FEE], cfg[CF_SLIP]
     every = int(pp[2]) if code == 2 else 1
-    e, funding_total, n_bars = 0, 0.0, spot.shape[0]
+    e, u, funding_total, n_bars = 0, 0, 0.0, spot.shape[0]
     full_step = np.empty(n_legs, dtype=np.int64)
     for t in range(n_bars):
-        if e < ev_bar.size and ev_bar[e] == t:
+        funding_bar = e < ev_bar.size and ev_bar[e] == t
+        if funding_bar:
             e = mark_events(t, e, ev_bar, ev_col, ev_rate, lg, pp[3])
         held, base, n_full = 0.0, 0.0, 0
         scheduled = t == 0 or (code == 2 and t % every == 0)
         for i in range(n_legs):  # first pass: the quiet linear leg
             if code <= 2 and lg[i, C_INV] == 0.0 and lg[i, S_EVENT] == 0.0:
-                j = int(lg[i, C_HEDGE])
-                s, m = spot[t, int(lg[i, C_SPOT])], mark[t, j]
+                j = cols[i, 1]
+                s, m = spot[t, cols[i, 0]], mark[t, j]
                 pos, w = lg[i, S_POS], lg[i, S_W]
                 quiet = True
                 if pos > 0.0:
@@ -296,7 +300,7 @@ def simulate(
             n_full += 1
         for f in range(n_full):  # second pass: the full step, in leg order
             i = full_step[f]
-            k, j = int(lg[i, C_SPOT]), int(lg[i, C_HEDGE])
+            k, j = cols[i, 0], cols[i, 1]
             s, m = spot[t, k], mark[t, j]
             inverse, cs, pos = lg[i, C_INV] > 0.0, lg[i, C_CS], lg[i, S_POS]
             event = lg[i, S_EVENT] > 0.0
@@ -359,14 +363,14 @@ def simulate(
         acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
         curves[0, t] = acct[AC_CASH] + held
         curves[1, t] = cash0 + base
-        curves[2, t] = funding_total
+        if funding_bar:
+            funding_at[u] = funding_total
+            u += 1
         if t % stride == 0:
             record(t, t // stride, mark, lg, tiers, samples)
     for i in range(n_legs):
         if lg[i, S_POS] > 0.0:
-            close_segment(
-                i, n_bars, spot[-1, int(lg[i, C_SPOT])], mark[-1, int(lg[i, C_HEDGE])], lg
-            )
+            close_segment(i, n_bars, spot[-1, cols[i, 0]], mark[-1, cols[i, 1]], lg)
 
 
 @_jit

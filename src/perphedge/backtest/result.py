@@ -8,6 +8,7 @@ occur). Per-bar curves have T entries; per-leg samples are taken every `stride` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +26,8 @@ class BacktestResult:
 
     equity_usd: hedged portfolio (cash + holdings + hedge margin balances) at each bar's close.
     equity_unhedged_usd: the same holdings and starting cash with no hedge.
-    funding_cum_usd: funding received by all hedges up to each bar (negative: paid).
+    funding_bars, funding_at_usd: the bars with funding events and the funding received by all
+      hedges up to and including each (negative: paid); `funding_cum_usd` spreads it per bar.
     margin_ratio: maintenance margin / margin balance per sampled bar and leg (liquidation at
       >= 1; inf when the balance is <= 0; NaN when the leg has no open hedge).
     hedge_notional_usd: notional of each leg's short at the sampled bars (0 when none).
@@ -41,7 +43,8 @@ class BacktestResult:
     times_ms: IntArray
     equity_usd: FloatArray
     equity_unhedged_usd: FloatArray
-    funding_cum_usd: FloatArray
+    funding_bars: IntArray
+    funding_at_usd: FloatArray
     sample_bars: IntArray
     margin_ratio: FloatArray
     hedge_notional_usd: FloatArray
@@ -60,6 +63,13 @@ class BacktestResult:
     @property
     def n_bars(self) -> int:
         return int(self.times_ms.size)
+
+    @cached_property
+    def funding_cum_usd(self) -> FloatArray:
+        """Funding received by all hedges up to each bar's close (T values; negative: paid)."""
+        upto = np.searchsorted(self.funding_bars, np.arange(self.n_bars), side="right")
+        cum: FloatArray = np.concatenate(([0.0], self.funding_at_usd))[upto]
+        return cum
 
     @property
     def funding_pnl(self) -> float:
