@@ -15,7 +15,8 @@ Binance (USDⓈ-M and COIN-M liquidation FAQs; isolated => TMM1 = UPNL1 = 0):
   inverse  LP = Q*(MMR + s) / (WB - TMM1 + UPNL1 + cum + s*Q/EP)
   with MMR/cum of the bracket containing the notional *at LP* (each bracket is tried).
 OKX isolated: margin ratio = (margin + UPL) / (MM + liquidation fee), fee = value * taker rate,
-  which is the Binance algebra with MMR + taker and no cum.
+  which is the Binance algebra with MMR + taker and no cum. Without cum, MM jumps up where a
+  bracket starts, so the liquidation can sit exactly on a bracket edge (checked explicitly).
 Conservative (venues that publish no formula: BingX, MEXC, WEEX): the Binance algebra with the
   venue's MMR plus the taker fee as a buffer, MM = N * (MMR + taker) - cum, always flagged
   approximate. MM stays continuous across brackets and is at least Binance's at every notional,
@@ -223,6 +224,10 @@ def liquidation(
     okx = rules is Rules.OKX
     extra_rate = taker_fee if rules in (Rules.OKX, Rules.CONSERVATIVE) else 0.0
     approximate = rules in (Rules.BYBIT, Rules.CONSERVATIVE)
+    if okx:
+        first = _first_crossing(pos, equity, tiers, extra_rate)
+        if first is not None:
+            return Liquidation(first[0], first[1], rules, approximate)
     for tier in tiers.tiers:
         price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if okx else tier.cum)
         if price is not None and tiers.tier_for(notional(pos, price)) is tier:
@@ -231,6 +236,29 @@ def liquidation(
     tier = tiers.tier_for(notional(pos, pos.entry_price))
     price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if okx else tier.cum)
     return Liquidation(price, tier, rules, approximate)
+
+
+def _first_crossing(
+    pos: Position, equity: float, tiers: TierTable, extra_rate: float
+) -> tuple[float, MarginTier] | None:
+    """OKX-style MM (value x rate, no deduction) jumps up at bracket edges, so the margin can
+    run out exactly at an edge, which no per-bracket solve finds. The liquidation price is the
+    point nearest to entry on the losing side where equity + PnL <= MM: a self-consistent root
+    inside a bracket, or a bracket edge already under-margined. None if there is none there.
+    """
+    adverse = -pos.sign  # a short loses as the price rises, a long as it falls
+    found: list[tuple[float, MarginTier]] = []
+    for tier in tiers.tiers:
+        root = _solve(pos, equity, tier.mmr + extra_rate, 0.0)
+        if root is not None and tiers.tier_for(notional(pos, root)) is tier:
+            found.append((root, tier))
+        if tier.floor > 0:
+            edge = pos.face_usd / tier.floor if pos.is_inverse else tier.floor / pos.size
+            value = tier.floor  # notional at the edge, in this bracket
+            if equity + unrealized_pnl(pos, edge) <= value * (tier.mmr + extra_rate):
+                found.append((edge, tier))
+    ahead = [c for c in found if (c[0] - pos.entry_price) * adverse >= 0]
+    return min(ahead, key=lambda c: abs(c[0] - pos.entry_price)) if ahead else None
 
 
 def _bybit_isolated(pos: Position, wallet: float, tiers: TierTable) -> Liquidation:
