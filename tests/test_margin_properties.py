@@ -14,11 +14,14 @@ from perphedge.instruments import ContractKind, TierTable
 from perphedge.margin import (
     MarginMode,
     Position,
+    Rules,
     Side,
     initial_margin,
     liquidation,
     maintenance_margin,
     margin_balance,
+    notional,
+    position_risk,
     unrealized_pnl,
 )
 from perphedge.units import round_qty_to_step
@@ -127,3 +130,31 @@ def test_coin_margined_one_x_short_keeps_usd_value(coins, entry, shock):
     usd_value = (coins + unrealized_pnl(pos, mark)) * mark
     assert usd_value == pytest.approx(coins * entry, rel=1e-9)
     assert liquidation(pos, coins, TierTable.flat(0.004)).price is None
+
+
+@given(
+    pos=positions,
+    leverage=st.floats(1.0, 20.0),
+    tiers=tables,
+    rules=st.sampled_from([Rules.BINANCE, Rules.OKX, Rules.CONSERVATIVE]),
+    taker=st.sampled_from([0.0, 0.0005, 0.0006]),
+)
+def test_reported_maintenance_margin_meets_balance_at_the_liquidation_price(
+    pos, leverage, tiers, rules, taker
+):
+    """The MM that position_risk reports follows the same rules as the liquidation price."""
+    wallet = initial_margin(pos, leverage)
+    liq = liquidation(pos, wallet, tiers, rules=rules, taker_fee=taker)
+    assume(liq.price is not None)
+    assume(tiers.max_leverage_for(notional(pos, pos.entry_price)) >= leverage)
+    at_lp = position_risk(
+        pos, leverage=leverage, mark=liq.price, tiers=tiers, rules=rules, taker_fee=taker
+    )
+    met = at_lp.margin_balance == pytest.approx(
+        at_lp.maintenance_margin, rel=1e-9, abs=1e-9 * pos.face_usd
+    )
+    if not met:
+        # only OKX's MM jumps at a bracket edge, so its liquidation may sit exactly on the edge
+        assert rules is Rules.OKX
+        assert at_lp.margin_balance < at_lp.maintenance_margin
+        assert notional(pos, liq.price) == pytest.approx(liq.tier.floor, rel=1e-9)

@@ -276,3 +276,18 @@ def test_position_rejects_bad_numbers(bad):
         Position(SHORT, bad, 10)
     with pytest.raises(InputError, match="entry_price"):
         Position(SHORT, 1, bad)
+
+
+def test_okx_maintenance_margin_includes_the_liquidation_fee():
+    """OKX isolated: MM + liquidation fee = value * (MMR + taker); V13's position at entry:
+    10 * (0.01 + 0.0006) = 0.106; margin ratio as reported = 0.106 / 2 (margin 10 / 5)."""
+    risk = position_risk(
+        Position(SHORT, 1, 10),
+        leverage=5,
+        tiers=TierTable.flat(0.01),
+        rules=Rules.OKX,
+        taker_fee=0.0006,
+    )
+    assert risk.maintenance_margin == pytest.approx(0.106, rel=1e-12)
+    assert risk.margin_ratio == pytest.approx(0.053, rel=1e-12)
+    assert risk.liquidation_price == pytest.approx(11.87413417771621, rel=1e-12)  # V13

@@ -219,23 +219,33 @@ def liquidation(
     equity = wallet - other_mm + other_upnl
     if rules is Rules.BYBIT and mode is MarginMode.ISOLATED:
         return _bybit_isolated(pos, wallet, tiers)
-    # OKX: MM = value * MMR (no deduction) plus the liquidation fee. CONSERVATIVE: the Binance
-    # tiers with their maintenance amount (continuous MM) plus the taker fee as a buffer.
-    okx = rules is Rules.OKX
-    extra_rate = taker_fee if rules in (Rules.OKX, Rules.CONSERVATIVE) else 0.0
     approximate = rules in (Rules.BYBIT, Rules.CONSERVATIVE)
-    if okx:
-        first = _first_crossing(pos, equity, tiers, extra_rate)
+    if rules is Rules.OKX:
+        first = _first_crossing(pos, equity, tiers, taker_fee)
         if first is not None:
             return Liquidation(first[0], first[1], rules, approximate)
     for tier in tiers.tiers:
-        price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if okx else tier.cum)
+        price = _solve(pos, equity, *maintenance_terms(rules, tier, taker_fee))
         if price is not None and tiers.tier_for(notional(pos, price)) is tier:
             return Liquidation(price, tier, rules, approximate)
     # No bracket is self-consistent (or no liquidation exists): use the bracket at entry.
     tier = tiers.tier_for(notional(pos, pos.entry_price))
-    price = _solve(pos, equity, tier.mmr + extra_rate, 0.0 if okx else tier.cum)
+    price = _solve(pos, equity, *maintenance_terms(rules, tier, taker_fee))
     return Liquidation(price, tier, rules, approximate)
+
+
+def maintenance_terms(rules: Rules, tier: MarginTier, taker_fee: float) -> tuple[float, float]:
+    """(rate, deduction) with MM = notional * rate - deduction, as `rules` define it.
+
+    Binance and Bybit: the bracket's MMR and maintenance amount. OKX: MMR plus the liquidation
+    fee (value * taker rate), no deduction. Conservative: the bracket's MMR and amount plus the
+    taker fee as a buffer (continuous across brackets, never below Binance's).
+    """
+    if rules is Rules.OKX:
+        return tier.mmr + taker_fee, 0.0
+    if rules is Rules.CONSERVATIVE:
+        return tier.mmr + taker_fee, tier.cum
+    return tier.mmr, tier.cum
 
 
 def _first_crossing(
@@ -249,13 +259,14 @@ def _first_crossing(
     adverse = -pos.sign  # a short loses as the price rises, a long as it falls
     found: list[tuple[float, MarginTier]] = []
     for tier in tiers.tiers:
-        root = _solve(pos, equity, tier.mmr + extra_rate, 0.0)
+        rate, _ = maintenance_terms(Rules.OKX, tier, extra_rate)
+        root = _solve(pos, equity, rate, 0.0)
         if root is not None and tiers.tier_for(notional(pos, root)) is tier:
             found.append((root, tier))
         if tier.floor > 0:
             edge = pos.face_usd / tier.floor if pos.is_inverse else tier.floor / pos.size
             value = tier.floor  # notional at the edge, in this bracket
-            if equity + unrealized_pnl(pos, edge) <= value * (tier.mmr + extra_rate):
+            if equity + unrealized_pnl(pos, edge) <= value * rate:
                 found.append((edge, tier))
     ahead = [c for c in found if (c[0] - pos.entry_price) * adverse >= 0]
     return min(ahead, key=lambda c: abs(c[0] - pos.entry_price)) if ahead else None
@@ -349,13 +360,16 @@ def position_risk(
     close_fee = taker_fee if rules is not Rules.BINANCE else 0.0
     n = notional(pos, mark)
     tier = tiers.tier_for(n)
+    rate, deduction = maintenance_terms(rules, tier, taker_fee)
+    mm = n * rate - deduction
+    balance = margin_balance(pos, wallet, mark, other_upnl)
     return PositionRisk(
         liquidation_price=liq.price,
         bankruptcy_price=bankruptcy_price(pos, wallet, other_upnl, close_fee),
         initial_margin=im,
-        maintenance_margin=n * tier.mmr - tier.cum,
-        margin_balance=margin_balance(pos, wallet, mark, other_upnl),
-        margin_ratio=margin_ratio(pos, wallet, mark, tiers, other_mm, other_upnl),
+        maintenance_margin=mm,
+        margin_balance=balance,
+        margin_ratio=math.inf if balance <= 0 else (mm + other_mm) / balance,
         distance_to_liquidation=distance_to(liq.price, mark),
         notional=n,
         unrealized_pnl=unrealized_pnl(pos, mark),
