@@ -289,7 +289,7 @@ def report(figs: dict[str, dict[str, float]], input_bytes: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=20240101)
+    parser.add_argument("--seed", type=int, default=7)  # ~168k re-sizes, 2 liquidations in A
     parser.add_argument("--ref-bars", type=int, default=50_000)
     parser.add_argument("--vbt-bars", type=int, default=N_BARS)
     parser.add_argument("--no-vbt", action="store_true")
