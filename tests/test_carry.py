@@ -184,12 +184,54 @@ def test_venues_ranked_by_short_carry_over_their_common_window():
     assert cmp.ranking[1].n_intervals == 5
 
 
-def test_venue_comparison_prefers_the_higher_apr_and_flags_disjoint_histories():
-    cheap = _eight_hourly([3e-4] * 3)
-    dear = _eight_hourly([-1e-4] * 3, T0 + 100 * H8)
-    cmp = compare_venues({"dear": dear, "cheap": cheap})
+def test_disjoint_histories_rank_one_venue_and_list_the_other_over_its_own_period():
+    old = _eight_hourly([3e-4] * 3)
+    recent = _eight_hourly([-1e-4] * 3, T0 + 100 * H8)
+    cmp = compare_venues({"recent": recent, "old": old})
+    # no overlap: equal spans and counts, so the more recent history is the one ranked
     assert not cmp.common
-    assert [row.venue for row in cmp.ranking] == ["cheap", "dear"]
+    assert [row.venue for row in cmp.ranking] == ["recent"]
+    assert (cmp.since_ms, cmp.until_ms) == (T0 + 100 * H8, T0 + 102 * H8)
+    (aside,) = cmp.set_aside
+    assert (aside.venue, aside.n_intervals) == ("old", 3)
+    assert (aside.first_ms, aside.last_ms) == (T0, T0 + 2 * H8)
+    assert aside.apr == pytest.approx(3e-4 * 1095, rel=1e-12)  # over its own period: 32.85 %
+
+
+def _long(rate: float, days: int, start: int = T0) -> RateSeries:
+    return _eight_hourly([rate] * (3 * days), start)
+
+
+def test_a_handful_of_settlements_never_collapses_the_common_window_of_the_others():
+    a = _long(1e-4, 200)  # T0 .. T0 + 599 x 8 h
+    b = _long(2e-4, 100, T0 + 30 * 3 * H8)  # from day 30 to day 129
+    few = _eight_hourly([5e-4, -1e-4], T0 + 60 * 3 * H8)  # 2 settlements on day 60
+    cmp = compare_venues({"a": a, "b": b, "few": few})
+    assert cmp.common
+    # a and b overlap over b's whole history: day 30 00:00 .. day 129 16:00
+    assert (cmp.since_ms, cmp.until_ms) == (T0 + 90 * H8, T0 + 389 * H8)
+    assert [row.venue for row in cmp.ranking] == ["b", "a"]  # 2e-4 x 1095 = 21.9 % > 10.95 %
+    assert [row.n_intervals for row in cmp.ranking] == [300, 300]  # 100 days x 3
+    (aside,) = cmp.set_aside
+    assert (aside.venue, aside.n_intervals) == ("few", 2)
+    assert (aside.first_ms, aside.last_ms) == (T0 + 180 * H8, T0 + 181 * H8)
+    # its own period: mean (5e-4 - 1e-4) / 2 = 2e-4 -> 21.9 % APR; 1 of 2 negative
+    assert aside.apr == pytest.approx(2e-4 * 1095, rel=1e-12)
+    assert aside.negative_share == 0.5
+
+
+def test_a_single_settlement_and_a_non_overlapping_venue_are_both_set_aside():
+    a = _long(1e-4, 60)
+    b = _long(3e-4, 60, T0 + 10 * 3 * H8)
+    one = _eight_hourly([1e-3], T0 + 20 * 3 * H8)  # one settlement inside the overlap
+    later = _long(-2e-4, 40, T0 + 400 * 3 * H8)  # 400 days on: no overlap
+    cmp = compare_venues({"a": a, "b": b, "one": one, "later": later})
+    assert [row.venue for row in cmp.ranking] == ["b", "a"]
+    assert (cmp.since_ms, cmp.until_ms) == (T0 + 30 * H8, T0 + 179 * H8)  # days 10 .. 59
+    assert {row.venue for row in cmp.set_aside} == {"one", "later"}
+    assert [row.venue for row in cmp.set_aside] == ["one", "later"]  # best APR first
+    every = {row.venue for row in (*cmp.ranking, *cmp.set_aside)}
+    assert every == {"a", "b", "one", "later"}  # every venue with data appears
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -258,3 +300,30 @@ def test_hourly_and_eight_hourly_venues_compare_on_apr_not_on_rate_per_interval(
     assert cmp.ranking[0].apr == pytest.approx(2e-5 * 24 * 365, rel=1e-12)
     assert cmp.ranking[1].apr == pytest.approx(1e-4 * 3 * 365, rel=1e-12)
     assert cmp.ranking[0].n_intervals == 41  # hours T0 .. T0 + 40 h, the last 8-hourly settlement
+
+
+@settings(max_examples=100)
+@given(spans=st.lists(st.tuples(st.integers(0, 400), st.integers(1, 400)), min_size=1, max_size=6))
+def test_every_venue_appears_once_and_the_ranked_ones_share_the_window(spans):
+    histories = {
+        f"v{i}": _eight_hourly([1e-4 * (i + 1)] * n, T0 + start * H8)
+        for i, (start, n) in enumerate(spans)
+    }
+    cmp = compare_venues(histories)
+    names = [row.venue for row in (*cmp.ranking, *cmp.set_aside)]
+    assert sorted(names) == sorted(histories)  # every venue with data, exactly once
+    assert cmp.ranking and cmp.common == (len(cmp.ranking) > 1)
+    for row in cmp.ranking:  # each ranked venue is counted over exactly the common window
+        series = histories[row.venue].between(cmp.since_ms, cmp.until_ms)
+        assert row.n_intervals == len(series) > 0
+        assert cmp.since_ms <= row.first_ms <= row.last_ms <= cmp.until_ms
+    for row in cmp.set_aside:  # the others over their own whole period
+        assert row.n_intervals == len(histories[row.venue])
+    span = cmp.until_ms - cmp.since_ms
+    ranked = [histories[row.venue] for row in cmp.ranking]
+    if len(ranked) > 1 and span < 30 * 24 * 3_600_000:
+        # a short window is kept only if no single venue's absence would more than double it
+        for k in range(len(ranked)):
+            rest = ranked[:k] + ranked[k + 1 :]
+            alt = min(int(h.ts_ms[-1]) for h in rest) - max(int(h.ts_ms[0]) for h in rest)
+            assert span >= 0.5 * alt

@@ -20,7 +20,7 @@ results). Missing settlements (gaps) count as no funding.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -235,59 +235,111 @@ def carry_report(series: RateSeries) -> CarryReport:
     return CarryReport(carry_stats(series), carry_by_year(series))
 
 
+# A venue is set aside from the comparison when, with it, the common window would be shorter
+# than MIN_COMMON_DAYS and shorter than SET_ASIDE_FACTOR x the window the others share without
+# it: a handful of settlements, or a history that barely meets the others', never collapses the
+# window of the rest (two short synthetic series of similar length still compare).
+MIN_COMMON_DAYS = 30
+SET_ASIDE_FACTOR = 0.5
+
+
 @dataclass(frozen=True)
 class VenueCarry:
-    """One venue's carry over the comparison window."""
+    """One venue's carry over the comparison window (or its own period when set aside)."""
 
     venue: str
     apr: float
     negative_share: float
     worst_7d: float | None
     n_intervals: int
+    first_ms: int  # first and last settlement counted
+    last_ms: int
 
 
 @dataclass(frozen=True)
 class VenueComparison:
     """Venues ranked from best to worst place to hold the short hedge (highest APR first).
 
-    `common` is True when every venue is measured over the same window [since_ms, until_ms] (the
-    overlap of their histories); otherwise each venue's whole history is used and the ranking
-    mixes periods.
+    Every ranked venue is measured over the same window [since_ms, until_ms], the overlap of
+    their histories; `common` is True when at least two venues share it (one venue alone is
+    ranked over its own history). `set_aside` lists every other venue with data, each over its
+    own whole period: too few settlements, or too little overlap with the ranked ones, to
+    compare (see MIN_COMMON_DAYS).
     """
 
     ranking: tuple[VenueCarry, ...]
     since_ms: int
     until_ms: int
     common: bool
+    set_aside: tuple[VenueCarry, ...] = ()
 
 
-def _overlap(histories: Mapping[str, RateSeries]) -> tuple[int, int] | None:
-    since = max(int(s.ts_ms[0]) for s in histories.values())
-    until = min(int(s.ts_ms[-1]) for s in histories.values())
+def _overlap(histories: Mapping[str, RateSeries], names: Sequence[str]) -> tuple[int, int] | None:
+    """[latest first settlement, earliest last settlement] of `names`, None when some venue has
+    no settlement inside it."""
+    since = max(int(histories[n].ts_ms[0]) for n in names)
+    until = min(int(histories[n].ts_ms[-1]) for n in names)
     if since > until:
         return None
-    if any(len(s.between(since, until)) == 0 for s in histories.values()):
+    if any(len(histories[n].between(since, until)) == 0 for n in names):
         return None
     return since, until
 
 
+def _span(window: tuple[int, int] | None) -> int:
+    return -1 if window is None else window[1] - window[0]
+
+
+def comparable_venues(histories: Mapping[str, RateSeries]) -> list[str]:
+    """The venues ranked together: set aside, one at a time, the venue whose absence leaves the
+    longest common window (ties: fewer settlements, then the older history, then the later
+    name) while the window is missing or too short (see MIN_COMMON_DAYS)."""
+    names = sorted(histories)
+    while len(names) > 1:
+        span = _span(_overlap(histories, names))
+        without = {n: _span(_overlap(histories, [m for m in names if m != n])) for n in names}
+        drop = max(
+            names,
+            key=lambda n: (without[n], -len(histories[n]), -int(histories[n].ts_ms[-1]), n),
+        )
+        short = span < MIN_COMMON_DAYS * MS_PER_DAY and span < SET_ASIDE_FACTOR * without[drop]
+        if span >= 0 and not short:
+            break
+        names.remove(drop)
+    return names
+
+
+def _venue_carry(venue: str, series: RateSeries) -> VenueCarry:
+    stats = carry_stats(series)
+    worst = stats.worst_7d.total if stats.worst_7d is not None else None
+    return VenueCarry(
+        venue,
+        stats.apr,
+        stats.negative_share,
+        worst,
+        stats.n_intervals,
+        stats.first_ms,
+        stats.last_ms,
+    )
+
+
 def compare_venues(histories: Mapping[str, RateSeries]) -> VenueComparison:
-    """Rank venues by the APR a short earns over their common window (see VenueComparison).
+    """Rank the comparable venues by the APR a short earns over their common window and list the
+    others beside it over their own periods (see VenueComparison).
 
     Ties keep venue-name order. InputError if no venue or a venue without settlements is given.
     """
     if not histories or any(len(s) == 0 for s in histories.values()):
         raise InputError("venues", sorted(histories), "give at least one non-empty funding series")
-    window = _overlap(histories)
-    rows = []
-    for venue in sorted(histories):
-        part = histories[venue] if window is None else histories[venue].between(*window)
-        stats = carry_stats(part)
-        worst = stats.worst_7d.total if stats.worst_7d is not None else None
-        rows.append(VenueCarry(venue, stats.apr, stats.negative_share, worst, stats.n_intervals))
+    ranked = comparable_venues(histories)
+    window = _overlap(histories, ranked)
+    if window is None:  # a single venue: its whole history
+        only = histories[ranked[0]]
+        window = (int(only.ts_ms[0]), int(only.ts_ms[-1]))
+    rows = [_venue_carry(v, histories[v].between(*window)) for v in ranked]
     rows.sort(key=lambda row: -row.apr)
-    if window is None:
-        since = min(int(s.ts_ms[0]) for s in histories.values())
-        until = max(int(s.ts_ms[-1]) for s in histories.values())
-        return VenueComparison(tuple(rows), since, until, common=False)
-    return VenueComparison(tuple(rows), window[0], window[1], common=True)
+    aside = [_venue_carry(v, histories[v]) for v in sorted(histories) if v not in ranked]
+    aside.sort(key=lambda row: -row.apr)
+    return VenueComparison(
+        tuple(rows), window[0], window[1], common=len(rows) > 1, set_aside=tuple(aside)
+    )

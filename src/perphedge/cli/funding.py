@@ -16,10 +16,13 @@ import numpy as np
 import typer
 
 from perphedge.carry import (
+    MIN_COMMON_DAYS,
+    MS_PER_DAY,
     SHORT_SIDE_NOTE,
     CarryReport,
     CarryStats,
     RateSeries,
+    VenueCarry,
     VenueComparison,
     Window,
     carry_report,
@@ -170,6 +173,34 @@ def _stats_json(stats: CarryStats) -> dict[str, Any]:
     return out
 
 
+def _row_json(row: VenueCarry) -> dict[str, Any]:
+    out: dict[str, Any] = jsonable(row)
+    out["first"], out["last"] = _time(row.first_ms), _time(row.last_ms)
+    return out
+
+
+def _not_comparable(row: VenueCarry) -> str:
+    """Why a venue stands beside the ranking, with its own period."""
+    period = f"from {_time(row.first_ms)} to {_time(row.last_ms)}"
+    if row.last_ms - row.first_ms < MIN_COMMON_DAYS * MS_PER_DAY:
+        return f"not comparable: only {row.n_intervals} settlements {period}"
+    return (
+        f"not comparable: {row.n_intervals} settlements {period} overlap the others by less "
+        f"than {MIN_COMMON_DAYS} days"
+    )
+
+
+def _comparison_json(cmp: VenueComparison) -> dict[str, Any]:
+    aside = [{**_row_json(row), "note": _not_comparable(row)} for row in cmp.set_aside]
+    return {
+        "common_window": cmp.common,
+        "since": _time(cmp.since_ms),
+        "until": _time(cmp.until_ms),
+        "ranking": [_row_json(row) for row in cmp.ranking],
+        "not_comparable": aside,
+    }
+
+
 def _as_json(
     results: list[SymbolCarry], since_ms: int | None, until_ms: int | None
 ) -> dict[str, Any]:
@@ -183,15 +214,9 @@ def _as_json(
             entry["by_year"] = {str(y): s.apr for y, s in v.report.by_year.items()}
             entry["years"] = {str(y): _stats_json(s) for y, s in v.report.by_year.items()}
             venues[v.key] = entry
-        cmp = res.comparison
         symbols[res.text] = {
             "venues": venues,
-            "comparison": {
-                "common_window": cmp.common,
-                "since": _time(cmp.since_ms),
-                "until": _time(cmp.until_ms),
-                "ranking": jsonable(list(cmp.ranking)),
-            },
+            "comparison": _comparison_json(res.comparison),
             "skipped_venues": list(res.skipped),
         }
     return {
@@ -268,28 +293,32 @@ def _print_tables(results: list[SymbolCarry]) -> None:
         _print_comparison(res)
 
 
+def _comparison_cells(row: VenueCarry) -> list[str]:
+    return [
+        row.venue,
+        fmt_pct(row.apr),
+        fmt_pct(row.negative_share, 1),
+        "—" if row.worst_7d is None else fmt_pct(row.worst_7d, 3),
+        str(row.n_intervals),
+    ]
+
+
 def _print_comparison(res: SymbolCarry) -> None:
     cmp = res.comparison
     window = f"{_day(cmp.since_ms)} → {_day(cmp.until_ms)}"
-    scope = "common window" if cmp.common else "histories do not overlap; whole histories"
+    scope = "common window" if cmp.common else f"{cmp.ranking[0].venue}'s own history"
     rows = [
-        [
-            str(rank),
-            row.venue,
-            fmt_pct(row.apr),
-            fmt_pct(row.negative_share, 1),
-            "—" if row.worst_7d is None else fmt_pct(row.worst_7d, 3),
-            str(row.n_intervals),
-        ]
-        for rank, row in enumerate(cmp.ranking, start=1)
+        [str(rank), *_comparison_cells(row), ""] for rank, row in enumerate(cmp.ranking, start=1)
     ]
+    rows += [["—", *_comparison_cells(row), _not_comparable(row)] for row in cmp.set_aside]
     console.print(
         table(
             f"{res.text}: where this hedge is cheapest to hold ({scope} {window}; best first)",
-            ["rank", "venue", "APR earned by short", "negative", "worst 7 days", "settlements"],
+            ["rank", "venue", "APR earned by short", "negative", "worst 7 days", "settlements",
+             "note"],
             rows,
         )
-    )
+    )  # fmt: skip
     if res.skipped:
         console.print(f"no data in the range on: {', '.join(res.skipped)}", highlight=False)
 
