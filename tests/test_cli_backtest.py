@@ -278,3 +278,14 @@ def test_cross_margin_file_is_modelled_isolated_and_says_so(run_cli, tmp_path):
     r = run_cli("backtest", str(path), *JAN, "--json")
     assert r.code == 0, r.err
     assert "note: margin_mode cross: modelled as isolated per leg" in r.err
+
+
+def test_top_up_without_cash_keeps_a_reserve_that_saves_the_hedge(run_cli, btc):
+    # The same 2024 rally that liquidates the 2x short above: with --top-up and no --cash the
+    # account starts with the initial margin plus an equal reserve, and tops the margin up from it.
+    span = ["--from", "2024-01-01", "--to", "2024-06-30", "--json"]
+    plain = json.loads(run_cli("backtest", btc, *span).out)
+    topped = json.loads(run_cli("backtest", btc, *span, "--top-up").out)
+    assert topped["initial_cash_usd"] == pytest.approx(2 * plain["initial_cash_usd"], rel=1e-12)
+    assert plain["runs"][1]["liquidations"] == 1
+    assert topped["runs"][1]["liquidations"] == 0

@@ -47,6 +47,8 @@ from perphedge.store.market import MarketStore
 ASSUMED_MMR = 0.01
 MAX_GAP_LINES = 5
 
+TOP_UP_RESERVE = 1.0  # --top-up without --cash: reserve = this x the initial margin
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -235,6 +237,8 @@ def _runs(
     cash = settings.cash_usd
     if cash is None:
         cash = start_cash(prep, max([ratio, *(p.params()[0] for p in policies)]), settings.leverage)
+        if settings.top_up:
+            cash *= 1 + TOP_UP_RESERVE  # a reserve to top up from, beside the initial margin
     runs: list[Run] = []
     for name, policy in [("hedged", StaticRatio(ratio)), *zip(names, policies, strict=True)]:
         result = run_backtest(make_spec(prep, policy, settings, cash), prep.market)
@@ -294,7 +298,12 @@ def backtest(
         float | None, typer.Option(help="Starting cash USD (default: the hedge's initial margin).")
     ] = None,
     top_up: Annotated[
-        bool, typer.Option("--top-up", help="Top margin up from cash before a liquidation.")
+        bool,
+        typer.Option(
+            "--top-up",
+            help="Top margin up from cash before a liquidation (without --cash: a reserve "
+            "equal to the initial margin is added).",
+        ),
     ] = False,
     slippage_bp: Annotated[float, typer.Option(help="Slippage per trade, basis points.")] = 1.0,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse data with gaps.")] = False,
