@@ -23,6 +23,7 @@ from perphedge.margin import (
     margin_ratio,
     notional,
     position_risk,
+    trade_fee,
     unrealized_pnl,
 )
 
@@ -291,3 +292,20 @@ def test_okx_maintenance_margin_includes_the_liquidation_fee():
     assert risk.maintenance_margin == pytest.approx(0.106, rel=1e-12)
     assert risk.margin_ratio == pytest.approx(0.053, rel=1e-12)
     assert risk.liquidation_price == pytest.approx(11.87413417771621, rel=1e-12)  # V13
+
+
+def test_v43_v45_trading_fees_linear_and_inverse():
+    """V43-V45: Binance fee FAQ 360033544231 examples.
+
+    V44: buy 1 BTC @ 10,104, taker 0.05 % -> 10,104 * 0.0005 = 5.052 USDT.
+    V45: sell 1 BTC @ 11,104, maker 0.02 % -> 11,104 * 0.0002 = 2.2208 USDT.
+    V43: sell 10 BTCUSD contracts (100 USD) @ 11,104, maker 0.02 %: notional
+    1,000 / 11,104 = 0.0900576 BTC (the FAQ prints "0.09"), fee 0.0000180115 BTC ("0.000018").
+    """
+    assert trade_fee(Position(LONG, 1, 10_104), 10_104, 0.0005) == pytest.approx(5.052)
+    assert trade_fee(Position(SHORT, 1, 11_104), 11_104, 0.0002) == pytest.approx(2.2208)
+    inverse = Position(SHORT, 10, 11_104, INV, 100.0)
+    assert round(notional(inverse, 11_104), 7) == 0.0900576
+    fee = trade_fee(inverse, 11_104, 0.0002)
+    assert round(fee, 6) == 0.000018
+    assert fee == pytest.approx(1_000 / 11_104 * 0.0002, rel=1e-12)

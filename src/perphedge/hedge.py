@@ -41,7 +41,7 @@ from perphedge.hedge_model import (
     PlanWarning,
 )
 from perphedge.instruments import Perpetual
-from perphedge.margin import MarginMode, Position, PositionRisk, Side, position_risk
+from perphedge.margin import MarginMode, Position, PositionRisk, Side, position_risk, trade_fee
 from perphedge.portfolio import Holding, Portfolio, Valuation, valuation
 from perphedge.ports import OrderSide, OrderType
 from perphedge.units import periods_per_year, round_price_to_tick, round_qty_to_step
@@ -174,6 +174,7 @@ def _leg(
     notional_usd = risk.notional * to_usd
     fee_rate = inst.maker_fee if spec.order_type is OrderType.LIMIT else inst.taker_fee
     wallet = risk.margin_balance - risk.unrealized_pnl
+    fee_open = trade_fee(pos, m.mark, fee_rate)
     return HedgeLeg(
         symbol=inst.symbol,
         kind=inst.kind,
@@ -198,8 +199,8 @@ def _leg(
         funding_per_day_usd=per_interval * to_usd * 24.0 / m.interval_hours,
         funding_per_year_usd=per_year * to_usd,
         funding_apr=per_year * to_usd / notional_usd,
-        fee_open=risk.notional * fee_rate,
-        fee_open_usd=risk.notional * fee_rate * to_usd,
+        fee_open=fee_open,
+        fee_open_usd=fee_open * to_usd,
         tiers_source=inst.tiers.source,
         approximate=risk.approximate,
         instrument=inst,

@@ -299,6 +299,17 @@ def bankruptcy_price(
     return _solve(pos, wallet + other_upnl, close_fee_rate, 0.0)
 
 
+def trade_fee(pos: Position, price: float, fee_rate: float) -> float:
+    """Maker or taker fee of trading `pos`'s size at `price`: notional at that price * rate.
+
+    Linear in the quote currency (q * price), inverse in coin (Q / price)
+    [Binance FAQ 360033544231: 1 BTC @ 10,104 taker 0.05 % = 5.052 USDT;
+    10 BTCUSD contracts @ 11,104 maker 0.02 % = 0.0900576 BTC * 0.02 %].
+    """
+    require_finite("fee_rate", fee_rate)
+    return notional(pos, price) * fee_rate
+
+
 def distance_to(price: float | None, mark: float) -> float | None:
     """|price - mark| / mark, or None when there is no such price."""
     return None if price is None else abs(price - mark) / mark
