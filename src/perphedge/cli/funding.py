@@ -182,11 +182,11 @@ def _row_json(row: VenueCarry) -> dict[str, Any]:
 def _not_comparable(row: VenueCarry) -> str:
     """Why a venue stands beside the ranking, with its own period."""
     period = f"from {_time(row.first_ms)} to {_time(row.last_ms)}"
+    count = f"{row.n_intervals} settlement{'' if row.n_intervals == 1 else 's'}"
     if row.last_ms - row.first_ms < MIN_COMMON_DAYS * MS_PER_DAY:
-        return f"not comparable: only {row.n_intervals} settlements {period}"
+        return f"not comparable: only {count} {period}"
     return (
-        f"not comparable: {row.n_intervals} settlements {period} overlap the others by less "
-        f"than {MIN_COMMON_DAYS} days"
+        f"not comparable: {count} {period} overlap the others by less than {MIN_COMMON_DAYS} days"
     )
 
 

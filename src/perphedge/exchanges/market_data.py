@@ -12,10 +12,13 @@
 Pagination walks [since, until) in windows that hold at most one page (page size x interval),
 so it works whether the venue answers oldest-first (Binance) or newest-first (Bybit, OKX); a full
 page halves the window and asks again, so a symbol with a shorter funding interval than assumed
-loses nothing. `progress(ts_ms)` is called after every page with the window end reached.
+loses nothing. A venue whose funding history takes only a page number (MEXC) is walked page by
+page, newest first, until a page reaches back before `since` (`walk_pages`).
+`progress(ts_ms)` is called after every page with the window end reached.
 
 Every ccxt call goes through `perphedge.exchanges.errors.call`: errors are translated once and
-only temporary ones are retried with bounded backoff; ccxt's own rate limiter stays on.
+only temporary ones are retried with bounded backoff; ccxt's own rate limiter stays on (off
+only for a local test exchange given as `base_url`).
 The class is venue-generic: a new venue needs a registry entry (perphedge.exchanges.venues) and,
 if its page sizes differ from the defaults, a line in PAGE_LIMITS.
 """
@@ -52,17 +55,22 @@ class PageLimits:
     funding: int
     ohlcv: int
     until_param: str = "until"  # how the venue's ccxt method takes the window end
+    # set when the venue's funding history takes a page number instead of a time window
+    # (MEXC: newest first, page_num 1, 2, ...; ccxt passes it through)
+    funding_page_param: str = ""
 
 
 # Documented maxima, never above what ccxt 4.5 sends (it caps Binance futures klines at 1000
 # although the venue allows 1500): Binance fundingRate 1000, klines 1000; Bybit v5 funding 200,
-# kline 1000; OKX funding-rate-history 100 (takes the window end as `after`), candles 100.
+# kline 1000; OKX funding-rate-history 100 (takes the window end as `after`), candles 100;
+# MEXC contract funding_rate/history 100 per page, by page number only (no time filter).
 PAGE_LIMITS: dict[str, PageLimits] = {
     "binanceusdm": PageLimits(1000, 1000),
     "binancecoinm": PageLimits(1000, 1000),
     "binance": PageLimits(1000, 1000),
     "bybit": PageLimits(200, 1000),
     "okx": PageLimits(100, 100, until_param="after"),
+    "mexc": PageLimits(100, 200, funding_page_param="page_num"),
 }
 DEFAULT_PAGE_LIMITS = PageLimits(100, 200)
 KINDS = ("spot", "perp", "mark")
@@ -85,7 +93,7 @@ class CcxtMarketData:
         self.venue: Venue = find_venue(venue_name)
         self.market_type: MarketType = market
         self._base_url = base_url
-        self._ex = exchange or make_exchange(self.venue.name, market, base_url=base_url)
+        self._ex = exchange or self._make(market)
         self._spot_ex = spot_exchange
         self._sleep = sleep
         self._attempts = attempts
@@ -102,9 +110,15 @@ class CcxtMarketData:
         markets = self._call("load markets", exchange.load_markets)
         return dict(markets)
 
+    def _make(self, market: MarketType) -> Any:
+        exchange = make_exchange(self.venue.name, market, base_url=self._base_url)
+        if self._base_url:  # a local test exchange: no client-side rate limiting
+            exchange.enableRateLimit = False
+        return exchange
+
     def _spot(self) -> Any:
         if self._spot_ex is None:
-            self._spot_ex = make_exchange(self.venue.name, "spot", base_url=self._base_url)
+            self._spot_ex = self._make("spot")
         return self._spot_ex
 
     def _swap_market(self, symbol: str) -> dict[str, Any]:
@@ -241,8 +255,7 @@ class CcxtMarketData:
         # one settlement less than a page, so that a full answer means "window too wide"
         step = int((limits.funding - 1) * self.funding_interval_hours(symbol) * HOUR_MS)
 
-        def fetch(start: int, end: int) -> list[Any]:
-            params = {limits.until_param: end - 1}
+        def fetch(start: int | None, params: dict[str, int]) -> list[Any]:
             return list(
                 self._call(
                     "fetch funding history",
@@ -252,7 +265,23 @@ class CcxtMarketData:
                 )
             )
 
-        rows = walk_windows(fetch, since_ms, until_ms, step, limits.funding, progress)
+        if limits.funding_page_param:
+            rows = walk_pages(
+                lambda number: fetch(None, {limits.funding_page_param: number}),
+                since_ms,
+                until_ms,
+                limits.funding,
+                progress,
+            )
+        else:
+            rows = walk_windows(
+                lambda start, end: fetch(start, {limits.until_param: end - 1}),
+                since_ms,
+                until_ms,
+                step,
+                limits.funding,
+                progress,
+            )
         points = parse.funding_points(symbol, rows)
         keep = (points.ts_ms >= since_ms) & (points.ts_ms < until_ms)
         return FundingPoints(symbol, points.ts_ms[keep], points.rate[keep], points.mark[keep])
@@ -329,3 +358,34 @@ def walk_windows(
         if progress is not None:
             progress(end)
     return rows
+
+
+def walk_pages(
+    fetch_page: Callable[[int], list[Any]],
+    since_ms: int,
+    until_ms: int,
+    page: int,
+    progress: Progress | None,
+) -> list[Any]:
+    """Fetch a newest-first history by page number (1, 2, ...) until a page reaches back before
+    since_ms, comes back short, or holds nothing new (a venue that ignores the page number).
+
+    For venues whose history takes no time window (MEXC); rows are ccxt dicts with "timestamp".
+    `progress` gets the point reached, counted back from `until_ms`, mapped onto [since, until).
+    """
+    if since_ms >= until_ms:
+        raise InputError("until", until_ms, f"give an end after the start {since_ms}")
+    rows: list[Any] = []
+    seen: set[int] = set()
+    number = 1
+    while True:
+        got = fetch_page(number)
+        stamps = {int(r["timestamp"]) for r in got if r.get("timestamp") is not None}
+        fresh = stamps - seen
+        rows.extend(got)
+        seen |= stamps
+        if progress is not None and stamps:
+            progress(min(until_ms, since_ms + max(0, until_ms - min(stamps))))
+        if len(got) < page or not fresh or min(stamps) < since_ms:
+            return rows
+        number += 1
