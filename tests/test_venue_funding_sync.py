@@ -178,7 +178,7 @@ def test_a_synced_single_settlement_is_listed_beside_the_comparison(
         (["--exchange", "weex", "--symbols", "XRP/USDT:USDT"], "symbol='XRP/USDT:USDT'"),
         (["--exchange", "weex", "--symbols", "BTC/USD:BTC"], "weex offers no inverse markets"),
         (["--exchange", "bingx", "--symbols", "QNT/USDT:USDT", "--since", "2024-02-01"],
-         "--since="),
+         "--since='2024-02-01' is invalid: must be before 2024-01-31"),
         (["--exchange", "bingx", "--symbols", "QNT/USDT:USDT", "--datasets", "fundng"],
          "--datasets='fundng'"),
         (["--exchange", "bingxx", "--symbols", "QNT/USDT:USDT"], "exchange='bingxx'"),

@@ -78,6 +78,8 @@ def sync_command(
     now_ms = int(time.time() * 1000)
     since_ms = parse_day_or_time("--since", since)
     until_ms = now_ms if until is None else parse_day_or_time("--until", until, end_of_day=True)
+    if since_ms >= until_ms:
+        raise InputError("--since", since, f"must be before {until or 'now'}")
     store = MarketStore(store_path)
     results = _run_sync(store, name, _symbols(symbols), wanted, (since_ms, until_ms), base_url)
     _print_sync(results, store, as_json)

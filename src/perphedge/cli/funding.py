@@ -307,18 +307,14 @@ def _print_comparison(res: SymbolCarry) -> None:
     cmp = res.comparison
     window = f"{_day(cmp.since_ms)} → {_day(cmp.until_ms)}"
     scope = "common window" if cmp.common else f"{cmp.ranking[0].venue}'s own history"
-    rows = [
-        [str(rank), *_comparison_cells(row), ""] for rank, row in enumerate(cmp.ranking, start=1)
-    ]
-    rows += [["—", *_comparison_cells(row), _not_comparable(row)] for row in cmp.set_aside]
-    console.print(
-        table(
-            f"{res.text}: where this hedge is cheapest to hold ({scope} {window}; best first)",
-            ["rank", "venue", "APR earned by short", "negative", "worst 7 days", "settlements",
-             "note"],
-            rows,
-        )
-    )  # fmt: skip
+    headers = ["rank", "venue", "APR earned by short", "negative", "worst 7 days", "settlements"]
+    rows = [[str(rank), *_comparison_cells(row)] for rank, row in enumerate(cmp.ranking, start=1)]
+    if cmp.set_aside:  # every other venue with data, beside the ranking, over its own period
+        headers.append("note")
+        rows = [[*row, ""] for row in rows]
+        rows += [["—", *_comparison_cells(row), _not_comparable(row)] for row in cmp.set_aside]
+    title = f"{res.text}: where this hedge is cheapest to hold ({scope} {window}; best first)"
+    console.print(table(title, headers, rows))
     if res.skipped:
         console.print(f"no data in the range on: {', '.join(res.skipped)}", highlight=False)
 
