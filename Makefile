@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit coverage bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,12 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+coverage: $(STAMP)
+	$(BIN)/coverage run --source=perphedge -m pytest -q -p no:xdist
+	$(BIN)/coverage report --skip-covered --sort=cover
+
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/backtest_bench.py
 
 clean:
