@@ -101,7 +101,13 @@ def _run_sync(
         BarColumn(),
         TextColumn("{task.percentage:>5.1f}%"),
     )
-    with Progress(*columns, TimeRemainingColumn(), console=err_console, transient=True) as bar:
+    with Progress(
+        *columns,
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,  # no bar (nor its blank line) in logs and pipes
+    ) as bar:
         for perp in perps:
             mtype = _market_type(perp)
             if mtype not in sources:

@@ -253,7 +253,7 @@ def _decide_and_send(
 @contextmanager
 def _progress(session: LiveSession) -> Iterator[None]:
     """A progress bar on stderr while orders are worked."""
-    with Progress(console=err_console, transient=True) as bar:
+    with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("orders", total=None)
 
         def show(done: int, total: int, text: str) -> None:
