@@ -19,7 +19,7 @@ import typer
 from rich.progress import Progress
 
 from perphedge.config import PortfolioConfig, load_portfolio
-from perphedge.errors import InputError, PermanentExchangeError
+from perphedge.errors import CapabilityError, InputError, PermanentExchangeError
 from perphedge.exchanges.venues import require_for, unverified_notes, venue
 from perphedge.instruments import ContractKind
 from perphedge.live.execute import (
@@ -41,6 +41,7 @@ from perphedge.orderplan import ExecutionLimits, LegTarget
 from perphedge.report.render import console, err_console, fmt_num, print_json, table
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
+from perphedge.units import to_decimal
 
 hedge_app = typer.Typer(
     help="Open, rebalance or close the hedge on an exchange (dry run unless --execute).",
@@ -83,11 +84,31 @@ def open_ports(
     ):
         err_console.print(f"warning: {note}", highlight=False)
     if paper and live_prices:
+        if inverse:
+            raise CapabilityError(
+                "--live-prices simulates USDT-margined contracts only; use --paper alone for "
+                "coin-margined ones"
+            )
         return paper_live_ports(name, home_dir(), base_url)
     if paper:
         symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
-        return paper_ports(name, home_dir(), list(dict.fromkeys(symbols)))
+        ports = paper_ports(
+            name, home_dir(), list(dict.fromkeys(symbols)), inverse, coin_deposits(config)
+        )
+        for note in ports.notes:
+            err_console.print(f"note: {note}", markup=False, highlight=False)
+        return ports
     return live_ports(name, base_url, config.hedge.contract)
+
+
+def coin_deposits(config: PortfolioConfig) -> dict[str, Decimal]:
+    """Coins a new coin-margined paper account starts with: every holding hedged by its own
+    coin's perpetual, as if moved to the COIN-M wallet (proxied holdings stay outside)."""
+    coins: dict[str, Decimal] = {}
+    for h in config.portfolio.holdings:
+        if h.hedge_asset == h.asset:
+            coins[h.asset] = coins.get(h.asset, Decimal(0)) + to_decimal(h.qty_base)
+    return coins
 
 
 def journal_key(ports: Ports) -> str:

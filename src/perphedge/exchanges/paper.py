@@ -1,24 +1,33 @@
-"""The paper exchange: a simulated USDT-margined (linear) perpetual account behind the ports.
+"""The paper exchange: a simulated perpetual account behind the ports.
 
 It implements `Account` and `Execution` (see `perphedge.ports`) so that every live command runs
 offline with `--paper`. State lives in one JSON file in the data directory
 (PERPHEDGE_HOME/paper/<exchange>.json), replaced atomically (write, fsync, rename) under an
 exclusive file lock, so separate commands see the same account and a kill never leaves half a file.
 
-Model (cross margin, one-way positions, USDT wallet):
+Model (cross margin per wallet, one-way positions): one wallet per settle currency. USDT for
+USDT-margined (linear) contracts; the coin itself for coin-margined (inverse) ones, where sizes
+are contracts of `contract_size` USD and fees, PnL, funding and margin are in coin (the core's
+inverse formulas). Each wallet margins the positions that settle in it (cross within it).
 * Prices come from a `MarketData` port (live or replayed marks) and time from a `Clock` port.
 * Market orders fill at mark * (1 +/- slippage) as taker. A limit order that crosses the mark
   fills at once as taker at that price capped by its limit; otherwise it rests and fills at its
   limit as maker when a later mark crosses it. `partial_fill_ratio` < 1 fills only that share of
   the remainder per look (on the quantity step), to exercise partial-fill handling.
 * Rejections as a venue would: quantity off the step, below the minimum notional (unless
-  reduce-only), reduce-only that would grow the position, initial margin above equity.
+  reduce-only), reduce-only that would grow the position, initial margin above equity. Trading
+  costs are not reserved: the margin may exceed equity by the taker fee plus slippage on it,
+  so that a 1x coin-margined short of all the coins fits after its own fees (a venue that
+  counts fees and open loss may refuse the last sliver of such an order).
+* Fees: notional in the settle currency at the fill price * maker or taker rate (inverse:
+  contracts * size / price * rate, in coin).
 * Funding settles at the real settlement times (multiples of the interval from 00:00 UTC, or the
   times of a replayed funding history): cash = `perphedge.funding.funding_payment` of the position
-  held at that time (positive rate: the short receives).
-* Liquidation: when the Binance margin ratio (`perphedge.margin.margin_ratio`, tiered, cross)
-  reaches 1 at the mark, the positions are closed at the mark and the clearance fee charged;
-  a loss beyond the wallet is the insurance fund's (the wallet stops at zero).
+  held at that time (positive rate: the short receives), in the settle currency.
+* Liquidation: when a wallet's Binance margin ratio (maintenance margin / (wallet + unrealised
+  PnL), tiered, cross within the wallet) reaches 1 at the mark, its positions are closed at the
+  mark and the clearance fee charged; a loss beyond the wallet is the insurance fund's (the
+  wallet stops at zero). A 1x coin-margined short backed by its coins is never liquidated.
 Client order ids are unique: placing a known id returns that order and changes nothing.
 """
 
@@ -34,9 +43,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from perphedge.errors import CapabilityError, DataError, PermanentExchangeError
+from perphedge.errors import DataError, PermanentExchangeError
 from perphedge.exchanges.paper_state import (
-    SETTLE,
     PaperSettings,
     apply_to_position,
     fill_of,
@@ -45,10 +53,20 @@ from perphedge.exchanges.paper_state import (
     new_state,
     order_state,
     record_fill,
+    settle_value,
+    upgrade,
 )
 from perphedge.funding import funding_payment
 from perphedge.instruments import Perpetual
-from perphedge.margin import MarginMode, Position, Side, liquidation, maintenance_margin
+from perphedge.margin import (
+    MarginMode,
+    Position,
+    Side,
+    liquidation,
+    maintenance_margin,
+    unrealized_pnl,
+)
+from perphedge.orderplan import notional_usd
 from perphedge.ports import (
     Balance,
     Clock,
@@ -114,7 +132,7 @@ class PaperExchange:
             state: dict[str, Any] = json.loads(self.path.read_text())
         except (OSError, ValueError) as bad:
             raise DataError(f"paper account {self.path} is unreadable: {bad}") from bad
-        return state
+        return upgrade(state)
 
     def _save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -132,12 +150,16 @@ class PaperExchange:
     # -- market and time -----------------------------------------------------------------------
 
     def _instrument(self, symbol: str) -> Perpetual:
-        inst = self.market.instrument(symbol)
-        if inst.is_inverse or inst.settle != SETTLE:
-            raise CapabilityError(
-                f"the paper exchange simulates USDT-margined perpetuals only, not {symbol}"
-            )
-        return inst
+        return self.market.instrument(symbol)
+
+    def _settle(self, symbol: str) -> str:
+        return self._instrument(symbol).settle
+
+    def _wallet(self, currency: str) -> Decimal:
+        return Decimal(self._state["wallets"].get(currency, "0"))
+
+    def _credit(self, currency: str, amount: Decimal) -> None:
+        self._state["wallets"][currency] = str(self._wallet(currency) + amount)
 
     def _mark(self, symbol: str) -> Decimal:
         return Decimal(self._state["marks"][symbol]["price"])
@@ -169,21 +191,26 @@ class PaperExchange:
         since = int(self._state["funding_until_ms"])
         if now_ms <= since:
             return
-        for symbol, pos in sorted(self._state["positions"].items()):
+        for symbol in sorted(self._state["positions"]):
+            settle = self._settle(symbol)
             for ts_ms, rate, mark in self._settlements(symbol, since, now_ms):
                 price = mark if math.isfinite(mark) and mark > 0 else float(self._mark(symbol))
-                amount = to_decimal(round(funding_payment(self._position(pos), price, rate), 8))
-                self._state["wallet"] = str(Decimal(self._state["wallet"]) + amount)
+                amount = to_decimal(round(funding_payment(self._position(symbol), price, rate), 8))
+                self._credit(settle, amount)
                 self._state["funding"].append(
-                    {"symbol": symbol, "ts_ms": ts_ms, "amount": str(amount), "rate": rate}
-                )
+                    {"symbol": symbol, "ts_ms": ts_ms, "amount": str(amount), "rate": rate,
+                     "currency": settle}
+                )  # fmt: skip
         self._state["funding_until_ms"] = now_ms
 
-    @staticmethod
-    def _position(pos: dict[str, Any]) -> Position:
+    def _position(self, symbol: str) -> Position:
+        """The held position of `symbol` in the core's terms (size: coin or contracts)."""
+        inst = self._instrument(symbol)
+        pos = self._state["positions"][symbol]
         contracts = Decimal(pos["contracts"])
         side = Side.LONG if contracts > 0 else Side.SHORT
-        return Position(side, float(abs(contracts)), float(pos["entry_price"]))
+        size = inst.size_from_contracts(float(abs(contracts)))
+        return Position(side, size, float(pos["entry_price"]), inst.kind, inst.contract_size)
 
     # -- fills ---------------------------------------------------------------------------------
 
@@ -237,73 +264,80 @@ class PaperExchange:
     ) -> None:
         signed = qty * OrderSide(order["side"]).sign
         fee_rate = to_decimal(inst.taker_fee if taker else inst.maker_fee)
-        fee = (qty * to_decimal(inst.contract_size) * price * fee_rate).quantize(Decimal("1e-8"))
-        realized = apply_to_position(
-            self._state["positions"], order["symbol"], signed, price, inst.contract_size
-        )
-        self._state["wallet"] = str(Decimal(self._state["wallet"]) + realized - fee)
+        fee = (settle_value(inst, qty, price) * fee_rate).quantize(Decimal("1e-8"))
+        realized = apply_to_position(self._state["positions"], order["symbol"], signed, price, inst)
+        self._credit(inst.settle, realized - fee)
         record_fill(order, qty, price, now_ms)
         self._state["fills"].append(
-            new_fill(self._next_id("pt"), order, qty, price, fee, now_ms, maker=not taker)
+            new_fill(
+                self._next_id("pt"), order, qty, price, (fee, inst.settle), now_ms, maker=not taker
+            )
         )
 
-    # -- margin and liquidation ----------------------------------------------------------------
+    # -- margin and liquidation (per wallet: the positions that settle in it) -------------------
 
     def _risk_parts(self, symbol: str) -> tuple[Position, float, Perpetual]:
-        inst = self._instrument(symbol)
-        pos = self._position(self._state["positions"][symbol])
-        return pos, float(self._mark(symbol)), inst
+        return self._position(symbol), float(self._mark(symbol)), self._instrument(symbol)
 
-    def _upnl_and_mm(self, exclude: str | None = None) -> tuple[float, float]:
+    def _upnl_and_mm(self, settle: str, exclude: str | None = None) -> tuple[float, float]:
+        """Unrealised PnL and maintenance margin of the positions settling in `settle`."""
         upnl = mm = 0.0
         for symbol in self._state["positions"]:
-            if symbol == exclude:
+            if symbol == exclude or self._settle(symbol) != settle:
                 continue
             pos, mark, inst = self._risk_parts(symbol)
-            upnl += pos.sign * pos.size * (mark - pos.entry_price)
+            upnl += unrealized_pnl(pos, mark)
             mm += maintenance_margin(pos, mark, inst.tiers)
         return upnl, mm
 
-    def _initial_margin(self, extra: tuple[str, Decimal] | None = None) -> Decimal:
-        """Sum of |notional at mark| / leverage, with `extra` (symbol, signed contracts) added."""
+    def _initial_margin(self, settle: str, extra: tuple[str, Decimal] | None = None) -> Decimal:
+        """Sum of |notional at mark| / leverage over `settle`'s positions, with `extra`
+        (symbol, signed contracts) added."""
         sizes = {s: Decimal(p["contracts"]) for s, p in self._state["positions"].items()}
         if extra is not None:
             sizes[extra[0]] = sizes.get(extra[0], Decimal(0)) + extra[1]
         total = Decimal(0)
         for symbol, contracts in sizes.items():
-            size = to_decimal(self._instrument(symbol).contract_size)
-            total += abs(contracts) * size * self._mark(symbol) / self._leverage(symbol)
+            inst = self._instrument(symbol)
+            if inst.settle == settle:
+                value = settle_value(inst, contracts, self._mark(symbol))
+                total += value / self._leverage(symbol)
         return total
 
     def _leverage(self, symbol: str) -> int:
         return int(self._state["leverage"].get(symbol, DEFAULT_LEVERAGE))
 
-    def _equity(self) -> Decimal:
-        upnl, _ = self._upnl_and_mm()
-        return Decimal(self._state["wallet"]) + to_decimal(round(upnl, 8))
+    def _equity(self, settle: str) -> Decimal:
+        upnl, _ = self._upnl_and_mm(settle)
+        return self._wallet(settle) + to_decimal(round(upnl, 8))
 
     def _check_liquidation(self, now_ms: int) -> None:
-        if not self._state["positions"]:
-            return
-        upnl, mm = self._upnl_and_mm()
-        if float(self._state["wallet"]) + upnl > mm:
-            return
-        for symbol in sorted(self._state["positions"]):
-            pos, mark, inst = self._risk_parts(symbol)
-            closing = Decimal(self._state["positions"][symbol]["contracts"])
-            price = to_decimal(mark)
-            realized = apply_to_position(
-                self._state["positions"], symbol, -closing, price, inst.contract_size
-            )
-            fee = to_decimal(round(pos.size * mark * inst.liquidation_fee, 8))
-            self._state["wallet"] = str(Decimal(self._state["wallet"]) + realized - fee)
-            self._state["liquidations"].append(
-                {"symbol": symbol, "ts_ms": now_ms, "contracts": str(closing), "price": str(price)}
-            )
-        if Decimal(self._state["wallet"]) < 0:  # the loss beyond the margin: insurance fund
-            self._state["wallet"] = "0"
-        for order in self._open():
-            order.update(status=OrderStatus.CANCELED.value, reason="liquidation", updated_ms=now_ms)
+        for settle in sorted({self._settle(s) for s in self._state["positions"]}):
+            upnl, mm = self._upnl_and_mm(settle)
+            if float(self._wallet(settle)) + upnl > mm:
+                continue
+            for symbol in sorted(self._state["positions"]):
+                if self._settle(symbol) == settle:
+                    self._liquidate(symbol, now_ms)
+            if self._wallet(settle) < 0:  # the loss beyond the margin: insurance fund
+                self._state["wallets"][settle] = "0"
+            for order in self._open():
+                if self._settle(order["symbol"]) == settle:
+                    order.update(
+                        status=OrderStatus.CANCELED.value, reason="liquidation", updated_ms=now_ms
+                    )
+
+    def _liquidate(self, symbol: str, now_ms: int) -> None:
+        """Close `symbol` at the mark and charge the clearance fee."""
+        inst = self._instrument(symbol)
+        closing = Decimal(self._state["positions"][symbol]["contracts"])
+        price = self._mark(symbol)
+        realized = apply_to_position(self._state["positions"], symbol, -closing, price, inst)
+        fee = settle_value(inst, closing, price) * to_decimal(inst.liquidation_fee)
+        self._credit(inst.settle, realized - fee.quantize(Decimal("1e-8")))
+        self._state["liquidations"].append(
+            {"symbol": symbol, "ts_ms": now_ms, "contracts": str(closing), "price": str(price)}
+        )
 
     # -- Execution port ------------------------------------------------------------------------
 
@@ -312,7 +346,7 @@ class PaperExchange:
         if round_qty_to_step(qty, inst.qty_step) != qty or qty < to_decimal(inst.min_qty):
             return f"quantity {qty} is not a multiple of the step {inst.qty_step}"
         mark = self._mark(req.symbol)
-        notional = float(qty * mark) * inst.contract_size
+        notional = notional_usd(inst, qty, mark)
         held = Decimal(self._state["positions"].get(req.symbol, {}).get("contracts", "0"))
         if req.reduce_only:
             if held == 0 or (held > 0) == (req.side is OrderSide.BUY) or qty > abs(held):
@@ -320,7 +354,9 @@ class PaperExchange:
             return ""
         if notional < inst.min_notional:
             return f"notional {notional:.2f} is below the minimum {inst.min_notional}"
-        if self._initial_margin((req.symbol, req.signed_qty)) > self._equity():
+        needed = self._initial_margin(inst.settle, (req.symbol, req.signed_qty))
+        costs = to_decimal(inst.taker_fee) + to_decimal(self._state["settings"]["slippage"])
+        if needed > self._equity(inst.settle) + needed * costs:
             return "margin is insufficient"
         return ""
 
@@ -382,10 +418,14 @@ class PaperExchange:
     # -- Account port --------------------------------------------------------------------------
 
     def balances(self) -> list[Balance]:
-        with self._session([]):
-            wallet = Decimal(self._state["wallet"])
-            used = self._initial_margin().quantize(Decimal("1e-8"))
-            return [Balance(SETTLE, wallet, self._equity() - used, used)]
+        """One balance per wallet: total = wallet, used = initial margin of its positions."""
+        with self._session([]) as state:
+            out = []
+            for currency in state["wallets"]:
+                used = self._initial_margin(currency).quantize(Decimal("1e-8"))
+                free = self._equity(currency) - used
+                out.append(Balance(currency, self._wallet(currency), free, used))
+            return out
 
     def positions(self, symbols: Sequence[str]) -> list[PositionState]:
         with self._session(symbols) as state:
@@ -393,10 +433,10 @@ class PaperExchange:
 
     def _position_state(self, symbol: str) -> PositionState:
         pos, mark, inst = self._risk_parts(symbol)
-        other_upnl, other_mm = self._upnl_and_mm(exclude=symbol)
+        other_upnl, other_mm = self._upnl_and_mm(inst.settle, exclude=symbol)
         liq = liquidation(
             pos,
-            float(self._state["wallet"]),
+            float(self._wallet(inst.settle)),
             inst.tiers,
             mode=MarginMode.CROSS,
             other_mm=other_mm,
@@ -412,8 +452,10 @@ class PaperExchange:
             liquidation_price=None if liq.price is None else to_decimal(round(liq.price, 8)),
             margin_mode=MarginMode.CROSS.value,
             leverage=Decimal(leverage),
-            unrealized_pnl=to_decimal(round(pos.sign * pos.size * (mark - pos.entry_price), 8)),
-            margin=to_decimal(round(pos.size * mark / leverage, 8)),
+            unrealized_pnl=to_decimal(round(unrealized_pnl(pos, mark), 8)),
+            margin=(
+                settle_value(inst, Decimal(raw["contracts"]), self._mark(symbol)) / leverage
+            ).quantize(Decimal("1e-8")),
             maintenance_margin=to_decimal(round(maintenance_margin(pos, mark, inst.tiers), 8)),
         )
 
@@ -428,7 +470,9 @@ class PaperExchange:
     def funding_received(self, symbol: str, since_ms: int) -> list[FundingPayment]:
         with self._session([symbol]) as state:
             return [
-                FundingPayment(p["symbol"], int(p["ts_ms"]), Decimal(p["amount"]), SETTLE)
+                FundingPayment(
+                    p["symbol"], int(p["ts_ms"]), Decimal(p["amount"]), p.get("currency", "USDT")
+                )
                 for p in state["funding"]
                 if p["symbol"] == symbol and int(p["ts_ms"]) >= since_ms
             ]

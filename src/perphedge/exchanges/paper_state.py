@@ -1,8 +1,14 @@
 """The paper account's state file: its layout and the bookkeeping that changes it.
 
-One JSON object (see `new_state`): the USDT wallet, marks last seen, leverage per symbol,
-positions {symbol: {contracts, entry_price}} (signed contracts, average entry), orders by client
-order id, fills, funding settlements and liquidations. Numbers are decimal strings.
+One JSON object (see `new_state`): one wallet per settle currency ({"USDT": ...} for
+USDT-margined contracts, {"BTC": ..., "ETH": ...} for coin-margined ones), marks last seen,
+leverage per symbol, positions {symbol: {contracts, entry_price}} (signed contracts, average
+entry), orders by client order id, fills, funding settlements and liquidations. Numbers are
+decimal strings. A version-1 file (one "wallet", USDT) is read as {"USDT": wallet}.
+
+Amounts are in the contract's settle currency: linear contracts * size * price (USDT), inverse
+contracts * size / price (coin), as `perphedge.margin.notional`; realised PnL follows
+`perphedge.margin.unrealized_pnl` (inverse: s * Q * (1/EP - 1/P)) in Decimal for the ledger.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from perphedge.instruments import Perpetual
 from perphedge.ports import Fill, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
 
 SETTLE = "USDT"
@@ -20,11 +27,22 @@ CENT = Decimal("1e-8")
 
 @dataclass(frozen=True)
 class PaperSettings:
-    """Fill model knobs; `slippage` a fraction of the mark (0.0005 = 5 bp)."""
+    """Fill model knobs; `slippage` a fraction of the mark (0.0005 = 5 bp).
+
+    A new account holds `initial_usdt` in its USDT wallet or, when `deposits` is given (a
+    coin-margined account), exactly those (currency, amount) wallets.
+    """
 
     slippage: float = 0.0005
     partial_fill_ratio: float = 1.0
     initial_usdt: Decimal = Decimal(20_000)
+    deposits: tuple[tuple[str, Decimal], ...] | None = None
+
+    @property
+    def wallets(self) -> dict[str, str]:
+        if self.deposits is not None:
+            return {currency: str(amount) for currency, amount in self.deposits}
+        return {SETTLE: str(self.initial_usdt)}
 
 
 def paper_path(home: Path, exchange: str) -> Path:
@@ -33,10 +51,10 @@ def paper_path(home: Path, exchange: str) -> Path:
 
 def new_state(settings: PaperSettings, now_ms: int) -> dict[str, Any]:
     return {
-        "version": 1,
+        "version": 2,
         "created_ms": now_ms,
         "funding_until_ms": now_ms,
-        "wallet": str(settings.initial_usdt),
+        "wallets": settings.wallets,
         "marks": {},
         "leverage": {},
         "positions": {},
@@ -50,6 +68,21 @@ def new_state(settings: PaperSettings, now_ms: int) -> dict[str, Any]:
             "partial_fill_ratio": settings.partial_fill_ratio,
         },
     }
+
+
+def upgrade(state: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 state (one USDT "wallet") in the current layout."""
+    if "wallet" in state:
+        state["wallets"] = {SETTLE: state.pop("wallet")}
+        state["version"] = 2
+    return state
+
+
+def settle_value(inst: Perpetual, contracts: Decimal, price: Decimal) -> Decimal:
+    """|contracts| in the settle currency at `price`: * size * price (linear), * size / price
+    (inverse), like `perphedge.margin.notional`."""
+    face = abs(contracts) * Decimal(str(inst.contract_size))
+    return face / price if inst.is_inverse else face * price
 
 
 def new_order(req: OrderRequest, exchange_order_id: str, now_ms: int) -> dict[str, Any]:
@@ -90,14 +123,15 @@ def new_fill(
     order: dict[str, Any],
     qty: Decimal,
     price: Decimal,
-    fee: Decimal,
+    fee: tuple[Decimal, str],
     now_ms: int,
     maker: bool,
 ) -> dict[str, Any]:
+    """One trade; `fee` is (amount paid, currency)."""
     return {
         "trade_id": trade_id, "cid": order["cid"], "oid": order["oid"], "symbol": order["symbol"],
-        "side": order["side"], "qty": str(qty), "price": str(price), "fee": str(fee),
-        "ts_ms": now_ms, "maker": maker,
+        "side": order["side"], "qty": str(qty), "price": str(price), "fee": str(fee[0]),
+        "fee_currency": fee[1], "ts_ms": now_ms, "maker": maker,
     }  # fmt: skip
 
 
@@ -122,29 +156,35 @@ def order_state(o: dict[str, Any]) -> OrderState:
 def fill_of(f: dict[str, Any]) -> Fill:
     return Fill(
         f["trade_id"], f["cid"], f["oid"], f["symbol"], OrderSide(f["side"]), Decimal(f["qty"]),
-        Decimal(f["price"]), Decimal(f["fee"]), SETTLE, int(f["ts_ms"]), bool(f["maker"]),
+        Decimal(f["price"]), Decimal(f["fee"]), f.get("fee_currency", SETTLE), int(f["ts_ms"]),
+        bool(f["maker"]),
     )  # fmt: skip
 
 
 def apply_to_position(
-    positions: dict[str, Any], symbol: str, signed: Decimal, price: Decimal, contract_size: float
+    positions: dict[str, Any], symbol: str, signed: Decimal, price: Decimal, inst: Perpetual
 ) -> Decimal:
-    """Add `signed` contracts at `price` to `positions[symbol]`; returns realised PnL (USDT).
+    """Add `signed` contracts at `price` to `positions[symbol]`; returns realised PnL in the
+    settle currency.
 
-    Increasing: the entry becomes the size-weighted average. Reducing: PnL on the closed part
-    at the old entry. Flipping through zero: the new side's entry is `price`.
+    Increasing: the entry becomes the contract-weighted average price (linear) or the
+    contract-weighted harmonic mean (inverse: 1/EP averages, as coin-margined venues keep it).
+    Reducing: PnL on the closed part at the old entry. Flipping through zero: the new side's
+    entry is `price`.
     """
-    size = Decimal(str(contract_size))
+    size = Decimal(str(inst.contract_size))
     pos = positions.get(symbol)
     old = Decimal(pos["contracts"]) if pos else Decimal(0)
     entry = Decimal(pos["entry_price"]) if pos else price
     new = old + signed
     realized = Decimal(0)
     if old != 0 and (old > 0) != (signed > 0):  # reducing (maybe flipping)
-        closed = min(abs(signed), abs(old))
-        realized = closed * size * (price - entry) * (1 if old > 0 else -1)
+        closed = min(abs(signed), abs(old)) * size * (1 if old > 0 else -1)
+        realized = closed * (1 / entry - 1 / price) if inst.is_inverse else closed * (price - entry)
         if abs(signed) > abs(old):
             entry = price
+    elif old != 0 and inst.is_inverse:
+        entry = abs(new) / (abs(old) / entry + abs(signed) / price)
     elif old != 0:
         entry = (abs(old) * entry + abs(signed) * price) / abs(new)
     if new == 0:

@@ -6,8 +6,11 @@ funding settle). Its anchor lives beside the paper account (paper/<exchange>.clo
 separate commands share one simulated "now".
 `StoreMarketData` implements the `MarketData` port from `perphedge.store.market.MarketStore`:
 the mark is the close of the last mark candle that ended at or before simulated now and counts as
-observed at that now (the replay plays the role of a live feed; series are read once per process); instruments come from the
-bundled `perphedge.instrument_tables`; funding settlements are the store's real ones.
+observed at that now (the replay plays the role of a live feed; series are read once per
+process). Where the store has no mark candles for a symbol (the bundled coin-margined
+perpetuals), the perpetual's last-trade candles stand in for the mark, and `notes` says so once,
+as the backtest does. Instruments come from the bundled `perphedge.instrument_tables`; funding
+settlements are the store's real ones.
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ class StoreMarketData:
         self.clock = clock
         self._mark_cache: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
         self._funding_cache: dict[str, FundingSeries] = {}
+        self.notes: list[str] = []  # one line per symbol whose mark is a stand-in
 
     def last_mark_ms(self, symbol: str) -> int:
         """When the stored marks of `symbol` end."""
@@ -102,12 +106,17 @@ class StoreMarketData:
     def _marks(self, symbol: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """(time each close applies, close) of the finest stored mark candles, loaded once."""
         if symbol not in self._mark_cache:
-            for interval in MARK_INTERVALS:
+            for kind, interval in [(k, i) for k in ("mark", "perp") for i in MARK_INTERVALS]:
                 try:
-                    series = self.store.prices(self.exchange, symbol, "mark", interval)
+                    series = self.store.prices(self.exchange, symbol, kind, interval)
                 except DataError:
                     continue
                 self._mark_cache[symbol] = (series.ts_ms + interval_ms(interval), series.close)
+                if kind == "perp":
+                    self.notes.append(
+                        f"{self.exchange} {symbol}: no mark prices stored, "
+                        "last-trade price used as the mark"
+                    )
                 break
             else:
                 raise DataError(f"no stored mark prices for {symbol} on {self.exchange}")

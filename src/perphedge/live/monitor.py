@@ -4,9 +4,11 @@
 holdings from the portfolio file beside the exchange's balances of those coins, each hedge leg's
 position against its target (drift), mark, liquidation price and distance (the exchange's, else
 `perphedge.margin.position_risk`), the account margin ratio (maintenance margin / equity, as
-Binance), the next funding payment at the current rate (`perphedge.funding.funding_payment`:
-positive rate, the short earns) and the funding received so far (exchange history, kept in the
-journal). `alerts_for(snapshot, thresholds)` names every threshold crossed.
+Binance; with coin-margined wallets, the highest wallet's), the next funding payment at the
+current rate (`perphedge.funding.funding_payment`: positive rate, the short earns) and the
+funding received so far (exchange history, kept in the journal). Coin amounts (coin-margined
+wallets, PnL and funding) are valued in USD at the leg's current mark; `unrealized_pnl` stays in
+the leg's settle currency. `alerts_for(snapshot, thresholds)` names every threshold crossed.
 Sinks: the terminal (the CLI), a JSON-lines log (PERPHEDGE_HOME/logs/monitor.log) and an optional
 webhook (HTTP POST of the alert as JSON). A failing webhook is reported, never fatal.
 """
@@ -26,7 +28,7 @@ from perphedge.funding import funding_payment
 from perphedge.instruments import Perpetual
 from perphedge.margin import Position, Side, distance_to, maintenance_margin, position_risk
 from perphedge.orderplan import LegTarget, notional_usd
-from perphedge.ports import Account, MarketData, PositionState
+from perphedge.ports import Account, Balance, MarketData, PositionState
 from perphedge.store.journal import Journal
 
 
@@ -65,6 +67,19 @@ class LegSnapshot:
     next_funding_ms: int | None
     next_funding_usd: float
     funding_received_usd: float
+
+
+STABLE_USD = ("USDT", "USDC", "USD")  # wallets counted at 1 USD and margined as one pool
+
+
+@dataclass(frozen=True)
+class _LegRisk:
+    """What the account totals need from one leg: its wallet pool, MM and PnL in it, USD rate."""
+
+    pool: str
+    mm: float
+    upnl: float
+    usd_per_unit: float
 
 
 @dataclass(frozen=True)
@@ -108,11 +123,12 @@ def _liquidation(
 
 
 def _leg(
-    target: LegTarget, state: PositionState | None, market: MarketData, funding_usd: float
-) -> tuple[LegSnapshot, float]:
-    """The leg's snapshot and its maintenance margin (settle currency)."""
+    target: LegTarget, state: PositionState | None, market: MarketData, received: float
+) -> tuple[LegSnapshot, _LegRisk]:
+    """The leg's snapshot and its risk in its settle currency (`received` in that currency)."""
     inst = market.instrument(target.symbol)
     mark = float(market.mark_price(target.symbol).price)
+    to_usd = mark if inst.is_inverse else 1.0
     rate = market.funding_rate(target.symbol)
     held = state.contracts if state else Decimal(0)
     drift = held - target.target_contracts
@@ -123,6 +139,7 @@ def _leg(
         reported = state.maintenance_margin if state else None
         mm = float(reported) if reported else maintenance_margin(pos, mark, inst.tiers)
     target_size = abs(target.target_contracts)
+    next_funding = 0.0 if pos is None else funding_payment(pos, mark, rate.rate_per_interval)
     leg = LegSnapshot(
         symbol=target.symbol,
         target_contracts=target.target_contracts,
@@ -137,10 +154,11 @@ def _leg(
         distance_to_liquidation=distance_to(liq, mark),
         rate_per_interval=rate.rate_per_interval,
         next_funding_ms=rate.next_funding_ms,
-        next_funding_usd=0.0 if pos is None else funding_payment(pos, mark, rate.rate_per_interval),
-        funding_received_usd=funding_usd,
+        next_funding_usd=next_funding * to_usd,
+        funding_received_usd=received * to_usd,
     )
-    return leg, mm
+    pool = "USD" if inst.settle in STABLE_USD else inst.settle
+    return leg, _LegRisk(pool, mm, leg.unrealized_pnl, to_usd)
 
 
 def snapshot(
@@ -157,16 +175,15 @@ def snapshot(
     states = {p.symbol: p for p in account.positions(symbols)}
     balances = {b.currency: b for b in account.balances()}
     legs: list[LegSnapshot] = []
-    total_mm = 0.0
+    risks: list[_LegRisk] = []
     for target in targets:
         since_ms = (journal.last_funding_ms(target.symbol) or -1) + 1
         journal.record_funding(account.funding_received(target.symbol, since_ms))
         received = float(journal.funding_total(target.symbol))
-        leg, mm = _leg(target, states.get(target.symbol), market, received)
+        leg, risk = _leg(target, states.get(target.symbol), market, received)
         legs.append(leg)
-        total_mm += mm
-    wallet = sum(float(b.total) for c, b in balances.items() if c in ("USDT", "USDC", "USD"))
-    equity = wallet + sum(leg.unrealized_pnl for leg in legs)
+        risks.append(risk)
+    equity, ratio = _account_totals(balances, risks)
     holdings = tuple(
         HoldingLine(
             h.asset,
@@ -175,8 +192,29 @@ def snapshot(
         )
         for h in config.portfolio.holdings
     )
-    ratio = total_mm / equity if equity > 0 else None
     return Snapshot(now_ms, exchange, config.name, holdings, equity, ratio, tuple(legs))
+
+
+def _account_totals(
+    balances: dict[str, Balance], risks: Sequence[_LegRisk]
+) -> tuple[float, float | None]:
+    """Equity in USD and the margin ratio of the most loaded wallet pool (None when a pool
+    with margin has no equity). Stablecoins form one pool; each coin wallet its own, valued at
+    its leg's mark (a coin without a leg is not counted)."""
+    usd = {r.pool: r.usd_per_unit for r in risks} | {"USD": 1.0}
+    wallet: dict[str, float] = {}
+    for currency, b in balances.items():
+        pool = "USD" if currency in STABLE_USD else currency
+        if pool in usd:
+            wallet[pool] = wallet.get(pool, 0.0) + float(b.total)
+    pools = sorted(set(wallet) | {r.pool for r in risks})
+    equity = {p: wallet.get(p, 0.0) + sum(r.upnl for r in risks if r.pool == p) for p in pools}
+    mm = {p: sum(r.mm for r in risks if r.pool == p) for p in pools}
+    total_usd = sum(equity[p] * usd[p] for p in pools)
+    if any(equity[p] <= 0 and (mm[p] > 0 or p == "USD") for p in pools):
+        return total_usd, None
+    ratios = [mm[p] / equity[p] for p in pools]
+    return total_usd, max(ratios, default=None)
 
 
 def _leg_alerts(leg: LegSnapshot, limits: Thresholds) -> list[Alert]:

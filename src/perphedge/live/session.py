@@ -2,7 +2,9 @@
 
 `--paper`: `PaperExchange` (account state in PERPHEDGE_HOME/paper/<exchange>.json) on prices
 replayed from the market store (`StoreMarketData`) at a simulated clock (`ReplayClock`) shared by
-every command; with `--live-prices` on the venue's public live prices and the wall clock
+every command. Coin-margined (inverse) contracts have their own paper account,
+paper/<exchange>-coinm.json with its own clock, as venues keep COIN-M apart from USDⓈ-M: it is
+created holding the coins given as `deposits` (the portfolio's coins); with `--live-prices` on the venue's public live prices and the wall clock
 (paper/<exchange>-live.json). Otherwise the ccxt adapters of `perphedge.exchanges` with keys from the
 environment or the OS keyring (never printed, logged or written by perphedge).
 """
@@ -10,14 +12,15 @@ environment or the OS keyring (never printed, logged or written by perphedge).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from perphedge.errors import CapabilityError, DataError
 from perphedge.exchanges.paper import PaperExchange
-from perphedge.exchanges.paper_state import paper_path
+from perphedge.exchanges.paper_state import PaperSettings, paper_path
 from perphedge.exchanges.replay import ManualClock, ReplayClock, StoreMarketData, replay_start_ms
 from perphedge.exchanges.venues import venue
 from perphedge.ports import Account, Clock, Execution, MarketData
@@ -31,18 +34,37 @@ class Ports:
     execution: Execution
     market: MarketData
     clock: Clock
+    notes: tuple[str, ...] = ()  # said once per command (e.g. a stand-in for the mark)
 
 
-def paper_ports(exchange: str, home: Path, symbols: Sequence[str]) -> Ports:
-    """The paper account of `exchange` on replayed prices (see the module docstring)."""
+COIN_MARGINED = "-coinm"
+
+
+def paper_account(exchange: str, coin_margined: bool) -> str:
+    """Name of the paper account: "binance" (USDT-margined) or "binance-coinm"."""
+    return f"{exchange}{COIN_MARGINED}" if coin_margined else exchange
+
+
+def paper_ports(
+    exchange: str,
+    home: Path,
+    symbols: Sequence[str],
+    coin_margined: bool = False,
+    deposits: Mapping[str, Decimal] | None = None,
+) -> Ports:
+    """The paper account of `exchange` on replayed prices (see the module docstring).
+
+    `deposits` (coin -> amount) fund a new coin-margined account; an existing one is kept as is.
+    """
     from perphedge.store.market import MarketStore
 
     store = MarketStore()
-    clock_path = paper_path(home, exchange).with_suffix(".clock.json")
+    account = paper_account(exchange, coin_margined)
+    clock_path = paper_path(home, account).with_suffix(".clock.json")
     market = StoreMarketData(store, exchange, ManualClock(0))
     start = 0
+    available = [s for s in symbols if _has_marks(market, s)]
     if not clock_path.exists():
-        available = [s for s in symbols if _has_marks(market, s)]
         if not available:
             raise DataError(
                 f"no stored mark prices for {', '.join(symbols)} on {exchange}: "
@@ -51,10 +73,12 @@ def paper_ports(exchange: str, home: Path, symbols: Sequence[str]) -> Ports:
         start = replay_start_ms(market, available)
     clock = ReplayClock(clock_path, start)
     market.clock = clock
+    coins = tuple(sorted((deposits or {}).items())) if coin_margined else None
+    settings = PaperSettings(deposits=coins)
     paper = PaperExchange(
-        paper_path(home, exchange), market, clock, funding_events=market.funding_events
+        paper_path(home, account), market, clock, settings, funding_events=market.funding_events
     )
-    return Ports(exchange, True, paper, paper, market, clock)
+    return Ports(account, True, paper, paper, market, clock, tuple(market.notes))
 
 
 def paper_live_ports(exchange: str, home: Path, base_url: str | None = None) -> Ports:

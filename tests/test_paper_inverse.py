@@ -1,0 +1,184 @@
+"""Coin-margined (inverse) contracts on the paper exchange: fees, PnL, funding and margin in coin,
+a 1x short backed by its coins (flat in USD, no liquidation), and a kill/restart of an open."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from perphedge.exchanges.paper import PaperExchange
+from perphedge.exchanges.paper_state import PaperSettings
+from perphedge.exchanges.replay import ManualClock
+from perphedge.live.execute import execute, propose, resume_open_intents
+from perphedge.live.reconcile import compare_with_journal
+from perphedge.orderplan import ExecutionLimits, LegTarget
+from perphedge.ports import OrderRequest, OrderSide, OrderType
+from perphedge.store import crashpoint
+from perphedge.store.journal import Journal
+from tests.live_support import T0, StaticMarket, make_session
+
+D = Decimal
+BTCUSD = "BTC/USD:BTC"  # Binance BTCUSD_PERP: 100 USD per contract, taker 0.05 %
+ETHUSD = "ETH/USD:ETH"  # 10 USD per contract
+
+
+def coin_market(clock: ManualClock) -> StaticMarket:
+    return StaticMarket(
+        clock, {BTCUSD: D(60000), ETHUSD: D(3000)}, {BTCUSD: 0.0001, ETHUSD: 0.0001}
+    )
+
+
+def coin_paper(
+    home: Path, clock: ManualClock, market: StaticMarket, btc: str = "1"
+) -> PaperExchange:
+    settings = PaperSettings(slippage=0.0005, deposits=(("BTC", D(btc)), ("ETH", D(10))))
+    return PaperExchange(home / "paper" / "binance-coinm.json", market, clock, settings)
+
+
+def order(symbol: str, side: OrderSide, qty: str, cid: str) -> OrderRequest:
+    return OrderRequest(symbol, side, D(qty), OrderType.MARKET, cid)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+def test_fee_pnl_and_funding_in_coin(tmp_path, clock):
+    market = coin_market(clock)
+    paper = coin_paper(tmp_path, clock, market)
+    paper.set_leverage(BTCUSD, 1)
+    paper.place_order(order(BTCUSD, OrderSide.SELL, "600", "s1"))
+    [fill] = paper.fills(BTCUSD, 0)
+    # fill 60,000 * (1 - 0.0005) = 59,970; fee 600 * 100 / 59,970 * 0.0005 = 0.00050025 BTC
+    assert (fill.price, fill.fee, fill.fee_currency) == (D("59970.0000"), D("0.00050025"), "BTC")
+    btc = {b.currency: b for b in paper.balances()}["BTC"]
+    assert btc.total == D("0.99949975")  # 1 - 0.00050025
+    # short PnL at 60,000: -60,000 * (1/59,970 - 1/60,000) = -0.000500250125... BTC
+    [pos] = paper.positions([BTCUSD])
+    assert pos.unrealized_pnl == D("-0.00050025") and pos.margin == D(
+        "1.00000000"
+    )  # 60,000/60,000/1x
+    # funding at 8 h: short receives 600 * 100 / 60,000 * 0.0001 = 0.0001 BTC
+    clock.advance(3)  # T0 is 22:13 UTC: the next settlement is 00:00 UTC
+    [paid] = paper.funding_received(BTCUSD, 0)
+    assert (paid.amount, paid.currency) == (D("0.0001"), "BTC")
+    # close at 50,000 (buy 600 at 50,000 * 1.0005 = 50,025): realised
+    # -60,000 * (1/59,970 - 1/50,025) = +0.19889... BTC, fee 60,000 / 50,025 * 0.0005 = 0.00059970
+    market.marks[BTCUSD] = D(50000)
+    paper.place_order(order(BTCUSD, OrderSide.BUY, "600", "b1"))
+    realised = (D(60000) * (1 / D(59970) - 1 / D(50025))).quantize(D("1e-8"))
+    expected = D("0.99949975") + D("0.0001") - realised - D("0.00059970")
+    assert {b.currency: b.total for b in paper.balances()}["BTC"] == expected
+    assert paper.positions([BTCUSD]) == []
+
+
+def test_added_contracts_average_the_entry_harmonically(tmp_path, clock):
+    market = coin_market(clock)
+    paper = coin_paper(tmp_path, clock, market, btc="5")
+    market.marks[BTCUSD] = D("60030.015007503751875938")  # fills at 60,000 exactly
+    paper.place_order(order(BTCUSD, OrderSide.SELL, "100", "a"))
+    market.marks[BTCUSD] = D("40020.010005002501250625")  # fills at 40,000
+    paper.place_order(order(BTCUSD, OrderSide.SELL, "300", "b"))
+    # 400 / (100/60,000 + 300/40,000) = 400 / 0.0091666... = 43,636.3636...
+    assert paper.positions([BTCUSD])[0].entry_price == D("43636.36363636")
+
+
+def test_coins_plus_1x_short_stay_flat_in_usd_and_never_liquidate(tmp_path, clock):
+    market = coin_market(clock)
+    paper = coin_paper(tmp_path, clock, market, btc="1.01")
+    paper.set_leverage(BTCUSD, 1)
+    paper.place_order(order(BTCUSD, OrderSide.SELL, "600", "h1"))  # 1 BTC at 60,000
+    values = []
+    for price in (20000, 45000, 60000, 90000, 300000):
+        market.marks[BTCUSD] = D(price)
+        [pos] = paper.positions([BTCUSD])
+        btc = {b.currency: b for b in paper.balances()}["BTC"]
+        values.append(float(btc.total + pos.unrealized_pnl) * price)
+        assert pos.liquidation_price is None  # wallet 1.0095 > Q/EP = 1.0005: fully covered
+    # USD value = (wallet + PnL) * P = (W - Q/EP) * P + Q: only the uncovered 0.0090 BTC moves
+    uncovered = 1.01 - 0.00050025 - 60000 / 59970
+    for value, price in zip(values, (20000, 45000, 60000, 90000, 300000), strict=True):
+        assert value == pytest.approx(
+            uncovered * price + 60000, abs=1e-8 * price
+        )  # PnL to 1e-8 BTC
+
+
+def test_margin_and_liquidation_per_coin_wallet(tmp_path, clock):
+    market = coin_market(clock)
+    paper = coin_paper(tmp_path, clock, market, btc="0.05")
+    paper.set_leverage(BTCUSD, 20)
+    paper.set_leverage(ETHUSD, 1)
+    paper.place_order(order(ETHUSD, OrderSide.SELL, "3000", "e1"))  # 10 ETH, its own wallet
+    rejected = paper.place_order(order(BTCUSD, OrderSide.SELL, "1000", "x"))  # IM 1.667 BTC
+    assert "margin is insufficient" in rejected.reason
+    paper.place_order(order(BTCUSD, OrderSide.SELL, "300", "b1"))  # 300 * 100 = 30,000 USD
+    [btc_pos] = paper.positions([BTCUSD])
+    assert btc_pos.liquidation_price is not None and btc_pos.liquidation_price > 60000
+    market.marks[BTCUSD] = btc_pos.liquidation_price * D("1.001")
+    assert paper.positions([BTCUSD]) == [] and len(paper.liquidations()) == 1
+    assert paper.positions([ETHUSD])[0].contracts == D(-3000)  # the ETH wallet is untouched
+
+
+def test_a_version_1_state_file_reads_as_a_usdt_wallet(tmp_path, clock):
+    path = tmp_path / "paper" / "binance.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        '{"version": 1, "created_ms": 0, "funding_until_ms": T0, "wallet": "123.5", "marks": {},'
+        ' "leverage": {}, "positions": {}, "orders": {}, "fills": [], "funding": [],'
+        ' "liquidations": [], "seq": 0, "settings": {"slippage": 0.0005,'
+        ' "partial_fill_ratio": 1.0}}'.replace("T0", str(T0))
+    )
+    paper = PaperExchange(path, StaticMarket(clock), clock)
+    assert [(b.currency, b.total) for b in paper.balances()] == [("USDT", D("123.5"))]
+
+
+TARGETS = [LegTarget(BTCUSD, D(-600), 1), LegTarget(ETHUSD, D(-3000), 1)]
+
+
+def open_inverse(home: Path) -> None:
+    clock = ManualClock(T0)
+    paper = coin_paper(home, clock, coin_market(clock))
+    with Journal(home / "journal.sqlite") as journal:
+        session = make_session(home, paper, journal)
+        resume_open_intents(session)
+        proposal = propose(session, TARGETS, "open", ExecutionLimits(max_leverage=2))
+        if proposal.has_orders:
+            execute(session, proposal, "portfolio_inverse.toml")
+
+
+def forked(home: Path, crash_after: int | None) -> int:
+    """`open_inverse` in a forked child that exits 137 right after its N-th durable write."""
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            if crash_after is not None:
+                os.environ[crashpoint.ENV_VAR] = str(crash_after)
+            open_inverse(home)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_inverse_open_killed_mid_run_then_restarted(tmp_path):
+    home = tmp_path / "inverse"
+    assert forked(home, 12) == 137  # inside the BTC leg's orders
+    assert forked(home, None) == 0
+    clock = ManualClock(T0)
+    paper = coin_paper(home, clock, coin_market(clock))
+    with Journal(home / "journal.sqlite") as journal:
+        held = {p.symbol: p.contracts for p in paper.positions([BTCUSD, ETHUSD])}
+        assert held == {BTCUSD: D(-600), ETHUSD: D(-3000)}
+        assert compare_with_journal(journal, paper) == []
+        exchange_fills = {f.trade_id for s in (BTCUSD, ETHUSD) for f in paper.fills(s, 0)}
+        assert {f.trade_id for f in journal.fills()} == exchange_fills
+        assert sum(f.qty for f in journal.fills(BTCUSD)) == 600  # each fill journaled once
