@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.paper_state import PaperSettings
@@ -182,3 +184,68 @@ def test_inverse_open_killed_mid_run_then_restarted(tmp_path):
         exchange_fills = {f.trade_id for s in (BTCUSD, ETHUSD) for f in paper.fills(s, 0)}
         assert {f.trade_id for f in journal.fills()} == exchange_fills
         assert sum(f.qty for f in journal.fills(BTCUSD)) == 600  # each fill journaled once
+
+
+def test_a_1x_short_of_all_the_coins_fits_after_its_costs_but_not_more(tmp_path, clock):
+    market = coin_market(clock)
+    paper = coin_paper(tmp_path, clock, market)
+    paper.set_leverage(BTCUSD, 1)
+    # 600 contracts = 1 BTC at 60,000: margin 1 BTC, equity 1 BTC; fee and slippage (0.1 %)
+    # come out of the coins after the fill
+    assert paper.place_order(order(BTCUSD, OrderSide.SELL, "600", "all")).reason == ""
+    # one more contract needs 601 / 600 BTC > equity 0.999 + 0.1 % allowance
+    extra = paper.place_order(order(BTCUSD, OrderSide.SELL, "1", "more"))
+    assert "margin is insufficient" in extra.reason
+
+
+coin_trades = st.lists(
+    st.tuples(
+        st.sampled_from([OrderSide.BUY, OrderSide.SELL]),
+        st.integers(min_value=1, max_value=500),  # contracts of 100 USD
+        st.integers(min_value=30_000, max_value=90_000),  # mark before the trade
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=40)
+@given(trades=coin_trades)
+def test_coin_is_conserved_through_any_sequence_of_fills(tmp_path_factory, trades):
+    """wallet + unrealised PnL = start - fees + sum of signed contracts x 100 x (1/fill - 1/final)
+    in BTC: harmonic entries, flips and realised PnL all agree (up to the 1e-8 BTC ledger)."""
+    home = tmp_path_factory.mktemp("coin")
+    clock = ManualClock(T0)
+    market = coin_market(clock)
+    paper = coin_paper(home, clock, market, btc="1000")
+    for i, (side, contracts, mark) in enumerate(trades):
+        market.marks[BTCUSD] = D(mark)
+        paper.place_order(order(BTCUSD, side, str(contracts), f"t{i}"))
+    fills = paper.fills(BTCUSD, 0)
+    assert len(fills) == len(trades)
+    signed = [f.qty * f.side.sign for f in fills]
+    held = paper.positions([BTCUSD])
+    assert (held[0].contracts if held else D(0)) == sum(signed, D(0))
+    final = D(trades[-1][2])
+    pnl = sum(
+        (q * 100 * (1 / f.price - 1 / final) for q, f in zip(signed, fills, strict=True)), D(0)
+    )
+    expected = D(1000) - sum(f.fee for f in fills) + pnl
+    wallet = {b.currency: b.total for b in paper.balances()}["BTC"]
+    equity = wallet + (held[0].unrealized_pnl if held else D(0))
+    assert float(equity) == pytest.approx(float(expected), abs=1e-7 * len(trades))
+
+
+def test_replay_uses_last_trade_candles_as_the_mark_and_says_so_once(tmp_path):
+    from perphedge.exchanges.replay import StoreMarketData
+    from perphedge.store.market import MarketStore
+
+    # 2024-06-17 08:00 UTC: the BTCUSD_PERP 8 h candle opened at 00:00 closed at 66,118.0
+    market = StoreMarketData(MarketStore(), "binance", ManualClock(1_718_611_200_000))
+    assert market.mark_price(BTCUSD).price == D("66118.0")
+    assert market.mark_price(BTCUSD).price == D("66118.0")
+    assert market.notes == [
+        "binance BTC/USD:BTC: no mark prices stored, last-trade price used as the mark"
+    ]
+    market.mark_price("BTC/USDT:USDT")  # a stored mark: no note
+    assert len(market.notes) == 1

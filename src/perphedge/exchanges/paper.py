@@ -15,10 +15,10 @@ inverse formulas). Each wallet margins the positions that settle in it (cross wi
   limit as maker when a later mark crosses it. `partial_fill_ratio` < 1 fills only that share of
   the remainder per look (on the quantity step), to exercise partial-fill handling.
 * Rejections as a venue would: quantity off the step, below the minimum notional (unless
-  reduce-only), reduce-only that would grow the position, initial margin above equity. Trading
-  costs are not reserved: the margin may exceed equity by the taker fee plus slippage on it,
-  so that a 1x coin-margined short of all the coins fits after its own fees (a venue that
-  counts fees and open loss may refuse the last sliver of such an order).
+  reduce-only), reduce-only that would grow the position, initial margin above equity. For
+  coin-margined contracts the margin may exceed equity by the taker fee plus slippage on it, so
+  that a 1x short of all the coins (what the planner sizes) fits after its own trading costs; a
+  venue that counts fees and open loss may refuse the last sliver of such an order.
 * Fees: notional in the settle currency at the fill price * maker or taker rate (inverse:
   contracts * size / price * rate, in coin).
 * Funding settles at the real settlement times (multiples of the interval from 00:00 UTC, or the
@@ -355,8 +355,11 @@ class PaperExchange:
         if notional < inst.min_notional:
             return f"notional {notional:.2f} is below the minimum {inst.min_notional}"
         needed = self._initial_margin(inst.settle, (req.symbol, req.signed_qty))
-        costs = to_decimal(inst.taker_fee) + to_decimal(self._state["settings"]["slippage"])
-        if needed > self._equity(inst.settle) + needed * costs:
+        allowance = Decimal(0)
+        if inst.is_inverse:  # the coins back the whole short; its costs come out of them
+            costs = to_decimal(inst.taker_fee) + to_decimal(self._state["settings"]["slippage"])
+            allowance = needed * costs
+        if needed > self._equity(inst.settle) + allowance:
             return "margin is insufficient"
         return ""
 
