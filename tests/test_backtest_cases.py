@@ -3,6 +3,7 @@ plain-Python reference."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -233,3 +234,95 @@ def test_vol_triggered_switches_between_its_two_ratios() -> None:
     # bar 4: still high (1/3 x 0.00667 x 525,600), no trade
     assert r.hedge_notional_usd[:, 0] == pytest.approx([100.0, 100.0, 50.0, 110.0, 110.0])
     assert r.trades == 3
+
+
+def _with_high(data: MarketArrays, high: list[float]) -> MarketArrays:
+    column = np.array(high, dtype=np.float64).reshape(-1, 1)
+    return dataclasses.replace(data, mark_high=column, mark_low=np.minimum(column, data.mark))
+
+
+def test_the_bar_high_touching_the_liquidation_price_liquidates_there() -> None:
+    closes = market([100.0, 100.0, 130.0, 100.0])
+    # closes only: bar 2 margin 50 - (130 - 100) = 20 > MM 130 x 5 % = 6.5 -> the hedge lives
+    assert run_both(_liquidation_spec(1_000.0, top_up=False), closes).liquidations == 0
+    data = _with_high(closes, [100.0, 100.0, 145.0, 100.0])
+    r = run_both(_liquidation_spec(1_000.0, top_up=False), data)
+    # bar 2 with high 145: margin at P is 50 - (P - 100) = MM 0.05 P -> P = 150 / 1.05 = 1000 / 7
+    # (142.857..., <= 145, touched); closed there: margin 0.05 P = 50 / 7, fee min(50 / 7,
+    # 2 % x P = 20 / 7) = 20 / 7, forfeited 30 / 7 (>= 0: never more than the margin)
+    p = 1_000.0 / 7.0
+    assert r.liquidations == 1
+    assert r.liquidation_times_ms == (T0 + 2 * 60_000,)
+    assert r.fees == pytest.approx(20.0 / 7.0)
+    assert r.liquidation_loss == pytest.approx(30.0 / 7.0)
+    assert r.hedge_pnl == pytest.approx(-(p - 100.0))
+    # cash 950 + spot: 1,100; 1,100; 950 + 130; 950 + 100
+    assert r.equity_usd.tolist() == pytest.approx([1_100.0, 1_100.0, 1_080.0, 1_050.0])
+    # a high below P (140) changes nothing
+    calm = _with_high(closes, [100.0, 100.0, 140.0, 100.0])
+    kept = run_both(_liquidation_spec(1_000.0, top_up=False), calm)
+    assert kept.liquidations == 0
+    np.testing.assert_allclose(kept.equity_usd, 1_100.0, rtol=1e-12)
+
+
+def test_top_up_happens_at_the_touched_liquidation_price() -> None:
+    data = _with_high(market([100.0, 100.0, 130.0, 100.0]), [100.0, 100.0, 145.0, 100.0])
+    r = run_both(_liquidation_spec(1_000.0, top_up=True), data)
+    # at P = 1000 / 7 the margin 50 / 7 is topped up to N / L = 500 / 7: 450 / 7 moved from cash
+    # (950 -> 6200 / 7); the next liquidation price, (500 / 7 + P) / 1.05 = 204.08, is above the
+    # high 145: no second touch. Close 130: margin 500 / 7 + (P - 130) = 590 / 7
+    assert r.liquidations == 0
+    assert r.top_ups == pytest.approx(450.0 / 7.0)
+    assert r.final_cash_usd == pytest.approx(6_200.0 / 7.0)
+    np.testing.assert_allclose(r.equity_usd, 1_100.0, rtol=1e-12)  # 6200/7 + 130 + 590/7
+
+
+def test_funding_settled_at_the_bar_counts_before_the_high() -> None:
+    closes = market([100.0, 100.0, 130.0, 100.0], funding={2: -0.01})
+    data = _with_high(closes, [100.0, 100.0, 142.0, 100.0])
+    # without funding P = 142.857 > 142: no touch. A rate of -1 % at bar 2 costs the short
+    # 1 x 130 x 1 % = 1.3 first: 48.7 - (P - 100) = 0.05 P -> P = 148.7 / 1.05 = 141.619 <= 142
+    r = run_both(_liquidation_spec(1_000.0, top_up=False), data)
+    p = 148.7 / 1.05
+    assert r.liquidations == 1
+    assert r.funding_pnl == pytest.approx(-1.3)
+    assert r.fees + r.liquidation_loss == pytest.approx(0.05 * p)  # the margin left at P
+    assert r.hedge_pnl == pytest.approx(-(p - 100.0))
+
+
+def test_the_touch_is_solved_in_the_bracket_of_its_notional() -> None:
+    # brackets: N < 120 at 1 % (cum 0), N >= 120 at 5 % (cum 120 x (5 % - 1 %) = 4.8)
+    tiers = TierTable.from_rates([(0, 120, 50, 0.01), (120, 1e15, 20, 0.05)])
+    costs = Costs(0.0, 0.0, 0.0, liquidation_fee=0.01)
+    spec = BacktestSpec((HedgeLeg(1.0, 0, 0, tiers=tiers),), StaticRatio(1.0), 1_000.0, 2.0, costs)
+    data = _with_high(market([100.0, 100.0, 130.0, 100.0]), [100.0, 100.0, 148.0, 100.0])
+    r = run_both(spec, data)
+    # margin 50 at 100. First bracket: 50 - (P - 100) = 0.01 P -> P = 148.51, but N = P >= 120
+    # leaves it; second: 50 - (P - 100) = 0.05 P - 4.8 -> P = 154.8 / 1.05 = 147.43 <= 148.
+    # (The close 130: margin 20 > 0.05 x 130 - 4.8 = 1.7, so closes alone keep the hedge.)
+    p = 154.8 / 1.05
+    margin = 0.05 * p - 4.8  # 2.5714 = 150 - P
+    assert r.liquidations == 1
+    assert r.fees == pytest.approx(0.01 * p)  # 1.4743 < the margin left
+    assert r.liquidation_loss == pytest.approx(margin - 0.01 * p)
+    assert r.hedge_pnl == pytest.approx(100.0 - p)
+
+
+def test_inverse_short_liquidated_at_the_touch_in_coin() -> None:
+    leg = HedgeLeg(
+        1.0, 0, 0, kind=ContractKind.INVERSE, contract_size=100.0, tiers=TierTable.flat(0.05)
+    )
+    costs = Costs(0.0, 0.0, 0.0, liquidation_fee=0.02)
+    spec = BacktestSpec((leg,), StaticRatio(1.0), 500.0, 2.0, costs)
+    data = _with_high(market([10_000.0, 10_000.0, 15_000.0, 10_000.0]), [1e4, 1e4, 2e4, 1e4])
+    r = run_both(spec, data)
+    # 100 contracts of 100 USD; margin 10,000 / 10,000 / 2 = 0.5 coin from the holding.
+    # Margin at P: 0.5 - 10,000 x (1/10,000 - 1/P) = 10,000 / P - 0.5; MM = 0.05 x 10,000 / P
+    # -> 9,500 / P = 0.5 -> P = 19,000 <= high 20,000 (the close 15,000 leaves 0.1667 > 0.0333).
+    # Left at P: 0.05 x 10,000 / 19,000 = 1/38 coin; fee min(1/38, 2 % x 10,000 / 19,000 = 1/95);
+    # coin amounts in USD at the bar's close mark 15,000
+    assert r.liquidations == 1
+    assert r.fees == pytest.approx(15_000.0 / 95.0)
+    assert r.liquidation_loss == pytest.approx(15_000.0 * (1.0 / 38.0 - 1.0 / 95.0))
+    # bar 2: 500 cash + 0.5 coin held at 15,000 (the margin coins are gone)
+    assert r.equity_usd[2] == pytest.approx(500.0 + 0.5 * 15_000.0)

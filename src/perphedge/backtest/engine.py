@@ -109,7 +109,7 @@ def run_backtest(spec: BacktestSpec, data: MarketArrays) -> BacktestResult:
         data.spot, data.perp, data.mark,
         data.funding_bar, data.funding_col, data.rate_per_interval,
         lg, flat.tiers, flat.code, flat.params, flat.config, acct, curves, funding_at, samples,
-        cols,
+        cols, data.mark_high,
     )  # fmt: skip
     return BacktestResult(
         spec=spec,

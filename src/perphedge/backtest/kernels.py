@@ -23,6 +23,27 @@ Model (the plain-Python `reference` module implements the same, step for step):
      at the mark, the liquidation fee min(max(w, 0), N * liquidation_fee) is paid and the rest
      of w is forfeited (clearance; a negative w is absorbed by the insurance fund). The leg is
      not hedged again.
+  With the bar's mark high known (`MarketArrays.mark_high`), steps 1-3 look inside the bar
+  instead, for every open leg (all legs are shorts, which a rising mark hurts, linear and
+  inverse alike, so the low is never needed): the mark is taken to move from the previous close
+  through the bar's high H = max(mark high, previous close, close) and back to the close.
+  a. Funding settling at t is booked first (step 2, at the close mark m_t, as without highs).
+  b. The liquidation price P is the first mark in [m_{t-1}, H] at which the margin after a.,
+     plus the variation margin from m_{t-1} to that mark, is at or below maintenance (same MM
+     rule, with the bracket of the notional at that mark: the brackets crossed are walked; the
+     margin and MM are linear in the mark, or in 1/mark inverse, inside a bracket, so the
+     crossing is solved exactly; where MM jumps up at a bracket edge, the edge). If there is
+     one, step 3 runs at P instead of the close: the variation margin to P, then the top-up
+     to N(P) / L or the liquidation at P (fee on the notional at P, the rest forfeited). After a
+     top-up the search goes on from P with the new margin, so the reserve can be drawn several
+     times in one bar. Coin amounts are still converted to USD at the bar's close mark m_t.
+  c. A leg still open takes the variation margin to the close, then step 3 at the close as
+     without highs (a safety net; it cannot trigger when the close is within the walk).
+  A liquidated leg's margin at P equals its maintenance margin there, so its loss (margin minus
+  fee) is not negative; it can only be negative when the margin is already below zero at the
+  bar's open: funding settled at the bar that exceeds the whole margin (the leg is then closed
+  at the previous close, P = m_{t-1}). Without highs, a bar can still carry the mark past the
+  bankruptcy price before the close, as an exchange gap would.
   4. Policy: a target ratio h (policy code + parameter vector, see `spec`); the target notional
      is h * beta * coins * spot (USD, at least 0), coins = qty (linear) or the coins held plus
      those in the margin (inverse; with a proxy contract the margin coins are exchanged for held
@@ -130,10 +151,11 @@ def apply_funding(i: int, m: float, lg: FloatArray) -> float:
 
 @_jit
 def liquidate_or_top_up(
-    i: int, t: int, s: float, m: float, notional: float, mm: float, lg: FloatArray,
+    i: int, t: int, s: float, m: float, px: float, notional: float, mm: float, lg: FloatArray,
     cfg: FloatArray, acct: FloatArray,
 ) -> None:  # fmt: skip
-    """Step 3 once w <= MM: top up from cash if allowed and enough, else liquidate."""
+    """Step 3 once w <= MM at mark `px` (notional and MM there): top up from cash if allowed and
+    enough, else liquidate at `px`. Coin amounts are converted at the bar's mark `m`."""
     conv = m if lg[i, C_INV] > 0.0 else 1.0
     if cfg[CF_TOPUP] > 0.0 and acct[AC_CASH] > 0.0:
         moved = min(acct[AC_CASH], (notional / cfg[CF_LEV] - lg[i, S_W]) * conv)
@@ -147,10 +169,79 @@ def liquidate_or_top_up(
     lg[i, A_FEES] += fee * conv
     lg[i, A_LIQ] += (w - fee) * conv
     lg[i, A_LIQBAR] = t
-    close_segment(i, t, s, m, lg)
+    close_segment(i, t, s, px, lg)
     lg[i, S_W] = 0.0
     lg[i, S_POS] = 0.0
     lg[i, S_ALIVE] = 0.0
+
+
+@_jit
+def touch_price(
+    i: int, w: float, a: float, hi: float, tiers: FloatArray, lg: FloatArray
+) -> tuple[float, float]:
+    """(P, MM at P): the first mark P in [a, hi] at which leg i's short, with margin w at mark a,
+    has margin (plus the variation margin a -> P) at or below maintenance; (0, 0) if none.
+
+    Walks the brackets the notional crosses (rising with the mark linear, falling inverse);
+    inside one, margin and MM are linear in P (in 1/P inverse), so the crossing is solved exactly.
+    """
+    pos, cs, inverse = lg[i, S_POS], lg[i, C_CS], lg[i, C_INV] > 0.0
+    qc, last = pos * cs, int(lg[i, C_NTIER]) - 1
+    retier(i, qc / a if inverse else pos * a, tiers, lg)
+    k, lo = int(lg[i, S_TIER]), a
+    while True:
+        mmr, cum = tiers[i, k, T_MMR], tiers[i, k, T_CUM]
+        if inverse:
+            edge = qc / tiers[i, k, T_FLOOR] if k > 0 else np.inf
+        else:
+            edge = tiers[i, k, T_CAP] / pos if k < last else np.inf
+        up = min(hi, edge)
+        for p in (lo, up):
+            if inverse:
+                w_p, mm_p = w - qc * (1.0 / a - 1.0 / p), qc / p * mmr - cum
+            else:
+                w_p, mm_p = w - pos * (p - a), pos * p * mmr - cum
+            if w_p <= mm_p:
+                if p == up and up != lo:  # crossed inside the bracket: solve
+                    if inverse:
+                        p = qc * (1.0 - mmr) / (qc / a - w - cum)
+                    else:
+                        p = (w + pos * a + cum) / (pos * (1.0 + mmr))
+                    p = min(max(p, lo), up)
+                return p, (qc / p if inverse else pos * p) * mmr - cum
+        if up >= hi:
+            return 0.0, 0.0
+        lo, k = edge, k - 1 if inverse else k + 1
+
+
+@_jit
+def through_the_bar(
+    i: int, t: int, s: float, m: float, mp: float, hi: float, w_prev: float, lg: FloatArray,
+    tiers: FloatArray, cfg: FloatArray, acct: FloatArray,
+) -> None:  # fmt: skip
+    """Step b. and the variation margin of step c. (module docstring) for an open leg: S_W is
+    the margin w_prev at the previous close mp plus this bar's funding; hi is the bar's high."""
+    pos, cs, inverse = lg[i, S_POS], lg[i, C_CS], lg[i, C_INV] > 0.0
+    a, vm_sum, n = mp, 0.0, 0
+    while True:
+        px, mm = touch_price(i, lg[i, S_W], a, hi, tiers, lg)
+        if px <= 0.0 or (n > 0 and px <= a):  # none, or float noise right after a top-up
+            break
+        n += 1
+        dv = variation(pos, 0.0, a, px, inverse, cs)[0]
+        vm_sum += dv
+        lg[i, S_W] += dv
+        notional = pos * cs / px if inverse else pos * px
+        liquidate_or_top_up(i, t, s, m, px, notional, mm, lg, cfg, acct)
+        a = px
+        if lg[i, S_ALIVE] == 0.0:
+            break
+    if lg[i, S_ALIVE] > 0.0:
+        dv = variation(pos, 0.0, a, m, inverse, cs)[0]
+        vm_sum += dv
+        lg[i, S_W] += dv
+    if inverse:  # linear legs book -q * (m - m_ref) per segment instead
+        lg[i, A_HPNL] += vm_sum * m + w_prev * (m - mp)
 
 
 @_jit
@@ -241,9 +332,12 @@ def simulate(
     ev_bar: IntArray, ev_col: IntArray, ev_rate: FloatArray,
     lg: FloatArray, tiers: FloatArray, code: int, pvec: FloatArray, cfg: FloatArray,
     acct: FloatArray, curves: FloatArray, funding_at: FloatArray, samples: FloatArray,
-    cols: IntArray,
+    cols: IntArray, mark_high: FloatArray | None,
 ) -> None:  # fmt: skip
     """Run the model over all bars; fills `curves`, `funding_at`, `samples`, `acct`, `lg`.
+
+    `mark_high` None (closes only) or T x J. numba compiles one version per case and drops the
+    `mark_high is None` tests from each, so the run without highs is today's loop, unchanged.
 
     curves[2, T]: equity and unhedged equity at each bar's close. funding_at[u]: cumulative
     funding after the u-th bar with funding events (funding changes at no other bar).
@@ -279,11 +373,19 @@ def simulate(
                 pos, w = lg[i, S_POS], lg[i, S_W]
                 quiet = True
                 if pos > 0.0:
-                    w -= pos * (m - mark[t - 1, j])
-                    notional = pos * m
-                    quiet = (lg[i, S_LO] <= notional < lg[i, S_HI]) and (
-                        w > notional * lg[i, S_MMR] - lg[i, S_CUM]
-                    )
+                    mp = mark[t - 1, j]
+                    w -= pos * (m - mp)
+                    if mark_high is None:
+                        notional = pos * m
+                        quiet = (lg[i, S_LO] <= notional < lg[i, S_HI]) and (
+                            w > notional * lg[i, S_MMR] - lg[i, S_CUM]
+                        )
+                    else:  # the whole path mp -> high -> m in one bracket, above MM at the high
+                        hi = max(mark_high[t, j], mp, m)
+                        notional = pos * hi
+                        quiet = (lg[i, S_LO] <= pos * min(mp, m) and notional < lg[i, S_HI]) and (
+                            lg[i, S_W] - pos * (hi - mp) > notional * lg[i, S_MMR] - lg[i, S_CUM]
+                        )
                 if quiet and lg[i, S_ALIVE] > 0.0:
                     target = max(pp[0] * lg[i, C_BETA] * lg[i, C_QTY] * s, 0.0)
                     current = pos * m
@@ -307,18 +409,26 @@ def simulate(
             if inverse and t > 0:  # coins moved from the holding to the margin, revalued
                 lg[i, A_HPNL] += (lg[i, S_HOLD] - lg[i, C_QTY]) * (s - spot[t - 1, k])
             if pos > 0.0:  # only from t = 1: a hedge opens at the end of a bar
-                vm, pnl = variation(pos, lg[i, S_W], mark[t - 1, j], m, inverse, cs)
-                lg[i, S_W] += vm
-                if inverse:  # linear legs book -q * (m - m_ref) per segment instead
-                    lg[i, A_HPNL] += pnl
-                if event:
-                    funding_total += apply_funding(i, m, lg)
+                mp = mark[t - 1, j]
+                if mark_high is None:
+                    vm, pnl = variation(pos, lg[i, S_W], mp, m, inverse, cs)
+                    lg[i, S_W] += vm
+                    if inverse:  # linear legs book -q * (m - m_ref) per segment instead
+                        lg[i, A_HPNL] += pnl
+                    if event:
+                        funding_total += apply_funding(i, m, lg)
+                else:  # funding first, then the path through the high (docstring, a.-c.)
+                    w_prev = lg[i, S_W]
+                    if event:
+                        funding_total += apply_funding(i, m, lg)
+                    hi = max(mark_high[t, j], mp, m)
+                    through_the_bar(i, t, s, m, mp, hi, w_prev, lg, tiers, cfg, acct)
                 notional = pos * cs / m if inverse else pos * m
                 if notional < lg[i, S_LO] or notional >= lg[i, S_HI]:
                     retier(i, notional, tiers, lg)
                 mm = notional * lg[i, S_MMR] - lg[i, S_CUM]
-                if lg[i, S_W] <= mm:
-                    liquidate_or_top_up(i, t, s, m, notional, mm, lg, cfg, acct)
+                if lg[i, S_ALIVE] > 0.0 and lg[i, S_W] <= mm:
+                    liquidate_or_top_up(i, t, s, m, m, notional, mm, lg, cfg, acct)
             if event:
                 lg[i, S_EVENT] = 0.0
             if lg[i, S_ALIVE] > 0.0:

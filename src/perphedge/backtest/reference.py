@@ -58,6 +58,38 @@ class Leg:
     def maintenance(self, mark: float) -> float:
         return self.spec.tiers.maintenance_margin(self.notional(mark))
 
+    def variation(self, a: float, b: float) -> float:
+        """Variation margin of the short as the mark moves a -> b (settle currency)."""
+        if self.inverse:
+            return -self.pos * self.spec.contract_size * (1.0 / a - 1.0 / b)
+        return -self.pos * (b - a)
+
+    def touch_price(self, wallet: float, a: float, hi: float) -> tuple[float, float] | None:
+        """(P, MM at P): the first mark in [a, hi] at which the margin (`wallet` at mark a, plus
+        the variation margin from a) is at or below maintenance, bracket by bracket; or None."""
+        tiers = self.spec.tiers.tiers
+        k = tiers.index(self.spec.tiers.tier_for(self.notional(a)))
+        qc, lo = self.pos * self.spec.contract_size, a
+        while True:
+            tier = tiers[k]
+            if self.inverse:  # the coin notional falls as the mark rises
+                edge = qc / tier.floor if k > 0 else math.inf
+            else:
+                edge = tier.cap / self.pos if k < len(tiers) - 1 else math.inf
+            up = min(hi, edge)
+            for p in (lo, up):
+                if wallet + self.variation(a, p) <= self.notional(p) * tier.mmr - tier.cum:
+                    if p == up and up != lo:  # margin and MM linear in p (1/p inverse): solve
+                        if self.inverse:
+                            p = qc * (1.0 - tier.mmr) / (qc / a - wallet - tier.cum)
+                        else:
+                            p = (wallet + self.pos * a + tier.cum) / (self.pos * (1 + tier.mmr))
+                        p = min(max(p, lo), up)
+                    return p, self.notional(p) * tier.mmr - tier.cum
+            if up >= hi:
+                return None
+            lo, k = edge, k - 1 if self.inverse else k + 1
+
 
 class Simulator:
     """Runs `spec` over `data`; read `run` top to bottom."""
@@ -88,7 +120,10 @@ class Simulator:
                 m = float(d.mark[t, leg.spec.hedge_col])
                 if leg.inverse and t > 0:  # coins moved to the margin, revalued at spot
                     leg.hedge_pnl += (leg.held - leg.spec.qty_base) * (s - leg.spot_prev)
-                if leg.pos > 0:
+                if leg.pos > 0 and d.mark_high is not None:
+                    high = max(float(d.mark_high[t, leg.spec.hedge_col]), leg.mark_prev, m)
+                    total_funding += self.carry_through_high(leg, t, s, m, high)
+                elif leg.pos > 0:
                     total_funding += self.carry(leg, t, s, m)
                 leg.rate = None
                 if leg.alive:
@@ -132,19 +167,53 @@ class Simulator:
         self.check_liquidation(leg, t, m, conv)
         return funding_usd
 
+    def carry_through_high(self, leg: Leg, t: int, s: float, m: float, high: float) -> float:
+        """With the bar's high: funding first, then the mark's path from the previous close up
+        through `high` (top-up or liquidation where it first touches the liquidation price),
+        then the variation margin to the close and the check there. Returns funding in USD."""
+        mp, conv, wallet_open = leg.mark_prev, (m if leg.inverse else 1.0), leg.wallet
+        funding_usd = 0.0
+        if leg.rate is not None:
+            per_size = leg.spec.contract_size / m if leg.inverse else m
+            cash = funding_cash(-leg.pos, leg.rate, per_size)
+            leg.wallet += cash
+            funding_usd = cash * conv
+            leg.funding += funding_usd
+        leg.covered_pnl += leg.covered * (s - leg.spot_prev)
+        at, vm, touches = mp, 0.0, 0  # the mark reached so far, variation margin so far
+        while leg.alive and (touch := leg.touch_price(leg.wallet, at, high)) is not None:
+            px, mm = touch
+            if touches > 0 and px <= at:  # float noise right after a top-up
+                break
+            touches += 1
+            vm += leg.variation(at, px)
+            leg.wallet += leg.variation(at, px)
+            self.top_up_or_liquidate(leg, t, px, mm, conv)
+            at = px
+        if leg.alive:
+            vm += leg.variation(at, m)
+            leg.wallet += leg.variation(at, m)
+        leg.hedge_pnl += vm * m + wallet_open * (m - mp) if leg.inverse else vm
+        if leg.alive:
+            self.check_liquidation(leg, t, m, conv)
+        return funding_usd
+
     def check_liquidation(self, leg: Leg, t: int, m: float, conv: float) -> None:
         mm = leg.maintenance(m)
-        if leg.wallet > mm:
-            return
+        if leg.wallet <= mm:
+            self.top_up_or_liquidate(leg, t, m, mm, conv)
+
+    def top_up_or_liquidate(self, leg: Leg, t: int, px: float, mm: float, conv: float) -> None:
+        """At mark `px` with maintenance `mm`: top up, and liquidate if still at or below MM."""
         if self.spec.auto_top_up and self.cash > 0:
-            need = (leg.notional(m) / self.spec.leverage - leg.wallet) * conv
+            need = (leg.notional(px) / self.spec.leverage - leg.wallet) * conv
             moved = min(self.cash, need)
             self.cash -= moved
             leg.wallet += moved / conv
             leg.top_up += moved
             if leg.wallet > mm:
                 return
-        fee = min(max(leg.wallet, 0.0), leg.notional(m) * self.spec.costs.liquidation_fee)
+        fee = min(max(leg.wallet, 0.0), leg.notional(px) * self.spec.costs.liquidation_fee)
         leg.fees += fee * conv
         leg.liq_loss += (leg.wallet - fee) * conv
         leg.liq_bar = t

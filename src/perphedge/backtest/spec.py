@@ -80,6 +80,9 @@ class MarketArrays:
 
     `perp` is the perpetual's last/trade price (fills); `mark` its mark price (margin, liquidation,
     funding, valuation). Pass the same array for both when only one series exists.
+    `mark_high` / `mark_low` (optional, T x J like `mark`): the highest and lowest mark inside each
+    bar (since the previous bar's close); with them a leg is liquidated when the mark touches its
+    liquidation price inside a bar, at that price (see `kernels`). None: only the closes are known.
     Funding events: `funding_bar[e]` is the bar index at which the rate `rate_per_interval[e]`
     settles on perpetual column `funding_col[e]`; events are sorted by bar.
     """
@@ -93,6 +96,8 @@ class MarketArrays:
     rate_per_interval: FloatArray
     spot_names: tuple[str, ...]
     perp_names: tuple[str, ...]
+    mark_high: FloatArray | None = None
+    mark_low: FloatArray | None = None
 
     def __post_init__(self) -> None:
         t = self.times_ms
@@ -110,6 +115,15 @@ class MarketArrays:
             _prices(name, arr, rows)
         if self.perp.shape != self.mark.shape:
             raise DataError(f"perp {self.perp.shape} and mark {self.mark.shape} shapes differ")
+        for name in ("mark_high", "mark_low"):
+            arr = getattr(self, name)
+            if arr is None:
+                continue
+            if arr.dtype != np.float64:
+                raise DataError(f"{name} must be float64, got {arr.dtype}")
+            _prices(name, arr, rows)
+            if arr.shape != self.mark.shape:
+                raise DataError(f"{name} {arr.shape} and mark {self.mark.shape} shapes differ")
         self._check_names()
         self._check_funding()
 
@@ -146,6 +160,9 @@ class MarketArrays:
         funding_event: BoolArray,
         spot_names: tuple[str, ...],
         perp_names: tuple[str, ...],
+        *,
+        mark_high: FloatArray | None = None,
+        mark_low: FloatArray | None = None,
     ) -> MarketArrays:
         """Build from a dense T x J rate array and a T x J bool array marking the events."""
         if funding_rate.shape != perp.shape or funding_event.shape != perp.shape:
@@ -161,6 +178,8 @@ class MarketArrays:
             np.ascontiguousarray(funding_rate[bar, col], dtype=np.float64),
             spot_names,
             perp_names,
+            mark_high,
+            mark_low,
         )
 
     @property
@@ -174,6 +193,7 @@ class MarketArrays:
         arrays.append(self.rate_per_interval)
         if self.mark is not self.perp:
             arrays.append(self.mark)
+        arrays += [a for a in (self.mark_high, self.mark_low) if a is not None]
         return int(sum(a.nbytes for a in arrays))
 
 
