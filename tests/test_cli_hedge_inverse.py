@@ -1,5 +1,6 @@
 """The bundled coin-margined example through the CLI, offline on the paper exchange: dry run,
---execute --yes, paper advance, monitor --once --json, close; the journal agrees with the account.
+--execute --yes, paper advance, monitor --once --json, rebalance, close; the journal agrees with
+the account.
 
 The replay starts 14 days before the bundled Binance COIN-M candles end (2024-07-01 08:00 UTC
 close): 2024-06-17 08:00 UTC, where the last-trade closes stand in for the mark: BTCUSD 66,118.0,
@@ -121,12 +122,22 @@ def test_open_advance_monitor_close_on_the_coin_margined_paper_account(run_cli, 
         sum(p["amount"] for p in pays), abs=1e-12
     )  # journaled by monitor, in coin
 
+    # targets at the new marks: 1 x 65,642 / 100 -> 656 (0.76 % off, left alone under the 2 %
+    # default); 10 x 3,442 / 10 = 3,442 (3.1 % off): buy back 3,549 - 3,442 = 107
+    rebalanced = run_json(
+        run_cli, "hedge", "rebalance", str(EXAMPLE), "--paper", "--execute", "--yes", "--json"
+    )
+    orders = [o for leg in rebalanced["legs"] for o in leg["orders"]]
+    assert [(o["symbol"], o["side"], o["qty"]) for o in orders] == [(ETHUSD, "buy", 107.0)]
+    assert rebalanced["report"]["new_fills"] == 1
+
     closed = run_json(
         run_cli, "hedge", "close", str(EXAMPLE), "--paper", "--execute", "--yes", "--json"
     )
     orders = [o for leg in closed["legs"] for o in leg["orders"]]
     assert all(o["reduce_only"] and o["side"] == "buy" for o in orders)
     assert sum(o["qty"] for o in orders if o["symbol"] == BTCUSD) == 661.0
+    assert sum(o["qty"] for o in orders if o["symbol"] == ETHUSD) == 3442.0
     final = run_json(run_cli, "paper", "show", "--coin-margined", "--json")
     assert final["positions"] == []
     ports = paper_ports("binance", home_path, [BTCUSD, ETHUSD], coin_margined=True)
