@@ -148,6 +148,8 @@ def test_open_advance_monitor_close_on_the_coin_margined_paper_account(run_cli, 
     # the USDT-margined paper account was never created: its commands say so
     r = run_cli("paper", "show")
     assert r.code == 2 and "no paper account yet" in r.err
+    assert run_cli("paper", "reset", "--coin-margined", "--yes").code == 0
+    assert not (home_path / "paper" / "binance-coinm.json").exists()
 
 
 def test_live_prices_are_refused_for_coin_margined_contracts(run_cli):

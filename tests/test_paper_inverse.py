@@ -121,8 +121,15 @@ def test_margin_and_liquidation_per_coin_wallet(tmp_path, clock):
     paper.place_order(order(BTCUSD, OrderSide.SELL, "300", "b1"))  # 300 * 100 = 30,000 USD
     [btc_pos] = paper.positions([BTCUSD])
     assert btc_pos.liquidation_price is not None and btc_pos.liquidation_price > 60000
-    market.marks[BTCUSD] = btc_pos.liquidation_price * D("1.001")
+    mark = btc_pos.liquidation_price * D("1.001")
+    market.marks[BTCUSD] = mark
     assert paper.positions([BTCUSD]) == [] and len(paper.liquidations()) == 1
+    # wallet 0.05 - fee 300 x 100 / 59,970 x 0.0005 = 0.04974987 BTC; closed at the mark:
+    # PnL -30,000 x (1/59,970 - 1/mark), clearance fee 30,000 / mark x 1 %; floored at zero
+    q = D(30000)
+    pnl = (-q * (1 / D(59970) - 1 / mark)).quantize(D("1e-8"))
+    left = D("0.04974987") + pnl - (q / mark * D("0.01")).quantize(D("1e-8"))
+    assert {b.currency: b.total for b in paper.balances()}["BTC"] == max(left, D(0))
     assert paper.positions([ETHUSD])[0].contracts == D(-3000)  # the ETH wallet is untouched
 
 
