@@ -167,3 +167,29 @@ def test_alignment_invariants(market):
     for t, value in zip(m.times_ms, m.spot[:, 0], strict=True):
         closes = spot.close_ms[spot.close == value]
         assert closes.min() <= t
+
+
+def test_bar_high_and_low_are_the_extremes_of_the_candles_closed_within_the_bar():
+    # hourly mark candles opened T0 .. T0+23h, close 100 + h, high close + 1 (+ 30 at h = 11),
+    # low close - 1 (- 20 at h = 20); settlements at T0+8h, +16h, +24h, the last reporting 130
+    opens = np.asarray([T0 + h * HOUR_MS for h in range(24)], np.int64)
+    closes = 100.0 + np.arange(24.0)
+    highs = closes + np.where(np.arange(24) == 11, 30.0, 1.0)
+    lows = closes - np.where(np.arange(24) == 20, 20.0, 1.0)
+    hourly = PriceInput("BTC mark 1h", opens, closes, HOUR_MS, highs, lows)
+    _, inst = _btc(days=1, funding_marks=[np.nan, np.nan, 130.0])
+    spot = _prices("BTC spot 8h", [T0 - H8 + i * H8 for i in range(5)], [100.0] * 5, H8)
+    m = align([InstrumentInputs(inst.funding, hourly)], [spot], T0, T0 + DAY_MS)
+    assert m.times_ms.tolist() == [T0 + H8, T0 + 2 * H8, T0 + 3 * H8]
+    assert m.mark[:, 0].tolist() == [107.0, 115.0, 130.0]
+    # bar 0: its close; bar 1 (candles opened T0+8h .. T0+15h): high 111 + 30, low 108 - 1;
+    # bar 2 (opened T0+16h .. T0+23h): high 123 + 1 = 124 but the reported mark 130 closes the
+    # bar above it, so 130; low 120 - 20
+    assert m.mark_high is not None and m.mark_low is not None
+    assert m.mark_high[:, 0].tolist() == [107.0, 141.0, 130.0]
+    assert m.mark_low[:, 0].tolist() == [107.0, 107.0, 100.0]
+    # a mark series without highs and lows: closes only
+    plain = align([inst], [spot], T0, T0 + DAY_MS)
+    assert plain.mark_high is None and plain.mark_low is None
+    with pytest.raises(DataError, match="BTC mark 1h: one low per candle expected"):
+        PriceInput("BTC mark 1h", opens, closes, HOUR_MS, highs, lows[:3])

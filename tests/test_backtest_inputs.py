@@ -112,3 +112,21 @@ def test_policy_vectors_put_the_ratio_first_and_the_band_second() -> None:
         0.25,
         0.0,
     ]
+
+
+def test_mark_highs_and_lows_follow_the_price_rules() -> None:
+    spot = prices([100.0, 101.0, 102.0])
+    t = np.arange(3, dtype=np.int64)
+    good = MarketArrays(t, spot, spot, spot, NONE_I, NONE_I, NONE_F, ("a",), ("A",), spot, spot)
+    assert good.nbytes == 3 * 8 + 3 * 8 * 2 + 3 * 8 * 2  # times, spot, perp (= mark), high, low
+    with pytest.raises(DataError, match="mark_high has a missing, zero or negative price at bar 1"):
+        MarketArrays(t, spot, spot, spot, NONE_I, NONE_I, NONE_F, ("a",), ("A",),
+                     prices([101.0, 0.0, 103.0]))  # fmt: skip
+    with pytest.raises(DataError, match="mark_low must be float64"):
+        MarketArrays(t, spot, spot, spot, NONE_I, NONE_I, NONE_F, ("a",), ("A",),
+                     mark_low=spot.astype(np.float32))  # fmt: skip
+    with pytest.raises(DataError, match=r"mark_high must be a T x columns array with T=3"):
+        MarketArrays(t, spot, spot, spot, NONE_I, NONE_I, NONE_F, ("a",), ("A",), spot[:2])
+    wide = np.hstack([spot, spot])
+    with pytest.raises(DataError, match=r"mark_low \(3, 2\) and mark \(3, 1\) shapes differ"):
+        MarketArrays(t, spot, spot, spot, NONE_I, NONE_I, NONE_F, ("a",), ("A",), None, wide)

@@ -239,33 +239,63 @@ def test_nothing_to_hedge_is_an_input_error(run_cli, tmp_path):
     assert "nothing to backtest" in r.err
 
 
+EIGHT_H = 8 * 3_600_000
+
+
+def _mark_highs_8h(path) -> dict[int, float]:
+    """Highest hourly mark high of each complete 8-hour bucket (00/08/16 UTC) by its close time:
+    the bundled sample's 8 h mark candles are these buckets of the shared hourly CSV."""
+    buckets: dict[int, list[float]] = {}
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            opened = _ms(r["open_time_utc"].replace("Z", "+00:00"))
+            buckets.setdefault(opened // EIGHT_H * EIGHT_H + EIGHT_H, []).append(float(r["high"]))
+    return {t: max(highs) for t, highs in buckets.items() if len(highs) == 8}
+
+
 def test_liquidation_replayed_by_hand_from_the_csv(run_cli, btc, shared_data):
-    # 1 BTC hedged 1:1 at 2x from 2024-01-01; BTC rallied ~70 % by March: the short dies.
+    # 1 BTC hedged 1:1 at 2x from 2024-01-01; BTC rallied ~70 % by March: the short dies when
+    # the mark's 8-hour high reaches its liquidation price.
     r = run_cli("backtest", btc, "--from", "2024-01-01", "--to", "2024-06-30", "--json")
     assert r.code == 0, r.err
     hedged = json.loads(r.out)["runs"][1]
     events = _funding(shared_data / "funding" / "binance_btcusdt_funding.csv")
     spot = _closes(shared_data / "prices" / "binance_spot_btcusdt_8h.csv")
+    perp = _closes(shared_data / "prices" / "binance_usdm_perp_btcusdt_8h.csv")
+    highs = _mark_highs_8h(shared_data / "prices" / "binance_usdm_mark_btcusdt_1h.csv")
     start = _ms("2024-01-01T00:00+00:00")
-    m_prev = events[start][1]
+    m0 = m_prev = events[start][1]
     qty = spot[start] / m_prev  # short sized to 1 x spot value at the mark
     margin = qty * m_prev / 2  # isolated margin N / 2x
     funding = 0.0
     for t in sorted(t for t in events if t > start):
         rate, m = events[t]
-        margin += -qty * (m - m_prev) + qty * m * rate  # variation margin, then funding
+        margin += qty * m * rate  # funding settled at the bar first
         funding += qty * m * rate
-        m_prev = m
-        notional = qty * m  # Binance BTCUSDT tiers: < 50k 0.4 % cum 0; < 600k 0.5 % cum 50
-        mm = notional * 0.004 if notional < 50_000 else notional * 0.005 - 50
-        if margin <= mm:
+        # liquidation price P: margin - qty (P - m_prev) = MM(qty P), Binance BTCUSDT brackets
+        # < 50k: 0.4 % cum 0, else (< 600k) 0.5 % cum 50
+        p = (margin + qty * m_prev) / (qty * 1.004)
+        if qty * p >= 50_000:
+            p = (margin + qty * m_prev + 50) / (qty * 1.005)
+        if p <= max(highs.get(t, m), m_prev, m):  # the bar's high reaches it
             break
+        margin += -qty * (m - m_prev)  # variation margin to the close
+        m_prev = m
     (leg,) = hedged["legs"]
     assert leg["liquidated_at"] == datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    assert leg["liquidated_at"] == "2024-03-04 16:00"
+    # the mark rose from 64,121 through P = 64,735 to a close of 66,504 (high 66,628) in this bar
+    assert m_prev < p < m <= highs[t]
     assert hedged["liquidations"] == 1
     assert hedged["funding_pnl"] == pytest.approx(funding, rel=1e-9)
-    fee = min(max(margin, 0.0), notional * 0.0125)  # liquidation fee, out of what is left
-    assert hedged["liquidation_loss"] == pytest.approx(margin - fee, rel=1e-9)
+    # closed at P: hedge P&L = the opening fill against the mark + the variation margin to P
+    assert hedged["hedge_pnl"] == pytest.approx(qty * (perp[start] - m0) - qty * (p - m0), rel=1e-9)
+    # left at P: its maintenance margin 0.5 % x N - 50, less than the 1.25 % fee cap, so the fee
+    # takes all of it and nothing more is forfeited (closes only, the leg was closed at the bar's
+    # close, past its bankruptcy price: margin - qty (m - m_prev) < 0, a 'loss' of about -1,495)
+    assert margin - qty * (m - m_prev) < 0
+    assert hedged["liquidation_loss"] == pytest.approx(0.0, abs=1e-6)
+    assert 0.005 * qty * p - 50 < 0.0125 * qty * p
     assert (
         f"hedged: BTC liquidated at {leg['liquidated_at']}"
         in run_cli("backtest", btc, "--from", "2024-01-01", "--to", "2024-06-30").out

@@ -16,6 +16,12 @@ Rules (one place for each):
 * **Funding events** sit at their real settlement time with their real rate. The mark of an
   event is the mark the exchange reported with it; where the exchange did not report one, the
   as-of mark-price close at that time.
+* **Mark high and low of a bar** (intrabar liquidation): the highest high and lowest low of the
+  mark candles that closed within the bar (after the previous grid time, up to this one), never
+  inside the bar's mark close (so a reported settlement mark off the candle close still lies
+  within them); the close alone where no candle closed within the bar, and on the first bar.
+  A mark candle longer than the grid step counts in the bar in which it closes. Where the
+  last-trade series stands in for the mark, its highs and lows stand in too.
 * **Perpetual price** (fills): the perpetual's last-trade close where the store has a fresh one
   (closed within one interval of the grid time), else the mark; it does not limit coverage.
 * **Coverage.** The run starts at the first grid time every series covers and ends at the last;
@@ -53,15 +59,22 @@ def fmt_ms(ts_ms: int) -> str:
 
 @dataclass(frozen=True)
 class PriceInput:
-    """One native candle series: `ts_ms` are candle open times, `close` their closes."""
+    """One native candle series: `ts_ms` are candle open times, `close` their closes; `high` and
+    `low` (optional) their highs and lows."""
 
     name: str  # e.g. "BTC spot 1d"
     ts_ms: IntArray
     close: FloatArray
     interval_ms: int
+    high: FloatArray | None = None
+    low: FloatArray | None = None
 
     def __post_init__(self) -> None:
         _check_series(self.name, self.ts_ms, self.close)
+        for label in ("high", "low"):
+            values = getattr(self, label)
+            if values is not None and values.shape != self.close.shape:
+                raise DataError(f"{self.name}: one {label} per candle expected")
         if self.interval_ms <= 0:
             raise InputError(
                 f"{self.name}.interval_ms", self.interval_ms, "give a positive interval"
@@ -145,6 +158,8 @@ class AlignedMarket:
     instrument_names: tuple[str, ...]
     gaps: tuple[Gap, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    mark_high: FloatArray | None = None  # [T, J]; None when a mark series has no highs/lows
+    mark_low: FloatArray | None = None
 
 
 def _check_series(name: str, ts_ms: IntArray, values: FloatArray) -> None:
@@ -288,6 +303,32 @@ def _gaps_inside(
     return [g for g in gaps if g.first_after_ms > start and g.last_before_ms < end]
 
 
+def bar_extremes(
+    series: PriceInput, grid: IntArray, close: FloatArray
+) -> tuple[FloatArray, FloatArray] | None:
+    """(high, low) of each grid bar from `series`' candles that closed within it, never inside
+    `close` (the series on the grid); None when the series has no highs/lows (module docstring)."""
+    if series.high is None or series.low is None:
+        return None
+    bar = np.searchsorted(grid, series.close_ms, side="left")  # grid[bar - 1] < close <= grid[bar]
+    inside = (bar > 0) & (bar < grid.size)
+    high, low = close.copy(), close.copy()
+    np.maximum.at(high, bar[inside], series.high[inside])
+    np.minimum.at(low, bar[inside], series.low[inside])
+    return high, low
+
+
+def _mark_extremes(
+    instruments: Sequence[InstrumentInputs], grid: IntArray, mark: FloatArray
+) -> tuple[FloatArray, FloatArray] | None:
+    """[T, J] mark highs and lows, when every instrument's mark series has them."""
+    extremes = [bar_extremes(inst.mark, grid, mark[:, j]) for j, inst in enumerate(instruments)]
+    known = [e for e in extremes if e is not None]
+    if not known or len(known) < len(extremes):
+        return None
+    return np.column_stack([e[0] for e in known]), np.column_stack([e[1] for e in known])
+
+
 def _instrument_columns(
     inst: InstrumentInputs, grid: IntArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
@@ -333,6 +374,7 @@ def align(
     def stack(i: int) -> FloatArray:
         return np.column_stack([c[i] for c in columns]).astype(np.float64)
 
+    high_low = _mark_extremes(instruments, grid, stack(1))
     return AlignedMarket(
         times_ms=grid,
         spot=spot,
@@ -344,4 +386,6 @@ def align(
         instrument_names=tuple(i.funding.name for i in instruments),
         gaps=tuple(gaps),
         notes=tuple(notes),
+        mark_high=None if high_low is None else high_low[0],
+        mark_low=None if high_low is None else high_low[1],
     )

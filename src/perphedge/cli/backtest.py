@@ -143,6 +143,8 @@ def prepare(
         aligned.funding_event,
         aligned.spot_names,
         aligned.instrument_names,
+        mark_high=aligned.mark_high,
+        mark_low=aligned.mark_low,
     )
     return Prepared(config, kind, plan, instruments, aligned, market, tuple(notes))
 

@@ -1,9 +1,10 @@
 """Read what a backtest needs from the market store and align it (shell around backtest.data).
 
 For each held coin: its spot candles (`COIN/USDT`) on the hedge's exchange, else on Binance. For
-each hedge perpetual: funding settlements, mark candles (else the perpetual's last-trade candles,
-with a note) and last-trade candles where stored. Of the intervals stored for a series, the one
-that covers most of the requested range is used (the finer one on a tie). Alignment rules live in
+each hedge perpetual: funding settlements, mark candles with their highs and lows (else the
+perpetual's last-trade candles, with a note) and last-trade candles where stored. Of the
+intervals stored for a series, the one that covers most of the requested range is used (the
+finer one on a tie). Alignment rules live in
 `perphedge.backtest.data`.
 """
 
@@ -55,8 +56,9 @@ def _prices(
     store: MarketStore, exchange: str, symbol: str, kind: str, interval: str, span: tuple[int, int]
 ) -> PriceInput:
     series = store.prices(exchange, symbol, kind, interval, span[0] - LOOKBACK_MS, span[1] + 1)
+    name = f"{exchange} {symbol} {kind} {interval}"
     return PriceInput(
-        f"{exchange} {symbol} {kind} {interval}", series.ts_ms, series.close, interval_ms(interval)
+        name, series.ts_ms, series.close, interval_ms(interval), series.high, series.low
     )
 
 
