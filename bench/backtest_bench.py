@@ -14,11 +14,13 @@ plain-Python reference on a slice, and the same workload in vectorbt.
 
     .venv/bin/python bench/backtest_bench.py            # everything (several minutes)
     .venv/bin/python bench/backtest_bench.py --no-vbt --runs 3
+    .venv/bin/python bench/backtest_bench.py --no-vbt --highs   # also with intrabar liquidation
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -101,6 +103,24 @@ def make_data(seed: int, n_bars: int = N_BARS, n_assets: int = N_ASSETS) -> Mark
     return MarketArrays(times, spot, perp, perp, ev_bar, ev_col, ev_rate, names, names)
 
 
+def with_highs(data: MarketArrays, seed: int) -> MarketArrays:
+    """The same data plus a mark high per bar: max(previous close, close) x (1 + |t(3) shock| x
+    a minute's volatility), from its own generator (the other arrays stay as without highs)."""
+    rng = np.random.default_rng(seed + 1)
+    high = np.empty_like(data.perp)
+    sd = 0.75 / np.sqrt(MINUTES_PER_YEAR) / np.sqrt(3.0)
+    for k in range(high.shape[1]):
+        column = _chunked(lambda n: rng.standard_t(3, n), data.n_bars)
+        np.abs(column, out=column)
+        column *= sd
+        column += 1.0
+        perp = data.perp[:, k]
+        column[1:] *= np.maximum(perp[1:], perp[:-1])
+        column[0] *= perp[0]
+        high[:, k] = column
+    return dataclasses.replace(data, mark_high=high)
+
+
 def holdings(data: MarketArrays) -> tuple[np.ndarray, float]:
     """Coins bought with 80 % of the capital, equal weight, and the cash left after the 4 bp fee."""
     spent = CAPITAL * SPOT_SHARE
@@ -172,7 +192,7 @@ def floor_rates(data: MarketArrays, runs: int) -> dict[str, float]:
 
 
 def engine_figures(data: MarketArrays, name: str, runs: int) -> dict[str, float]:
-    spec = make_spec(data, THRESHOLDS[name])
+    spec = make_spec(data, THRESHOLDS[name[0]])
     rss_before = maxrss_bytes()
     tracemalloc.start()
     result = run_backtest(spec, data)
@@ -190,6 +210,9 @@ def engine_figures(data: MarketArrays, name: str, runs: int) -> dict[str, float]
         "run_allocations_bytes": traced_peak,
         "maxrss_before_run_bytes": rss_before,
         "maxrss_after_runs_bytes": maxrss_bytes(),
+        "input_bytes": sum(
+            a.nbytes for a in (data.spot, data.perp, data.mark_high) if a is not None
+        ),
     }
 
 
@@ -265,7 +288,7 @@ def report(figs: dict[str, dict[str, float]], input_bytes: int) -> None:
     print(f"compile (cold cache, first call on a tiny input): {c['first_call_s']:.2f} s")
     print(f"read-once floor: np.sum {figs['floor']['np_sum_steps_per_s'] / 1e6:,.0f} M steps/s, "
           f"numba loop {figs['floor']['numba_read_steps_per_s'] / 1e6:,.0f} M steps/s")  # fmt: skip
-    for name in THRESHOLDS:
+    for name in (key for key in figs if key[0] in THRESHOLDS):
         f = figs[name]
         print(
             f"scenario {name}: engine {f['engine_steps_per_s'] / 1e6:,.0f} M asset-bar steps/s "
@@ -275,7 +298,7 @@ def report(figs: dict[str, dict[str, float]], input_bytes: int) -> None:
             f"trades {f['trades']:,}, liquidations {f['liquidations']}, "
             f"final equity {f['final_equity']:,.0f}, funding {f['funding_pnl']:,.0f}; "
             f"peak RSS {_mb(f['maxrss_after_runs_bytes'])} = "
-            f"{f['maxrss_after_runs_bytes'] / input_bytes:.2f}x inputs "
+            f"{f['maxrss_after_runs_bytes'] / f['input_bytes']:.2f}x inputs "
             f"(run allocations {_mb(f['run_allocations_bytes'])})"
         )
     r = figs["reference"]
@@ -293,6 +316,7 @@ def main() -> None:
     parser.add_argument("--ref-bars", type=int, default=50_000)
     parser.add_argument("--vbt-bars", type=int, default=N_BARS)
     parser.add_argument("--no-vbt", action="store_true")
+    parser.add_argument("--highs", action="store_true", help="also run with mark highs")
     parser.add_argument("--compile-probe", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--vbt-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -307,6 +331,10 @@ def main() -> None:
     figs["floor"] = floor_rates(data, args.runs)
     for name in THRESHOLDS:
         figs[name] = engine_figures(data, name, args.runs)
+    if args.highs:  # the same workload with intrabar liquidation (one more T x K array)
+        data = with_highs(data, args.seed)
+        for name in THRESHOLDS:
+            figs[f"{name} with mark highs"] = engine_figures(data, name, args.runs)
     figs["reference"] = reference_figures(data, args.ref_bars)
     input_bytes = data.spot.nbytes + data.perp.nbytes
     del data
