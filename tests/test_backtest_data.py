@@ -18,6 +18,8 @@ from perphedge.backtest.data import (
     find_gaps,
 )
 from perphedge.errors import DataError, InputError
+from perphedge.store.backtest_inputs import load_aligned
+from perphedge.store.market import MarketStore
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 H8 = 8 * HOUR_MS
@@ -193,3 +195,21 @@ def test_bar_high_and_low_are_the_extremes_of_the_candles_closed_within_the_bar(
     assert plain.mark_high is None and plain.mark_low is None
     with pytest.raises(DataError, match="BTC mark 1h: one low per candle expected"):
         PriceInput("BTC mark 1h", opens, closes, HOUR_MS, highs, lows[:3])
+
+
+def test_the_bundled_sample_gives_each_bar_its_mark_high_and_low(tmp_path):
+    store = MarketStore(tmp_path / "market.duckdb")  # reads the bundled sample until written
+    since, until = T0 + 63 * DAY_MS, T0 + 64 * DAY_MS  # 2024-03-04 .. 2024-03-05
+    m = load_aligned(store, "binance", ["BTC"], ["BTC/USDT:USDT"], since, until)
+    assert m.mark_high is not None and m.mark_low is not None
+    assert (m.mark_low <= m.mark).all() and (m.mark <= m.mark_high).all()
+    # the bar closing 2024-03-04 16:00 holds the hourly candles opened 08:00 .. 15:00 of the
+    # shared CSV: highest high 66,628.01488652 (15:00), lowest low 64,080.0 (08:00)
+    bar = m.times_ms.tolist().index(T0 + 63 * DAY_MS + 2 * H8)
+    assert m.mark_high[bar, 0] == 66_628.01488652
+    assert m.mark_low[bar, 0] == 64_080.0
+    # no mark candles stored for the coin-margined perpetual: the last-trade candles stand in,
+    # highs and lows included
+    inv = load_aligned(store, "binance", ["BTC"], ["BTC/USD:BTC"], T0, T0 + 2 * DAY_MS)
+    assert inv.mark_high is not None and (inv.mark_high >= inv.mark).all()
+    assert (inv.mark_high[1:] > inv.mark[1:]).any()
