@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +18,7 @@ from perphedge.instruments import Perpetual
 from perphedge.live.execute import LiveSession, RunOptions
 from perphedge.live.reconcile import compare_with_journal
 from perphedge.ports import FundingRateQuote, PriceQuote
+from perphedge.store import crashpoint
 from perphedge.store.journal import Journal
 
 BTC = "BTC/USDT:USDT"
@@ -85,3 +89,22 @@ def assert_agree(journal: Journal, paper: PaperExchange) -> None:
     assert set(on_exchange) == sent
     exchange_fills = {f.trade_id for s in (BTC, ETH) for f in paper.fills(s, 0)}
     assert {f.trade_id for f in journal.fills()} == exchange_fills
+
+
+def run_forked(run: Callable[[Path], None], home: Path, crash_after: int | None) -> int:
+    """`run(home)` in a forked child; its exit code (137 when it crashed on purpose after its
+    `crash_after`-th durable write, 1 on an unexpected error, 0 when it finished)."""
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            if crash_after is not None:
+                os.environ[crashpoint.ENV_VAR] = str(crash_after)
+            run(home)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from tests.live_support import (
     make_paper,
     make_session,
     positions,
+    run_forked,
 )
 
 TARGETS = [LegTarget(BTC, Decimal("-0.5"), 5), LegTarget(ETH, Decimal("-8"), 5)]
@@ -55,21 +55,7 @@ def open_hedge(home: Path) -> None:
 
 
 def forked(home: Path, crash_after: int | None) -> int:
-    """Run `open_hedge` in a forked child; its exit code (137 when it crashed on purpose)."""
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 0
-        try:
-            if crash_after is not None:
-                os.environ[crashpoint.ENV_VAR] = str(crash_after)
-            open_hedge(home)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    return run_forked(open_hedge, home, crash_after)
 
 
 def total_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:

@@ -3,8 +3,6 @@ a 1x short backed by its coins (flat in USD, no liquidation), and a kill/restart
 
 from __future__ import annotations
 
-import os
-import traceback
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,9 +17,8 @@ from perphedge.live.execute import execute, propose, resume_open_intents
 from perphedge.live.reconcile import compare_with_journal
 from perphedge.orderplan import ExecutionLimits, LegTarget
 from perphedge.ports import OrderRequest, OrderSide, OrderType
-from perphedge.store import crashpoint
 from perphedge.store.journal import Journal
-from tests.live_support import T0, StaticMarket, make_session
+from tests.live_support import T0, StaticMarket, make_session, run_forked
 
 D = Decimal
 BTCUSD = "BTC/USD:BTC"  # Binance BTCUSD_PERP: 100 USD per contract, taker 0.05 %
@@ -161,21 +158,7 @@ def open_inverse(home: Path) -> None:
 
 
 def forked(home: Path, crash_after: int | None) -> int:
-    """`open_inverse` in a forked child that exits 137 right after its N-th durable write."""
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 0
-        try:
-            if crash_after is not None:
-                os.environ[crashpoint.ENV_VAR] = str(crash_after)
-            open_inverse(home)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    return run_forked(open_inverse, home, crash_after)
 
 
 def test_inverse_open_killed_mid_run_then_restarted(tmp_path):
