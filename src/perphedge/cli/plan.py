@@ -34,9 +34,10 @@ from perphedge.scenarios import (
     run_stress,
 )
 
-_PORTFOLIO = typer.Argument(..., help="Portfolio TOML file ([[holdings]] and [hedge]).")
+# help is rich markup: a literal "[" is written "\\["
+_PORTFOLIO = typer.Argument(..., help="Portfolio TOML file (\\[\\[holdings]] and \\[hedge]).")
 _LIVE = typer.Option(False, "--live", help="Marks, contracts and funding from the exchange.")
-_EXCHANGE = typer.Option(None, "--exchange", help="Override [hedge].exchange.")
+_EXCHANGE = typer.Option(None, "--exchange", help="Override \\[hedge].exchange.")
 _LIQ = typer.Option(30.0, "--min-liq-distance", help="Warn below this % to liquidation.")
 _FUNDING = typer.Option(5.0, "--max-funding-cost", help="Warn when the short pays > this %/yr.")
 _PLOT = typer.Option(None, "--plot", help="Write a chart: FILE.html or .png.")

@@ -144,8 +144,9 @@ class PaperExchange:
         durable_write_done()
 
     def _next_id(self, prefix: str) -> str:
+        """Unique across paper accounts and resets (the journal keys fills by trade id)."""
         self._state["seq"] += 1
-        return f"{prefix}{self._state['seq']}"
+        return f"{prefix}{self._state['seq']}-{self._state['uid']}"
 
     # -- market and time -----------------------------------------------------------------------
 

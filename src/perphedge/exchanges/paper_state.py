@@ -13,6 +13,7 @@ contracts * size / price (coin), as `perphedge.margin.notional`; realised PnL fo
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -63,6 +64,7 @@ def new_state(settings: PaperSettings, now_ms: int) -> dict[str, Any]:
         "funding": [],
         "liquidations": [],
         "seq": 0,
+        "uid": secrets.token_hex(4),
         "settings": {
             "slippage": settings.slippage,
             "partial_fill_ratio": settings.partial_fill_ratio,
@@ -71,10 +73,12 @@ def new_state(settings: PaperSettings, now_ms: int) -> dict[str, Any]:
 
 
 def upgrade(state: dict[str, Any]) -> dict[str, Any]:
-    """A version-1 state (one USDT "wallet") in the current layout."""
+    """A version-1 state (one USDT "wallet") in the current layout; a state without an account
+    tag gets one (ids it issues from now on differ from other accounts' and earlier ones')."""
     if "wallet" in state:
         state["wallets"] = {SETTLE: state.pop("wallet")}
         state["version"] = 2
+    state.setdefault("uid", secrets.token_hex(4))
     return state
 
 

@@ -1,0 +1,54 @@
+"""Rough edges a new user hits walking through the README, each pinned by a test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "perphedge" / "data" / "examples"
+LINEAR, INVERSE = EXAMPLES / "portfolio.toml", EXAMPLES / "portfolio_inverse.toml"
+
+
+def _execute(run_cli, kind: str, portfolio: Path) -> dict[str, Any]:
+    r = run_cli("hedge", kind, str(portfolio), "--paper", "--execute", "--yes", "--json")
+    assert r.code == 0, r.err
+    report: dict[str, Any] = json.loads(r.out)["report"]
+    return report
+
+
+def _journaled_fills(run_cli) -> int:
+    history = run_cli("hedge", "history", "--json")
+    assert history.code == 0, history.err
+    return int(json.loads(history.out)["fills"])
+
+
+def test_fills_of_a_second_paper_account_reach_the_journal(run_cli):
+    # The linear example fills 4 BTC + 2 ETH child orders; the coin-margined example, in its own
+    # paper file, then fills 7 BTCUSD + 4 ETHUSD children. Both accounts numbered their trades
+    # from 1 and the journal keeps one fill per trade id, so the second one's fills were lost.
+    first = _execute(run_cli, "open", LINEAR)
+    second = _execute(run_cli, "open", INVERSE)
+    assert first["new_fills"] == len(first["orders"]) == 6
+    assert second["new_fills"] == len(second["orders"]) == 11
+    assert _journaled_fills(run_cli) == 6 + 11
+
+
+def test_fills_after_paper_reset_reach_the_journal(run_cli):
+    opened = _execute(run_cli, "open", LINEAR)
+    closed = _execute(run_cli, "close", LINEAR)
+    assert run_cli("paper", "reset", "--yes").code == 0
+    again = _execute(run_cli, "open", LINEAR)  # a fresh account: trade ids start over
+    assert (opened["new_fills"], closed["new_fills"], again["new_fills"]) == (6, 6, 6)
+    assert _journaled_fills(run_cli) == 18
+
+
+def test_plan_and_stress_help_show_the_toml_table_names(run_cli):
+    # Typer renders help as rich markup, where "[hedge]" is a style tag and vanished:
+    # "Portfolio TOML file ([] and )." and "Override .exchange."
+    for command in ("plan", "stress"):
+        r = run_cli(command, "--help")
+        assert r.code == 0
+        text = " ".join(r.out.split())
+        assert "Portfolio TOML file ([[holdings]] and [hedge])" in text
+        assert "Override [hedge].exchange" in text
