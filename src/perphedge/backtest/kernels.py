@@ -360,6 +360,13 @@ def simulate(
     every = int(pp[2]) if code == 2 else 1
     e, u, funding_total, n_bars = 0, 0, 0.0, spot.shape[0]
     full_step = np.empty(n_legs, dtype=np.int64)
+    # first-pass constants, hoisted: unsigned columns (no negative-index wrap per access), the
+    # legs the first pass may take, and ratio x beta x qty (the same product, in the same order)
+    scol, hcol = cols[:, 0].astype(np.uint64), cols[:, 1].astype(np.uint64)
+    fast = (lg[:, C_INV] == 0.0) & (code <= 2)
+    per_spot = pp[0] * lg[:, C_BETA] * lg[:, C_QTY]
+    band = pp[1] if pp[1] > 0.0 else np.inf  # no band: inf * target is never exceeded (or NaN)
+    next_sample, row = 0, 0
     for t in range(n_bars):
         funding_bar = e < ev_bar.size and ev_bar[e] == t
         if funding_bar:
@@ -367,12 +374,13 @@ def simulate(
         held, base, n_full = 0.0, 0.0, 0
         scheduled = t == 0 or (code == 2 and t % every == 0)
         for i in range(n_legs):  # first pass: the quiet linear leg
-            if code <= 2 and lg[i, C_INV] == 0.0 and lg[i, S_EVENT] == 0.0:
-                j = cols[i, 1]
-                s, m = spot[t, cols[i, 0]], mark[t, j]
+            # S_EVENT is set only on funding bars and cleared by the full step of the same bar
+            if fast[i] and not (funding_bar and lg[i, S_EVENT] > 0.0):
+                j = hcol[i]
+                s, m = spot[t, scol[i]], mark[t, j]
                 pos, w = lg[i, S_POS], lg[i, S_W]
-                quiet = True
-                if pos > 0.0:
+                quiet, hedged = True, pos > 0.0
+                if hedged:
                     mp = mark[t - 1, j]
                     w -= pos * (m - mp)
                     if mark_high is None:
@@ -386,11 +394,13 @@ def simulate(
                         quiet = (lg[i, S_LO] <= pos * min(mp, m) and notional < lg[i, S_HI]) and (
                             lg[i, S_W] - pos * (hi - mp) > notional * lg[i, S_MMR] - lg[i, S_CUM]
                         )
-                if quiet and lg[i, S_ALIVE] > 0.0:
-                    target = max(pp[0] * lg[i, C_BETA] * lg[i, C_QTY] * s, 0.0)
+                # an open hedge is alive (liquidation zeroes the size); a breach of the band
+                # implies current != target, tested last as it is rarely needed
+                if quiet and (hedged or lg[i, S_ALIVE] > 0.0):
+                    target = max(per_spot[i] * s, 0.0)
                     current = pos * m
-                    quiet = current == target or not (
-                        scheduled or (pp[1] > 0.0 and abs(current - target) > pp[1] * target)
+                    quiet = not (
+                        (scheduled or abs(current - target) > band * target) and current != target
                     )
                 if quiet:
                     lg[i, S_W] = w
@@ -476,8 +486,10 @@ def simulate(
         if funding_bar:
             funding_at[u] = funding_total
             u += 1
-        if t % stride == 0:
-            record(t, t // stride, mark, lg, tiers, samples)
+        if t == next_sample:  # t % stride == 0, without a division per bar
+            record(t, row, mark, lg, tiers, samples)
+            next_sample += stride
+            row += 1
     for i in range(n_legs):
         if lg[i, S_POS] > 0.0:
             close_segment(i, n_bars, spot[-1, cols[i, 0]], mark[-1, cols[i, 1]], lg)
