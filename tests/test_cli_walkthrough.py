@@ -52,3 +52,40 @@ def test_plan_and_stress_help_show_the_toml_table_names(run_cli):
         text = " ".join(r.out.split())
         assert "Portfolio TOML file ([[holdings]] and [hedge])" in text
         assert "Override [hedge].exchange" in text
+
+
+def test_an_80_column_terminal_folds_values_instead_of_cutting_them(run_cli, monkeypatch):
+    # At 80 columns rich cut cells to "79,82…" (a mark price) or "bina…"; values must stay whole
+    # (folded onto the next line); only header words may be shortened.
+    from perphedge.report import render
+
+    monkeypatch.setattr(render.console, "width", 80)
+    r = run_cli("funding", "BTC", "--exchange", "binance", "--until", "2019-12-31")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("┡")) + 1
+    body = lines[start : next(i for i, line in enumerate(lines) if line.startswith("└"))]
+    assert body and max(len(line) for line in lines) <= 80
+    assert "…" not in "\n".join(body)
+    # the venue cell "binance" folds into two lines of its column and nothing is lost
+    first_col = "".join(line.split("│")[1].strip() for line in body if line.startswith("│"))
+    assert first_col.startswith("binance")
+
+
+def test_exporting_a_spot_symbol_without_table_prices_says_how(run_cli, tmp_path):
+    # `data export --symbol ETH/USDT` looks in the funding table by default; the error printed a
+    # Python dict ({'exchange': 'binance', ...}) and no way out.
+    out = tmp_path / "eth.csv"
+    r = run_cli("data", "export", str(out), "--exchange", "binance", "--symbol", "ETH/USDT")
+    assert r.code == 2 and r.out == ""
+    assert r.err.count("\n") == 1 and "{" not in r.err
+    assert "--exchange binance --symbol ETH/USDT" in r.err
+    assert "--table prices" in r.err and "perphedge data list" in r.err
+    assert not out.exists()
+    fixed = run_cli(
+        "data", "export", str(out), "--exchange", "binance", "--symbol", "ETH/USDT",
+        "--table", "prices", "--interval", "1d", "--until", "2017-08-18",
+    )  # fmt: skip
+    assert fixed.code == 0, fixed.err
+    # the first two Binance ETH/USDT daily candles (2017-08-17 and 2017-08-18) plus the header
+    assert len(out.read_text().splitlines()) == 3

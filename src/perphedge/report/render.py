@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -68,8 +69,9 @@ def fmt_pct(value: float | None, digits: int = 2) -> str:
 def table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
     """A rich table; numeric-looking columns are right-aligned by the caller's formatting."""
     out = Table(title=title, title_justify="left", header_style="bold")
-    for i, header in enumerate(headers):
-        out.add_column(header, justify="left" if i == 0 else "right")
+    for i, header in enumerate(headers):  # values fold, never cut: a narrow terminal keeps
+        head = Text(header, overflow="ellipsis")  # every digit; headers may shorten
+        out.add_column(head, justify="left" if i == 0 else "right", overflow="fold")
     for row in rows:
         out.add_row(*(str(cell) for cell in row))
     return out
@@ -77,8 +79,8 @@ def table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) 
 
 def key_value_table(title: str, rows: Iterable[tuple[str, str]]) -> Table:
     out = Table(title=title, title_justify="left", show_header=False)
-    out.add_column("field", style="bold")
-    out.add_column("value", justify="right")
+    out.add_column("field", style="bold", overflow="fold")
+    out.add_column("value", justify="right", overflow="fold")
     for key, value in rows:
         out.add_row(key, value)
     return out
