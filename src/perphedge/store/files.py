@@ -245,7 +245,12 @@ def export_file(
     fmt = file_format(path)
     table = store.select(table_name, where, since_ms, until_ms)
     if table.num_rows == 0:
-        raise DataError(f"no {table_name} rows match {where or 'the request'}; nothing written")
+        asked = " ".join(f"--{key} {value}" for key, value in where.items()) or "the request"
+        other = "prices" if table_name == "funding" else "funding"
+        raise DataError(
+            f"no {table_name} rows match {asked}; nothing written (candles and funding are "
+            f"separate: try --table {other}; `perphedge data list` shows what is stored)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     if fmt == "csv":
