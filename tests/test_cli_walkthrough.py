@@ -89,3 +89,15 @@ def test_exporting_a_spot_symbol_without_table_prices_says_how(run_cli, tmp_path
     assert fixed.code == 0, fixed.err
     # the first two Binance ETH/USDT daily candles (2017-08-17 and 2017-08-18) plus the header
     assert len(out.read_text().splitlines()) == 3
+
+
+def test_a_misspelled_key_is_named_rather_than_the_key_it_stands_for(run_cli, tmp_path):
+    # `qty = 0.5` instead of `quantity`: the error said "holdings[0].quantity: required; add
+    # it", hiding the typo that caused it.
+    path = tmp_path / "mine.toml"
+    path.write_text('[[holdings]]\nasset = "BTC"\nqty = 0.5\n\n[hedge]\nleverage = 2\n')
+    r = run_cli("plan", str(path))
+    assert r.code == 2 and r.out == ""
+    assert (
+        r.err == "error: mine.toml: holdings[0].qty: unknown key; remove it or fix its spelling\n"
+    )

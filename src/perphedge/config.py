@@ -135,7 +135,8 @@ _FIXES = {
 
 
 def _from_validation(file: str, raw: dict[str, Any], error: ValidationError) -> ConfigError:
-    first = error.errors()[0]
+    errors = error.errors()  # a misspelled key also makes its right name "missing": name the typo
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
     fix = _FIXES.get(first["type"], first["msg"])
     if "{expected}" in fix:
