@@ -101,3 +101,13 @@ def test_a_misspelled_key_is_named_rather_than_the_key_it_stands_for(run_cli, tm
     assert (
         r.err == "error: mine.toml: holdings[0].qty: unknown key; remove it or fix its spelling\n"
     )
+
+
+def test_a_bare_command_group_shows_its_help_without_an_empty_error_line(run_cli):
+    # `perphedge`, `perphedge hedge` printed their help and then "error: " with nothing after it;
+    # `perphedge data` printed only "error: Missing command."
+    for args in ((), ("hedge",), ("paper",), ("data",)):
+        r = run_cli(*args)
+        assert r.code == 2, args
+        assert "Usage: perphedge" in r.out and "Commands" in r.out, args
+        assert r.err == "", args

@@ -89,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if debug:
             raise
         message = bad.format_message() if hasattr(bad, "format_message") else str(bad)
+        if not message.strip():  # a bare command group: its help is printed, nothing to add
+            raise SystemExit(getattr(bad, "exit_code", 2)) from None
         _fail(" ".join(message.split()), getattr(bad, "exit_code", 2))
     except PerphedgeError as bad:
         if debug:

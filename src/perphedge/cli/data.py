@@ -23,7 +23,9 @@ from perphedge.report.render import console, err_console, fmt_num, print_json, t
 from perphedge.store import files, sync
 from perphedge.store.market import Coverage, MarketStore
 
-data_app = typer.Typer(help="The local market-data store: sync, list, show, import, export.")
+data_app = typer.Typer(
+    help="The local market-data store: sync, list, show, import, export.", no_args_is_help=True
+)
 
 FILE_ARGUMENT = typer.Argument(..., help="CSV or Parquet with the store's columns.")
 OUT_ARGUMENT = typer.Argument(..., help="Output .csv or .parquet file.")
