@@ -111,3 +111,11 @@ def test_a_bare_command_group_shows_its_help_without_an_empty_error_line(run_cli
         assert r.code == 2, args
         assert "Usage: perphedge" in r.out and "Commands" in r.out, args
         assert r.err == "", args
+
+
+def test_a_proxy_holdings_ratio_cell_says_beta(run_cli):
+    # The proxy example's TAO row read "0.8 x b 1.3"; "b" is not a term the README uses.
+    r = run_cli("plan", str(EXAMPLES / "portfolio_proxy.toml"))
+    assert r.code == 0, r.err
+    tao = next(line for line in r.out.splitlines() if line.startswith("│ TAO"))
+    assert "0.8 x beta 1.3" in tao

@@ -93,7 +93,7 @@ def _exposure_table(plan: HedgePlan) -> Table:
             fmt_num(e.price),
             fmt_num(e.value_usd),
             "none" if e.hedge_symbol is None else e.hedge_symbol.split("/")[0] + " perp",
-            f"{e.ratio:g}" + (f" x b {e.beta:.3g}" if e.beta != 1 else ""),
+            f"{e.ratio:g}" + (f" x beta {e.beta:.3g}" if e.beta != 1 else ""),
             fmt_num(e.unhedged_usd),
         )
         for e in plan.exposures
