@@ -87,7 +87,9 @@ T_FLOOR, T_CAP, T_MMR, T_CUM = range(4)
 # per-leg accumulators
 # (A_COVERED: P&L of the spot units the hedge covers; basis P&L = A_HPNL + A_COVERED)
 A_FUND, A_FEES, A_HPNL, A_COVERED, A_LIQ, A_TOPUP, A_TRADES, A_HBARS, A_LIQBAR = range(27, 36)
-N_LEG = 36
+# derived per-leg constant, filled by `simulate`: ratio x beta x qty (static, band, schedule)
+D_PER_SPOT = 36
+N_LEG = 37
 # config cfg[7]
 CF_LEV, CF_FEE, CF_SLIP, CF_LIQFEE, CF_TOPUP, CF_BPY, CF_STRIDE = range(7)
 # account acct[2]: cash, min cash
@@ -343,7 +345,7 @@ def simulate(
     funding after the u-th bar with funding events (funding changes at no other bar).
     samples[S, L, 2]: leg i's margin ratio and hedge notional every `stride` bars.
     cols[L, 2]: each leg's spot and perpetual column (as in lg, as integers). `lg` must start with the constants filled,
-    S_ALIVE = 1, S_SWITCH = -inf, A_LIQBAR = -1 and everything else 0.
+    S_ALIVE = 1, S_SWITCH = -inf, A_LIQBAR = -1 and everything else 0 (D_PER_SPOT is set here).
 
     Each bar takes two passes over the legs. The first is the common case, kept small: a linear
     leg under a static, band or schedule policy with no funding event carries its variation
@@ -360,11 +362,14 @@ def simulate(
     every = int(pp[2]) if code == 2 else 1
     e, u, funding_total, n_bars = 0, 0, 0.0, spot.shape[0]
     full_step = np.empty(n_legs, dtype=np.int64)
-    # first-pass constants, hoisted: unsigned columns (no negative-index wrap per access), the
-    # legs the first pass may take, and ratio x beta x qty (the same product, in the same order)
-    scol, hcol = cols[:, 0].astype(np.uint64), cols[:, 1].astype(np.uint64)
-    fast = (lg[:, C_INV] == 0.0) & (code <= 2)
-    per_spot = pp[0] * lg[:, C_BETA] * lg[:, C_QTY]
+    # first-pass constants, hoisted, in few arrays (each one held costs registers): unsigned
+    # columns (no negative-index wrap per access) and whether the first pass may take the leg;
+    # ratio x beta x qty in lg (the same product, in the same order as the full step's)
+    lc = np.empty((n_legs, 3), dtype=np.uint64)
+    for i in range(n_legs):
+        lc[i, 0], lc[i, 1] = cols[i, 0], cols[i, 1]
+        lc[i, 2] = 1 if lg[i, C_INV] == 0.0 and code <= 2 else 0
+    lg[:, D_PER_SPOT] = pp[0] * lg[:, C_BETA] * lg[:, C_QTY]
     band = pp[1] if pp[1] > 0.0 else np.inf  # no band: inf * target is never exceeded (or NaN)
     next_sample, row = 0, 0
     for t in range(n_bars):
@@ -375,9 +380,9 @@ def simulate(
         scheduled = t == 0 or (code == 2 and t % every == 0)
         for i in range(n_legs):  # first pass: the quiet linear leg
             # S_EVENT is set only on funding bars and cleared by the full step of the same bar
-            if fast[i] and not (funding_bar and lg[i, S_EVENT] > 0.0):
-                j = hcol[i]
-                s, m = spot[t, scol[i]], mark[t, j]
+            if lc[i, 2] != 0 and not (funding_bar and lg[i, S_EVENT] > 0.0):
+                j = lc[i, 1]
+                s, m = spot[t, lc[i, 0]], mark[t, j]
                 pos, w = lg[i, S_POS], lg[i, S_W]
                 quiet, hedged = True, pos > 0.0
                 if hedged:
@@ -397,7 +402,7 @@ def simulate(
                 # an open hedge is alive (liquidation zeroes the size); a breach of the band
                 # implies current != target, tested last as it is rarely needed
                 if quiet and (hedged or lg[i, S_ALIVE] > 0.0):
-                    target = max(per_spot[i] * s, 0.0)
+                    target = max(lg[i, D_PER_SPOT] * s, 0.0)
                     current = pos * m
                     quiet = not (
                         (scheduled or abs(current - target) > band * target) and current != target
