@@ -119,3 +119,31 @@ def test_a_proxy_holdings_ratio_cell_says_beta(run_cli):
     assert r.code == 0, r.err
     tao = next(line for line in r.out.splitlines() if line.startswith("│ TAO"))
     assert "0.8 x beta 1.3" in tao
+
+
+class _UnreachableMarket:
+    """A MarketData port whose exchange cannot be reached (what ccxt gives with no network)."""
+
+    def _down(self, symbol: str) -> Any:
+        from perphedge.errors import TemporaryExchangeError
+
+        raise TemporaryExchangeError(
+            "binance: load markets failed (NetworkError): binanceusdm GET "
+            "https://fapi.binance.com/fapi/v1/exchangeInfo; try again later"
+        )
+
+    instrument = mark_price = funding_rate = _down
+
+
+def test_plan_live_with_the_exchange_unreachable_fails_instead_of_leaving_coins_unhedged(
+    run_cli, monkeypatch
+):
+    # `plan --live` offline printed a plan with no legs, "no linear perpetual for BTC on binance:
+    # left unhedged; hedge it with a proxy, e.g. proxy = "BTC"" and exit 0.
+    from perphedge.cli import plan_inputs
+
+    monkeypatch.setattr(plan_inputs, "open_live", lambda exchange, kind: _UnreachableMarket())
+    r = run_cli("plan", str(LINEAR), "--live")
+    assert r.code == 4 and r.out == ""
+    assert r.err.startswith("error: binance: load markets failed (NetworkError)")
+    assert r.err.count("\n") == 1 and "proxy" not in r.err

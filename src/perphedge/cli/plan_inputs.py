@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from perphedge import instrument_tables
 from perphedge.config import PortfolioConfig
-from perphedge.errors import DataError, InputError, PerphedgeError
+from perphedge.errors import DataError, ExchangeError, InputError, PerphedgeError
 from perphedge.hedge import LegMarket
 from perphedge.instruments import ContractKind, Perpetual
 from perphedge.portfolio import Holding, Portfolio
@@ -128,6 +128,8 @@ def _instrument(
         return instrument_tables.find(exchange, asset, kind)
     try:
         return live.instrument(_symbol_for(exchange, asset, kind))
+    except ExchangeError:  # unreachable or refusing: not "no perpetual for this coin"
+        raise
     except PerphedgeError:
         return None
 
@@ -143,6 +145,8 @@ def _price(
     if live is not None:
         try:
             return _live_mark(live, _symbol_for(exchange, asset, ContractKind.LINEAR))
+        except ExchangeError:
+            raise
         except PerphedgeError:
             pass
     return _store_price(store, exchange, asset)
