@@ -147,3 +147,19 @@ def test_plan_live_with_the_exchange_unreachable_fails_instead_of_leaving_coins_
     assert r.code == 4 and r.out == ""
     assert r.err.startswith("error: binance: load markets failed (NetworkError)")
     assert r.err.count("\n") == 1 and "proxy" not in r.err
+
+
+def test_hedge_targets_with_the_exchange_failing_stop_the_run(run_cli, monkeypatch):
+    # `hedge open --paper --live-prices` offline printed an empty target table and "nothing to
+    # do: the exchange already matches the target" (exit 0): a failed contract lookup was read as
+    # "no perpetual for this coin". On a real account a rebalance would then aim at no hedge.
+    from perphedge.exchanges.market_data import CcxtMarketData
+
+    monkeypatch.setattr(CcxtMarketData, "instrument", _UnreachableMarket._down)
+    r = run_cli(
+        "hedge", "open", str(LINEAR), "--paper", "--live-prices",
+        "--base-url", "http://127.0.0.1:9",
+    )  # fmt: skip
+    assert r.code == 4, r.out + r.err
+    assert "nothing to do" not in r.out + r.err
+    assert r.err.splitlines()[-1].startswith("error: binance: load markets failed")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from perphedge.config import PortfolioConfig
-from perphedge.errors import InputError, PerphedgeError
+from perphedge.errors import ExchangeError, InputError, PerphedgeError
 from perphedge.exchanges.venues import venue
 from perphedge.hedge import HedgePlan, HedgeSpec, LegMarket, build_plan
 from perphedge.instruments import ContractKind
@@ -49,6 +49,8 @@ def spec_of(config: PortfolioConfig) -> HedgeSpec:
 def _leg_market(market: MarketData, symbol: str) -> LegMarket | None:
     try:
         inst = market.instrument(symbol)
+    except ExchangeError:  # unreachable or refusing: not "no perpetual for this coin"
+        raise
     except PerphedgeError:
         return None
     quote = market.mark_price(symbol)
