@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "perphedge" / "data" / "examples"
 LINEAR, INVERSE = EXAMPLES / "portfolio.toml", EXAMPLES / "portfolio_inverse.toml"
 
@@ -163,3 +165,23 @@ def test_hedge_targets_with_the_exchange_failing_stop_the_run(run_cli, monkeypat
     assert r.code == 4, r.out + r.err
     assert "nothing to do" not in r.out + r.err
     assert r.err.splitlines()[-1].startswith("error: binance: load markets failed")
+
+
+def test_liquidation_with_the_mark_past_the_liquidation_price_says_so(run_cli):
+    # A 1 BTC short from 60,000 at 5x on Binance's BTCUSDT tiers is liquidated at
+    # (12,000 + 60,000 + 50) / (1 + 0.005) = 71,691.54; at a mark of 80,000 the table said
+    # "distance to liquidation 10.39 %" (|71,691.54 - 80,000| / 80,000) as if it were still alive.
+    args = ("liquidation", "--side", "short", "--qty", "1", "--entry", "60000", "--leverage", "5")
+    args += ("--tiers", "binance:BTCUSDT", "--mark", "80000")
+    r = run_cli(*args)
+    assert r.code == 0, r.err
+    row = next(line for line in r.out.splitlines() if "distance to liquidation" in line)
+    assert "10.39" not in row and "past" in row
+    assert "∞ (balance ≤ 0)" in next(line for line in r.out.splitlines() if "margin ratio" in line)
+    data = json.loads(run_cli(*args, "--json").out)
+    # margin balance 12,000 - (80,000 - 60,000) = -8,000 <= 0
+    assert data["margin_balance"] == -8000.0 and data["liquidated"] is True
+    alive = json.loads(run_cli(*args[:-1], "70000", "--json").out)
+    # at 70,000: distance (71,691.54 - 70,000) / 70,000 = 2.42 %, still alive
+    assert alive["liquidated"] is False
+    assert alive["distance_to_liquidation"] == pytest.approx((72050 / 1.005 - 70000) / 70000)

@@ -10,7 +10,14 @@ from perphedge.errors import InputError, require_finite, require_non_negative, r
 from perphedge.exchanges.venues import venue
 from perphedge.instruments import ContractKind, TierTable
 from perphedge.margin import MarginMode, Position, PositionRisk, Rules, Side, position_risk
-from perphedge.report.render import console, fmt_num, fmt_pct, key_value_table, print_json
+from perphedge.report.render import (
+    console,
+    fmt_num,
+    fmt_pct,
+    jsonable,
+    key_value_table,
+    print_json,
+)
 
 
 def _tiers(tiers_name: str | None, mmr: float | None, cum: float) -> TierTable:
@@ -124,9 +131,14 @@ def liquidation(
         settle_unit="coin" if kind is ContractKind.INVERSE else "quote",
     )
     if as_json:
-        print_json(risk)
+        print_json({**jsonable(risk), "liquidated": _liquidated(risk)})
     else:
         console.print(_table(risk))
+
+
+def _liquidated(risk: PositionRisk) -> bool:
+    """The mark is at or past the liquidation price: maintenance margin >= margin balance."""
+    return risk.margin_ratio >= 1.0
 
 
 def _table(risk: PositionRisk) -> object:
@@ -145,11 +157,19 @@ def _table(risk: PositionRisk) -> object:
                 "bankruptcy price",
                 fmt_num(risk.bankruptcy_price) if risk.bankruptcy_price else no_liq,
             ),
-            ("distance to liquidation", fmt_pct(risk.distance_to_liquidation)),
+            (
+                "distance to liquidation",
+                "none: the mark is past it (liquidated)"
+                if _liquidated(risk)
+                else fmt_pct(risk.distance_to_liquidation),
+            ),
             (f"initial margin ({unit})", fmt_num(risk.initial_margin, digits)),
             (f"maintenance margin ({unit})", fmt_num(risk.maintenance_margin, digits)),
             (f"margin balance ({unit})", fmt_num(risk.margin_balance, digits)),
-            ("margin ratio (MM / balance)", fmt_pct(risk.margin_ratio)),
+            (
+                "margin ratio (MM / balance)",
+                fmt_pct(risk.margin_ratio) if risk.margin_balance > 0 else "∞ (balance ≤ 0)",
+            ),
             (f"notional at mark ({unit})", fmt_num(risk.notional, digits)),
             ("tier MMR / cum", f"{risk.mmr:.4%} / {fmt_num(risk.cum, digits)}"),
         ],
