@@ -185,3 +185,11 @@ def test_liquidation_with_the_mark_past_the_liquidation_price_says_so(run_cli):
     # at 70,000: distance (71,691.54 - 70,000) / 70,000 = 2.42 %, still alive
     assert alive["liquidated"] is False
     assert alive["distance_to_liquidation"] == pytest.approx((72050 / 1.005 - 70000) / 70000)
+
+
+def test_monitor_help_gives_the_unit_of_its_thresholds(run_cli):
+    # plan --min-liq-distance 30 is percent; monitor --min-liq-distance 30 was taken as 3000 %
+    # (every leg alerts) with help saying only "this fraction".
+    text = " ".join(run_cli("monitor", "--help").out.split())
+    assert "(0.3 = 30 %; plan's --min-liq-distance is in percent)" in text
+    assert "(0.05 = 5 %)" in text and "(0.5 = 50 %)" in text

@@ -93,11 +93,18 @@ _ONCE = typer.Option(False, "--once", help="One snapshot, then exit.")
 _WEBHOOK = typer.Option(
     None, "--webhook", envvar="PERPHEDGE_WEBHOOK_URL", help="POST alerts as JSON to this URL."
 )
-_MAX_DRIFT = typer.Option(0.05, "--max-drift", help="Alert above this drift from target.")
-_MIN_DISTANCE = typer.Option(
-    0.30, "--min-liq-distance", help="Alert when liquidation is closer than this fraction."
+_MAX_DRIFT = typer.Option(
+    0.05, "--max-drift", help="Alert above this drift from target, a fraction (0.05 = 5 %)."
 )
-_MAX_RATIO = typer.Option(0.50, "--max-margin-ratio", help="Alert above this margin ratio.")
+_MIN_DISTANCE = typer.Option(
+    0.30,
+    "--min-liq-distance",
+    help="Alert when liquidation is closer than this fraction of the mark (0.3 = 30 %; "
+    "plan's --min-liq-distance is in percent).",
+)
+_MAX_RATIO = typer.Option(
+    0.50, "--max-margin-ratio", help="Alert above this margin ratio, a fraction (0.5 = 50 %)."
+)
 
 
 def monitor(
