@@ -193,3 +193,24 @@ def test_monitor_help_gives_the_unit_of_its_thresholds(run_cli):
     text = " ".join(run_cli("monitor", "--help").out.split())
     assert "(0.3 = 30 %; plan's --min-liq-distance is in percent)" in text
     assert "(0.05 = 5 %)" in text and "(0.5 = 50 %)" in text
+
+
+def test_paper_commands_without_a_coin_margined_account_say_how_to_make_one(run_cli):
+    # "--exchange='binance' is invalid: no paper account yet": the exchange was not the problem.
+    r = run_cli("paper", "show", "--coin-margined")
+    assert r.code == 2 and r.out == ""
+    assert r.err == (
+        "error: --coin-margined='binance' is invalid: no paper account yet: run `perphedge hedge "
+        'open FILE --paper` on a contract = "inverse" portfolio first\n'
+    )
+
+
+def test_an_unanswered_prompt_ends_its_line_before_the_error(run_cli, monkeypatch):
+    # `paper reset < /dev/null` printed "...binance.json? [y/N]:error: aborted" on one line.
+    import io
+
+    assert run_cli("hedge", "open", str(LINEAR), "--paper", "--execute", "--yes").code == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    r = run_cli("paper", "reset")
+    assert r.code == 130
+    assert r.err.endswith("[y/N]: \nerror: aborted\n") or r.err.endswith("[y/N]:\nerror: aborted\n")

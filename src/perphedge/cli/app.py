@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(code)
     except typer.Exit as done:
         raise SystemExit(done.exit_code) from None
-    except typer.Abort:
+    except typer.Abort:  # at a prompt (end of input, Ctrl-C): end the prompt's line first
+        err_console.print()
         _fail("aborted", 130)
     except TyperException as bad:  # usage errors: missing or malformed options
         if debug:

@@ -32,8 +32,11 @@ def _symbols(coin_margined: bool) -> list[str]:
 def _ports(exchange: str, coin_margined: bool) -> Ports:
     name = venue(exchange).name
     if not paper_path(home_dir(), paper_account(name, coin_margined)).exists():
+        kind = 'a contract = "inverse" portfolio' if coin_margined else "a portfolio"
         raise InputError(
-            "--exchange", name, "no paper account yet: run a command with --paper first"
+            "--coin-margined" if coin_margined else "--exchange",
+            name,
+            f"no paper account yet: run `perphedge hedge open FILE --paper` on {kind} first",
         )
     return paper_ports(name, home_dir(), _symbols(coin_margined), coin_margined)
 
