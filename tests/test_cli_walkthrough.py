@@ -214,3 +214,14 @@ def test_an_unanswered_prompt_ends_its_line_before_the_error(run_cli, monkeypatc
     r = run_cli("paper", "reset")
     assert r.code == 130
     assert r.err.endswith("[y/N]: \nerror: aborted\n") or r.err.endswith("[y/N]:\nerror: aborted\n")
+
+
+def test_json_prints_no_negative_zero(run_cli):
+    # The README's coin-margined example printed "unrealized_pnl": -0.0 (a short at its entry).
+    r = run_cli(
+        "liquidation", "--side", "short", "--contract", "inverse", "--contracts", "600",
+        "--contract-size", "100", "--entry", "60000", "--leverage", "1", "--wallet", "1",
+        "--mmr", "0.004", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert '"unrealized_pnl": 0.0' in r.out and "-0.0" not in r.out

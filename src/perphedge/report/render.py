@@ -1,6 +1,7 @@
 """Turn domain values into terminal tables and JSON.
 
-JSON: dataclasses become objects, enums their value, Decimal a float, NaN/inf and None `null`.
+JSON: dataclasses become objects, enums their value, Decimal a float, -0.0 0.0, NaN/inf and None
+`null`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value + 0.0 if math.isfinite(value) else None  # + 0.0: no "-0.0" in JSON
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
