@@ -225,3 +225,14 @@ def test_json_prints_no_negative_zero(run_cli):
     )  # fmt: skip
     assert r.code == 0, r.err
     assert '"unrealized_pnl": 0.0' in r.out and "-0.0" not in r.out
+
+
+def test_offline_plan_says_a_missing_perpetual_may_only_be_missing_from_the_bundle(run_cli):
+    # `plan --exchange okx` offline: "no linear perpetual for ETH on okx: left unhedged; hedge it
+    # with a proxy" although OKX lists ETH-USDT-SWAP; only the bundled specs lack it.
+    r = run_cli("plan", str(LINEAR), "--exchange", "okx")
+    assert r.code == 0, r.err
+    text = " ".join((r.out + r.err).split())
+    assert "no linear perpetual for ETH on okx" in text
+    assert "ETH: no okx linear contract spec is bundled; plan --live reads the exchange's" in text
+    assert "BTC: no okx" not in text  # BTC's spec is bundled

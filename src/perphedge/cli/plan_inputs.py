@@ -209,6 +209,11 @@ def resolve(
         inst = instruments[asset]
         if inst is None:
             markets[asset] = None
+            if live is None:  # the venue may list it: only the bundled specs lack it
+                notes.append(
+                    f"{asset}: no {exchange} {kind.value} contract spec is bundled; "
+                    "plan --live reads the exchange's"
+                )
             continue
         if live is not None:
             mark, mark_source = _live_mark(live, inst.symbol)
