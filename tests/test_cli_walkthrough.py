@@ -236,3 +236,14 @@ def test_offline_plan_says_a_missing_perpetual_may_only_be_missing_from_the_bund
     assert "no linear perpetual for ETH on okx" in text
     assert "ETH: no okx linear contract spec is bundled; plan --live reads the exchange's" in text
     assert "BTC: no okx" not in text  # BTC's spec is bundled
+
+
+def test_hedge_open_warns_about_a_holding_it_leaves_unhedged(run_cli):
+    # On the bybit paper account the ETH leg has no bundled contract spec: `hedge open` planned
+    # the BTC leg alone and said nothing about the 8 ETH left unhedged (`plan` warns about it).
+    r = run_cli("hedge", "open", str(LINEAR), "--paper", "--exchange", "bybit", "--json")
+    assert r.code == 0, r.err
+    assert [leg["symbol"] for leg in json.loads(r.out)["legs"]] == ["BTC/USDT:USDT"]
+    err = " ".join(r.err.split())
+    assert "warning ETH: no linear perpetual for ETH on bybit: left unhedged" in err
+    assert "warning BTC" not in err

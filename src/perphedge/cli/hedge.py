@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -119,7 +119,11 @@ def journal_key(ports: Ports) -> str:
 def _targets(
     kind: str, config: PortfolioConfig, session: LiveSession, min_drift: float
 ) -> list[LegTarget]:
-    planned = list(hedge_targets(config, session.market).targets)
+    found = hedge_targets(config, session.market)
+    for w in found.plan.warnings:  # a leg the plan could not open leaves coins unhedged
+        if w.code in ("no_perpetual", "below_minimum"):
+            err_console.print(f"warning {w.subject}: {w.message}", highlight=False)
+    planned = list(found.targets)
     if kind == "close":
         return [LegTarget(t.symbol, Decimal(0), t.leverage) for t in planned]
     if kind == "open":
@@ -210,6 +214,9 @@ def _session(ports: Ports, journal: Journal, args: HedgeArgs) -> LiveSession:
 
 def run_hedge(kind: str, args: HedgeArgs) -> None:
     config = load_portfolio(args.portfolio)
+    if args.exchange:  # the plan (its rules and messages) is for the venue the run is on
+        hedge = config.hedge.model_copy(update={"exchange": venue(args.exchange).name})
+        config = replace(config, hedge=hedge)
     ports = open_ports(
         config, args.exchange, args.paper, args.base_url, live_prices=args.live_prices
     )
