@@ -247,3 +247,18 @@ def test_hedge_open_warns_about_a_holding_it_leaves_unhedged(run_cli):
     err = " ".join(r.err.split())
     assert "warning ETH: no linear perpetual for ETH on bybit: left unhedged" in err
     assert "warning BTC" not in err
+
+
+def test_a_missing_option_is_called_missing_not_none(run_cli):
+    # `perphedge liquidation --side short --entry 60000 --leverage 5` said "--qty=None is invalid"
+    r = run_cli("liquidation", "--side", "short", "--entry", "60000", "--leverage", "5")
+    assert r.code == 2 and r.out == ""
+    assert r.err == (
+        "error: --qty is missing: a linear position needs --qty in base units, e.g. 0.5\n"
+    )
+    r = run_cli(
+        "liquidation", "--side", "short", "--qty", "1", "--entry", "60000", "--leverage", "5"
+    )
+    assert r.err == (
+        "error: --mmr is missing: give --mmr (with --cum) or --tiers such as binance:BTCUSDT\n"
+    )

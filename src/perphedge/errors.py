@@ -26,7 +26,7 @@ class PerphedgeError(Exception):
 class InputError(PerphedgeError, ValueError):
     """A value given by the user (or a file) is invalid. Fix it and run again.
 
-    The message names the field, the value and the fix, on one line.
+    The message names the field, the value (or that it is missing) and the fix, on one line.
     """
 
     exit_code = 2
@@ -35,7 +35,8 @@ class InputError(PerphedgeError, ValueError):
         self.field = field
         self.value = value
         self.fix = fix
-        super().__init__(f"{field}={value!r} is invalid: {fix}")
+        shown = " is missing" if value is None else f"={value!r} is invalid"
+        super().__init__(f"{field}{shown}: {fix}")
 
     def __reduce__(self) -> tuple[type[InputError], tuple[str, object, str]]:
         # Keeps field, value and fix when the error crosses a process boundary (sweep workers).
