@@ -262,3 +262,14 @@ def test_a_missing_option_is_called_missing_not_none(run_cli):
     assert r.err == (
         "error: --mmr is missing: give --mmr (with --cum) or --tiers such as binance:BTCUSDT\n"
     )
+
+
+def test_the_command_list_wraps_only_where_the_terminal_ends(run_cli):
+    # `perphedge --help` broke the funding and beta summaries mid-sentence at the docstrings'
+    # source line ends ("... worst days," / "longest negative streak ...") on a 200-column screen.
+    r = run_cli("--help")
+    rows = [line for line in r.out.splitlines() if line.startswith("│ ")]
+    funding = next(i for i, line in enumerate(rows) if line.startswith("│ funding "))
+    beta = next(i for i, line in enumerate(rows) if line.startswith("│ beta "))
+    assert rows[funding + 1].startswith("│ beta "), rows[funding + 1]
+    assert rows[beta + 1].startswith("│ plan "), rows[beta + 1]

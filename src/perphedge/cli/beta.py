@@ -114,8 +114,10 @@ def beta(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (results are reproducible)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Minimum-variance hedge ratio (OLS beta) of each ASSET against the --vs perpetual, with the
-    hedge effectiveness (variance removed) and confidence intervals."""
+    """Minimum-variance hedge ratio (OLS beta) of each ASSET against the --vs perpetual.
+
+    Also the hedge effectiveness (variance removed), with confidence intervals for both.
+    """
     for field, kind in (("--asset-kind", asset_kind), ("--hedge-kind", hedge_kind)):
         if kind not in PRICE_KINDS:
             raise InputError(field, kind, f"use one of {', '.join(PRICE_KINDS)}")

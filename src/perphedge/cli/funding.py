@@ -130,8 +130,10 @@ def funding(
         None, "--plot", help="Write cumulative funding to FILE.html (self-contained) or .png."
     ),
 ) -> None:
-    """Funding carry of a SHORT perpetual hedge: mean rate, APR, negative share, worst days,
-    longest negative streak, by year, and where the hedge is cheapest to hold."""
+    """Funding carry of a SHORT perpetual hedge per venue, and where it is cheapest to hold.
+
+    Mean rate, APR, negative share, worst days, longest negative streak, by year; venues ranked.
+    """
     since_ms, until_ms = date_range(since, until)
     store = MarketStore()
     coverage = store.available()
