@@ -131,9 +131,18 @@ def check_leverage(pos: Position, leverage: float, tiers: TierTable) -> None:
         )
 
 
-def maintenance_margin(pos: Position, mark: float, tiers: TierTable) -> float:
-    """Tiered maintenance margin at `mark`: N * MMR - cum of the bracket containing N."""
-    return tiers.maintenance_margin(notional(pos, mark))
+def maintenance_margin(
+    pos: Position,
+    mark: float,
+    tiers: TierTable,
+    rules: Rules = Rules.BINANCE,
+    taker_fee: float = 0.0,
+) -> float:
+    """Tiered maintenance margin at `mark` as `rules` define it (see `maintenance_terms`);
+    Binance: N * MMR - cum of the bracket containing N."""
+    n = notional(pos, mark)
+    rate, deduction = maintenance_terms(rules, tiers.tier_for(n), taker_fee)
+    return n * rate - deduction
 
 
 def margin_balance(pos: Position, wallet: float, mark: float, other_upnl: float = 0.0) -> float:
@@ -148,13 +157,14 @@ def margin_ratio(
     tiers: TierTable,
     other_mm: float = 0.0,
     other_upnl: float = 0.0,
+    rules: Rules = Rules.BINANCE,
+    taker_fee: float = 0.0,
 ) -> float:
-    """Binance margin ratio = maintenance margin / margin balance; liquidation at >= 1.
-
-    Infinite when the margin balance is zero or negative.
+    """Margin ratio = maintenance margin (as `rules` define it) / margin balance; liquidation
+    at >= 1. Infinite when the margin balance is zero or negative.
     """
     balance = margin_balance(pos, wallet, mark, other_upnl)
-    mm = maintenance_margin(pos, mark, tiers) + other_mm
+    mm = maintenance_margin(pos, mark, tiers, rules, taker_fee) + other_mm
     return math.inf if balance <= 0 else mm / balance
 
 
@@ -371,16 +381,15 @@ def position_risk(
     close_fee = taker_fee if rules is not Rules.BINANCE else 0.0
     n = notional(pos, mark)
     tier = tiers.tier_for(n)
-    rate, deduction = maintenance_terms(rules, tier, taker_fee)
-    mm = n * rate - deduction
-    balance = margin_balance(pos, wallet, mark, other_upnl)
     return PositionRisk(
         liquidation_price=liq.price,
         bankruptcy_price=bankruptcy_price(pos, wallet, other_upnl, close_fee),
         initial_margin=im,
-        maintenance_margin=mm,
-        margin_balance=balance,
-        margin_ratio=math.inf if balance <= 0 else (mm + other_mm) / balance,
+        maintenance_margin=maintenance_margin(pos, mark, tiers, rules, taker_fee),
+        margin_balance=margin_balance(pos, wallet, mark, other_upnl),
+        margin_ratio=margin_ratio(
+            pos, wallet, mark, tiers, other_mm, other_upnl, rules=rules, taker_fee=taker_fee
+        ),
         distance_to_liquidation=distance_to(liq.price, mark),
         notional=n,
         unrealized_pnl=unrealized_pnl(pos, mark),
