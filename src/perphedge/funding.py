@@ -13,6 +13,7 @@ int64 epoch milliseconds. NaN rates or marks propagate as NaN; callers validate 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,14 +23,16 @@ from perphedge.margin import Position, notional
 from perphedge.units import periods_per_year
 
 FloatArray = npt.NDArray[np.float64]
+Num = TypeVar("Num", float, FloatArray)
 
 SIGN_RULE = "positive funding rate: longs pay shorts, so a short hedge earns; negative: it pays"
 
 
-def funding_cash(signed_size: float, rate: float, notional_per_size: float) -> float:
+def funding_cash(signed_size: Num, rate: Num, notional_per_size: Num) -> Num:
     """Cash to the holder of `signed_size` (+long/-short) for one event: -size * value * rate.
 
-    Plain arithmetic, so numba kernels can compile it with `numba.njit(funding_cash)`.
+    Plain arithmetic on floats or numpy arrays, so numba kernels can compile it with
+    `numba.njit(funding_cash)` and `funding_payments` applies it element-wise.
 
     `notional_per_size` turns one unit of size into notional at `mark`: `mark` for linear
     (base coin), contract_size / mark for inverse (contracts -> coin).
@@ -54,8 +57,7 @@ def funding_payments(
     mark = np.asarray(marks, dtype=np.float64)
     rate = np.asarray(rates, dtype=np.float64)
     per_size = contract_size / mark if kind is ContractKind.INVERSE else mark
-    result: FloatArray = -size * per_size * rate  # the same rule as funding_cash, vectorised
-    return result
+    return funding_cash(size, rate, per_size)
 
 
 def position_at(

@@ -64,6 +64,9 @@ Model (the plain-Python `reference` module implements the same, step for step):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numba
 import numpy as np
 import numpy.typing as npt
@@ -73,7 +76,11 @@ from perphedge.funding import funding_cash
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_funding_cash = numba.njit(cache=True, inline="always")(funding_cash)
+# typed as the scalar use here (funding_cash is generic over floats and arrays)
+_funding_cash = cast(
+    Callable[[float, float, float], float],
+    numba.njit(cache=True, inline="always")(funding_cash),
+)
 
 # One row per leg, lg[L, N_LEG]: constants (C_*), state (S_*) and accumulators (A_*) together,
 # so the loop touches few arrays (every array argument holds registers: data, shape, strides).
