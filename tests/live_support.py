@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from perphedge import instrument_tables
 from perphedge.errors import DataError
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.paper_state import PaperSettings
@@ -20,6 +19,7 @@ from perphedge.live.reconcile import compare_with_journal
 from perphedge.ports import FundingRateQuote, PriceQuote
 from perphedge.store import crashpoint
 from perphedge.store.journal import Journal
+from perphedge.venues import contract_specs
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -44,7 +44,7 @@ class StaticMarket:
     def instrument(self, symbol: str) -> Perpetual:
         if symbol not in self.marks:
             raise DataError(f"no market {symbol}")
-        return instrument_tables.by_symbol("binance", symbol)
+        return contract_specs.by_symbol("binance", symbol)
 
     def funding_rate(self, symbol: str) -> FundingRateQuote:
         return FundingRateQuote(symbol, self.rates[symbol], 8.0, None, self.clock.now_ms())

@@ -9,7 +9,7 @@ server and fake credentials (signing runs, nothing leaves the machine).
 
 `proves(venue, *capabilities)` marks a test as the recorded proof of those capabilities, and
 `disproves` a test showing ccxt claims them but does not deliver; the registry test compares the
-unions with `Venue.proven` / `Venue.disproven` in perphedge.exchanges.venues.
+unions with `Venue.proven` / `Venue.disproven` in perphedge.venues.registry.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import ccxt
 
-from perphedge.exchanges.venues import Capability
+from perphedge.venues.registry import Capability
 
 VENUE_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "venues"
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "venues"

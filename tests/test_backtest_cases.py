@@ -24,7 +24,7 @@ from perphedge.backtest import (
 )
 from perphedge.backtest.reference import simulate_reference
 from perphedge.instruments import ContractKind, TierTable
-from perphedge.tier_tables import bundled
+from perphedge.venues.tier_tables import bundled
 
 T0 = 1_700_000_000_000
 NO_COSTS = Costs(maker_fee=0.0, taker_fee=0.0, slippage_bp=0.0, liquidation_fee=0.0)

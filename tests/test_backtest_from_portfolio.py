@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perphedge import instrument_tables
 from perphedge.backtest.from_portfolio import costs_for, hedge_legs, layout, start_margin_usd
 from perphedge.instruments import ContractKind
 from perphedge.portfolio import Holding, Portfolio
+from perphedge.venues import contract_specs
 
 
 def _portfolio():
@@ -46,7 +46,7 @@ def test_holding_ratio_scales_with_the_portfolio_ratio():
 def test_hedge_legs_carry_the_instrument_and_columns():
     plan = layout(_portfolio(), 1.0)
     kind = ContractKind.LINEAR
-    instruments = {a: instrument_tables.find("binance", a, kind) for a in plan.hedge_assets}
+    instruments = {a: contract_specs.find("binance", a, kind) for a in plan.hedge_assets}
     legs = hedge_legs(plan, instruments)
     sol = next(leg for leg in legs if leg.name == "SOL via BTC")
     assert (sol.spot_col, sol.hedge_col, sol.beta, sol.qty_base) == (2, 0, 1.2, 100.0)
@@ -61,7 +61,7 @@ def test_hedge_legs_carry_the_instrument_and_columns():
 
 def test_inverse_legs_and_costs():
     plan = layout(Portfolio((Holding("BTC", 1.0),)), 1.0)
-    perp = instrument_tables.find("binance", "BTC", ContractKind.INVERSE)
+    perp = contract_specs.find("binance", "BTC", ContractKind.INVERSE)
     (leg,) = hedge_legs(plan, {"BTC": perp})
     assert (leg.kind, leg.contract_size) == (ContractKind.INVERSE, 100.0)
     costs = costs_for([perp], slippage_bp=2.0)

@@ -21,7 +21,7 @@ from perphedge.backtest import (
 )
 from perphedge.backtest.spec import policy_vector
 from perphedge.errors import DataError, InputError
-from perphedge.tier_tables import bundled
+from perphedge.venues.tier_tables import bundled
 
 NONE_I = np.zeros(0, dtype=np.int64)
 NONE_F = np.zeros(0)

@@ -169,9 +169,9 @@ class FakeMarket:
         return PriceQuote(symbol, Decimal("50000") if symbol.startswith("BTC") else Decimal("2500"), 0)  # fmt: skip
 
     def instrument(self, symbol: str):
-        from perphedge import instrument_tables
+        from perphedge.venues import contract_specs
 
-        inst = instrument_tables.by_symbol("binance", symbol)
+        inst = contract_specs.by_symbol("binance", symbol)
         return type(inst)(**{**inst.__dict__, "tiers": TierTable.flat(0.01, max_leverage=20)})
 
     def funding_rate(self, symbol: str) -> FundingRateQuote:
@@ -221,8 +221,8 @@ def test_demo_plans_and_stresses_the_bundled_examples(run_cli):
 
 
 def test_proxy_without_beta_takes_it_from_the_store(run_cli, tmp_path):
+    from perphedge.beta import CiMethod
     from perphedge.cli.beta import BetaRequest, estimate_beta
-    from perphedge.hedge_ratio import CiMethod
     from perphedge.store.market import MarketStore
 
     text = '[[holdings]]\nasset = "SOL"\nquantity = 100\nprice = 150\nproxy = "BTC"'

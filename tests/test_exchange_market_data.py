@@ -148,7 +148,7 @@ def test_tiers_fall_back_to_the_bundled_table_without_credentials(server: Market
     md._ex.apiKey = ""  # no key: Binance's leverageBracket endpoint is private
     md._ex.secret = ""
     tiers = md.tiers(BTC)
-    assert "freqtrade" in tiers.source  # perphedge.tier_tables' bundled binance:BTCUSDT
+    assert "freqtrade" in tiers.source  # perphedge.venues.tier_tables' bundled binance:BTCUSDT
     assert not any(p == "/fapi/v1/leverageBracket" for p, _ in server.requests[-1:])
 
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from perphedge import tier_tables
 from perphedge.errors import InputError
 from perphedge.instruments import ContractKind, MarginTier, Perpetual, TierTable
 from perphedge.units import periods_per_year, rel_close, round_price_to_tick, round_qty_to_step
+from perphedge.venues import tier_tables
 
 
 def test_bundled_tables_have_source_and_date():

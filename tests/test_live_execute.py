@@ -9,6 +9,7 @@ import pytest
 
 from perphedge.errors import PermanentExchangeError, SafetyError, TemporaryExchangeError
 from perphedge.exchanges.replay import ManualClock
+from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.execute import (
     KILL_FILE,
     RunOptions,
@@ -18,7 +19,6 @@ from perphedge.live.execute import (
     run_intent,
 )
 from perphedge.live.reconcile import read_exchange
-from perphedge.orderplan import ExecutionLimits, LegTarget
 from perphedge.ports import OrderRequest, OrderState
 from perphedge.store.journal import Intent, Journal
 from tests.live_support import (

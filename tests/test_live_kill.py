@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from perphedge.exchanges.replay import ManualClock
+from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.execute import execute, propose, resume_open_intents
-from perphedge.orderplan import ExecutionLimits, LegTarget
 from perphedge.store import crashpoint
 from perphedge.store.journal import Journal
 from tests.live_support import (

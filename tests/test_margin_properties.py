@@ -8,7 +8,6 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from perphedge import tier_tables
 from perphedge.funding import funding_payment
 from perphedge.instruments import ContractKind, TierTable
 from perphedge.margin import (
@@ -25,6 +24,7 @@ from perphedge.margin import (
     unrealized_pnl,
 )
 from perphedge.units import round_qty_to_step
+from perphedge.venues import tier_tables
 from tests.strategies import leverages, mmrs, prices, rates, sizes
 
 sides = st.sampled_from([Side.LONG, Side.SHORT])

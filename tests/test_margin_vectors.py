@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from perphedge import tier_tables
 from perphedge.errors import InputError
 from perphedge.instruments import ContractKind, TierTable
 from perphedge.margin import (
@@ -26,6 +25,7 @@ from perphedge.margin import (
     trade_fee,
     unrealized_pnl,
 )
+from perphedge.venues import tier_tables
 
 LONG, SHORT = Side.LONG, Side.SHORT
 INV = ContractKind.INVERSE

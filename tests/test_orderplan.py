@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perphedge import instrument_tables
 from perphedge.errors import InputError, SafetyError
-from perphedge.orderplan import (
+from perphedge.hedge.orders import (
     ExecutionLimits,
     LegTarget,
     check_leverage,
@@ -22,9 +21,10 @@ from perphedge.orderplan import (
     split_children,
 )
 from perphedge.ports import OrderSide, OrderType, check_client_order_id
+from perphedge.venues import contract_specs
 
 BTC = "BTC/USDT:USDT"
-INST = instrument_tables.by_symbol("binance", BTC)  # step 0.001, tick 0.1, min notional 100
+INST = contract_specs.by_symbol("binance", BTC)  # step 0.001, tick 0.1, min notional 100
 D = Decimal
 
 

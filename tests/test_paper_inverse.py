@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.paper_state import PaperSettings
 from perphedge.exchanges.replay import ManualClock
+from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.execute import execute, propose, resume_open_intents
 from perphedge.live.reconcile import compare_with_journal
-from perphedge.orderplan import ExecutionLimits, LegTarget
 from perphedge.ports import OrderRequest, OrderSide, OrderType
 from perphedge.store.journal import Journal
 from tests.live_support import T0, StaticMarket, make_session, run_forked

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perphedge import instrument_tables
 from perphedge.config import ConfigError, parse_portfolio
 from perphedge.errors import DataError, InputError
-from perphedge.hedge import HedgeSpec, LegMarket, build_plan, round_contracts
+from perphedge.hedge.sizing import HedgeSpec, LegMarket, build_plan, round_contracts
 from perphedge.instruments import ContractKind
 from perphedge.margin import MarginMode
 from perphedge.portfolio import Holding, Portfolio, exposure_usd
 from perphedge.ports import OrderSide, OrderType
+from perphedge.venues import contract_specs
 
 ISSUE_EXAMPLE = """
 [[holdings]]
@@ -40,7 +40,7 @@ margin_mode = "isolated"
 def markets(prices, kind=ContractKind.LINEAR, rate=0.0001):
     out = {}
     for asset, price in prices.items():
-        inst = instrument_tables.find("binance", asset, kind)
+        inst = contract_specs.find("binance", asset, kind)
         out[asset] = None if inst is None else LegMarket(inst, price, rate, 8.0)
     return out
 

@@ -6,12 +6,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from perphedge import instrument_tables
-from perphedge.hedge import HedgeSpec, LegMarket, build_plan
-from perphedge.instruments import ContractKind
-from perphedge.margin import MarginMode, liquidation
-from perphedge.portfolio import Holding, Portfolio
-from perphedge.scenarios import (
+from perphedge.hedge.sizing import HedgeSpec, LegMarket, build_plan
+from perphedge.hedge.stress import (
     StressSpec,
     basis_shock,
     funding_regime,
@@ -19,7 +15,11 @@ from perphedge.scenarios import (
     run_stress,
     short_squeeze,
 )
+from perphedge.instruments import ContractKind
+from perphedge.margin import MarginMode, liquidation
+from perphedge.portfolio import Holding, Portfolio
 from perphedge.units import rel_close
+from perphedge.venues import contract_specs
 from tests.strategies import shocks
 
 
@@ -27,7 +27,7 @@ def make_plan(holdings, spec, rate=0.0001):
     portfolio = Portfolio(tuple(holdings))
     markets = {}
     for asset, price in portfolio.given_prices().items():
-        inst = instrument_tables.find("binance", asset, spec.kind)
+        inst = contract_specs.find("binance", asset, spec.kind)
         markets[asset] = LegMarket(inst, price, rate, 8.0) if inst else None
     return build_plan(portfolio, spec, {}, markets)
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from perphedge.exchanges.venues import Capability as Cap
 from perphedge.instruments import ContractKind
 from perphedge.margin import Position, Side, notional, unrealized_pnl
+from perphedge.venues.registry import Capability as Cap
 from tests.recorded_venue import RecordedServer, Venue, adapter, connect, open_venue, proves
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

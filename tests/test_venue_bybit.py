@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from perphedge.exchanges.venues import Capability as Cap
 from perphedge.ports import OrderRequest, OrderSide, OrderStatus, OrderType
+from perphedge.venues.registry import Capability as Cap
 from tests.recorded_venue import (
     RecordedServer,
     Request,

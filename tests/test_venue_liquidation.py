@@ -12,9 +12,9 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perphedge import tier_tables
 from perphedge.instruments import MarginTier, TierTable
 from perphedge.margin import Position, Rules, Side, liquidation, notional, unrealized_pnl
+from perphedge.venues import tier_tables
 
 TWO_BRACKETS = TierTable(
     (

@@ -21,7 +21,7 @@ import ccxt
 import pytest
 
 from perphedge.errors import DataError
-from perphedge.exchanges.venues import Capability as Cap
+from perphedge.venues.registry import Capability as Cap
 from tests.recorded_venue import (
     RecordedServer,
     Venue,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from perphedge import instrument_tables
 from perphedge.instruments import ContractKind
+from perphedge.venues import contract_specs
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "perphedge" / "data" / "examples"
 LINEAR = str(EXAMPLES / "portfolio.toml")  # 0.5 BTC @ 60,000 and 8 ETH @ 3,000, 5x isolated
@@ -79,11 +79,11 @@ def test_live_plan_on_mexc_is_refused_before_any_request(run_cli):
 
 def test_bundled_rows_keep_their_source():
     for venue in ("bybit", "okx", "bingx", "mexc", "weex"):
-        perp = instrument_tables.find(venue, "BTC", ContractKind.LINEAR)
+        perp = contract_specs.find(venue, "BTC", ContractKind.LINEAR)
         assert perp is not None and perp.exchange == venue
-    okx = instrument_tables.by_symbol("okx", "BTC/USDT:USDT")
+    okx = contract_specs.by_symbol("okx", "BTC/USDT:USDT")
     assert okx.contract_size == 0.01  # ctVal, mechanics.md §1.4
-    bingx_inverse = instrument_tables.by_symbol("bingx", "BTC/USD:BTC")
+    bingx_inverse = contract_specs.by_symbol("bingx", "BTC/USD:BTC")
     assert bingx_inverse.is_inverse and bingx_inverse.contract_size == 100.0
 
 

@@ -10,18 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perphedge import tier_tables
 from perphedge.errors import CapabilityError, InputError
-from perphedge.exchanges.capabilities import ccxt_claims, support
-from perphedge.exchanges.venues import (
+from perphedge.exchanges.capabilities import ccxt_claims, require, require_for, support
+from perphedge.margin import Position, Rules, Side, liquidation, position_risk
+from perphedge.venues import tier_tables
+from perphedge.venues.registry import (
     VENUES,
     Capability,
     Support,
-    require,
-    require_for,
     venue,
 )
-from perphedge.margin import Position, Rules, Side, liquidation, position_risk
 from tests.recorded_venue import DISPROOFS, PROOFS
 
 _TESTS = Path(__file__).resolve().parent

@@ -17,7 +17,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from perphedge.exchanges.venues import Capability as Cap
+from perphedge.venues.registry import Capability as Cap
 from tests.recorded_venue import (
     RecordedServer,
     Venue,

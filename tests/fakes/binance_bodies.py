@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from perphedge.margin import MarginMode, Position, Side, liquidation, maintenance_margin
-from perphedge.tier_tables import bundled, for_symbol
+from perphedge.venues.tier_tables import bundled, for_symbol
 from tests.fakes.binance_state import SPECS, ExchangeState, Order, SymbolSpec, Trade
 
 DATA = Path(__file__).with_name("data")

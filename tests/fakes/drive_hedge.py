@@ -19,6 +19,7 @@ from perphedge.exchanges.ccxt_account import CcxtAccount
 from perphedge.exchanges.client import credentials_for, make_exchange
 from perphedge.exchanges.market_data import CcxtMarketData
 from perphedge.exchanges.replay import SystemClock
+from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.execute import (
     LiveSession,
     RunOptions,
@@ -26,7 +27,6 @@ from perphedge.live.execute import (
     propose,
     resume_open_intents,
 )
-from perphedge.orderplan import ExecutionLimits, LegTarget
 from perphedge.store.journal import JOURNAL_FILE, Journal
 
 TARGETS = (

@@ -15,7 +15,6 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from perphedge import instrument_tables
 from perphedge.backtest import BacktestSpec, MarketArrays, Policy, StaticRatio, run_backtest
 from perphedge.backtest.choices import make_policy, param_names, parse_params, policy_class
 from perphedge.backtest.data import AlignedMarket, fmt_ms
@@ -43,6 +42,7 @@ from perphedge.report.html import render_html, write_html
 from perphedge.report.render import console, err_console, print_json
 from perphedge.store.backtest_inputs import load_aligned
 from perphedge.store.market import MarketStore
+from perphedge.venues import contract_specs
 
 ASSUMED_MMR = 0.01
 MAX_GAP_LINES = 5
@@ -80,7 +80,7 @@ def parse_date_ms(field: str, text: str) -> int:
 
 def _instrument(exchange: str, asset: str, kind: ContractKind) -> tuple[Perpetual, str | None]:
     """The bundled contract spec, else a generic one with a flat maintenance rate (noted)."""
-    found = instrument_tables.find(exchange, asset, kind)
+    found = contract_specs.find(exchange, asset, kind)
     if found is not None:
         assumed = "assumed" in found.tiers.source
         note = f"{exchange} {found.symbol} tiers: {found.tiers.source}" if assumed else None

@@ -1,7 +1,7 @@
 """`perphedge beta ASSET... --vs BTC`: minimum-variance hedge ratio and hedge effectiveness.
 
 Asset returns come from daily spot closes, hedge returns from the hedge perpetual's daily mark
-closes (or the kind chosen), both from the local market store; perphedge.hedge_ratio does the rest.
+closes (or the kind chosen), both from the local market store; perphedge.beta does the rest.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from perphedge.cli.market_args import parse_day_or_time, parse_days, symbol_pattern
-from perphedge.cli.options import choice
-from perphedge.errors import InputError
-from perphedge.hedge_ratio import (
+from perphedge.beta import (
     AlignedReturns,
     CiMethod,
     HedgeRatioEstimate,
     aligned_returns,
     min_variance_hedge,
 )
+from perphedge.cli.market_args import parse_day_or_time, parse_days, symbol_pattern
+from perphedge.cli.options import choice
+from perphedge.errors import InputError
 from perphedge.report.render import console, fmt_num, fmt_pct, jsonable, print_json, table
 from perphedge.store.market import PRICE_KINDS, MarketStore
 

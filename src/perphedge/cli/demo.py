@@ -17,9 +17,9 @@ from rich.rule import Rule
 from perphedge.cli.plan import make_plan
 from perphedge.config import load_portfolio
 from perphedge.funding import SIGN_RULE
+from perphedge.hedge.stress import StressSpec, run_stress
 from perphedge.report.plan_view import plan_renderables, stress_renderables
 from perphedge.report.render import console
-from perphedge.scenarios import StressSpec, run_stress
 
 EXAMPLES = ("portfolio.toml", "portfolio_proxy.toml", "portfolio_inverse.toml")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from perphedge.exchanges.capabilities import VenueCapabilities, capability_table, ccxt_version
-from perphedge.exchanges.venues import Capability, Support, venue
 from perphedge.report.render import console, print_json, table
+from perphedge.venues.registry import Capability, Support, venue
 
 _MARK = {Support.YES: "yes", Support.UNVERIFIED: "unverified", Support.NO: "no"}
 

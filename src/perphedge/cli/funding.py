@@ -36,11 +36,12 @@ from perphedge.cli.market_args import (
     symbol_pattern,
 )
 from perphedge.errors import DataError
-from perphedge.exchanges.venues import VENUES, require_for
+from perphedge.exchanges.capabilities import require_for
 from perphedge.funding import SIGN_RULE, describe_for_short
 from perphedge.report.funding_chart import CumulativeLine, figure, write_chart
 from perphedge.report.render import console, fmt_pct, jsonable, print_json, table
 from perphedge.store.market import Coverage, MarketStore
+from perphedge.venues.registry import VENUES
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from rich.progress import Progress
 
 from perphedge.config import PortfolioConfig, load_portfolio
 from perphedge.errors import CapabilityError, InputError, PermanentExchangeError
-from perphedge.exchanges.venues import require_for, unverified_notes, venue
+from perphedge.exchanges.capabilities import require_for, unverified_notes
+from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.instruments import ContractKind
 from perphedge.live.execute import (
     LiveSession,
@@ -37,11 +38,11 @@ from perphedge.live.execute import (
 from perphedge.live.reconcile import read_exchange
 from perphedge.live.session import Ports, live_ports, paper_live_ports, paper_ports
 from perphedge.live.targets import hedge_targets, perp_symbol
-from perphedge.orderplan import ExecutionLimits, LegTarget
 from perphedge.report.render import console, err_console, fmt_num, print_json, table
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
 from perphedge.units import to_decimal
+from perphedge.venues.registry import venue
 
 hedge_app = typer.Typer(
     help="Open, rebalance or close the hedge on an exchange (dry run unless --execute).",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from perphedge import tier_tables
 from perphedge.cli.options import choice
 from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
-from perphedge.exchanges.venues import venue
 from perphedge.instruments import ContractKind, TierTable
 from perphedge.margin import MarginMode, Position, PositionRisk, Rules, Side, position_risk
 from perphedge.report.render import (
@@ -18,6 +16,8 @@ from perphedge.report.render import (
     key_value_table,
     print_json,
 )
+from perphedge.venues import tier_tables
+from perphedge.venues.registry import venue
 
 
 def _tiers(tiers_name: str | None, mmr: float | None, cum: float) -> TierTable:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from perphedge.errors import DataError, InputError
-from perphedge.exchanges.venues import VENUES
 from perphedge.store.market import Coverage
+from perphedge.venues.registry import VENUES
 
 QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD")
 _DAYS = re.compile(r"^(\d+)\s*([dwy])$")

@@ -12,10 +12,10 @@ import typer
 
 from perphedge.errors import InputError
 from perphedge.exchanges.paper_state import paper_path
-from perphedge.exchanges.venues import venue
 from perphedge.live.session import Ports, paper_account, paper_ports
 from perphedge.report.render import console, fmt_num, key_value_table, print_json, table
 from perphedge.store.paths import home_dir
+from perphedge.venues.registry import venue
 
 paper_app = typer.Typer(help="The offline paper account used by --paper.", no_args_is_help=True)
 DEFAULT_SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT"]

@@ -1,7 +1,7 @@
 """`perphedge plan` and `perphedge stress`: the hedge for a portfolio file, and how it behaves.
 
 Both read a portfolio TOML (perphedge.config), resolve prices, contracts and funding offline or
-with --live (perphedge.cli.plan_inputs), build the plan (perphedge.hedge) and render it. Orders
+with --live (perphedge.cli.plan_inputs), build the plan (perphedge.hedge.sizing) and render it. Orders
 are printed, never sent.
 """
 
@@ -14,8 +14,16 @@ import typer
 from perphedge.cli import plan_inputs
 from perphedge.config import PortfolioConfig, load_portfolio
 from perphedge.errors import InputError, require_finite
-from perphedge.exchanges.venues import require_for, unverified_notes, venue
-from perphedge.hedge import HedgePlan, HedgeSpec, build_plan
+from perphedge.exchanges.capabilities import require_for, unverified_notes
+from perphedge.hedge.sizing import HedgePlan, HedgeSpec, build_plan
+from perphedge.hedge.stress import (
+    DEFAULT_BASIS_BP,
+    DEFAULT_FUNDING_PER_8H,
+    DEFAULT_SHOCKS,
+    DEFAULT_SQUEEZES,
+    StressSpec,
+    run_stress,
+)
 from perphedge.report.funding_chart import write_chart
 from perphedge.report.plan_view import (
     plan_dict,
@@ -25,14 +33,7 @@ from perphedge.report.plan_view import (
 )
 from perphedge.report.render import console, err_console, print_json
 from perphedge.report.stress_chart import stress_figure
-from perphedge.scenarios import (
-    DEFAULT_BASIS_BP,
-    DEFAULT_FUNDING_PER_8H,
-    DEFAULT_SHOCKS,
-    DEFAULT_SQUEEZES,
-    StressSpec,
-    run_stress,
-)
+from perphedge.venues.registry import venue
 
 # help is rich markup: a literal "[" is written "\\["
 _PORTFOLIO = typer.Argument(..., help="Portfolio TOML file (\\[\\[holdings]] and \\[hedge]).")

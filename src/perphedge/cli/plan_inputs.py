@@ -1,7 +1,7 @@
 """Market inputs for `plan` and `stress`: prices, contracts and funding, offline or live.
 
 Offline (default): a holding's price comes from the portfolio file, else the local market store
-(spot close, then perpetual mark); contracts from the bundled `perphedge.instrument_tables`;
+(spot close, then perpetual mark); contracts from the bundled `perphedge.venues.contract_specs`;
 the funding rate is the time-weighted mean of the store's settlements of that perpetual over the
 trailing FUNDING_WINDOW_DAYS (per the contract's latest interval), else the
 exchange's 0.01 % per 8 h baseline (the plan says so in a note).
@@ -18,13 +18,13 @@ from typing import Protocol, cast
 import numpy as np
 import numpy.typing as npt
 
-from perphedge import instrument_tables
 from perphedge.config import PortfolioConfig
 from perphedge.errors import DataError, ExchangeError, InputError, PerphedgeError
-from perphedge.hedge import LegMarket
+from perphedge.hedge.sizing import LegMarket
 from perphedge.instruments import ContractKind, Perpetual
 from perphedge.portfolio import Holding, Portfolio
 from perphedge.ports import MarketData
+from perphedge.venues import contract_specs
 
 BASELINE_RATE_PER_8H = 0.0001  # Binance/Bybit interest component: 0.01 % per 8 h
 FUNDING_WINDOW_DAYS = 30  # planning rate: mean of the trailing month of settlements
@@ -115,7 +115,7 @@ def _baseline(inst: Perpetual) -> tuple[float, float, str]:
 
 
 def _symbol_for(exchange: str, asset: str, kind: ContractKind) -> str:
-    bundled = instrument_tables.find(exchange, asset, kind)
+    bundled = contract_specs.find(exchange, asset, kind)
     if bundled is not None:
         return bundled.symbol
     return linear_symbol(asset) if kind is ContractKind.LINEAR else f"{asset}/USD:{asset}"
@@ -125,7 +125,7 @@ def _instrument(
     exchange: str, asset: str, kind: ContractKind, live: MarketData | None
 ) -> Perpetual | None:
     if live is None:
-        return instrument_tables.find(exchange, asset, kind)
+        return contract_specs.find(exchange, asset, kind)
     try:
         return live.instrument(_symbol_for(exchange, asset, kind))
     except ExchangeError:  # unreachable or refusing: not "no perpetual for this coin"
@@ -236,8 +236,8 @@ def _estimated_beta(
     holding: Holding, exchange: str, store: PriceSource
 ) -> tuple[Holding, str | None]:
     """`holding` with its proxy's beta estimated from the store's daily closes, when it can be."""
+    from perphedge.beta import CiMethod
     from perphedge.cli.beta import BetaRequest, estimate_beta
-    from perphedge.hedge_ratio import CiMethod
     from perphedge.store.market import MarketStore
 
     if holding.proxy is None or holding.beta is not None or not isinstance(store, MarketStore):

@@ -24,7 +24,8 @@ from typing import Any
 
 import ccxt
 
-from perphedge.exchanges.venues import VENUES, Capability, Support, Venue
+from perphedge.errors import CapabilityError
+from perphedge.venues.registry import COMMAND_NEEDS, VENUES, Capability, Support, Venue, venue
 
 # Any one of these ccxt `has` flags being True or 'emulated' means ccxt claims the capability.
 CCXT_FLAGS: dict[Capability, tuple[str, ...]] = {
@@ -155,3 +156,42 @@ def capability_table() -> list[VenueCapabilities]:
 
 def ccxt_version() -> str:
     return str(ccxt.__version__)
+
+
+def require(name: str, capability: Capability) -> Support:
+    """`yes` or `unverified` when venue `name` can do `capability`; CapabilityError otherwise.
+
+    The error is one line naming the venue, the missing capability and the venues that have it.
+    Callers should say so when the answer is `unverified` (ccxt claims it; no recorded proof).
+    """
+    found = venue(name)
+    status = support(found, capability)
+    if status is Support.NO:
+        others = [v.name for v in VENUES.values() if support(v, capability) is not Support.NO]
+        raise CapabilityError(
+            f"{found.name} cannot {capability.description} (capability '{capability.value}' "
+            f"missing); use one of {', '.join(others) or 'none'} or see `perphedge exchanges`"
+        )
+    return status
+
+
+def require_for(
+    command: str, name: str, *, coin_margined: bool = False, live: bool = True
+) -> list[Capability]:
+    """Check everything `command` needs on venue `name` (see COMMAND_NEEDS) before it starts.
+
+    `live=False` (offline work on stored data) checks only that the venue offers the contract
+    type. Returns the needed capabilities that are only `unverified`, so the command can say so.
+    """
+    needs = list(COMMAND_NEEDS.get(command, ())) if live else []
+    if coin_margined:
+        needs.append(Capability.COIN_MARGINED)
+    return [cap for cap in needs if require(name, cap) is Support.UNVERIFIED]
+
+
+def unverified_notes(name: str, capabilities: list[Capability]) -> tuple[str, ...]:
+    """One line per unverified capability, for a command's notes or warnings."""
+    return tuple(
+        f"{name}: '{cap.value}' is unverified (ccxt claims it; no recorded response proves it)"
+        for cap in capabilities
+    )

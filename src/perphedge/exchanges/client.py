@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import ccxt
 
 from perphedge.errors import CapabilityError
-from perphedge.exchanges.venues import venue as find_venue
+from perphedge.venues.registry import venue as find_venue
 
 MarketType = Literal["linear", "inverse", "spot"]
 KEYRING_SERVICE = "perphedge"

@@ -19,7 +19,7 @@ page, newest first, until a page reaches back before `since` (`walk_pages`).
 Every ccxt call goes through `perphedge.exchanges.errors.call`: errors are translated once and
 only temporary ones are retried with bounded backoff; ccxt's own rate limiter stays on (off
 only for a local test exchange given as `base_url`).
-The class is venue-generic: a new venue needs a registry entry (perphedge.exchanges.venues) and,
+The class is venue-generic: a new venue needs a registry entry (perphedge.venues.registry) and,
 if its page sizes differ from the defaults, a line in PAGE_LIMITS.
 """
 
@@ -36,12 +36,12 @@ from perphedge.exchanges import parse
 from perphedge.exchanges.client import MarketType, make_exchange
 from perphedge.exchanges.errors import DEFAULT_ATTEMPTS, call, needs_credentials
 from perphedge.exchanges.parse import Candles, FundingPoints, PriceSnapshot
-from perphedge.exchanges.venues import Venue
-from perphedge.exchanges.venues import venue as find_venue
-from perphedge.instrument_tables import assumed_tiers
 from perphedge.instruments import MarginTier, Perpetual, TierTable
 from perphedge.ports import FundingRateQuote, PriceQuote
-from perphedge.tier_tables import for_symbol
+from perphedge.venues.contract_specs import assumed_tiers
+from perphedge.venues.registry import Venue
+from perphedge.venues.registry import venue as find_venue
+from perphedge.venues.tier_tables import for_symbol
 
 T = TypeVar("T")
 HOUR_MS = 3_600_000
@@ -153,7 +153,7 @@ class CcxtMarketData:
         """The perpetual `symbol` with its tier table and funding interval.
 
         A venue that publishes no tiers through ccxt (WEEX) gets the bundled table, else the
-        assumed flat rate of `instrument_tables.assumed_tiers` (its source says "assumed").
+        assumed flat rate of `contract_specs.assumed_tiers` (its source says "assumed").
         """
         market = self._swap_market(symbol)
         try:

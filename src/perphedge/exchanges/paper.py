@@ -57,6 +57,7 @@ from perphedge.exchanges.paper_state import (
     upgrade,
 )
 from perphedge.funding import funding_payment
+from perphedge.hedge.orders import notional_usd
 from perphedge.instruments import Perpetual
 from perphedge.margin import (
     MarginMode,
@@ -66,7 +67,6 @@ from perphedge.margin import (
     maintenance_margin,
     unrealized_pnl,
 )
-from perphedge.orderplan import notional_usd
 from perphedge.ports import (
     Balance,
     Clock,

@@ -9,7 +9,7 @@ the mark is the close of the last mark candle that ended at or before simulated 
 observed at that now (the replay plays the role of a live feed; series are read once per
 process). Where the store has no mark candles for a symbol (the bundled coin-margined
 perpetuals), the perpetual's last-trade candles stand in for the mark, and `notes` says so once,
-as the backtest does. Instruments come from the bundled `perphedge.instrument_tables`; funding
+as the backtest does. Instruments come from the bundled `perphedge.venues.contract_specs`; funding
 settlements are the store's real ones.
 """
 
@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from perphedge import instrument_tables
 from perphedge.errors import DataError, InputError
 from perphedge.instruments import Perpetual
 from perphedge.ports import Clock, FundingRateQuote, PriceQuote
 from perphedge.store.market import FundingSeries, MarketStore, interval_ms
 from perphedge.units import to_decimal
+from perphedge.venues import contract_specs
 
 HOUR_MS = 3_600_000
 REPLAY_LEAD_DAYS = 14
@@ -139,7 +139,7 @@ class StoreMarketData:
         return PriceQuote(symbol, to_decimal(float(closes[index])), now_ms)
 
     def instrument(self, symbol: str) -> Perpetual:
-        return instrument_tables.by_symbol(self.exchange, symbol)
+        return contract_specs.by_symbol(self.exchange, symbol)
 
     def funding_rate(self, symbol: str) -> FundingRateQuote:
         now_ms = self.clock.now_ms()

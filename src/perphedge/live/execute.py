@@ -1,7 +1,7 @@
 """Plan orders from reconciled exchange state, journal them, send them, record what happened.
 
     propose(session, targets, kind, limits)   read positions + open orders back from the exchange,
-                                               plan each leg (perphedge.orderplan), check the
+                                               plan each leg (perphedge.hedge.orders), check the
                                                guardrails; sends nothing
     execute(session, proposal, portfolio)      kill switch, key-can-withdraw check, write the
                                                intent and ALL its orders to the journal, then
@@ -33,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from perphedge.errors import PermanentExchangeError, SafetyError, TemporaryExchangeError
-from perphedge.orderplan import (
+from perphedge.hedge.orders import (
     ExecutionLimits,
     LegPlan,
     LegTarget,

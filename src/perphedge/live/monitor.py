@@ -25,9 +25,9 @@ from pathlib import Path
 
 from perphedge.config import PortfolioConfig
 from perphedge.funding import funding_payment
+from perphedge.hedge.orders import LegTarget, notional_usd
 from perphedge.instruments import Perpetual
 from perphedge.margin import Position, Side, distance_to, maintenance_margin, position_risk
-from perphedge.orderplan import LegTarget, notional_usd
 from perphedge.ports import Account, Balance, MarketData, PositionState
 from perphedge.store.journal import Journal
 

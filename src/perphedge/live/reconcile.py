@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from perphedge.orderplan import CLIENT_ID_PREFIX
+from perphedge.hedge.orders import CLIENT_ID_PREFIX
 from perphedge.ports import Account, Balance, Execution, OrderState, OrderStatus
 from perphedge.store.journal import UNSENT, Journal
 

@@ -22,8 +22,8 @@ from perphedge.errors import CapabilityError, DataError
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.paper_state import PaperSettings, paper_path
 from perphedge.exchanges.replay import ManualClock, ReplayClock, StoreMarketData, replay_start_ms
-from perphedge.exchanges.venues import venue
 from perphedge.ports import Account, Clock, Execution, MarketData
+from perphedge.venues.registry import venue
 
 
 @dataclass

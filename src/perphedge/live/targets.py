@@ -1,6 +1,6 @@
 """Hedge targets for a live run: the portfolio file through the planner, at the venue's prices.
 
-`hedge_targets(config, market)` builds the same `HedgePlan` as `perphedge plan` (perphedge.hedge),
+`hedge_targets(config, market)` builds the same `HedgePlan` as `perphedge plan` (perphedge.hedge.sizing),
 with the instrument, mark and funding rate of each hedge asset read from the `MarketData` port
 (the exchange, or the replayed store for `--paper`), and returns one `LegTarget` per leg: the
 signed number of contracts (- short) the account should hold. Every coin is valued at its
@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 
 from perphedge.config import PortfolioConfig
 from perphedge.errors import ExchangeError, InputError, PerphedgeError
-from perphedge.exchanges.venues import venue
-from perphedge.hedge import HedgePlan, HedgeSpec, LegMarket, build_plan
+from perphedge.hedge.orders import LegTarget
+from perphedge.hedge.sizing import HedgePlan, HedgeSpec, LegMarket, build_plan
 from perphedge.instruments import ContractKind
-from perphedge.orderplan import LegTarget
 from perphedge.portfolio import Portfolio
 from perphedge.ports import MarketData
+from perphedge.venues.registry import venue
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from rich import box
 from rich.console import RenderableType
 from rich.table import Table
 
-from perphedge.hedge import HedgeLeg, HedgePlan
+from perphedge.hedge.sizing import HedgeLeg, HedgePlan
+from perphedge.hedge.stress import Outcome, StressResult
 from perphedge.report.render import fmt_num, fmt_pct, jsonable, key_value_table, table
-from perphedge.scenarios import Outcome, StressResult
 
 
 def _leg_dict(leg: HedgeLeg) -> dict[str, Any]:

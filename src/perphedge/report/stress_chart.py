@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from perphedge.scenarios import StressResult
+from perphedge.hedge.stress import StressResult
 
 
 def stress_figure(result: StressResult, title: str) -> go.Figure:

@@ -29,8 +29,8 @@ from decimal import Decimal
 
 from perphedge.errors import InputError, require_finite
 from perphedge.funding import funding_payment
-from perphedge.hedge_advice import leg_notes, leg_warnings, market_notes, no_perpetual_warnings
-from perphedge.hedge_model import (
+from perphedge.hedge.advice import leg_notes, leg_warnings, market_notes, no_perpetual_warnings
+from perphedge.hedge.model import (
     INVERSE_RESIDUAL_RISKS,
     ExposureLine,
     HedgeLeg,

@@ -1,6 +1,6 @@
 """Bundled contract specs and tiers of Bybit, OKX, BingX, MEXC and WEEX (pure data).
 
-Rows follow `perphedge.instrument_tables.InstrumentRow` field order: exchange, ccxt symbol,
+Rows follow `perphedge.venues.contract_specs.InstrumentRow` field order: exchange, ccxt symbol,
 market id, kind, contract size, qty step, min qty, min notional, price tick, maker fee, taker
 fee, liquidation fee, funding interval (hours), source, as of. Every number comes from a recorded
 response in ../shared/data/venues (see its PROVENANCE.md; the file is named in `source`),

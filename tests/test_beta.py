@@ -1,4 +1,4 @@
-"""Minimum-variance hedge ratio and hedge effectiveness (perphedge.hedge_ratio)."""
+"""Minimum-variance hedge ratio and hedge effectiveness (perphedge.beta)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from perphedge.errors import InputError
-from perphedge.hedge_ratio import (
+from perphedge.beta import (
     CiMethod,
     aligned_returns,
     ewma_weights,
@@ -18,6 +17,7 @@ from perphedge.hedge_ratio import (
     k_period_returns,
     min_variance_hedge,
 )
+from perphedge.errors import InputError
 from tests.strategies import return_pairs
 
 DAY = 86_400_000

@@ -1,6 +1,6 @@
 """The hedge plan's value types: what goes in (HedgeSpec, LegMarket) and what comes out.
 
-Pure data with validation; `perphedge.hedge` builds them (see its docstring for the rules).
+Pure data with validation; `perphedge.hedge.sizing` builds them (see its docstring for the rules).
 """
 
 from __future__ import annotations

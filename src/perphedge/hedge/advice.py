@@ -1,14 +1,14 @@
 """Warnings and notes of a hedge plan: what the user should act on or know.
 
 Pure. Warning codes (stable for scripts): liquidation_close, funding_cost, no_perpetual,
-below_minimum (raised while sizing, in perphedge.hedge).
+below_minimum (raised while sizing, in perphedge.hedge.sizing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from perphedge.hedge_model import (
+from perphedge.hedge.model import (
     INVERSE_RESIDUAL_RISKS,
     HedgeLeg,
     HedgeSpec,

@@ -8,7 +8,7 @@ these rows are for offline planning and tests. One row per contract:
     (contracts), minimum notional (quote currency; 0 = none published), price tick, maker and
     taker fee (regular tier), liquidation clearance fee, funding interval (hours), source, as of.
 
-Maintenance-margin tiers come from `perphedge.tier_tables` when it has the contract; otherwise
+Maintenance-margin tiers come from `perphedge.venues.tier_tables` when it has the contract; otherwise
 from `_EXTRA_TIERS` below (coin-denominated brackets of Binance COIN-M BTCUSD), or, where no
 table is bundled, a conservative flat 1 % rate whose source says "assumed" (the plan prints it).
 """
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perphedge import tier_tables
-from perphedge import venue_instruments as venue_rows
 from perphedge.errors import InputError
 from perphedge.instruments import ContractKind, MarginTier, Perpetual, TierTable
+from perphedge.venues import other_venue_specs as venue_rows
+from perphedge.venues import tier_tables
 
 _BINANCE_FILTERS = (
     "Binance GET /fapi/v1/exchangeInfo filters (LOT_SIZE, PRICE_FILTER, MIN_NOTIONAL)"

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from perphedge.errors import InputError, require_finite, require_positive
 from perphedge.funding import funding_payment
-from perphedge.hedge import HedgeLeg, HedgePlan
+from perphedge.hedge.sizing import HedgeLeg, HedgePlan
 from perphedge.margin import (
     MarginMode,
     Position,

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from perphedge.errors import CapabilityError, InputError
+from perphedge.errors import InputError
 from perphedge.margin import Rules
 
 
@@ -286,44 +286,3 @@ def venue(name: str) -> Venue:
     if found is None:
         raise InputError("exchange", name, f"use one of {', '.join(sorted(VENUES))}")
     return found
-
-
-def require(name: str, capability: Capability) -> Support:
-    """`yes` or `unverified` when venue `name` can do `capability`; CapabilityError otherwise.
-
-    The error is one line naming the venue, the missing capability and the venues that have it.
-    Callers should say so when the answer is `unverified` (ccxt claims it; no recorded proof).
-    """
-    from perphedge.exchanges.capabilities import support
-
-    found = venue(name)
-    status = support(found, capability)
-    if status is Support.NO:
-        others = [v.name for v in VENUES.values() if support(v, capability) is not Support.NO]
-        raise CapabilityError(
-            f"{found.name} cannot {capability.description} (capability '{capability.value}' "
-            f"missing); use one of {', '.join(others) or 'none'} or see `perphedge exchanges`"
-        )
-    return status
-
-
-def require_for(
-    command: str, name: str, *, coin_margined: bool = False, live: bool = True
-) -> list[Capability]:
-    """Check everything `command` needs on venue `name` (see COMMAND_NEEDS) before it starts.
-
-    `live=False` (offline work on stored data) checks only that the venue offers the contract
-    type. Returns the needed capabilities that are only `unverified`, so the command can say so.
-    """
-    needs = list(COMMAND_NEEDS.get(command, ())) if live else []
-    if coin_margined:
-        needs.append(Capability.COIN_MARGINED)
-    return [cap for cap in needs if require(name, cap) is Support.UNVERIFIED]
-
-
-def unverified_notes(name: str, capabilities: list[Capability]) -> tuple[str, ...]:
-    """One line per unverified capability, for a command's notes or warnings."""
-    return tuple(
-        f"{name}: '{cap.value}' is unverified (ccxt claims it; no recorded response proves it)"
-        for cap in capabilities
-    )

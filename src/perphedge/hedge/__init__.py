@@ -1,0 +1,1 @@
+"""The hedge: its model, sizing (portfolio -> legs), advice, stress scenarios and orders."""

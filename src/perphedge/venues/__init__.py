@@ -1,0 +1,1 @@
+"""Venues: the registry (what each venue can do), bundled contract specs and tier tables."""
