@@ -101,18 +101,48 @@ class Position:
         return self.size * self.contract_size if self.is_inverse else self.size * self.entry_price
 
 
+# The formulas on plain floats. Each is written once, here: the Position-based functions below,
+# the backtest's numba kernel (which compiles these very functions, inlined) and its plain-Python
+# reference all call them. No validation inside (callers validate), so numba can compile them.
+
+
+def notional_of(size: float, price: float, contract_size: float, inverse: bool) -> float:
+    """Value of `size` at `price` in the settle currency: linear q * P (quote), inverse
+    q * CS / P (coin; `size` in contracts of `contract_size` USD)."""
+    return size * contract_size / price if inverse else size * price
+
+
+def pnl_of(
+    signed_size: float, entry: float, price: float, contract_size: float, inverse: bool
+) -> float:
+    """PnL of `signed_size` (+long/-short) from `entry` to `price`, settle currency: linear
+    s*q * (P - EP), inverse s*q * CS * (1/EP - 1/P)."""
+    if inverse:
+        return signed_size * contract_size * (1.0 / entry - 1.0 / price)
+    return signed_size * (price - entry)
+
+
+def fee_of(notional_settle: float, fee_rate: float) -> float:
+    """Fee charged on `notional_settle` (trade or liquidation): notional * rate."""
+    return notional_settle * fee_rate
+
+
+def maintenance_of(notional_settle: float, mmr: float, cum: float) -> float:
+    """Maintenance margin in a bracket: N * MMR - cum (cum: the bracket's maintenance amount)."""
+    return notional_settle * mmr - cum
+
+
 def notional(pos: Position, price: float) -> float:
     """Position value at `price` in the settle currency (quote for linear, coin for inverse)."""
     require_positive("price", price)
-    return pos.face_usd / price if pos.is_inverse else pos.size * price
+    return notional_of(pos.size, price, pos.contract_size, pos.is_inverse)
 
 
 def unrealized_pnl(pos: Position, mark: float) -> float:
     """PnL at `mark` in the settle currency."""
     require_positive("mark", mark)
-    if pos.is_inverse:
-        return pos.sign * pos.face_usd * (1.0 / pos.entry_price - 1.0 / mark)
-    return pos.sign * pos.size * (mark - pos.entry_price)
+    size = pos.sign * pos.size
+    return pnl_of(size, pos.entry_price, mark, pos.contract_size, pos.is_inverse)
 
 
 def initial_margin(pos: Position, leverage: float, price: float | None = None) -> float:
@@ -142,7 +172,7 @@ def maintenance_margin(
     Binance: N * MMR - cum of the bracket containing N."""
     n = notional(pos, mark)
     rate, deduction = maintenance_terms(rules, tiers.tier_for(n), taker_fee)
-    return n * rate - deduction
+    return maintenance_of(n, rate, deduction)
 
 
 def margin_balance(pos: Position, wallet: float, mark: float, other_upnl: float = 0.0) -> float:
@@ -285,7 +315,7 @@ def _first_crossing(
 def _bybit_isolated(pos: Position, wallet: float, tiers: TierTable) -> Liquidation:
     entry_value = notional(pos, pos.entry_price)
     tier = tiers.tier_for(entry_value)
-    mm0 = entry_value * tier.mmr - tier.cum
+    mm0 = maintenance_of(entry_value, tier.mmr, tier.cum)
     s = pos.sign
     if pos.is_inverse:
         denom = entry_value + s * (wallet - mm0)
@@ -317,7 +347,7 @@ def trade_fee(pos: Position, price: float, fee_rate: float) -> float:
     10 BTCUSD contracts @ 11,104 maker 0.02 % = 0.0900576 BTC * 0.02 %].
     """
     require_finite("fee_rate", fee_rate)
-    return notional(pos, price) * fee_rate
+    return fee_of(notional(pos, price), fee_rate)
 
 
 def distance_to(price: float | None, mark: float) -> float | None:

@@ -72,15 +72,20 @@ import numpy as np
 import numpy.typing as npt
 
 from perphedge.funding import funding_cash
+from perphedge.margin import fee_of, maintenance_of, notional_of, pnl_of
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
+# The money formulas are the core's own functions, compiled and inlined where they are called:
+# written once (margin.py, funding.py), so the kernel cannot drift from the core.
+_inline = numba.njit(cache=True, inline="always", error_model="numpy")
 # typed as the scalar use here (funding_cash is generic over floats and arrays)
-_funding_cash = cast(
-    Callable[[float, float, float], float],
-    numba.njit(cache=True, inline="always")(funding_cash),
-)
+_funding_cash = cast(Callable[[float, float, float], float], _inline(funding_cash))
+_notional = cast(Callable[[float, float, float, bool], float], _inline(notional_of))
+_pnl = cast(Callable[[float, float, float, float, bool], float], _inline(pnl_of))
+_fee = cast(Callable[[float, float], float], _inline(fee_of))
+_maintenance = cast(Callable[[float, float, float], float], _inline(maintenance_of))
 
 # One row per leg, lg[L, N_LEG]: constants (C_*), state (S_*) and accumulators (A_*) together,
 # so the loop touches few arrays (every array argument holds registers: data, shape, strides).
@@ -150,7 +155,7 @@ def mark_events(
 def apply_funding(i: int, m: float, lg: FloatArray) -> float:
     """Step 2: book the funding settling now on leg i's short; returns it in USD."""
     inverse = lg[i, C_INV] > 0.0
-    per_size = lg[i, C_CS] / m if inverse else m
+    per_size = _notional(1.0, m, lg[i, C_CS], inverse)  # notional of one unit of size
     cash = _funding_cash(-lg[i, S_POS], lg[i, S_RATE], per_size)
     lg[i, S_W] += cash
     usd: float = cash * m if inverse else cash
@@ -174,7 +179,7 @@ def liquidate_or_top_up(
         if lg[i, S_W] > mm:
             return
     w = lg[i, S_W]
-    fee = min(max(w, 0.0), notional * cfg[CF_LIQFEE])
+    fee = min(max(w, 0.0), _fee(notional, cfg[CF_LIQFEE]))
     lg[i, A_FEES] += fee * conv
     lg[i, A_LIQ] += (w - fee) * conv
     lg[i, A_LIQBAR] = t
@@ -196,7 +201,7 @@ def touch_price(
     """
     pos, cs, inverse = lg[i, S_POS], lg[i, C_CS], lg[i, C_INV] > 0.0
     qc, last = pos * cs, int(lg[i, C_NTIER]) - 1
-    retier(i, qc / a if inverse else pos * a, tiers, lg)
+    retier(i, _notional(pos, a, cs, inverse), tiers, lg)
     k, lo = int(lg[i, S_TIER]), a
     while True:
         mmr, cum = tiers[i, k, T_MMR], tiers[i, k, T_CUM]
@@ -206,18 +211,15 @@ def touch_price(
             edge = tiers[i, k, T_CAP] / pos if k < last else np.inf
         up = min(hi, edge)
         for p in (lo, up):
-            if inverse:
-                w_p, mm_p = w - qc * (1.0 / a - 1.0 / p), qc / p * mmr - cum
-            else:
-                w_p, mm_p = w - pos * (p - a), pos * p * mmr - cum
-            if w_p <= mm_p:
+            w_p = w + _pnl(-pos, a, p, cs, inverse)
+            if w_p <= _maintenance(_notional(pos, p, cs, inverse), mmr, cum):
                 if p == up and up != lo:  # crossed inside the bracket: solve
                     if inverse:
                         p = qc * (1.0 - mmr) / (qc / a - w - cum)
                     else:
                         p = (w + pos * a + cum) / (pos * (1.0 + mmr))
                     p = min(max(p, lo), up)
-                return p, (qc / p if inverse else pos * p) * mmr - cum
+                return p, _maintenance(_notional(pos, p, cs, inverse), mmr, cum)
         if up >= hi:
             return 0.0, 0.0
         lo, k = edge, k - 1 if inverse else k + 1
@@ -240,7 +242,7 @@ def through_the_bar(
         dv = variation(pos, 0.0, a, px, inverse, cs)[0]
         vm_sum += dv
         lg[i, S_W] += dv
-        notional = pos * cs / px if inverse else pos * px
+        notional = _notional(pos, px, cs, inverse)
         liquidate_or_top_up(i, t, s, m, px, notional, mm, lg, cfg, acct)
         a = px
         if lg[i, S_ALIVE] == 0.0:
@@ -258,11 +260,8 @@ def variation(
     pos: float, w: float, mp: float, m: float, inverse: bool, cs: float
 ) -> tuple[float, float]:
     """Step 1: (variation margin in the settle currency, hedge P&L in USD incl. coin revaluation)."""
-    if inverse:
-        vm = -pos * cs * (1.0 / mp - 1.0 / m)
-        return vm, vm * m + w * (m - mp)
-    vm = -pos * (m - mp)
-    return vm, vm
+    vm = _pnl(-pos, mp, m, cs, inverse)
+    return (vm, vm * m + w * (m - mp)) if inverse else (vm, vm)
 
 
 @_jit
@@ -299,7 +298,7 @@ def close_segment(i: int, t: int, s: float, m: float, lg: FloatArray) -> None:
     """Book what accrued since the last re-size of an open hedge, at spot s and mark m:
     covered spot P&L, hedged bars and (linear legs) the variation margin -q * (m - m_ref)."""
     if lg[i, C_INV] == 0.0:
-        lg[i, A_HPNL] -= lg[i, S_POS] * (m - lg[i, S_MREF])
+        lg[i, A_HPNL] += _pnl(-lg[i, S_POS], lg[i, S_MREF], m, 1.0, False)
     lg[i, A_COVERED] += lg[i, S_COV] * (s - lg[i, S_SREF])
     lg[i, A_HBARS] += t - lg[i, S_OPEN]
     lg[i, S_COV] = 0.0
@@ -320,18 +319,12 @@ def trade(
     new_pos = target_usd / cs if inverse else target_usd / m
     dq = new_pos - pos  # > 0: sell (the short grows)
     fill = px * (1.0 - slip) if dq > 0.0 else px * (1.0 + slip)
-    if inverse:
-        conv = m
-        gain = dq * cs * (1.0 / m - 1.0 / fill)
-        gain0 = dq * cs * (1.0 / m - 1.0 / px)
-        fee = abs(dq) * cs / fill * fee_rate
-    else:
-        conv = 1.0
-        gain = dq * (fill - m)
-        gain0 = dq * (px - m)
-        fee = abs(dq) * fill * fee_rate
+    conv = m if inverse else 1.0
+    gain = _pnl(-dq, fill, m, cs, inverse)  # the traded short, from the fill to the mark
+    gain0 = _pnl(-dq, px, m, cs, inverse)
+    fee = _fee(_notional(abs(dq), fill, cs, inverse), fee_rate)
     w_after = w + gain - fee
-    margin = (new_pos * cs / m if inverse else new_pos * m) / leverage
+    margin = _notional(new_pos, m, cs, inverse) / leverage
     return new_pos, margin, margin - w_after, gain0 * conv, (fee + gain0 - gain) * conv
 
 
@@ -394,23 +387,25 @@ def simulate(
                 quiet, hedged = True, pos > 0.0
                 if hedged:
                     mp = mark[t - 1, j]
-                    w -= pos * (m - mp)
+                    w += _pnl(-pos, mp, m, 1.0, False)
                     if mark_high is None:
-                        notional = pos * m
+                        notional = _notional(pos, m, 1.0, False)
                         quiet = (lg[i, S_LO] <= notional < lg[i, S_HI]) and (
-                            w > notional * lg[i, S_MMR] - lg[i, S_CUM]
+                            w > _maintenance(notional, lg[i, S_MMR], lg[i, S_CUM])
                         )
                     else:  # the whole path mp -> high -> m in one bracket, above MM at the high
                         hi = max(mark_high[t, j], mp, m)
-                        notional = pos * hi
-                        quiet = (lg[i, S_LO] <= pos * min(mp, m) and notional < lg[i, S_HI]) and (
-                            lg[i, S_W] - pos * (hi - mp) > notional * lg[i, S_MMR] - lg[i, S_CUM]
+                        notional = _notional(pos, hi, 1.0, False)
+                        low = _notional(pos, min(mp, m), 1.0, False)
+                        quiet = (lg[i, S_LO] <= low and notional < lg[i, S_HI]) and (
+                            lg[i, S_W] + _pnl(-pos, mp, hi, 1.0, False)
+                            > _maintenance(notional, lg[i, S_MMR], lg[i, S_CUM])
                         )
                 # an open hedge is alive (liquidation zeroes the size); a breach of the band
                 # implies current != target, tested last as it is rarely needed
                 if quiet and (hedged or lg[i, S_ALIVE] > 0.0):
                     target = max(lg[i, D_PER_SPOT] * s, 0.0)
-                    current = pos * m
+                    current = _notional(pos, m, 1.0, False)
                     quiet = not (
                         (scheduled or abs(current - target) > band * target) and current != target
                     )
@@ -445,10 +440,10 @@ def simulate(
                         funding_total += apply_funding(i, m, lg)
                     hi = max(mark_high[t, j], mp, m)
                     through_the_bar(i, t, s, m, mp, hi, w_prev, lg, tiers, cfg, acct)
-                notional = pos * cs / m if inverse else pos * m
+                notional = _notional(pos, m, cs, inverse)
                 if notional < lg[i, S_LO] or notional >= lg[i, S_HI]:
                     retier(i, notional, tiers, lg)
-                mm = notional * lg[i, S_MMR] - lg[i, S_CUM]
+                mm = _maintenance(notional, lg[i, S_MMR], lg[i, S_CUM])
                 if lg[i, S_ALIVE] > 0.0 and lg[i, S_W] <= mm:
                     liquidate_or_top_up(i, t, s, m, m, notional, mm, lg, cfg, acct)
             if event:
@@ -480,7 +475,7 @@ def simulate(
                         acct[AC_CASH] -= drawn
                     if pos > 0.0:  # close the segment (as close_segment, inline)
                         if not inverse:
-                            lg[i, A_HPNL] -= pos * (m - lg[i, S_MREF])
+                            lg[i, A_HPNL] += _pnl(-pos, lg[i, S_MREF], m, 1.0, False)
                         lg[i, A_COVERED] += lg[i, S_COV] * (s - lg[i, S_SREF])
                         lg[i, A_HBARS] += t - lg[i, S_OPEN]
                         lg[i, S_COV] = 0.0
@@ -515,7 +510,7 @@ def record(
     for i in range(lg.shape[0]):
         m, inverse, cs = mark[t, int(lg[i, C_HEDGE])], lg[i, C_INV] > 0.0, lg[i, C_CS]
         pos, w = lg[i, S_POS], lg[i, S_W]
-        notional = pos * cs / m if inverse else pos * m
+        notional = _notional(pos, m, cs, inverse)
         if pos > 0.0 and (notional < lg[i, S_LO] or notional >= lg[i, S_HI]):
             retier(i, notional, tiers, lg)
         samples[r, i, 0], samples[r, i, 1] = sampled(
@@ -530,7 +525,7 @@ def sampled(
     """(margin ratio MM / w, hedge notional in USD) of a leg; (NaN, 0) without a hedge."""
     if pos <= 0.0:
         return np.nan, 0.0
-    mm = notional * mmr - cum
+    mm = _maintenance(notional, mmr, cum)
     return (mm / w if w > 0.0 else np.inf), hedge_usd
 
 

@@ -2,7 +2,9 @@
 
 No numba, no arrays in the loop: one object per leg, one pass over the bars. It is slow; it
 exists to be audited line by line and compared with the engine (the tests require agreement to
-1e-9 relative). The model is stated in the `kernels` module docstring.
+1e-9 relative). The model is stated in the `kernels` module docstring. Every money formula
+(notional, PnL, fee, maintenance margin, funding cash) is the core's own function from `margin`
+and `funding`, which the kernel compiles too: the agreement test ties the kernel to the core.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from perphedge.backtest.engine import bars_per_year, flatten
 from perphedge.backtest.spec import BacktestSpec, HedgeLeg, MarketArrays
 from perphedge.funding import funding_cash
 from perphedge.instruments import ContractKind
+from perphedge.margin import fee_of, maintenance_of, notional_of, pnl_of
 
 
 @dataclass
@@ -52,17 +55,21 @@ class Leg:
 
     def notional(self, mark: float) -> float:
         """Settle-currency notional: USD (linear) or coin (inverse)."""
-        cs = self.spec.contract_size
-        return self.pos * cs / mark if self.inverse else self.pos * mark
+        return notional_of(self.pos, mark, self.spec.contract_size, self.inverse)
 
     def maintenance(self, mark: float) -> float:
-        return self.spec.tiers.maintenance_margin(self.notional(mark))
+        tier = self.spec.tiers.tier_for(self.notional(mark))
+        return maintenance_of(self.notional(mark), tier.mmr, tier.cum)
 
     def variation(self, a: float, b: float) -> float:
         """Variation margin of the short as the mark moves a -> b (settle currency)."""
-        if self.inverse:
-            return -self.pos * self.spec.contract_size * (1.0 / a - 1.0 / b)
-        return -self.pos * (b - a)
+        return pnl_of(-self.pos, a, b, self.spec.contract_size, self.inverse)
+
+    def funding_cash(self, rate: float, mark: float) -> float:
+        """Funding cash of the short at `mark` (settle currency): the core's sign rule."""
+        return funding_cash(
+            -self.pos, rate, notional_of(1.0, mark, self.spec.contract_size, self.inverse)
+        )
 
     def touch_price(self, wallet: float, a: float, hi: float) -> tuple[float, float] | None:
         """(P, MM at P): the first mark in [a, hi] at which the margin (`wallet` at mark a, plus
@@ -78,14 +85,16 @@ class Leg:
                 edge = tier.cap / self.pos if k < len(tiers) - 1 else math.inf
             up = min(hi, edge)
             for p in (lo, up):
-                if wallet + self.variation(a, p) <= self.notional(p) * tier.mmr - tier.cum:
+                if wallet + self.variation(a, p) <= maintenance_of(
+                    self.notional(p), tier.mmr, tier.cum
+                ):
                     if p == up and up != lo:  # margin and MM linear in p (1/p inverse): solve
                         if self.inverse:
                             p = qc * (1.0 - tier.mmr) / (qc / a - wallet - tier.cum)
                         else:
                             p = (wallet + self.pos * a + tier.cum) / (self.pos * (1 + tier.mmr))
                         p = min(max(p, lo), up)
-                    return p, self.notional(p) * tier.mmr - tier.cum
+                    return p, maintenance_of(self.notional(p), tier.mmr, tier.cum)
             if up >= hi:
                 return None
             lo, k = edge, k - 1 if self.inverse else k + 1
@@ -148,19 +157,14 @@ class Simulator:
 
     def carry(self, leg: Leg, t: int, s: float, m: float) -> float:
         """Variation margin, funding, then the liquidation check. Returns funding in USD."""
-        cs, mp = leg.spec.contract_size, leg.mark_prev
-        if leg.inverse:
-            vm = -leg.pos * cs * (1.0 / mp - 1.0 / m)
-            pnl, per_size, conv = vm * m + leg.wallet * (m - mp), cs / m, m
-        else:
-            vm = -leg.pos * (m - mp)
-            pnl, per_size, conv = vm, m, 1.0
+        mp, conv = leg.mark_prev, (m if leg.inverse else 1.0)
+        vm = leg.variation(mp, m)  # inverse: plus the margin coins revalued
+        leg.hedge_pnl += vm * m + leg.wallet * (m - mp) if leg.inverse else vm
         leg.wallet += vm
-        leg.hedge_pnl += pnl
         leg.covered_pnl += leg.covered * (s - leg.spot_prev)
         funding_usd = 0.0
         if leg.rate is not None:
-            cash = funding_cash(-leg.pos, leg.rate, per_size)
+            cash = leg.funding_cash(leg.rate, m)
             leg.wallet += cash
             funding_usd = cash * conv
             leg.funding += funding_usd
@@ -174,8 +178,7 @@ class Simulator:
         mp, conv, wallet_open = leg.mark_prev, (m if leg.inverse else 1.0), leg.wallet
         funding_usd = 0.0
         if leg.rate is not None:
-            per_size = leg.spec.contract_size / m if leg.inverse else m
-            cash = funding_cash(-leg.pos, leg.rate, per_size)
+            cash = leg.funding_cash(leg.rate, m)
             leg.wallet += cash
             funding_usd = cash * conv
             leg.funding += funding_usd
@@ -213,7 +216,7 @@ class Simulator:
             leg.top_up += moved
             if leg.wallet > mm:
                 return
-        fee = min(max(leg.wallet, 0.0), leg.notional(px) * self.spec.costs.liquidation_fee)
+        fee = min(max(leg.wallet, 0.0), fee_of(leg.notional(px), self.spec.costs.liquidation_fee))
         leg.fees += fee * conv
         leg.liq_loss += (leg.wallet - fee) * conv
         leg.liq_bar = t
@@ -259,15 +262,10 @@ class Simulator:
         new_pos = target_usd / cs if leg.inverse else target_usd / m
         dq = new_pos - leg.pos  # > 0: sell more
         fill = px * (1.0 - costs.slippage) if dq > 0 else px * (1.0 + costs.slippage)
-        if leg.inverse:
-            conv = m
-            gain = dq * cs * (1.0 / m - 1.0 / fill)
-            gain0 = dq * cs * (1.0 / m - 1.0 / px)
-            fee = abs(dq) * cs / fill * costs.trade_fee
-        else:
-            conv = 1.0
-            gain, gain0 = dq * (fill - m), dq * (px - m)
-            fee = abs(dq) * fill * costs.trade_fee
+        conv = m if leg.inverse else 1.0
+        gain = pnl_of(-dq, fill, m, cs, leg.inverse)  # the traded short, from the fill to the mark
+        gain0 = pnl_of(-dq, px, m, cs, leg.inverse)  # the same without slippage
+        fee = fee_of(notional_of(abs(dq), fill, cs, leg.inverse), costs.trade_fee)
         wallet = leg.wallet + gain - fee
         leg.hedge_pnl += gain0 * conv
         leg.fees += (fee + gain0 - gain) * conv
