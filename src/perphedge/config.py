@@ -17,6 +17,12 @@
     margin_mode = "isolated"
     order_type = "limit"   # or "market"
 
+    [keeper]               # optional: the policy that keeps the short alive (hedge/keeper.py)
+    min_distance = 0.3     # top up when the liquidation is closer than 30 % ...
+    target_distance = 0.5  # ... back to 50 %
+    reserve_usd = 5000     # optional: cash set aside for top-ups (default: plan's reserve_usd)
+    on_shortfall = "sell_spot"   # or "delever", "alert"
+
 Unknown keys are errors naming the key. Every error is one line,
 "portfolio.toml: holdings[1].quantity=-3: give a number greater than zero", with holdings
 counted from 0 as in the file's array.
@@ -32,6 +38,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from perphedge.errors import InputError
+from perphedge.hedge.keeper import FundingAction, KeeperPolicy, Shortfall
 from perphedge.instruments import ContractKind
 from perphedge.margin import MarginMode
 from perphedge.portfolio import Holding, Portfolio, normalise_asset
@@ -91,18 +98,53 @@ class HedgeConfig(_Model):
         return OrderType(self.order_type)
 
 
+_KEEPER = KeeperPolicy()
+
+
+class KeeperConfig(_Model):
+    """The [keeper] section: `KeeperPolicy`'s fields (same names, defaults and bounds) plus the
+    reserve. `reserve_usd` None: size it from history (plan's `reserve_usd`)."""
+
+    min_distance: float = _KEEPER.min_distance
+    target_distance: float = _KEEPER.target_distance
+    drift_band: float = _KEEPER.drift_band
+    on_shortfall: Literal["sell_spot", "delever", "alert"] = "sell_spot"
+    spot_on_exchange: bool = _KEEPER.spot_on_exchange
+    reopen: bool = _KEEPER.reopen
+    reopen_cooldown_hours: float = _KEEPER.reopen_cooldown_hours
+    funding_limit_apr: float = _KEEPER.funding_limit_apr
+    funding_action: Literal["keep", "reduce", "unwind"] = "keep"
+    funding_reduced_ratio: float = _KEEPER.funding_reduced_ratio
+    funding_hysteresis_apr: float = _KEEPER.funding_hysteresis_apr
+    funding_min_hold_hours: float = _KEEPER.funding_min_hold_hours
+    funding_window_days: float = _KEEPER.funding_window_days
+    return_surplus: bool = _KEEPER.return_surplus
+    surplus_distance: float = _KEEPER.surplus_distance
+    reserve_usd: float | None = None
+
+    def policy(self) -> KeeperPolicy:
+        """The core policy; InputError naming the field when a value is out of bounds."""
+        values = self.model_dump(exclude={"reserve_usd"})
+        values["on_shortfall"] = Shortfall(values["on_shortfall"])
+        values["funding_action"] = FundingAction(values["funding_action"])
+        return KeeperPolicy(**values)
+
+
 class PortfolioFile(_Model):
     holdings: list[HoldingConfig]
     hedge: HedgeConfig = HedgeConfig()
+    keeper: KeeperConfig = KeeperConfig()
 
 
 @dataclass(frozen=True)
 class PortfolioConfig:
-    """A loaded portfolio file: the domain portfolio plus the [hedge] settings."""
+    """A loaded portfolio file: the domain portfolio plus the [hedge] and [keeper] settings."""
 
     name: str
     portfolio: Portfolio
     hedge: HedgeConfig
+    keeper: KeeperPolicy = _KEEPER
+    reserve_usd: float | None = None
 
 
 def _loc_path(loc: tuple[int | str, ...]) -> str:
@@ -131,6 +173,8 @@ _FIXES = {
     "literal_error": "use one of {expected}",
     "list_type": "give a list ([[holdings]] tables)",
     "model_type": "give a table",
+    "bool_type": "give true or false",
+    "bool_parsing": "give true or false",
 }
 
 
@@ -178,7 +222,28 @@ def parse_portfolio(text: str, name: str = "portfolio.toml") -> PortfolioConfig:
         raise ConfigError(name, "holdings", _ABSENT, "add at least one [[holdings]] table")
     holdings = tuple(_holding(name, raw, i, h) for i, h in enumerate(parsed.holdings))
     _check_hedge(name, raw, parsed.hedge)
-    return PortfolioConfig(name=name, portfolio=Portfolio(holdings), hedge=parsed.hedge)
+    keeper = _keeper(name, raw, parsed.keeper)
+    return PortfolioConfig(
+        name=name,
+        portfolio=Portfolio(holdings),
+        hedge=parsed.hedge,
+        keeper=keeper,
+        reserve_usd=parsed.keeper.reserve_usd,
+    )
+
+
+def _keeper(file: str, raw: dict[str, Any], keeper: KeeperConfig) -> KeeperPolicy:
+    reserve = keeper.reserve_usd
+    if reserve is not None and not (reserve >= 0 and reserve < float("inf")):
+        loc = ("keeper", "reserve_usd")
+        raise ConfigError(file, _loc_path(loc), _lookup(raw, loc), "give USD >= 0, e.g. 5000")
+    try:
+        return keeper.policy()
+    except InputError as bad:
+        loc = ("keeper", bad.field)
+        value = _lookup(raw, loc)
+        shown = bad.value if value is _ABSENT else value
+        raise ConfigError(file, _loc_path(loc), shown, bad.fix) from None
 
 
 def _check_hedge(file: str, raw: dict[str, Any], hedge: HedgeConfig) -> None:

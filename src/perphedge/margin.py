@@ -274,6 +274,31 @@ def liquidation(
     return Liquidation(price, tier, rules, approximate)
 
 
+def wallet_for_liquidation_at(
+    pos: Position,
+    price: float,
+    tiers: TierTable,
+    *,
+    rules: Rules = Rules.BINANCE,
+    taker_fee: float = 0.0,
+) -> float:
+    """Isolated wallet (settle currency) that puts `pos`'s liquidation price at `price`.
+
+    The inverse of `liquidation`: at the liquidation price the margin balance equals the
+    maintenance margin, so WB = MM(price) - PnL(price), with MM of the bracket containing the
+    notional at `price` as `rules` define it (Bybit: the MM fixed at entry). For a short, any
+    wallet above it moves the liquidation price further up.
+    """
+    require_positive("price", price)
+    if rules is Rules.BYBIT:
+        entry_value = notional(pos, pos.entry_price)
+        tier = tiers.tier_for(entry_value)
+        mm = entry_value * tier.mmr - tier.cum
+    else:
+        mm = maintenance_margin(pos, price, tiers, rules, taker_fee)
+    return mm - unrealized_pnl(pos, price)
+
+
 def maintenance_terms(rules: Rules, tier: MarginTier, taker_fee: float) -> tuple[float, float]:
     """(rate, deduction) with MM = notional * rate - deduction, as `rules` define it.
 
