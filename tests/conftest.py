@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from perphedge.cli.app import main
+from perphedge.cli.wiring import Adapters
 from perphedge.report import render
 
 settings.register_profile(
@@ -41,17 +42,19 @@ def _isolated_home(
 def run_cli(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., CliResult]:
-    """Run `perphedge ARGS...` in-process with PERPHEDGE_HOME in a temp dir; returns code/out/err."""
+    """Run `perphedge ARGS...` in-process with PERPHEDGE_HOME in a temp dir; returns code/out/err.
+
+    `adapters=Adapters(...)` runs the commands on fakes of the ports instead of the real ones."""
     monkeypatch.setenv("PERPHEDGE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("COLUMNS", "200")
     # the same table width whatever the terminal (or xdist worker) the tests run in
     monkeypatch.setattr(render.console, "width", 200)
     monkeypatch.setattr(render.err_console, "width", 200)
 
-    def run(*args: str) -> CliResult:
+    def run(*args: str, adapters: Adapters | None = None) -> CliResult:
         capsys.readouterr()
         try:
-            main(list(args))
+            main(list(args), adapters)
             code = 0
         except SystemExit as done:
             code = int(done.code or 0)

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from perphedge.clocks import ManualClock
 from perphedge.errors import DataError
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.paper_state import PaperSettings
-from perphedge.exchanges.replay import ManualClock
 from perphedge.instruments import Perpetual
 from perphedge.live.execute import LiveSession, RunOptions
 from perphedge.live.reconcile import compare_with_journal

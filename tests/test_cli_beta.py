@@ -113,7 +113,7 @@ def test_bad_input_gets_one_line_and_exit_2(run_cli, args, needle):
 
 
 def test_planner_entry_point_gives_the_cli_numbers(run_cli):
-    from perphedge.cli.beta import BetaRequest, estimate_beta
+    from perphedge.services.beta import BetaRequest, estimate_beta
     from perphedge.store.market import MarketStore
 
     (cli_row,) = _beta_json(run_cli, "SOL", "--vs", "BTC", "--window", "180d")

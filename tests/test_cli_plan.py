@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from perphedge.cli import plan_inputs
+from perphedge.cli import wiring
+from perphedge.cli.wiring import Adapters
 from perphedge.errors import DataError
 from perphedge.instruments import ContractKind, TierTable
 from perphedge.ports import FundingRateQuote, MarketData, PriceQuote
@@ -138,22 +139,24 @@ class EmptyStore:
     def latest_price(self, exchange, symbol, kind="mark"):
         raise DataError(f"no {kind} prices for {exchange} {symbol}")
 
-    def funding(self, exchange, symbol):
+    def funding(self, exchange, symbol, since_ms=None, until_ms=None):
         raise DataError(f"no funding for {exchange} {symbol}")
 
+    def prices(self, exchange, symbol, kind="spot", interval="1d", since_ms=None, until_ms=None):
+        raise DataError(f"no {kind} prices for {exchange} {symbol}")
 
-def test_missing_price_with_no_store_exit_2(run_cli, tmp_path, monkeypatch):
-    monkeypatch.setattr(plan_inputs, "open_store", EmptyStore)
-    r = run_cli("plan", write(tmp_path, '[[holdings]]\nasset = "ETH"\nquantity = 8'))
+
+def test_missing_price_with_no_store_exit_2(run_cli, tmp_path):
+    text = '[[holdings]]\nasset = "ETH"\nquantity = 8'
+    r = run_cli("plan", write(tmp_path, text), adapters=Adapters(history=EmptyStore))
     assert r.code == 2
     assert r.err.strip() == (
         "error: no price for ETH: add price = ... to the holding or run perphedge data sync"
     )
 
 
-def test_no_store_falls_back_to_the_baseline_rate_with_a_note(run_cli, monkeypatch):
-    monkeypatch.setattr(plan_inputs, "open_store", EmptyStore)
-    data = json.loads(run_cli("plan", ISSUE, "--json").out)
+def test_no_store_falls_back_to_the_baseline_rate_with_a_note(run_cli):
+    data = json.loads(run_cli("plan", ISSUE, "--json", adapters=Adapters(history=EmptyStore)).out)
     assert data["legs"][0]["funding_rate"] == 0.0001
     assert any("baseline" in note for note in data["notes"])
 
@@ -178,12 +181,12 @@ class FakeMarket:
         return FundingRateQuote(symbol, -0.0002, 4.0, None, 0)
 
 
-def test_live_uses_the_market_data_port(run_cli, tmp_path, monkeypatch):
+def test_live_uses_the_market_data_port(run_cli, tmp_path):
     fake = FakeMarket()
     assert isinstance(fake, MarketData)
-    monkeypatch.setattr(plan_inputs, "open_live", lambda exchange, kind: fake)
     text = '[[holdings]]\nasset = "BTC"\nquantity = 1\n[hedge]\nleverage = 1'
-    r = run_cli("plan", write(tmp_path, text), "--live", "--json")
+    adapters = Adapters(live_market=lambda exchange, kind: fake)
+    r = run_cli("plan", write(tmp_path, text), "--live", "--json", adapters=adapters)
     assert r.code == 0, r.err
     (leg,) = json.loads(r.out)["legs"]
     assert (leg["mark"], leg["notional"], leg["funding_interval_hours"]) == (50_000, 50_000, 4)
@@ -197,7 +200,7 @@ def test_live_uses_the_market_data_port(run_cli, tmp_path, monkeypatch):
 def test_live_default_adapter_is_the_ccxt_market_data():
     from perphedge.exchanges.market_data import CcxtMarketData
 
-    market = plan_inputs.open_live("binance", ContractKind.INVERSE)
+    market = wiring.open_live("binance", ContractKind.INVERSE)
     assert isinstance(market, CcxtMarketData) and isinstance(market, MarketData)
     assert market.market_type == "inverse"  # built without any network call
 
@@ -222,7 +225,7 @@ def test_demo_plans_and_stresses_the_bundled_examples(run_cli):
 
 def test_proxy_without_beta_takes_it_from_the_store(run_cli, tmp_path):
     from perphedge.beta import CiMethod
-    from perphedge.cli.beta import BetaRequest, estimate_beta
+    from perphedge.services.beta import BetaRequest, estimate_beta
     from perphedge.store.market import MarketStore
 
     text = '[[holdings]]\nasset = "SOL"\nquantity = 100\nprice = 150\nproxy = "BTC"'

@@ -138,14 +138,14 @@ class _UnreachableMarket:
 
 
 def test_plan_live_with_the_exchange_unreachable_fails_instead_of_leaving_coins_unhedged(
-    run_cli, monkeypatch
+    run_cli,
 ):
     # `plan --live` offline printed a plan with no legs, "no linear perpetual for BTC on binance:
     # left unhedged; hedge it with a proxy, e.g. proxy = "BTC"" and exit 0.
-    from perphedge.cli import plan_inputs
+    from perphedge.cli.wiring import Adapters
 
-    monkeypatch.setattr(plan_inputs, "open_live", lambda exchange, kind: _UnreachableMarket())
-    r = run_cli("plan", str(LINEAR), "--live")
+    adapters = Adapters(live_market=lambda exchange, kind: _UnreachableMarket())
+    r = run_cli("plan", str(LINEAR), "--live", adapters=adapters)
     assert r.code == 4 and r.out == ""
     assert r.err.startswith("error: binance: load markets failed (NetworkError)")
     assert r.err.count("\n") == 1 and "proxy" not in r.err
@@ -233,8 +233,11 @@ def test_offline_plan_says_a_missing_perpetual_may_only_be_missing_from_the_bund
     r = run_cli("plan", str(LINEAR), "--exchange", "okx")
     assert r.code == 0, r.err
     text = " ".join((r.out + r.err).split())
-    assert "no linear perpetual for ETH on okx" in text
-    assert "ETH: no okx linear contract spec is bundled; plan --live reads the exchange's" in text
+    assert "no linear perpetual for ETH" not in text
+    assert (
+        "warning ETH: no okx linear contract spec for ETH is bundled for offline use: left "
+        "unhedged in this plan; plan --live reads the exchange's"
+    ) in text
     assert "BTC: no okx" not in text  # BTC's spec is bundled
 
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from perphedge.clocks import ManualClock
 from perphedge.errors import PermanentExchangeError, SafetyError, TemporaryExchangeError
-from perphedge.exchanges.replay import ManualClock
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.execute import (
     KILL_FILE,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from perphedge.exchanges.replay import ManualClock
+from perphedge.clocks import ManualClock
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.execute import execute, propose, resume_open_intents
 from perphedge.store import crashpoint

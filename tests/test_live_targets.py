@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from perphedge.clocks import ManualClock
 from perphedge.config import parse_portfolio
 from perphedge.errors import DataError
-from perphedge.exchanges.replay import ManualClock
-from perphedge.live.targets import hedge_targets
+from perphedge.services.targets import hedge_targets
 from tests.live_support import BTC, ETH, T0, StaticMarket
 
 HOLDINGS = """

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perphedge.clocks import ManualClock
 from perphedge.errors import PermanentExchangeError
 from perphedge.exchanges.paper import PaperExchange
-from perphedge.exchanges.replay import ManualClock
 from perphedge.ports import Account, Execution, OrderRequest, OrderSide, OrderStatus, OrderType
 from tests.live_support import BTC, T0, StaticMarket, make_paper
 

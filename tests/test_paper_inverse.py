@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perphedge.clocks import ManualClock
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.paper_state import PaperSettings
-from perphedge.exchanges.replay import ManualClock
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.execute import execute, propose, resume_open_intents
 from perphedge.live.reconcile import compare_with_journal

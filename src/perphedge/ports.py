@@ -2,6 +2,7 @@
 
     Clock        now_ms()
     MarketData   mark_price(symbol), instrument(symbol), funding_rate(symbol)
+    History      latest_price(exchange, symbol, kind), prices(...), funding(...)   (stored data)
     Account      balances(), positions(symbols), open_orders(symbol), can_withdraw(),
                  funding_received(symbol, since_ms)                       (read only)
     Execution    place_order(req), cancel_order(symbol, id), fetch_order(symbol, id),
@@ -28,6 +29,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from perphedge.errors import InputError
 from perphedge.instruments import Perpetual
@@ -281,3 +285,52 @@ class Execution(Protocol):
         Venues refuse a change while a position or order is open: that raises ExchangeError
         before anything is sent."""
         ...
+
+
+class FundingRows(Protocol):
+    """Funding settlements, oldest first: epoch ms, rate per interval, interval hours."""
+
+    @property
+    def ts_ms(self) -> npt.NDArray[np.int64]: ...
+    @property
+    def rate(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def interval_hours(self) -> npt.NDArray[np.float64]: ...
+
+
+class PriceRows(Protocol):
+    """Candles, oldest first: open time in epoch ms and the close."""
+
+    @property
+    def ts_ms(self) -> npt.NDArray[np.int64]: ...
+    @property
+    def close(self) -> npt.NDArray[np.float64]: ...
+
+
+@runtime_checkable
+class History(Protocol):
+    """Stored market data (the local store: perphedge.store.market.MarketStore).
+
+    Every read raises DataError when the store holds nothing for the request."""
+
+    def latest_price(self, exchange: str, symbol: str, kind: str = "mark") -> tuple[int, float]:
+        """(epoch ms the price applies at, close) of the latest stored candle of `kind`."""
+        ...
+
+    def prices(
+        self,
+        exchange: str,
+        symbol: str,
+        kind: str = "spot",
+        interval: str = "1d",
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> PriceRows: ...
+
+    def funding(
+        self,
+        exchange: str,
+        symbol: str,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> FundingRows: ...

@@ -15,10 +15,10 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+from perphedge.clocks import SystemClock
 from perphedge.exchanges.ccxt_account import CcxtAccount
 from perphedge.exchanges.client import credentials_for, make_exchange
 from perphedge.exchanges.market_data import CcxtMarketData
-from perphedge.exchanges.replay import SystemClock
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.execute import (
     LiveSession,

@@ -1,98 +1,21 @@
 """`perphedge beta ASSET... --vs BTC`: minimum-variance hedge ratio and hedge effectiveness.
 
-Asset returns come from daily spot closes, hedge returns from the hedge perpetual's daily mark
-closes (or the kind chosen), both from the local market store; perphedge.beta does the rest.
+Options -> perphedge.services.beta.estimate_betas -> perphedge.report.beta_view.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import numpy as np
 import typer
 
-from perphedge.beta import (
-    AlignedReturns,
-    CiMethod,
-    HedgeRatioEstimate,
-    aligned_returns,
-    min_variance_hedge,
-)
-from perphedge.cli.market_args import parse_day_or_time, parse_days, symbol_pattern
+from perphedge.beta import CiMethod
+from perphedge.cli import wiring
+from perphedge.cli.market_args import parse_day_or_time, parse_days
 from perphedge.cli.options import choice
-from perphedge.errors import InputError
-from perphedge.report.render import console, fmt_num, fmt_pct, jsonable, print_json, table
-from perphedge.store.market import PRICE_KINDS, MarketStore
-
-CANDLES = "1d"  # return intervals are built from daily closes
-
-
-@dataclass(frozen=True)
-class BetaRow:
-    """One asset's estimate against the hedge instrument, with the data it used."""
-
-    asset: str
-    asset_symbol: str
-    hedge_symbol: str
-    returns: AlignedReturns
-    estimate: HedgeRatioEstimate
-
-
-def market_symbol(text: str, kind: str) -> str:
-    """ccxt symbol of `text` for a price kind: spot "ETH/USDT", perp or mark "ETH/USDT:USDT"."""
-    pattern = symbol_pattern(text)
-    if pattern.exact is None:
-        return f"{pattern.base}/USDT" if kind == "spot" else f"{pattern.base}/USDT:USDT"
-    if kind == "spot":
-        return pattern.exact.partition(":")[0]
-    if ":" not in pattern.exact:
-        quote = pattern.exact.partition("/")[2]
-        return f"{pattern.exact}:{quote}"
-    return pattern.exact
-
-
-@dataclass(frozen=True)
-class BetaRequest:
-    """What to estimate against: the hedge coin and the data choices (defaults as the CLI's)."""
-
-    vs: str = "BTC"
-    window_days: int = 365
-    interval_days: int = 1
-    exchange: str = "binance"
-    asset_kind: str = "spot"
-    hedge_kind: str = "mark"
-    ewma_halflife: float | None = None
-    until_ms: int | None = None
-    ci_method: CiMethod = CiMethod.BOOTSTRAP
-    ci_level: float = 0.95
-    seed: int = 0
-
-
-def estimate_beta(store: MarketStore, asset: str, req: BetaRequest) -> BetaRow:
-    """Minimum-variance hedge ratio of `asset` against `req.vs` from stored daily closes.
-
-    The planner's proxy hedges can call this (e.g. estimate_beta(MarketStore(), "SOL",
-    BetaRequest(vs="BTC")).estimate.beta). DataError when a series is missing.
-    """
-    venue = req.exchange.strip().lower()
-    hedge_symbol = market_symbol(req.vs, req.hedge_kind)
-    asset_symbol = market_symbol(asset, req.asset_kind)
-    hedge = store.prices(venue, hedge_symbol, req.hedge_kind, CANDLES, until_ms=req.until_ms)
-    px = store.prices(venue, asset_symbol, req.asset_kind, CANDLES, until_ms=req.until_ms)
-    rets = aligned_returns(
-        px.ts_ms, px.close, hedge.ts_ms, hedge.close, req.window_days, req.interval_days
-    )
-    est = min_variance_hedge(
-        rets.asset,
-        rets.hedge,
-        ewma_halflife=req.ewma_halflife,
-        ci_level=req.ci_level,
-        ci_method=req.ci_method,
-        rng=np.random.default_rng(req.seed),
-    )
-    return BetaRow(asset, asset_symbol, hedge_symbol, rets, est)
+from perphedge.report.beta_view import beta_json, beta_renderables
+from perphedge.report.render import console, print_json
+from perphedge.services.beta import BetaRequest, check_returns_fit, estimate_betas
 
 
 def beta(
@@ -118,15 +41,9 @@ def beta(
 
     Also the hedge effectiveness (variance removed), with confidence intervals for both.
     """
-    for field, kind in (("--asset-kind", asset_kind), ("--hedge-kind", hedge_kind)):
-        if kind not in PRICE_KINDS:
-            raise InputError(field, kind, f"use one of {', '.join(PRICE_KINDS)}")
     window_days = parse_days("--window", window)
     interval_days = parse_days("--interval", interval)
-    if interval_days * 5 > window_days:
-        raise InputError(
-            "--interval", interval, f"needs at least 5 returns inside --window {window}"
-        )
+    check_returns_fit(interval, interval_days, window, window_days)
     req = BetaRequest(
         vs=vs,
         window_days=window_days,
@@ -140,86 +57,12 @@ def beta(
         ci_level=ci_level,
         seed=seed,
     )
-    store = MarketStore()
-    rows = [estimate_beta(store, asset, req) for asset in assets]
-    venue, method = req.exchange, req.ci_method
+    rows = estimate_betas(wiring.current().history(), tuple(assets), req)
     if as_json:
-        print_json([_row_json(r, venue, asset_kind, hedge_kind) for r in rows])
+        print_json(beta_json(rows, req))
     else:
-        _print_table(rows, venue, asset_kind, hedge_kind, method)
-
-
-def _day(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d")
-
-
-def _row_json(row: BetaRow, venue: str, asset_kind: str, hedge_kind: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "asset": row.asset,
-        "exchange": venue,
-        "asset_symbol": row.asset_symbol,
-        "asset_kind": asset_kind,
-        "hedge_symbol": row.hedge_symbol,
-        "hedge_kind": hedge_kind,
-        "start": _day(row.returns.start_ms),
-        "end": _day(int(row.returns.end_ts_ms[-1])),
-        "interval_days": row.returns.interval_days,
-    }
-    out.update(jsonable(row.estimate))
-    return out
-
-
-def _ci(bounds: tuple[float, float], fmt: str) -> str:
-    if fmt == "pct":
-        return f"{fmt_pct(bounds[0], 1)} … {fmt_pct(bounds[1], 1)}"
-    return f"{fmt_num(bounds[0], 3)} … {fmt_num(bounds[1], 3)}"
-
-
-def _print_table(
-    rows: list[BetaRow], venue: str, asset_kind: str, hedge_kind: str, method: CiMethod
-) -> None:
-    level = rows[0].estimate.ci_level if rows else 0.95
-    body = [
-        [
-            f"{r.asset_symbol} ({asset_kind})",
-            f"{_day(r.returns.start_ms)} → {_day(int(r.returns.end_ts_ms[-1]))}",
-            f"{r.returns.interval_days}d",
-            str(r.estimate.n_obs),
-            fmt_num(r.estimate.beta, 3),
-            _ci(r.estimate.beta_ci, "num"),
-            fmt_pct(r.estimate.hedge_effectiveness, 1),
-            _ci(r.estimate.he_ci, "pct"),
-            fmt_num(r.estimate.rho, 3),
-            "equal"
-            if r.estimate.ewma_halflife is None
-            else f"EWMA hl {r.estimate.ewma_halflife:g}",
-        ]
-        for r in rows
-    ]
-    hedge = rows[0].hedge_symbol if rows else "?"
-    console.print(
-        table(
-            f"Minimum-variance hedge ratio vs {hedge} ({hedge_kind}) on {venue}",
-            [
-                "asset",
-                "window",
-                "returns",
-                "n",
-                "beta",
-                f"beta {level:.0%} CI",
-                "HE",
-                f"HE {level:.0%} CI",
-                "rho",
-                "weights",
-            ],
-            body,
-        )
-    )
-    console.print(
-        "beta = hedge notional per 1 USD of the asset (OLS slope, Ederington 1979); "
-        f"HE = share of return variance the hedge removes (= rho²); CI: {method.value}.",
-        highlight=False,
-    )
+        for item in beta_renderables(rows, req):
+            console.print(item)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,12 +14,13 @@ from pathlib import Path
 import typer
 from rich.rule import Rule
 
-from perphedge.cli.plan import make_plan
+from perphedge.cli import wiring
 from perphedge.config import load_portfolio
 from perphedge.funding import SIGN_RULE
-from perphedge.hedge.stress import StressSpec, run_stress
+from perphedge.hedge.stress import StressSpec
 from perphedge.report.plan_view import plan_renderables, stress_renderables
 from perphedge.report.render import console
+from perphedge.services.plan import PlanRequest, stress_portfolio
 
 EXAMPLES = ("portfolio.toml", "portfolio_proxy.toml", "portfolio_inverse.toml")
 
@@ -33,13 +34,14 @@ def _show(name: str, stress_it: bool) -> None:
     path = example_path(name)
     cfg = load_portfolio(path)
     console.print(Rule(f"perphedge plan {name}"))
-    plan, notes = make_plan(cfg)
-    for item in plan_renderables(plan, notes):
+    ports = wiring.current()
+    outcome = stress_portfolio(cfg, PlanRequest(), StressSpec(), ports.history(), ports.clock)
+    planned = outcome.planned
+    for item in plan_renderables(planned.plan, planned.notes, planned.stale):
         console.print(item)
     if stress_it:
         console.print(Rule(f"perphedge stress {name}"))
-        result = run_stress(plan, StressSpec())
-        for item in stress_renderables(result):
+        for item in stress_renderables(outcome.stress):
             console.print(item)
 
 

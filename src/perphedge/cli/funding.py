@@ -29,18 +29,14 @@ from perphedge.carry import (
     compare_venues,
     short_funding,
 )
-from perphedge.cli.market_args import (
-    check_exchanges,
-    date_range,
-    funding_markets,
-    symbol_pattern,
-)
+from perphedge.cli.market_args import check_exchanges, date_range, funding_markets
 from perphedge.errors import DataError
 from perphedge.exchanges.capabilities import require_for
 from perphedge.funding import SIGN_RULE, describe_for_short
 from perphedge.report.funding_chart import CumulativeLine, figure, write_chart
 from perphedge.report.render import console, fmt_pct, jsonable, print_json, table
 from perphedge.store.market import Coverage, MarketStore
+from perphedge.symbols import symbol_pattern
 from perphedge.venues.registry import VENUES
 
 

@@ -37,10 +37,11 @@ from perphedge.live.execute import (
 )
 from perphedge.live.reconcile import read_exchange
 from perphedge.live.session import Ports, live_ports, paper_live_ports, paper_ports
-from perphedge.live.targets import hedge_targets, perp_symbol
 from perphedge.report.render import console, err_console, fmt_num, print_json, table
+from perphedge.services.targets import hedge_targets
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
+from perphedge.symbols import perp_symbol
 from perphedge.units import to_decimal
 from perphedge.venues.registry import venue
 

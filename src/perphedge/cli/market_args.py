@@ -1,21 +1,19 @@
-"""Parsing shared by the market-data analytics commands: dates, symbols, venues, windows.
+"""Parsing shared by the market-data analytics commands: dates, venues, windows.
 
-Symbols may be written "BTC" (every linear perpetual on BTC: USDT, USDC or USD settled),
-"BTCUSDT" (BTC/USDT:USDT) or a ccxt unified symbol ("BTC/USDT:USDT", "BTC/USD:BTC", "BTC/USDT").
+Symbols are parsed by perphedge.symbols (symbol_pattern).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from perphedge.errors import DataError, InputError
 from perphedge.store.market import Coverage
+from perphedge.symbols import SymbolPattern
 from perphedge.venues.registry import VENUES
 
-QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD")
 _DAYS = re.compile(r"^(\d+)\s*([dwy])$")
 _DAYS_PER = {"d": 1, "w": 7, "y": 365}
 
@@ -51,36 +49,6 @@ def parse_days(field: str, text: str) -> int:
     if match is None or int(match.group(1)) <= 0:
         raise InputError(field, text, "give a number of days, weeks or years, e.g. 365d, 8w, 2y")
     return int(match.group(1)) * _DAYS_PER[match.group(2)]
-
-
-@dataclass(frozen=True)
-class SymbolPattern:
-    """What the user asked for: a base coin and, when given, the exact ccxt symbol."""
-
-    text: str
-    base: str
-    exact: str | None  # None: every linear perpetual on `base`
-
-    def matches(self, symbol: str) -> bool:
-        if self.exact is not None:
-            return symbol == self.exact
-        base, _, rest = symbol.partition("/")
-        quote, _, settle = rest.partition(":")
-        return base == self.base and settle == quote and quote in QUOTES
-
-
-def symbol_pattern(text: str) -> SymbolPattern:
-    """Parse "BTC", "BTCUSDT" or "BTC/USDT:USDT"; InputError for anything else."""
-    raw = text.strip().upper()
-    if re.fullmatch(r"[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?", raw):
-        return SymbolPattern(text, raw.partition("/")[0], raw)
-    for quote in QUOTES:
-        if raw.endswith(quote) and len(raw) > len(quote) and raw.isalnum():
-            base = raw[: -len(quote)]
-            return SymbolPattern(text, base, f"{base}/{quote}:{quote}")
-    if re.fullmatch(r"[A-Z0-9]{1,15}", raw):
-        return SymbolPattern(text, raw, None)
-    raise InputError("SYMBOL", text, "write BTC, BTCUSDT or BTC/USDT:USDT")
 
 
 def check_exchanges(names: Sequence[str], coverage: Sequence[Coverage], dataset: str) -> list[str]:

@@ -36,7 +36,6 @@ from perphedge.live.monitor import (
     snapshot,
 )
 from perphedge.live.session import Ports
-from perphedge.live.targets import hedge_targets
 from perphedge.report.render import (
     console,
     err_console,
@@ -46,6 +45,7 @@ from perphedge.report.render import (
     print_json,
     table,
 )
+from perphedge.services.targets import hedge_targets
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
 

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import ccxt
-
 from perphedge.errors import CapabilityError
 from perphedge.venues.registry import COMMAND_NEEDS, VENUES, Capability, Support, Venue, venue
 
@@ -58,6 +56,8 @@ _ORDER_BUILDERS = (
 @functools.cache
 def _exchange(ccxt_id: str) -> Any:
     """A ccxt exchange object (no network: constructing one sends nothing)."""
+    import ccxt  # imported on first use: offline commands start without it
+
     return getattr(ccxt, ccxt_id)()
 
 
@@ -155,6 +155,8 @@ def capability_table() -> list[VenueCapabilities]:
 
 
 def ccxt_version() -> str:
+    import ccxt
+
     return str(ccxt.__version__)
 
 

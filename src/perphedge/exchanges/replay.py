@@ -18,13 +18,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from perphedge.clocks import SystemClock
 from perphedge.errors import DataError, InputError
 from perphedge.instruments import Perpetual
 from perphedge.ports import Clock, FundingRateQuote, PriceQuote
@@ -36,26 +35,6 @@ HOUR_MS = 3_600_000
 REPLAY_LEAD_DAYS = 14
 MARK_INTERVALS = ("1h", "8h", "1d")
 MAX_REPLAY_GAP_MS = 2 * 24 * HOUR_MS  # a mark older than this means the replay ran out
-
-
-class SystemClock:
-    """Wall-clock time."""
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000)
-
-
-@dataclass
-class ManualClock:
-    """A clock that moves only when told (tests, simulations)."""
-
-    now: int
-
-    def now_ms(self) -> int:
-        return self.now
-
-    def advance(self, hours: float) -> None:
-        self.now += int(hours * HOUR_MS)
 
 
 class ReplayClock:

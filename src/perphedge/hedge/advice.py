@@ -1,6 +1,7 @@
 """Warnings and notes of a hedge plan: what the user should act on or know.
 
 Pure. Warning codes (stable for scripts): liquidation_close, funding_cost, no_perpetual,
+no_offline_spec,
 below_minimum (raised while sizing, in perphedge.hedge.sizing).
 """
 
@@ -46,11 +47,26 @@ def leg_warnings(leg: HedgeLeg, spec: HedgeSpec) -> list[PlanWarning]:
 
 
 def no_perpetual_warnings(
-    portfolio: Portfolio, spec: HedgeSpec, markets: Mapping[str, LegMarket | None]
+    portfolio: Portfolio,
+    spec: HedgeSpec,
+    markets: Mapping[str, LegMarket | None],
+    unbundled: frozenset[str] = frozenset(),
 ) -> list[PlanWarning]:
+    """A warning per hedge asset left without a perpetual. `unbundled`: assets whose offline
+    contract spec is missing (the venue may list them), said as such."""
     out = []
     for asset in dict.fromkeys(h.hedge_asset for h in portfolio.holdings):
-        if markets.get(asset) is None:
+        if asset in unbundled:
+            out.append(
+                PlanWarning(
+                    "no_offline_spec",
+                    asset,
+                    f"no {spec.exchange} {spec.kind.value} contract spec for {asset} is "
+                    "bundled for offline use: left unhedged in this plan; plan --live reads "
+                    "the exchange's",
+                )
+            )
+        elif markets.get(asset) is None:
             out.append(
                 PlanWarning(
                     "no_perpetual",

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from perphedge.config import HedgeConfig
 from perphedge.errors import InputError, require_finite
 from perphedge.funding import funding_payment
 from perphedge.hedge.advice import leg_notes, leg_warnings, market_notes, no_perpetual_warnings
@@ -45,6 +46,7 @@ from perphedge.margin import MarginMode, Position, PositionRisk, Side, position_
 from perphedge.portfolio import Holding, Portfolio, Valuation, valuation
 from perphedge.ports import OrderSide, OrderType
 from perphedge.units import periods_per_year, round_price_to_tick, round_qty_to_step
+from perphedge.venues.registry import venue
 
 __all__ = [
     "INVERSE_RESIDUAL_RISKS",
@@ -56,8 +58,32 @@ __all__ = [
     "PlanWarning",
     "PlannedOrder",
     "build_plan",
+    "hedge_spec",
     "round_contracts",
 ]
+
+
+def hedge_spec(
+    hedge: HedgeConfig,
+    exchange: str | None = None,
+    min_liquidation_distance: float = 0.30,
+    max_funding_cost_apr: float = 0.05,
+) -> HedgeSpec:
+    """THE HedgeSpec of a portfolio file's [hedge] table (every command and loop builds it here).
+
+    `exchange` overrides the file's venue; the limits are fractions (0.30 = 30 %)."""
+    venue_info = venue(exchange or hedge.exchange)
+    return HedgeSpec(
+        ratio=hedge.ratio,
+        leverage=hedge.leverage,
+        exchange=venue_info.name,
+        kind=hedge.kind,
+        margin_mode=hedge.mode,
+        rules=venue_info.liquidation_rules,
+        order_type=hedge.order,
+        min_liquidation_distance=min_liquidation_distance,
+        max_funding_cost_apr=max_funding_cost_apr,
+    )
 
 
 def round_contracts(contracts: float, step: float) -> Decimal:
@@ -293,11 +319,13 @@ def build_plan(
     spec: HedgeSpec,
     prices: Mapping[str, float],
     markets: Mapping[str, LegMarket | None],
+    unbundled: frozenset[str] = frozenset(),
 ) -> HedgePlan:
     """The hedge plan for `portfolio` (see the module docstring).
 
     `prices`: USD per coin for holdings without a price of their own. `markets`: for each hedge
-    asset (the coin itself or its proxy), the perpetual to use, or None when there is none.
+    asset (the coin itself or its proxy), the perpetual to use, or None when there is none
+    (`unbundled`: none because no offline contract spec is bundled; the venue may list one).
     Leverage above a bracket's maximum raises InputError (from `margin.position_risk`).
     """
     values = valuation(portfolio, prices)
@@ -305,7 +333,7 @@ def build_plan(
     legs, warnings = _build_legs(groups, spec)
     by_symbol = {leg.symbol: leg for leg in legs}
     exposures = _exposures(portfolio, values, spec, markets, by_symbol)
-    warnings = no_perpetual_warnings(portfolio, spec, markets) + warnings
+    warnings = no_perpetual_warnings(portfolio, spec, markets, unbundled) + warnings
     notes: list[str] = []
     for leg in legs:
         warnings += leg_warnings(leg, spec)

@@ -18,10 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from perphedge.clocks import ManualClock
 from perphedge.errors import CapabilityError, DataError
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.paper_state import PaperSettings, paper_path
-from perphedge.exchanges.replay import ManualClock, ReplayClock, StoreMarketData, replay_start_ms
+from perphedge.exchanges.replay import ReplayClock, StoreMarketData, replay_start_ms
 from perphedge.ports import Account, Clock, Execution, MarketData
 from perphedge.venues.registry import venue
 
@@ -92,7 +93,7 @@ def paper_live_ports(exchange: str, home: Path, base_url: str | None = None) -> 
         client_mod: Any = importlib.import_module("perphedge.exchanges.client")
     except ImportError:
         raise CapabilityError(f"no market-data adapter for {name}; use --paper alone") from None
-    from perphedge.exchanges.replay import SystemClock
+    from perphedge.clocks import SystemClock
 
     public = client_mod.make_exchange(name, "linear", base_url=base_url, use_keyring=False)
     if base_url:  # a local test exchange: no client-side pacing needed
@@ -126,7 +127,7 @@ def live_ports(exchange: str, base_url: str | None = None, market: str = "linear
         raise CapabilityError(
             f"no exchange adapter for {name} in this installation; use --paper"
         ) from None
-    from perphedge.exchanges.replay import SystemClock
+    from perphedge.clocks import SystemClock
 
     ccxt_exchange = client_mod.make_exchange(name, market, base_url=base_url)
     if base_url:  # a local test exchange: no client-side pacing needed

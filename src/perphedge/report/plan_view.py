@@ -15,7 +15,16 @@ from rich.table import Table
 
 from perphedge.hedge.sizing import HedgeLeg, HedgePlan
 from perphedge.hedge.stress import Outcome, StressResult
-from perphedge.report.render import fmt_num, fmt_pct, jsonable, key_value_table, table
+from perphedge.report.render import (
+    fmt_num,
+    fmt_pct,
+    fmt_rate,
+    iso_time,
+    jsonable,
+    key_value_table,
+    table,
+)
+from perphedge.services.inputs import AsOf
 
 
 def _leg_dict(leg: HedgeLeg) -> dict[str, Any]:
@@ -50,8 +59,14 @@ def _leg_dict(leg: HedgeLeg) -> dict[str, Any]:
     }
 
 
-def plan_dict(plan: HedgePlan, notes: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The plan as JSON-ready data (USD unless a key says `_settle`)."""
+def plan_dict(
+    plan: HedgePlan,
+    notes: tuple[str, ...] = (),
+    stale: tuple[str, ...] = (),
+    as_of: tuple[AsOf, ...] = (),
+) -> dict[str, Any]:
+    """The plan as JSON-ready data (USD unless a key says `_settle`); `as_of`: each input's
+    source and time (ISO UTC, null when given in the file), `stale`: warnings about old data."""
     spec = plan.spec
     data = {
         "exchange": spec.exchange,
@@ -71,6 +86,15 @@ def plan_dict(plan: HedgePlan, notes: tuple[str, ...] = ()) -> dict[str, Any]:
         "orders": plan.orders,
         "warnings": plan.warnings,
         "notes": [*notes, *plan.notes],
+        "stale": list(stale),
+        "as_of": [
+            {
+                "input": a.subject,
+                "source": a.source,
+                "time": None if a.ts_ms is None else iso_time(a.ts_ms),
+            }
+            for a in as_of
+        ],
         "orders_sent": False,
     }
     result: dict[str, Any] = jsonable(data)
@@ -142,7 +166,7 @@ def _funding_table(plan: HedgePlan) -> Table:
     rows = [
         (
             leg.symbol,
-            f"{leg.rate_per_interval:+.4%}/{leg.interval_hours:g}h",
+            fmt_rate(leg.rate_per_interval, leg.interval_hours),
             fmt_num(leg.funding_per_day_usd),
             fmt_num(leg.funding_per_year_usd),
             fmt_pct(leg.funding_apr),
@@ -190,11 +214,14 @@ def _orders(plan: HedgePlan) -> Table:
     )
 
 
-def plan_renderables(plan: HedgePlan, notes: tuple[str, ...] = ()) -> list[RenderableType]:
+def plan_renderables(
+    plan: HedgePlan, notes: tuple[str, ...] = (), stale: tuple[str, ...] = ()
+) -> list[RenderableType]:
     """Exposure, legs, totals, orders, then warnings and notes as plain lines."""
     out: list[RenderableType] = [_exposure_table(plan), _legs_table(plan), _funding_table(plan)]
     out += [_totals(plan), _orders(plan)]
     out += [f"[bold yellow]warning[/] {w.subject}: {w.message}" for w in plan.warnings]
+    out += [f"[bold yellow]warning[/] stale data: {line}" for line in stale]
     out += [f"note: {n}" for n in (*notes, *plan.notes)]
     return out
 

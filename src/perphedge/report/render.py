@@ -85,3 +85,15 @@ def key_value_table(title: str, rows: Iterable[tuple[str, str]]) -> Table:
     for key, value in rows:
         out.add_row(key, value)
     return out
+
+
+def iso_time(ts_ms: int) -> str:
+    """'2026-06-29T00:00:00Z' for an epoch-ms time (UTC)."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fmt_rate(rate_per_interval: float, interval_hours: float) -> str:
+    """A funding rate as every command prints it: '+0.0100%/8h' (positive: the short earns)."""
+    return f"{rate_per_interval:+.4%}/{interval_hours:g}h"

@@ -29,10 +29,10 @@ from perphedge.errors import DataError, InputError
 from perphedge.store.market import (
     FUNDING_COLUMNS,
     PRICE_COLUMNS,
-    PRICE_KINDS,
     MarketStore,
     interval_ms,
 )
+from perphedge.symbols import PRICE_KINDS
 
 MIN_TS_MS = 1_230_768_000_000  # 2009-01-01
 MAX_TS_MS = 4_102_444_800_000  # 2100-01-01

@@ -42,17 +42,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
+
+if TYPE_CHECKING:  # pyarrow loads with the first write or export, not with every read
+    import pyarrow as pa
 
 from perphedge.errors import DataError, InputError
 from perphedge.store.paths import market_store_path
+from perphedge.symbols import PRICE_KINDS
 
-PRICE_KINDS = ("spot", "perp", "mark")
 DEFAULT_LOCK_WAIT_S = 2.0
 LOCK_POLL_S = 0.1
 _INTERVAL = re.compile(r"^(\d+)([mhdw])$")

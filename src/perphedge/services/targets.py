@@ -1,4 +1,4 @@
-"""Hedge targets for a live run: the portfolio file through the planner, at the venue's prices.
+"""Hedge targets service for a live or paper run: the portfolio file through the planner, at the venue's prices.
 
 `hedge_targets(config, market)` builds the same `HedgePlan` as `perphedge plan` (perphedge.hedge.sizing),
 with the instrument, mark and funding rate of each hedge asset read from the `MarketData` port
@@ -15,35 +15,17 @@ from dataclasses import dataclass, replace
 from perphedge.config import PortfolioConfig
 from perphedge.errors import ExchangeError, InputError, PerphedgeError
 from perphedge.hedge.orders import LegTarget
-from perphedge.hedge.sizing import HedgePlan, HedgeSpec, LegMarket, build_plan
+from perphedge.hedge.sizing import HedgePlan, LegMarket, build_plan, hedge_spec
 from perphedge.instruments import ContractKind
 from perphedge.portfolio import Portfolio
 from perphedge.ports import MarketData
-from perphedge.venues.registry import venue
+from perphedge.symbols import perp_symbol
 
 
 @dataclass(frozen=True)
 class HedgeTargets:
     plan: HedgePlan
     targets: tuple[LegTarget, ...]
-
-
-def perp_symbol(asset: str, kind: ContractKind) -> str:
-    """ccxt unified symbol of `asset`'s USDT-margined (linear) or coin-margined perpetual."""
-    return f"{asset}/USDT:USDT" if kind is ContractKind.LINEAR else f"{asset}/USD:{asset}"
-
-
-def spec_of(config: PortfolioConfig) -> HedgeSpec:
-    hedge = config.hedge
-    return HedgeSpec(
-        ratio=hedge.ratio,
-        leverage=hedge.leverage,
-        exchange=hedge.exchange,
-        kind=hedge.kind,
-        margin_mode=hedge.mode,
-        rules=venue(hedge.exchange).liquidation_rules,
-        order_type=hedge.order,
-    )
 
 
 def _leg_market(market: MarketData, symbol: str) -> LegMarket | None:
@@ -67,7 +49,7 @@ def _leg_market(market: MarketData, symbol: str) -> LegMarket | None:
 
 def hedge_targets(config: PortfolioConfig, market: MarketData) -> HedgeTargets:
     """The plan and per-leg targets (see the module docstring)."""
-    spec = spec_of(config)
+    spec = hedge_spec(config.hedge)
     holdings = config.portfolio.holdings
     markets = {
         asset: _leg_market(market, perp_symbol(asset, spec.kind))
