@@ -23,22 +23,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from perphedge.backtest import BacktestSpec, MarketArrays, run_backtest
 from perphedge.backtest.choices import RUN_KEYS, make_policy, parse_grid
 from perphedge.backtest.data import fmt_ms
-from perphedge.cli.backtest import (
-    Prepared,
-    RunSettings,
-    make_spec,
-    parse_date_ms,
-    prepare,
-    print_notes,
-    start_cash,
-)
+from perphedge.cli.backtest import parse_date_ms, print_notes
+from perphedge.cli.options import choice
+from perphedge.config import load_portfolio
 from perphedge.errors import (
     InputError,
     require_non_negative,
     require_positive,
 )
-from perphedge.report.backtest_view import Summary
+from perphedge.instruments import ContractKind
 from perphedge.report.render import console, err_console, fmt_num, fmt_pct, print_json, table
+from perphedge.services.backtest import (
+    Prepared,
+    RunSettings,
+    Summary,
+    make_spec,
+    prepare,
+    start_cash,
+)
+from perphedge.store.market import MarketStore
 
 # Metrics where a smaller number ranks first; all others rank the larger first.
 LOWER_IS_BETTER = frozenset(
@@ -173,16 +176,22 @@ def _table(title: str, rows: list[dict[str, Any]], rank: str) -> object:
     return table(title, headers, [_cells(r, extra, kinds) for r in rows])
 
 
+def _kind(text: str) -> ContractKind | None:
+    return choice(ContractKind, "--grid contract", text) if text else None
+
+
 def _prepare_all(
     portfolio: Path, kinds: list[str], since: int, until: int, strict: bool, store: Path | None
 ) -> dict[str, Prepared]:
     """Market data per contract kind, cut to the span they all cover so the runs compare."""
-    preps = {k: prepare(portfolio, since, until, k or None, strict, store) for k in kinds}
+    config = load_portfolio(portfolio)
+    market_store = MarketStore(store)
+    preps = {k: prepare(config, since, until, _kind(k), strict, market_store) for k in kinds}
     start = max(int(p.market.times_ms[0]) for p in preps.values())
     end = min(int(p.market.times_ms[-1]) for p in preps.values())
     if any((int(p.market.times_ms[0]), int(p.market.times_ms[-1])) != (start, end)
            for p in preps.values()):  # fmt: skip
-        preps = {k: prepare(portfolio, start, end, k or None, strict, store) for k in kinds}
+        preps = {k: prepare(config, start, end, _kind(k), strict, market_store) for k in kinds}
     return preps
 
 

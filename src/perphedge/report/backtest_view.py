@@ -7,8 +7,7 @@ zero hedge costs) and, for the page, its curves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,40 +18,7 @@ from perphedge.backtest.data import fmt_ms
 from perphedge.backtest.result import BacktestResult
 from perphedge.report.html import ChartRun, MetricsTable
 from perphedge.report.render import fmt_num, fmt_pct, table
-
-Summary = dict[str, float | int]
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run to show; the unhedged run carries a hedged result and shows its unhedged curve."""
-
-    name: str
-    params: Mapping[str, float]
-    summary: Summary
-    result: BacktestResult
-
-
-def unhedged_summary(result: BacktestResult) -> Summary:
-    """The summary keys for holding the coins and the starting cash, with no hedge."""
-    eq, t = result.equity_unhedged_usd, result.times_ms
-    var, cvar = metrics.var_cvar(eq, t, level=0.95)
-    zero_cost = ("funding_pnl", "fees", "basis_pnl", "liquidation_loss", "top_ups", "share_hedged")
-    summary: Summary = {
-        "total_return": metrics.total_return(eq),
-        "volatility": metrics.annualised_volatility(eq, t),
-        "max_drawdown": metrics.max_drawdown(eq),
-        "worst_month": metrics.worst_month(eq, t),
-        "var_95": var,
-        "cvar_95": cvar,
-        "hedge_effectiveness": 0.0,
-        "upside_given_up": 0.0,
-        "liquidations": 0,
-        "trades": 0,
-        "final_equity": float(eq[-1]),
-    }
-    summary.update(dict.fromkeys(zero_cost, 0.0))
-    return summary
+from perphedge.services.backtest import Prepared, Run, RunSettings
 
 
 def _pct(v: float | int) -> str:
@@ -172,3 +138,45 @@ def chart_runs(runs: Sequence[Run]) -> list[ChartRun]:
             )
         )
     return out
+
+
+def backtest_title(prep: Prepared, settings: RunSettings) -> str:
+    """'Backtest NAME: venue contract, leverage, from .. to .. (bars)'."""
+    t = prep.market.times_ms
+    return (
+        f"Backtest {prep.config.name}: {prep.config.hedge.exchange} {prep.kind.value}, "
+        f"{settings.leverage:g}x, {fmt_ms(int(t[0]))} to {fmt_ms(int(t[-1]))} "
+        f"({t.size} bars of {prep.bar_ms / 3_600_000:g} h)"
+    )
+
+
+def backtest_json(prep: Prepared, settings: RunSettings, runs: list[Run]) -> dict[str, object]:
+    """The backtest as JSON-ready data: window, notes, gaps and every run."""
+    t = prep.market.times_ms
+    return {
+        "portfolio": prep.config.name,
+        "exchange": prep.config.hedge.exchange,
+        "contract": prep.kind.value,
+        "leverage": settings.leverage,
+        "from": fmt_ms(int(t[0])),
+        "to": fmt_ms(int(t[-1])),
+        "bars": int(t.size),
+        "bar_hours": prep.bar_ms / 3_600_000,
+        "initial_cash_usd": runs[1].result.spec.initial_cash_usd,
+        "notes": [*prep.notes, *prep.aligned.notes],
+        "gaps": [g.describe() for g in prep.aligned.gaps],
+        "runs": [run_json(r) for r in runs],
+    }
+
+
+def notes_lines(prep: Prepared, max_gap_lines: int) -> list[str]:
+    """Coverage notes and data gaps as 'note: ...' and 'warning: ...' lines."""
+    lines = [f"note: {note}" for note in (*prep.notes, *prep.aligned.notes)]
+    gaps = prep.aligned.gaps
+    lines += [
+        f"warning: gap: {gap.describe()} (last value carried over; --strict refuses)"
+        for gap in gaps[:max_gap_lines]
+    ]
+    if len(gaps) > max_gap_lines:
+        lines.append(f"warning: {len(gaps) - max_gap_lines} more gaps")
+    return lines

@@ -1,0 +1,287 @@
+"""Backtest service: a portfolio file's hedge on stored history, unhedged, hedged and per policy.
+
+`prepare` loads the portfolio's market data on the backtest grid (perphedge.store.backtest_inputs)
+with the bundled contract specs of its hedge perpetuals; `run_backtests` runs the pure backtest
+core (perphedge.backtest) for each policy. `make_spec` and `start_cash` are shared with the sweep.
+Starting cash, unless given: the hedge's initial margin on the first bar (backtest.from_portfolio).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from perphedge import metrics
+from perphedge.backtest import BacktestSpec, MarketArrays, Policy, StaticRatio, run_backtest
+from perphedge.backtest.choices import make_policy, param_names, parse_params, policy_class
+from perphedge.backtest.data import AlignedMarket
+from perphedge.backtest.from_portfolio import (
+    Layout,
+    costs_for,
+    hedge_legs,
+    layout,
+    start_margin_usd,
+)
+from perphedge.backtest.result import BacktestResult
+from perphedge.config import PortfolioConfig
+from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
+from perphedge.instruments import ContractKind, MarginTier, Perpetual, TierTable
+from perphedge.store.backtest_inputs import load_aligned
+from perphedge.store.market import MarketStore
+from perphedge.venues import contract_specs
+
+Summary = dict[str, float | int]
+ASSUMED_MMR = 0.01
+TOP_UP_RESERVE = 1.0  # --top-up without --cash: reserve = this x the initial margin
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A portfolio's market data on the backtest grid, with its legs' instruments."""
+
+    config: PortfolioConfig
+    kind: ContractKind
+    plan: Layout
+    instruments: dict[str, Perpetual]
+    aligned: AlignedMarket
+    market: MarketArrays
+    notes: tuple[str, ...]
+
+    @property
+    def bar_ms(self) -> int:
+        return int(np.median(np.diff(self.market.times_ms)))
+
+
+def _instrument(exchange: str, asset: str, kind: ContractKind) -> tuple[Perpetual, str | None]:
+    """The bundled contract spec, else a generic one with a flat maintenance rate (noted)."""
+    found = contract_specs.find(exchange, asset, kind)
+    if found is not None:
+        assumed = "assumed" in found.tiers.source
+        note = f"{exchange} {found.symbol} tiers: {found.tiers.source}" if assumed else None
+        return found, note
+    inverse = kind is ContractKind.INVERSE
+    perp = Perpetual(
+        symbol=f"{asset}/USD:{asset}" if inverse else f"{asset}/USDT:USDT",
+        base=asset,
+        quote="USD" if inverse else "USDT",
+        settle=asset if inverse else "USDT",
+        kind=kind,
+        contract_size=(100.0 if asset == "BTC" else 10.0) if inverse else 1.0,
+        tiers=TierTable((MarginTier(0.0, math.inf, 125.0, ASSUMED_MMR, 0.0),), source="assumed"),
+        exchange=exchange,
+    )
+    size = f", {perp.contract_size:g} USD contracts" if inverse else ""
+    return perp, (
+        f"{exchange} {perp.symbol}: no bundled contract spec; flat {ASSUMED_MMR:.0%} maintenance "
+        f"rate, Binance regular fees{size} assumed"
+    )
+
+
+def prepare(
+    config: PortfolioConfig,
+    since_ms: int,
+    until_ms: int,
+    kind: ContractKind | None,
+    strict: bool,
+    store: MarketStore,
+) -> Prepared:
+    """The portfolio's market data on the backtest grid (`kind` None: the file's contract)."""
+    kind = kind or config.hedge.kind
+    plan = layout(config.portfolio, config.hedge.ratio)
+    if not plan.legs:
+        raise InputError("ratio", 0, "every holding has hedge ratio 0: nothing to backtest")
+    exchange = config.hedge.exchange.lower()
+    notes: list[str] = []
+    if config.hedge.margin_mode != "isolated":
+        notes.append(f"margin_mode {config.hedge.margin_mode}: modelled as isolated per leg")
+    instruments: dict[str, Perpetual] = {}
+    for asset in plan.hedge_assets:
+        instruments[asset], note = _instrument(exchange, asset, kind)
+        notes += [note] if note else []
+    aligned = load_aligned(
+        store,
+        exchange,
+        plan.assets,
+        [instruments[a].symbol for a in plan.hedge_assets],
+        since_ms,
+        until_ms,
+        strict=strict,
+    )
+    market = MarketArrays.from_dense_funding(
+        aligned.times_ms,
+        aligned.spot,
+        aligned.perp,
+        aligned.mark,
+        aligned.funding_rate,
+        aligned.funding_event,
+        aligned.spot_names,
+        aligned.instrument_names,
+        mark_high=aligned.mark_high,
+        mark_low=aligned.mark_low,
+    )
+    return Prepared(config, kind, plan, instruments, aligned, market, tuple(notes))
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Knobs shared by every run of one command."""
+
+    leverage: float
+    cash_usd: float | None  # None: the initial margin of the hedge (see from_portfolio)
+    top_up: bool
+    slippage_bp: float
+
+
+def make_spec(
+    prep: Prepared, policy: Policy, settings: RunSettings, cash_usd: float
+) -> BacktestSpec:
+    legs = hedge_legs(prep.plan, prep.instruments)
+    return BacktestSpec(
+        legs=legs,
+        policy=policy,
+        initial_cash_usd=cash_usd,
+        leverage=settings.leverage,
+        costs=costs_for(list(prep.instruments.values()), settings.slippage_bp),
+        auto_top_up=settings.top_up,
+    )
+
+
+def start_cash(prep: Prepared, ratio: float, leverage: float) -> float:
+    """Cash that funds the hedge's initial margin on the first bar."""
+    legs = hedge_legs(prep.plan, prep.instruments)
+    return start_margin_usd(legs, prep.market.spot[0], ratio, leverage)
+
+
+def policies_for(
+    names: list[str], params: dict[str, str], ratio: float, bar_ms: int
+) -> list[Policy]:
+    """The named policies with their parameters; InputError for a parameter none takes."""
+    taken = {p for name in names for p in param_names(policy_class(name))}
+    unknown = sorted(set(params) - taken)
+    if unknown:
+        raise InputError(
+            f"--param {unknown[0]}",
+            params[unknown[0]],
+            f"no chosen policy takes it ({', '.join(sorted(taken)) or 'give --policy first'})",
+        )
+    return [
+        make_policy(
+            name,
+            {k: v for k, v in params.items() if k in param_names(policy_class(name))},
+            ratio,
+            bar_ms,
+        )
+        for name in names
+    ]
+
+
+def settings_from(
+    prep: Prepared, leverage: float | None, cash: float | None, top_up: bool, slippage_bp: float
+) -> RunSettings:
+    """Run knobs from the options; the file's leverage unless one is given."""
+    lev = (
+        require_positive("--leverage", leverage)
+        if leverage is not None
+        else prep.config.hedge.leverage
+    )
+    return RunSettings(
+        leverage=lev,
+        cash_usd=None if cash is None else require_non_negative("--cash", cash),
+        top_up=top_up,
+        slippage_bp=require_non_negative(
+            "--slippage-bp", require_finite("--slippage-bp", slippage_bp)
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run to show; the unhedged run carries a hedged result and shows its unhedged curve."""
+
+    name: str
+    params: Mapping[str, float]
+    summary: Summary
+    result: BacktestResult
+
+
+def unhedged_summary(result: BacktestResult) -> Summary:
+    """The summary keys for holding the coins and the starting cash, with no hedge."""
+    eq, t = result.equity_unhedged_usd, result.times_ms
+    var, cvar = metrics.var_cvar(eq, t, level=0.95)
+    zero_cost = ("funding_pnl", "fees", "basis_pnl", "liquidation_loss", "top_ups", "share_hedged")
+    summary: Summary = {
+        "total_return": metrics.total_return(eq),
+        "volatility": metrics.annualised_volatility(eq, t),
+        "max_drawdown": metrics.max_drawdown(eq),
+        "worst_month": metrics.worst_month(eq, t),
+        "var_95": var,
+        "cvar_95": cvar,
+        "hedge_effectiveness": 0.0,
+        "upside_given_up": 0.0,
+        "liquidations": 0,
+        "trades": 0,
+        "final_equity": float(eq[-1]),
+    }
+    summary.update(dict.fromkeys(zero_cost, 0.0))
+    return summary
+
+
+def run_all(
+    prep: Prepared, policies: list[Policy], names: list[str], settings: RunSettings
+) -> list[Run]:
+    """Unhedged, hedged at the file's ratio, then one run per policy (named by `names`)."""
+    ratio = prep.config.hedge.ratio
+    cash = settings.cash_usd
+    if cash is None:
+        cash = start_cash(prep, max([ratio, *(p.params()[0] for p in policies)]), settings.leverage)
+        if settings.top_up:
+            cash *= 1 + TOP_UP_RESERVE  # a reserve to top up from, beside the initial margin
+    runs: list[Run] = []
+    for name, policy in [("hedged", StaticRatio(ratio)), *zip(names, policies, strict=True)]:
+        result = run_backtest(make_spec(prep, policy, settings, cash), prep.market)
+        params = {f: float(getattr(policy, f)) for f in param_names(type(policy))}
+        runs.append(Run(name, params, result.summary(), result))
+    base = runs[0].result
+    return [Run("unhedged", {}, unhedged_summary(base), base), *runs]
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    """What to run: the window, the policies (name and k=v parameters) and the run knobs."""
+
+    since_ms: int
+    until_ms: int
+    policies: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    kind: ContractKind | None = None
+    strict: bool = False
+    leverage: float | None = None
+    cash_usd: float | None = None
+    top_up: bool = False
+    slippage_bp: float = 1.0
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    """The prepared data, the knobs used and every run (unhedged first, then hedged)."""
+
+    prep: Prepared
+    settings: RunSettings
+    runs: tuple[Run, ...]
+
+
+def run_backtests(
+    config: PortfolioConfig, request: BacktestRequest, store: MarketStore
+) -> BacktestOutcome:
+    """Prepare `config`'s data and run it unhedged, hedged and under each policy."""
+    prep = prepare(config, request.since_ms, request.until_ms, request.kind, request.strict, store)
+    settings = settings_from(
+        prep, request.leverage, request.cash_usd, request.top_up, request.slippage_bp
+    )
+    names = [n.strip().lower() for n in request.policies]
+    ratio = config.hedge.ratio
+    policies = policies_for(names, parse_params(list(request.params)), ratio, prep.bar_ms)
+    return BacktestOutcome(prep, settings, tuple(run_all(prep, policies, names, settings)))
