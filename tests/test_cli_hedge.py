@@ -275,11 +275,10 @@ def test_paper_on_live_prices_sends_nothing_to_the_venue(run_cli, portfolio, hom
 
 
 def test_a_second_executing_run_is_refused_while_one_holds_the_lock(run_cli, portfolio, home):
-    import fcntl
+    from filelock import FileLock
 
     home.mkdir(parents=True)
-    with open(home / "run.lock", "a+") as held:  # another run is sending right now
-        fcntl.flock(held, fcntl.LOCK_EX)
+    with FileLock(home / "run.lock"):  # another run is sending right now
         r = run_cli("hedge", "open", str(portfolio), "--paper", "--execute", "--yes")
         assert r.code == 3 and "another perphedge run is sending orders" in r.err
         assert run_cli("hedge", "open", str(portfolio), "--paper").code == 0  # dry runs may read

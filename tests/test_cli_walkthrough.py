@@ -187,12 +187,19 @@ def test_liquidation_with_the_mark_past_the_liquidation_price_says_so(run_cli):
     assert alive["distance_to_liquidation"] == pytest.approx((72050 / 1.005 - 70000) / 70000)
 
 
-def test_monitor_help_gives_the_unit_of_its_thresholds(run_cli):
+def test_monitor_thresholds_are_percent_as_in_plan(run_cli, tmp_path):
     # plan --min-liq-distance 30 is percent; monitor --min-liq-distance 30 was taken as 3000 %
     # (every leg alerts) with help saying only "this fraction".
     text = " ".join(run_cli("monitor", "--help").out.split())
-    assert "(0.3 = 30 %; plan's --min-liq-distance is in percent)" in text
-    assert "(0.05 = 5 %)" in text and "(0.5 = 50 %)" in text
+    assert "(30 = 30 %, as in plan)" in text
+    assert "(5 = 5 %)" in text and "(50 = 50 %)" in text
+    r = run_cli("monitor", str(LINEAR), "--paper", "--once", "--min-liq-distance", "0.3")
+    assert r.code == 0, r.err
+    assert "limit 0%" not in r.out  # 0.3 % now: no leg is that close
+    r = run_cli("monitor", str(LINEAR), "--paper", "--once", "--min-liq-distance", "3000")
+    assert r.code == 2 and r.err == (
+        "error: --min-liq-distance=3000.0 is invalid: give a percent, 0-100 (30 = 30 %)\n"
+    )
 
 
 def test_paper_commands_without_a_coin_margined_account_say_how_to_make_one(run_cli):

@@ -7,6 +7,7 @@ an order.
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from perphedge.errors import InputError
@@ -54,3 +55,10 @@ def periods_per_year(interval_hours: float) -> float:
 def rel_close(a: float, b: float, rel: float = REL_TOL, abs_tol: float = 0.0) -> bool:
     """True when a and b agree to `rel` relative tolerance (or `abs_tol`)."""
     return abs(a - b) <= max(rel * max(abs(a), abs(b)), abs_tol)
+
+
+def percent_to_fraction(field: str, percent: float, max_percent: float = 100.0) -> float:
+    """An option given in percent (30 = 30 %) as a fraction (0.3); InputError outside 0-max."""
+    if not (math.isfinite(percent) and 0.0 <= percent <= max_percent):
+        raise InputError(field, percent, f"give a percent, 0-{max_percent:g} (30 = 30 %)")
+    return percent / 100.0

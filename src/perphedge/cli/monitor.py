@@ -48,6 +48,7 @@ from perphedge.report.render import (
 from perphedge.services.targets import hedge_targets
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
+from perphedge.units import percent_to_fraction
 
 HEDGE_HEADERS = [
     "symbol", "position", "target", "drift", "mark", "liquidation", "distance",
@@ -94,16 +95,15 @@ _WEBHOOK = typer.Option(
     None, "--webhook", envvar="PERPHEDGE_WEBHOOK_URL", help="POST alerts as JSON to this URL."
 )
 _MAX_DRIFT = typer.Option(
-    0.05, "--max-drift", help="Alert above this drift from target, a fraction (0.05 = 5 %)."
+    5.0, "--max-drift", help="Alert above this drift from target, % of the target (5 = 5 %)."
 )
 _MIN_DISTANCE = typer.Option(
-    0.30,
+    30.0,
     "--min-liq-distance",
-    help="Alert when liquidation is closer than this fraction of the mark (0.3 = 30 %; "
-    "plan's --min-liq-distance is in percent).",
+    help="Alert when liquidation is closer than this, % of the mark (30 = 30 %, as in plan).",
 )
 _MAX_RATIO = typer.Option(
-    0.50, "--max-margin-ratio", help="Alert above this margin ratio, a fraction (0.5 = 50 %)."
+    50.0, "--max-margin-ratio", help="Alert above this margin ratio, % (50 = 50 %)."
 )
 
 
@@ -128,7 +128,11 @@ def monitor(
         raise InputError("--webhook", "(not shown)", "give an http:// or https:// URL")
     config = load_portfolio(portfolio)
     ports = open_ports(config, exchange, paper, base_url, "monitor", live_prices)
-    limits = Thresholds(max_drift, min_liq_distance, max_margin_ratio)
+    limits = Thresholds(
+        percent_to_fraction("--max-drift", max_drift, max_percent=1000.0),
+        percent_to_fraction("--min-liq-distance", min_liq_distance),
+        percent_to_fraction("--max-margin-ratio", max_margin_ratio),
+    )
     with Journal.in_home() as journal:
         _watch(config, ports, journal, limits, webhook, json_out, None if once else interval)
 

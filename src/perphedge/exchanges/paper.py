@@ -33,7 +33,6 @@ Client order ids are unique: placing a known id returns that order and changes n
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
@@ -42,6 +41,8 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from perphedge.errors import DataError, PermanentExchangeError
 from perphedge.exchanges.paper_state import (
@@ -113,17 +114,13 @@ class PaperExchange:
     def _session(self, symbols: Sequence[str], write: bool = True) -> Iterator[dict[str, Any]]:
         """Lock, load, bring `symbols` up to now (marks, funding, fills, liquidation), save."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                self._state = self._load()
-                before = json.dumps(self._state, sort_keys=True)
-                self._advance(symbols)
-                yield self._state
-                if write or json.dumps(self._state, sort_keys=True) != before:
-                    self._save()
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with FileLock(self.path.with_suffix(".lock")):
+            self._state = self._load()
+            before = json.dumps(self._state, sort_keys=True)
+            self._advance(symbols)
+            yield self._state
+            if write or json.dumps(self._state, sort_keys=True) != before:
+                self._save()
 
     def _load(self) -> dict[str, Any]:
         if not self.path.exists():

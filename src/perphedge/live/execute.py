@@ -23,7 +23,6 @@ resumes there, and the exchange is asked before anything is sent.
 
 from __future__ import annotations
 
-import fcntl
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from perphedge.errors import PermanentExchangeError, SafetyError, TemporaryExchangeError
 from perphedge.hedge.orders import (
@@ -109,18 +110,18 @@ def exclusive_run(home: Path) -> Iterator[None]:
     Two runs planning from the same positions at once could both send the same difference.
     """
     home.mkdir(parents=True, exist_ok=True)
-    with open(home / RUN_LOCK, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SafetyError(
-                "another perphedge run is sending orders from this data directory; wait for it "
-                "to finish (nothing was sent)"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    lock = FileLock(home / RUN_LOCK, blocking=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise SafetyError(
+            "another perphedge run is sending orders from this data directory; wait for it "
+            "to finish (nothing was sent)"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def check_kill_switch(home: Path) -> None:

@@ -18,6 +18,7 @@ from perphedge.hedge.stress import StressResult, StressSpec, run_stress
 from perphedge.instruments import ContractKind
 from perphedge.ports import Clock, History, MarketData
 from perphedge.services.inputs import STALE_DAYS, AsOf, PlanInputs, resolve, stale_warnings
+from perphedge.units import percent_to_fraction
 
 OpenLive = Callable[[str, ContractKind], MarketData]  # (venue, contract kind) -> adapter
 
@@ -32,11 +33,7 @@ class PlanRequest:
     stale_days: float = STALE_DAYS
 
     def __post_init__(self) -> None:
-        require_finite("--min-liq-distance", self.min_liq_distance_pct)
-        if not 0 <= self.min_liq_distance_pct <= 100:
-            raise InputError(
-                "--min-liq-distance", self.min_liq_distance_pct, "give a percent, 0-100"
-            )
+        percent_to_fraction("--min-liq-distance", self.min_liq_distance_pct)
         require_finite("--max-funding-cost", self.max_funding_cost_pct)
         if not self.stale_days > 0:
             raise InputError("--stale-days", self.stale_days, "give a number of days > 0, e.g. 7")
