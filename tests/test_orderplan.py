@@ -12,7 +12,7 @@ from perphedge.errors import InputError, SafetyError
 from perphedge.hedge.orders import (
     ExecutionLimits,
     LegTarget,
-    check_leverage,
+    check_gross_leverage,
     check_order_notional,
     check_price_fresh,
     client_order_id,
@@ -129,11 +129,11 @@ def test_guardrails_refuse_with_clear_messages():
         check_order_notional(plan, ExecutionLimits(max_order_notional=20_000))
     closing = plan_leg(LegTarget(BTC, D(0)), D("-0.5"), D(0), D(60000), INST, ExecutionLimits())
     check_order_notional(closing, ExecutionLimits(max_order_notional=20_000))  # reduce-only: ok
-    check_leverage(50_000, 10_000, 5.0)  # exactly 5x: allowed
+    check_gross_leverage(50_000, 10_000, 5.0)  # exactly 5x: allowed
     with pytest.raises(SafetyError, match=r"would be 6.00x .* above the cap 5x"):
-        check_leverage(60_000, 10_000, 5.0)
+        check_gross_leverage(60_000, 10_000, 5.0)
     with pytest.raises(SafetyError, match="deposit margin"):
-        check_leverage(1, 0, 5.0)
+        check_gross_leverage(1, 0, 5.0)
 
 
 steps = st.integers(min_value=-3000, max_value=3000)

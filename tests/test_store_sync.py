@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from perphedge.errors import InputError
-from perphedge.exchanges.parse import Candles, FundingPoints
+from perphedge.ports import Candles, FundingPoints
 from perphedge.store import sync
 from perphedge.store.market import MarketStore
 

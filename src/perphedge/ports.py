@@ -334,3 +334,30 @@ class History(Protocol):
         since_ms: int | None = None,
         until_ms: int | None = None,
     ) -> FundingRows: ...
+
+
+@dataclass(frozen=True)
+class FundingPoints:
+    """Funding settlements, oldest first: rate per interval (positive: longs pay shorts)."""
+
+    symbol: str
+    ts_ms: npt.NDArray[np.int64]
+    rate: npt.NDArray[np.float64]
+    mark: npt.NDArray[np.float64]  # NaN where the venue gives none
+
+    def __len__(self) -> int:
+        return int(self.ts_ms.size)
+
+
+@dataclass(frozen=True)
+class Candles:
+    """OHLC candles, oldest first; `ts_ms` is each candle's open time."""
+
+    ts_ms: npt.NDArray[np.int64]
+    open: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    close: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.ts_ms.size)

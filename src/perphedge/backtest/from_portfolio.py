@@ -26,7 +26,7 @@ from perphedge.portfolio import Portfolio
 
 
 @dataclass(frozen=True)
-class LegPlan:
+class HedgedGroup:
     """One hedged group of holdings: coins of `asset` hedged on `hedge_asset`'s perpetual."""
 
     asset: str
@@ -41,7 +41,7 @@ class Layout:
 
     assets: tuple[str, ...]  # spot columns
     hedge_assets: tuple[str, ...]  # perpetual columns
-    legs: tuple[LegPlan, ...]
+    legs: tuple[HedgedGroup, ...]
     unhedged: tuple[str, ...]  # coins held with ratio 0
 
 
@@ -58,7 +58,7 @@ def layout(portfolio: Portfolio, portfolio_ratio: float) -> Layout:
             continue
         key = (h.asset, h.hedge_asset, beta)
         merged[key] = merged.get(key, 0.0) + h.qty_base
-    legs = tuple(LegPlan(a, ha, qty, b) for (a, ha, b), qty in merged.items())
+    legs = tuple(HedgedGroup(a, ha, qty, b) for (a, ha, b), qty in merged.items())
     return Layout(
         assets=tuple(dict.fromkeys(h.asset for h in portfolio.holdings)),
         hedge_assets=tuple(dict.fromkeys(leg.hedge_asset for leg in legs)),

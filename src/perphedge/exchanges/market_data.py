@@ -35,9 +35,9 @@ from perphedge.errors import CapabilityError, DataError, InputError, PerphedgeEr
 from perphedge.exchanges import parse
 from perphedge.exchanges.client import MarketType, make_exchange
 from perphedge.exchanges.errors import DEFAULT_ATTEMPTS, call, needs_credentials
-from perphedge.exchanges.parse import Candles, FundingPoints, PriceSnapshot
+from perphedge.exchanges.parse import PriceSnapshot
 from perphedge.instruments import MarginTier, Perpetual, TierTable
-from perphedge.ports import FundingRateQuote, PriceQuote
+from perphedge.ports import Candles, FundingPoints, FundingRateQuote, PriceQuote
 from perphedge.venues.contract_specs import assumed_tiers
 from perphedge.venues.registry import Venue
 from perphedge.venues.registry import venue as find_venue

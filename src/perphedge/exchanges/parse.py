@@ -25,11 +25,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from perphedge.errors import DataError
 from perphedge.instruments import ContractKind, MarginTier, Perpetual, Spot, TierTable
-from perphedge.ports import FundingRateQuote
+from perphedge.ports import Candles, FundingPoints, FundingRateQuote
 
 MINUTE_MS = 60_000
 TICK_SIZE_MODE = 4  # ccxt.TICK_SIZE: precision values are steps; else they are decimal places
@@ -48,33 +47,6 @@ class PriceSnapshot:
     mark: Decimal | None
     index: Decimal | None
     last: Decimal | None
-
-
-@dataclass(frozen=True)
-class FundingPoints:
-    """Funding settlements, oldest first: rate per interval (positive: longs pay shorts)."""
-
-    symbol: str
-    ts_ms: npt.NDArray[np.int64]
-    rate: npt.NDArray[np.float64]
-    mark: npt.NDArray[np.float64]  # NaN where the venue gives none
-
-    def __len__(self) -> int:
-        return int(self.ts_ms.size)
-
-
-@dataclass(frozen=True)
-class Candles:
-    """OHLC candles, oldest first; `ts_ms` is each candle's open time."""
-
-    ts_ms: npt.NDArray[np.int64]
-    open: npt.NDArray[np.float64]
-    high: npt.NDArray[np.float64]
-    low: npt.NDArray[np.float64]
-    close: npt.NDArray[np.float64]
-
-    def __len__(self) -> int:
-        return int(self.ts_ms.size)
 
 
 def decimal(field: str, value: Any) -> Decimal:

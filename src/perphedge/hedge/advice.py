@@ -11,16 +11,16 @@ from collections.abc import Mapping
 
 from perphedge.hedge.model import (
     INVERSE_RESIDUAL_RISKS,
-    HedgeLeg,
     HedgeSpec,
     LegMarket,
+    PlanLeg,
     PlanWarning,
 )
 from perphedge.instruments import ContractKind
 from perphedge.portfolio import Portfolio
 
 
-def leg_warnings(leg: HedgeLeg, spec: HedgeSpec) -> list[PlanWarning]:
+def leg_warnings(leg: PlanLeg, spec: HedgeSpec) -> list[PlanWarning]:
     out = []
     d = leg.liquidation_distance
     if leg.position is not None and d is not None and d < spec.min_liquidation_distance:
@@ -79,7 +79,7 @@ def no_perpetual_warnings(
     return out
 
 
-def leg_notes(leg: HedgeLeg, coins_backing: float) -> list[str]:
+def leg_notes(leg: PlanLeg, coins_backing: float) -> list[str]:
     if leg.position is None:
         return []
     if leg.kind is ContractKind.INVERSE:

@@ -83,7 +83,7 @@ class ExposureLine:
 
 
 @dataclass(frozen=True)
-class HedgeLeg:
+class PlanLeg:
     """One short perpetual position. Settle-currency amounts are USDT (linear) or coin (inverse).
 
     `qty` is the order size in contracts (Binance USDⓈ-M: 1 contract = 1 coin); `qty_base` the
@@ -123,7 +123,7 @@ class HedgeLeg:
 
 
 @dataclass(frozen=True)
-class PlannedOrder:
+class PlanOrder:
     """An order that would open a leg. Printed, never sent by the planner."""
 
     symbol: str
@@ -149,8 +149,8 @@ class HedgePlan:
 
     spec: HedgeSpec
     exposures: tuple[ExposureLine, ...]
-    legs: tuple[HedgeLeg, ...]
-    orders: tuple[PlannedOrder, ...]
+    legs: tuple[PlanLeg, ...]
+    orders: tuple[PlanOrder, ...]
     warnings: tuple[PlanWarning, ...]
     notes: tuple[str, ...]
 

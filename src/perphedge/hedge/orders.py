@@ -253,7 +253,9 @@ def check_leverage_setting(target: LegTarget, max_leverage: float) -> None:
         )
 
 
-def check_leverage(gross_notional_after_usd: float, equity_usd: float, max_leverage: float) -> None:
+def check_gross_leverage(
+    gross_notional_after_usd: float, equity_usd: float, max_leverage: float
+) -> None:
     """SafetyError when gross notional after the orders / equity exceeds `max_leverage`."""
     if equity_usd <= 0:
         raise SafetyError(

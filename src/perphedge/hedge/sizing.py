@@ -34,11 +34,11 @@ from perphedge.hedge.advice import leg_notes, leg_warnings, market_notes, no_per
 from perphedge.hedge.model import (
     INVERSE_RESIDUAL_RISKS,
     ExposureLine,
-    HedgeLeg,
     HedgePlan,
     HedgeSpec,
     LegMarket,
-    PlannedOrder,
+    PlanLeg,
+    PlanOrder,
     PlanWarning,
 )
 from perphedge.instruments import Perpetual
@@ -51,12 +51,12 @@ from perphedge.venues.registry import venue
 __all__ = [
     "INVERSE_RESIDUAL_RISKS",
     "ExposureLine",
-    "HedgeLeg",
     "HedgePlan",
     "HedgeSpec",
     "LegMarket",
+    "PlanLeg",
+    "PlanOrder",
     "PlanWarning",
-    "PlannedOrder",
     "build_plan",
     "hedge_spec",
     "round_contracts",
@@ -178,10 +178,10 @@ def _risk(
     )
 
 
-def _empty_leg(group: _Group, contracts: Decimal) -> HedgeLeg:
+def _empty_leg(group: _Group, contracts: Decimal) -> PlanLeg:
     m = group.market
     inst = m.instrument
-    return HedgeLeg(
+    return PlanLeg(
         inst.symbol, inst.kind, inst.settle, "short", contracts, 0.0, m.mark,
         group.target_usd, 0.0, group.target_usd, 0.0, 0.0, 0.0, 0.0, None, None,
         m.rate_per_interval, m.interval_hours, m.funding_source, 0.0, 0.0, 0.0, 0.0,
@@ -191,7 +191,7 @@ def _empty_leg(group: _Group, contracts: Decimal) -> HedgeLeg:
 
 def _leg(
     group: _Group, contracts: Decimal, pos: Position, risk: PositionRisk, spec: HedgeSpec
-) -> HedgeLeg:
+) -> PlanLeg:
     m = group.market
     inst = m.instrument
     to_usd = m.mark if inst.is_inverse else 1.0  # settle currency -> USD
@@ -201,7 +201,7 @@ def _leg(
     fee_rate = inst.maker_fee if spec.order_type is OrderType.LIMIT else inst.taker_fee
     wallet = risk.margin_balance - risk.unrealized_pnl
     fee_open = trade_fee(pos, m.mark, fee_rate)
-    return HedgeLeg(
+    return PlanLeg(
         symbol=inst.symbol,
         kind=inst.kind,
         settle=inst.settle,
@@ -236,7 +236,7 @@ def _leg(
 
 def _build_legs(
     groups: dict[str, _Group], spec: HedgeSpec
-) -> tuple[list[HedgeLeg], list[PlanWarning]]:
+) -> tuple[list[PlanLeg], list[PlanWarning]]:
     sized: dict[str, tuple[Decimal, Position | None]] = {}
     warnings: list[PlanWarning] = []
     for symbol, group in groups.items():
@@ -276,7 +276,7 @@ def _exposures(
     values: tuple[Valuation, ...],
     spec: HedgeSpec,
     markets: Mapping[str, LegMarket | None],
-    legs: dict[str, HedgeLeg],
+    legs: dict[str, PlanLeg],
 ) -> tuple[ExposureLine, ...]:
     lines = []
     for holding, value in zip(portfolio.holdings, values, strict=True):
@@ -307,11 +307,11 @@ def _exposures(
     return tuple(lines)
 
 
-def _order(leg: HedgeLeg, spec: HedgeSpec) -> PlannedOrder:
+def _order(leg: PlanLeg, spec: HedgeSpec) -> PlanOrder:
     price = None
     if spec.order_type is OrderType.LIMIT:
         price = round_price_to_tick(leg.mark, leg.instrument.price_tick)
-    return PlannedOrder(leg.symbol, OrderSide.SELL, leg.qty, spec.order_type, price)
+    return PlanOrder(leg.symbol, OrderSide.SELL, leg.qty, spec.order_type, price)
 
 
 def build_plan(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from perphedge.errors import InputError, require_finite, require_positive
 from perphedge.funding import funding_payment
-from perphedge.hedge.sizing import HedgeLeg, HedgePlan
+from perphedge.hedge.sizing import HedgePlan, PlanLeg
 from perphedge.margin import (
     MarginMode,
     Position,
@@ -108,7 +108,7 @@ class StressResult:
 class _LegState:
     """One open leg after a move: P&L and margin figures in USD."""
 
-    leg: HedgeLeg
+    leg: PlanLeg
     pos: Position
     mark: float
     pnl: float  # unrealised P&L at the moved mark
@@ -118,11 +118,11 @@ class _LegState:
     wallet: float
 
 
-def _usd(leg: HedgeLeg, amount: float, mark: float) -> float:
+def _usd(leg: PlanLeg, amount: float, mark: float) -> float:
     return amount * mark if leg.position is not None and leg.position.is_inverse else amount
 
 
-def _state(leg: HedgeLeg, pos: Position, mark: float, rate: float, days: float) -> _LegState:
+def _state(leg: PlanLeg, pos: Position, mark: float, rate: float, days: float) -> _LegState:
     events = days * 24.0 / leg.interval_hours
     tiers = leg.instrument.tiers
     return _LegState(
@@ -137,7 +137,7 @@ def _state(leg: HedgeLeg, pos: Position, mark: float, rate: float, days: float) 
     )
 
 
-def _is_cross(plan: HedgePlan, leg: HedgeLeg) -> bool:
+def _is_cross(plan: HedgePlan, leg: PlanLeg) -> bool:
     return plan.spec.margin_mode is MarginMode.CROSS and not leg.instrument.is_inverse
 
 
@@ -149,7 +149,7 @@ def _posted_usd(plan: HedgePlan) -> float:
     return math.fsum(isolated) + (cross[0] if cross else 0.0)
 
 
-def _top_up(leg: HedgeLeg, pos: Position, peak: float) -> float:
+def _top_up(leg: PlanLeg, pos: Position, peak: float) -> float:
     """Settle-currency margin to add so that an isolated short is not liquidated below `peak`.
 
     Maintenance margin at `peak` (bracket of the notional there) minus the margin balance there:
@@ -225,7 +225,7 @@ def _evaluate(plan: HedgePlan, move: _Move, days: float) -> Outcome:
 
 
 def _ratio(
-    plan: HedgePlan, leg: HedgeLeg, pos: Position, mark: float, end: list[_LegState]
+    plan: HedgePlan, leg: PlanLeg, pos: Position, mark: float, end: list[_LegState]
 ) -> float:
     if not _is_cross(plan, leg):
         return margin_ratio(pos, leg.wallet, mark, leg.instrument.tiers)

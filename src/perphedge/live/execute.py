@@ -38,7 +38,7 @@ from perphedge.hedge.orders import (
     ExecutionLimits,
     LegPlan,
     LegTarget,
-    check_leverage,
+    check_gross_leverage,
     check_leverage_setting,
     check_order_notional,
     check_price_fresh,
@@ -183,7 +183,7 @@ def propose(
     equity = state.equity_in_usd(settle_of, usd_per_coin)
     proposal = Proposal(kind, tuple(targets), tuple(legs), equity, gross_after, tuple(notes))
     if proposal.has_orders and gross_after > gross_before:  # reducing is always allowed
-        check_leverage(gross_after, equity, limits.max_leverage)
+        check_gross_leverage(gross_after, equity, limits.max_leverage)
     return proposal
 
 

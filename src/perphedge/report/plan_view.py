@@ -13,7 +13,7 @@ from rich import box
 from rich.console import RenderableType
 from rich.table import Table
 
-from perphedge.hedge.sizing import HedgeLeg, HedgePlan
+from perphedge.hedge.sizing import HedgePlan, PlanLeg
 from perphedge.hedge.stress import Outcome, StressResult
 from perphedge.report.render import (
     fmt_num,
@@ -27,7 +27,7 @@ from perphedge.report.render import (
 from perphedge.services.inputs import AsOf
 
 
-def _leg_dict(leg: HedgeLeg) -> dict[str, Any]:
+def _leg_dict(leg: PlanLeg) -> dict[str, Any]:
     return {
         "symbol": leg.symbol,
         "side": leg.side,

@@ -19,7 +19,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from perphedge.errors import InputError
-from perphedge.exchanges.parse import Candles, FundingPoints
+from perphedge.ports import Candles, FundingPoints
 from perphedge.store.market import MarketStore, check_kind, interval_ms
 
 # 330 days: one Binance page of 8-hourly funding or 8 h candles (999 x 8 h = 333 days), so a
