@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -35,14 +34,12 @@ from perphedge.live.execute import (
     propose,
     resume_open_intents,
 )
-from perphedge.live.reconcile import read_exchange
 from perphedge.live.session import Ports, live_ports, paper_live_ports, paper_ports
 from perphedge.report.render import console, err_console, fmt_num, print_json, table
-from perphedge.services.targets import hedge_targets
+from perphedge.services.targets import coin_deposits, run_targets
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
 from perphedge.symbols import perp_symbol
-from perphedge.units import to_decimal
 from perphedge.venues.registry import venue
 
 hedge_app = typer.Typer(
@@ -103,16 +100,6 @@ def open_ports(
     return live_ports(name, base_url, config.hedge.contract)
 
 
-def coin_deposits(config: PortfolioConfig) -> dict[str, Decimal]:
-    """Coins a new coin-margined paper account starts with: every holding hedged by its own
-    coin's perpetual, as if moved to the COIN-M wallet (proxied holdings stay outside)."""
-    coins: dict[str, Decimal] = {}
-    for h in config.portfolio.holdings:
-        if h.hedge_asset == h.asset:
-            coins[h.asset] = coins.get(h.asset, Decimal(0)) + to_decimal(h.qty_base)
-    return coins
-
-
 def journal_key(ports: Ports) -> str:
     """Journal rows of paper and real accounts never mix: "paper:binance" vs "binance"."""
     return f"paper:{ports.exchange}" if ports.paper else ports.exchange
@@ -121,24 +108,10 @@ def journal_key(ports: Ports) -> str:
 def _targets(
     kind: str, config: PortfolioConfig, session: LiveSession, min_drift: float
 ) -> list[LegTarget]:
-    found = hedge_targets(config, session.market)
-    for w in found.plan.warnings:  # a leg the plan could not open leaves coins unhedged
-        if w.code in ("no_perpetual", "below_minimum"):
-            err_console.print(f"warning {w.subject}: {w.message}", highlight=False)
-    planned = list(found.targets)
-    if kind == "close":
-        return [LegTarget(t.symbol, Decimal(0), t.leverage) for t in planned]
-    if kind == "open":
-        return planned
-    state = read_exchange(session.account, [t.symbol for t in planned])
-    kept = []
-    for t in planned:
-        leg = state.leg(t.symbol)
-        held = leg.position_contracts + leg.pending_contracts
-        off = abs(held - t.target_contracts) / abs(t.target_contracts) if t.target_contracts else 1
-        within = held == t.target_contracts or off <= Decimal(str(min_drift))
-        kept.append(LegTarget(t.symbol, held, t.leverage) if within else t)
-    return kept
+    found = run_targets(kind, config, session.market, session.account, min_drift)
+    for w in found.unhedged:  # a leg the plan could not open leaves coins unhedged
+        err_console.print(f"warning {w.subject}: {w.message}", highlight=False)
+    return list(found.targets)
 
 
 LEG_HEADERS = ["symbol", "position", "working orders", "target", "after these orders"]

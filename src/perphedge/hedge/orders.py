@@ -121,6 +121,23 @@ class LegPlan:
         return sum(o.notional_usd for o in self.orders if not o.reduce_only)
 
 
+def drift_fraction(held_contracts: Decimal, target_contracts: Decimal) -> Decimal | None:
+    """|held - target| / |target|: how far a leg is off its target (None for a target of 0).
+
+    THE drift rule: `hedge rebalance --min-drift` and `monitor --max-drift` both compare it."""
+    if target_contracts == 0:
+        return None
+    return abs(held_contracts - target_contracts) / abs(target_contracts)
+
+
+def within_drift(held_contracts: Decimal, target_contracts: Decimal, min_drift: float) -> bool:
+    """True when the leg needs no rebalance: on target, or off by at most `min_drift`."""
+    off = drift_fraction(held_contracts, target_contracts)
+    if off is None:
+        return held_contracts == target_contracts
+    return off <= Decimal(str(min_drift))
+
+
 def client_order_id(intent_id: str, symbol: str, child_index: int) -> str:
     """Deterministic id, 26 characters, accepted by Binance, Bybit and OKX."""
     digest = hashlib.sha256(f"{intent_id}|{symbol}|{child_index}".encode()).hexdigest()

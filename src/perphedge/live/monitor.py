@@ -25,7 +25,7 @@ from pathlib import Path
 
 from perphedge.config import PortfolioConfig
 from perphedge.funding import funding_payment
-from perphedge.hedge.orders import LegTarget, notional_usd
+from perphedge.hedge.orders import LegTarget, drift_fraction, notional_usd
 from perphedge.instruments import Perpetual
 from perphedge.margin import Position, Side, distance_to, maintenance_margin, position_risk
 from perphedge.ports import Account, Balance, MarketData, PositionState
@@ -138,14 +138,14 @@ def _leg(
     if pos is not None:
         reported = state.maintenance_margin if state else None
         mm = float(reported) if reported else maintenance_margin(pos, mark, inst.tiers)
-    target_size = abs(target.target_contracts)
+    off = drift_fraction(held, target.target_contracts)
     next_funding = 0.0 if pos is None else funding_payment(pos, mark, rate.rate_per_interval)
     leg = LegSnapshot(
         symbol=target.symbol,
         target_contracts=target.target_contracts,
         position_contracts=held,
         drift_contracts=drift,
-        drift_fraction=float(abs(drift) / target_size) if target_size else None,
+        drift_fraction=None if off is None else float(off),
         mark=mark,
         entry_price=None if pos is None else pos.entry_price,
         notional_usd=notional_usd(inst, held, Decimal(str(mark))),

@@ -11,15 +11,19 @@ price in the file is used only for a coin the venue has no perpetual for.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from perphedge.config import PortfolioConfig
 from perphedge.errors import ExchangeError, InputError, PerphedgeError
-from perphedge.hedge.orders import LegTarget
+from perphedge.hedge.model import PlanWarning
+from perphedge.hedge.orders import LegTarget, within_drift
 from perphedge.hedge.sizing import HedgePlan, LegMarket, build_plan, hedge_spec
 from perphedge.instruments import ContractKind
+from perphedge.live.reconcile import read_exchange
 from perphedge.portfolio import Portfolio
-from perphedge.ports import MarketData
+from perphedge.ports import Account, MarketData
 from perphedge.symbols import perp_symbol
+from perphedge.units import to_decimal
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,43 @@ def hedge_targets(config: PortfolioConfig, market: MarketData) -> HedgeTargets:
         for leg in plan.legs
     )
     return HedgeTargets(plan, targets)
+
+
+def coin_deposits(config: PortfolioConfig) -> dict[str, Decimal]:
+    """Coins a new coin-margined paper account starts with: every holding hedged by its own
+    coin's perpetual, as if moved to the COIN-M wallet (proxied holdings stay outside)."""
+    coins: dict[str, Decimal] = {}
+    for h in config.portfolio.holdings:
+        if h.hedge_asset == h.asset:
+            coins[h.asset] = coins.get(h.asset, Decimal(0)) + to_decimal(h.qty_base)
+    return coins
+
+
+@dataclass(frozen=True)
+class RunTargets:
+    """What a hedge run aims at, and the plan's warnings about coins it leaves unhedged."""
+
+    targets: tuple[LegTarget, ...]
+    unhedged: tuple[PlanWarning, ...]
+
+
+def run_targets(
+    kind: str, config: PortfolioConfig, market: MarketData, account: Account, min_drift: float
+) -> RunTargets:
+    """Targets of `hedge open|rebalance|close`: the plan's, zero to close; a rebalance leaves a
+    leg whose position plus working orders is within `min_drift` of its target as it is."""
+    found = hedge_targets(config, market)
+    unhedged = tuple(w for w in found.plan.warnings if w.code in ("no_perpetual", "below_minimum"))
+    planned = found.targets
+    if kind == "close":
+        return RunTargets(tuple(replace(t, target_contracts=Decimal(0)) for t in planned), unhedged)
+    if kind == "open":
+        return RunTargets(planned, unhedged)
+    state = read_exchange(account, [t.symbol for t in planned])
+    kept = []
+    for t in planned:
+        leg = state.leg(t.symbol)
+        held = leg.position_contracts + leg.pending_contracts
+        within = within_drift(held, t.target_contracts, min_drift)
+        kept.append(replace(t, target_contracts=held) if within else t)
+    return RunTargets(tuple(kept), unhedged)
