@@ -86,12 +86,23 @@ def hedge_legs(plan: Layout, instruments: Mapping[str, Perpetual]) -> tuple[Hedg
     )
 
 
+def hedge_notional_usd(
+    legs: Sequence[HedgeLeg], spot: np.ndarray, ratio: float
+) -> dict[int, float]:
+    """Hedge notional per perpetual column at `spot`: sum(qty x spot x ratio x beta) of its legs
+    (the plan's target notional of that perpetual, perphedge.hedge.sizing)."""
+    out: dict[int, float] = {}
+    for leg in legs:
+        value = leg.qty_base * float(spot[leg.spot_col]) * leg.beta * ratio
+        out[leg.hedge_col] = out.get(leg.hedge_col, 0.0) + value
+    return out
+
+
 def start_margin_usd(
     legs: Sequence[HedgeLeg], first_spot: np.ndarray, ratio: float, leverage: float
 ) -> float:
     """Initial margin of the hedge on the first bar: sum(qty x spot x ratio x beta) / leverage."""
-    notional = sum(leg.qty_base * float(first_spot[leg.spot_col]) * leg.beta for leg in legs)
-    return notional * ratio / leverage
+    return sum(hedge_notional_usd(legs, first_spot, ratio).values()) / leverage
 
 
 def costs_for(instruments: Sequence[Perpetual], slippage_bp: float) -> Costs:
