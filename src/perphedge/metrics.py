@@ -62,6 +62,21 @@ def _close_index(period: IntArray) -> IntArray:
     return index
 
 
+def statistics_bars(times_ms: IntArray) -> IntArray:
+    """The bars the period statistics read (first, daily and monthly closes, last): equity kept
+    at these bars alone gives the same volatility, VaR, worst month, hedge effectiveness, upside
+    and total return as every bar (the maximum drawdown needs every bar)."""
+    days = _close_index(times_ms // MS_PER_DAY)
+    out: IntArray = np.union1d(days, _close_index(_months(times_ms))).astype(np.int64)
+    return out
+
+
+def _months(times_ms: IntArray) -> IntArray:
+    """The UTC calendar month of each time (months since 1970)."""
+    out: IntArray = times_ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
+    return out
+
+
 def period_returns(
     equity: FloatArray, times_ms: IntArray, period_ms: int = MS_PER_DAY
 ) -> FloatArray:
@@ -84,8 +99,7 @@ def annualised_volatility(
 
 def worst_month(equity: FloatArray, times_ms: IntArray) -> float:
     """Lowest return over a UTC calendar month (partial first/last months included)."""
-    months = times_ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
-    closes = equity[_close_index(months)]
+    closes = equity[_close_index(_months(times_ms))]
     if closes.size < 2:
         return math.nan
     return float((closes[1:] / closes[:-1] - 1.0).min())

@@ -93,14 +93,13 @@ C_SPOT, C_HEDGE, C_QTY, C_BETA, C_INV, C_CS, C_NTIER = range(7)
 # tier table rows tiers[L, NT, 4]
 T_FLOOR, T_CAP, T_MMR, T_CUM = range(4)
 # leg state: S_SREF = spot at the last re-size, S_OPEN = bar the hedge was opened,
-# S_LO..S_CUM cache the current bracket
-(S_POS, S_W, S_SREF, S_OPEN, S_COV, S_VAR, S_NEG, S_UP, S_FLAG, S_SWITCH, S_TIER, S_ALIVE,
- S_RATE, S_EVENT, S_LO, S_HI, S_MMR, S_CUM, S_MREF, S_HOLD) = range(7, 27)  # fmt: skip
+# S_LO..S_CUM cache the current bracket. What the quiet path reads (C_QTY to D_PER_SPOT) sits in
+# two cache lines; D_PER_SPOT is derived, filled by the kernels: ratio x beta x qty.
+(S_POS, S_W, S_LO, S_HI, S_MMR, S_CUM, S_ALIVE, D_PER_SPOT, S_EVENT, S_SREF, S_OPEN, S_COV,
+ S_VAR, S_NEG, S_UP, S_FLAG, S_SWITCH, S_TIER, S_RATE, S_MREF, S_HOLD) = range(7, 28)  # fmt: skip
 # per-leg accumulators
 # (A_COVERED: P&L of the spot units the hedge covers; basis P&L = A_HPNL + A_COVERED)
-A_FUND, A_FEES, A_HPNL, A_COVERED, A_LIQ, A_TOPUP, A_TRADES, A_HBARS, A_LIQBAR = range(27, 36)
-# derived per-leg constant, filled by `simulate`: ratio x beta x qty (static, band, schedule)
-D_PER_SPOT = 36
+A_FUND, A_FEES, A_HPNL, A_COVERED, A_LIQ, A_TOPUP, A_TRADES, A_HBARS, A_LIQBAR = range(28, 37)
 N_LEG = 37
 # config cfg[7]
 CF_LEV, CF_FEE, CF_SLIP, CF_LIQFEE, CF_TOPUP, CF_BPY, CF_STRIDE = range(7)
@@ -328,6 +327,128 @@ def trade(
     return new_pos, margin, margin - w_after, gain0 * conv, (fee + gain0 - gain) * conv
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def quiet_linear(
+    pos: float, w: float, lo: float, hi: float, mmr: float, cum: float, alive: float,
+    per_spot: float, s: float, m: float, mp: float, high: float, with_highs: bool,
+    scheduled: bool, band: float,
+) -> tuple[bool, float]:  # fmt: skip
+    """The common case of a linear leg under a static, band or schedule policy at a bar without
+    its funding event: (nothing else to do, margin after the variation margin).
+
+    Quiet when the hedge stays in its bracket above maintenance (with highs: the whole path
+    mp -> high -> m) and inside its band; then the full step would only have moved the margin.
+    The leg's state comes in as scalars (bracket bounds, MMR, cum, ratio x beta x qty); `band`
+    is inf without one.
+    """
+    # Written without branches (& and | on booleans, every term computed), so that a loop of it
+    # over many configurations can run in vector registers.
+    hedged = pos > 0.0
+    w_close = w + _pnl(-pos, mp, m, 1.0, False)  # no hedge: w
+    if not with_highs:
+        notional = _notional(pos, m, 1.0, False)
+        margin_ok = (
+            (lo <= notional) & (notional < hi) & (w_close > _maintenance(notional, mmr, cum))
+        )
+    else:  # the whole path mp -> high -> m in one bracket, above MM at the high
+        top = max(high, mp, m)
+        notional = _notional(pos, top, 1.0, False)
+        low = _notional(pos, min(mp, m), 1.0, False)
+        w_top = w + _pnl(-pos, mp, top, 1.0, False)
+        margin_ok = (lo <= low) & (notional < hi) & (w_top > _maintenance(notional, mmr, cum))
+    # an open hedge is alive (liquidation zeroes the size); no band breach when at the target
+    target = max(per_spot * s, 0.0)
+    current = _notional(pos, m, 1.0, False)
+    drift = (scheduled | (abs(current - target) > band * target)) & (current != target)
+    quiet = (margin_ok | (not hedged)) & ((not (hedged | (alive > 0.0))) | (not drift))
+    return quiet, w_close
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def leg_step(
+    i: int, t: int, spot: FloatArray, perp: FloatArray, mark: FloatArray, highs: FloatArray,
+    with_highs: bool, lg: FloatArray, tiers: FloatArray, code: int,
+    pp: tuple[float, float, float, float, float, float], cfg: FloatArray, acct: FloatArray,
+    cols: IntArray, every: int,
+) -> tuple[float, float]:  # fmt: skip
+    """The full step of leg i at bar t (steps 1-4 of the module docstring), on one
+    configuration's state `lg`, `cfg`, `acct`. Returns (the leg's holding and margin in USD at
+    the close, funding booked in USD). `highs`: the mark highs, read only `with_highs`.
+
+    Inlined where it is called: the single run and the batched kernel share it, so a policy or a
+    rule is written once.
+    """
+    lev, fee_rate, slip, bpy = cfg[CF_LEV], cfg[CF_FEE], cfg[CF_SLIP], cfg[CF_BPY]
+    funding_usd = 0.0
+    k, j = cols[i, 0], cols[i, 1]
+    s, m = spot[t, k], mark[t, j]
+    inverse, cs, pos = lg[i, C_INV] > 0.0, lg[i, C_CS], lg[i, S_POS]
+    event = lg[i, S_EVENT] > 0.0
+    if inverse and t > 0:  # coins moved from the holding to the margin, revalued
+        lg[i, A_HPNL] += (lg[i, S_HOLD] - lg[i, C_QTY]) * (s - spot[t - 1, k])
+    if pos > 0.0:  # only from t = 1: a hedge opens at the end of a bar
+        mp = mark[t - 1, j]
+        if not with_highs:
+            vm, pnl = variation(pos, lg[i, S_W], mp, m, inverse, cs)
+            lg[i, S_W] += vm
+            if inverse:  # linear legs book -q * (m - m_ref) per segment instead
+                lg[i, A_HPNL] += pnl
+            if event:
+                funding_usd += apply_funding(i, m, lg)
+        else:  # funding first, then the path through the high (docstring, a.-c.)
+            w_prev = lg[i, S_W]
+            if event:
+                funding_usd += apply_funding(i, m, lg)
+            hi = max(highs[t, j], mp, m)
+            through_the_bar(i, t, s, m, mp, hi, w_prev, lg, tiers, cfg, acct)
+        notional = _notional(pos, m, cs, inverse)
+        if notional < lg[i, S_LO] or notional >= lg[i, S_HI]:
+            retier(i, notional, tiers, lg)
+        mm = _maintenance(notional, lg[i, S_MMR], lg[i, S_CUM])
+        if lg[i, S_ALIVE] > 0.0 and lg[i, S_W] <= mm:
+            liquidate_or_top_up(i, t, s, m, m, notional, mm, lg, cfg, acct)
+    if event:
+        lg[i, S_EVENT] = 0.0
+    if lg[i, S_ALIVE] > 0.0:
+        if code <= 2:
+            ratio, force = pp[0], t == 0 or (code == 2 and t % every == 0)
+        else:
+            ratio, force, lg[i, S_FLAG], lg[i, S_SWITCH], lg[i, S_VAR] = policy_target(
+                code, t, s, spot[t - 1, k] if t > 0 else s, pp, bpy,
+                lg[i, S_FLAG], lg[i, S_NEG], lg[i, S_UP], lg[i, S_SWITCH], lg[i, S_VAR],
+            )  # fmt: skip
+        coins = lg[i, S_HOLD] + lg[i, S_W] if inverse else lg[i, C_QTY]
+        target = max(ratio * lg[i, C_BETA] * coins * s, 0.0)  # no coins left: close
+        current = lg[i, S_POS] * cs if inverse else lg[i, S_POS] * m
+        if current != target and (
+            force or (pp[1] > 0.0 and abs(current - target) > pp[1] * target)
+        ):
+            pos = lg[i, S_POS]
+            new_pos, margin, drawn, pnl, fees = trade(
+                pos, lg[i, S_W], target, m, perp[t, j], inverse, cs, slip, fee_rate, lev
+            )
+            lg[i, A_HPNL] += pnl
+            lg[i, A_FEES] += fees
+            if inverse:  # the margin comes from (and returns to) the holding's coins
+                lg[i, S_HOLD] -= drawn
+                lg[i, A_HPNL] += drawn * (m - s)
+            else:
+                acct[AC_CASH] -= drawn
+            if pos > 0.0:  # close the segment (as close_segment, inline)
+                if not inverse:
+                    lg[i, A_HPNL] += _pnl(-pos, lg[i, S_MREF], m, 1.0, False)
+                lg[i, A_COVERED] += lg[i, S_COV] * (s - lg[i, S_SREF])
+                lg[i, A_HBARS] += t - lg[i, S_OPEN]
+                lg[i, S_COV] = 0.0
+            if new_pos > 0.0:
+                lg[i, S_OPEN], lg[i, S_SREF], lg[i, S_MREF] = t, s, m
+                lg[i, S_COV] = ratio * lg[i, C_QTY]
+            lg[i, S_W], lg[i, S_POS] = margin, new_pos
+            lg[i, A_TRADES] += 1.0
+    w = lg[i, S_W]
+    return lg[i, S_HOLD] * s + (w * m if inverse else w), funding_usd
+
+
 @_jit
 def simulate(
     spot: FloatArray, perp: FloatArray, mark: FloatArray,
@@ -356,9 +477,10 @@ def simulate(
     arrays run only on rare events, because numba reference-counts every array handed to a
     function; for the same reason covered spot P&L and hedged bars are booked per hedge segment.
     """
-    n_legs, stride, bpy, cash0 = lg.shape[0], int(cfg[CF_STRIDE]), cfg[CF_BPY], acct[AC_CASH]
+    n_legs, stride, cash0 = lg.shape[0], int(cfg[CF_STRIDE]), acct[AC_CASH]
     pp = (pvec[0], pvec[1], pvec[2], pvec[3], pvec[4], pvec[5])
-    lev, fee_rate, slip = cfg[CF_LEV], cfg[CF_FEE], cfg[CF_SLIP]
+    with_highs = mark_high is not None
+    highs = mark if mark_high is None else mark_high  # leg_step reads it only with highs
     every = int(pp[2]) if code == 2 else 1
     e, u, funding_total, n_bars = 0, 0, 0.0, spot.shape[0]
     full_step = np.empty(n_legs, dtype=np.int64)
@@ -383,32 +505,12 @@ def simulate(
             if lc[i, 2] != 0 and not (funding_bar and lg[i, S_EVENT] > 0.0):
                 j = lc[i, 1]
                 s, m = spot[t, lc[i, 0]], mark[t, j]
-                pos, w = lg[i, S_POS], lg[i, S_W]
-                quiet, hedged = True, pos > 0.0
-                if hedged:
-                    mp = mark[t - 1, j]
-                    w += _pnl(-pos, mp, m, 1.0, False)
-                    if mark_high is None:
-                        notional = _notional(pos, m, 1.0, False)
-                        quiet = (lg[i, S_LO] <= notional < lg[i, S_HI]) and (
-                            w > _maintenance(notional, lg[i, S_MMR], lg[i, S_CUM])
-                        )
-                    else:  # the whole path mp -> high -> m in one bracket, above MM at the high
-                        hi = max(mark_high[t, j], mp, m)
-                        notional = _notional(pos, hi, 1.0, False)
-                        low = _notional(pos, min(mp, m), 1.0, False)
-                        quiet = (lg[i, S_LO] <= low and notional < lg[i, S_HI]) and (
-                            lg[i, S_W] + _pnl(-pos, mp, hi, 1.0, False)
-                            > _maintenance(notional, lg[i, S_MMR], lg[i, S_CUM])
-                        )
-                # an open hedge is alive (liquidation zeroes the size); a breach of the band
-                # implies current != target, tested last as it is rarely needed
-                if quiet and (hedged or lg[i, S_ALIVE] > 0.0):
-                    target = max(lg[i, D_PER_SPOT] * s, 0.0)
-                    current = _notional(pos, m, 1.0, False)
-                    quiet = not (
-                        (scheduled or abs(current - target) > band * target) and current != target
-                    )
+                quiet, w = quiet_linear(
+                    lg[i, S_POS], lg[i, S_W], lg[i, S_LO], lg[i, S_HI], lg[i, S_MMR],
+                    lg[i, S_CUM], lg[i, S_ALIVE], lg[i, D_PER_SPOT], s, m,
+                    mark[t - 1, j], highs[t, j] if with_highs else m, with_highs,
+                    scheduled, band,
+                )  # fmt: skip
                 if quiet:
                     lg[i, S_W] = w
                     value = lg[i, C_QTY] * s
@@ -419,74 +521,13 @@ def simulate(
             n_full += 1
         for f in range(n_full):  # second pass: the full step, in leg order
             i = full_step[f]
-            k, j = cols[i, 0], cols[i, 1]
-            s, m = spot[t, k], mark[t, j]
-            inverse, cs, pos = lg[i, C_INV] > 0.0, lg[i, C_CS], lg[i, S_POS]
-            event = lg[i, S_EVENT] > 0.0
-            if inverse and t > 0:  # coins moved from the holding to the margin, revalued
-                lg[i, A_HPNL] += (lg[i, S_HOLD] - lg[i, C_QTY]) * (s - spot[t - 1, k])
-            if pos > 0.0:  # only from t = 1: a hedge opens at the end of a bar
-                mp = mark[t - 1, j]
-                if mark_high is None:
-                    vm, pnl = variation(pos, lg[i, S_W], mp, m, inverse, cs)
-                    lg[i, S_W] += vm
-                    if inverse:  # linear legs book -q * (m - m_ref) per segment instead
-                        lg[i, A_HPNL] += pnl
-                    if event:
-                        funding_total += apply_funding(i, m, lg)
-                else:  # funding first, then the path through the high (docstring, a.-c.)
-                    w_prev = lg[i, S_W]
-                    if event:
-                        funding_total += apply_funding(i, m, lg)
-                    hi = max(mark_high[t, j], mp, m)
-                    through_the_bar(i, t, s, m, mp, hi, w_prev, lg, tiers, cfg, acct)
-                notional = _notional(pos, m, cs, inverse)
-                if notional < lg[i, S_LO] or notional >= lg[i, S_HI]:
-                    retier(i, notional, tiers, lg)
-                mm = _maintenance(notional, lg[i, S_MMR], lg[i, S_CUM])
-                if lg[i, S_ALIVE] > 0.0 and lg[i, S_W] <= mm:
-                    liquidate_or_top_up(i, t, s, m, m, notional, mm, lg, cfg, acct)
-            if event:
-                lg[i, S_EVENT] = 0.0
-            if lg[i, S_ALIVE] > 0.0:
-                if code <= 2:
-                    ratio, force = pp[0], t == 0 or (code == 2 and t % every == 0)
-                else:
-                    ratio, force, lg[i, S_FLAG], lg[i, S_SWITCH], lg[i, S_VAR] = policy_target(
-                        code, t, s, spot[t - 1, k] if t > 0 else s, pp, bpy,
-                        lg[i, S_FLAG], lg[i, S_NEG], lg[i, S_UP], lg[i, S_SWITCH], lg[i, S_VAR],
-                    )  # fmt: skip
-                coins = lg[i, S_HOLD] + lg[i, S_W] if inverse else lg[i, C_QTY]
-                target = max(ratio * lg[i, C_BETA] * coins * s, 0.0)  # no coins left: close
-                current = lg[i, S_POS] * cs if inverse else lg[i, S_POS] * m
-                if current != target and (
-                    force or (pp[1] > 0.0 and abs(current - target) > pp[1] * target)
-                ):
-                    pos = lg[i, S_POS]
-                    new_pos, margin, drawn, pnl, fees = trade(
-                        pos, lg[i, S_W], target, m, perp[t, j], inverse, cs, slip, fee_rate, lev
-                    )
-                    lg[i, A_HPNL] += pnl
-                    lg[i, A_FEES] += fees
-                    if inverse:  # the margin comes from (and returns to) the holding's coins
-                        lg[i, S_HOLD] -= drawn
-                        lg[i, A_HPNL] += drawn * (m - s)
-                    else:
-                        acct[AC_CASH] -= drawn
-                    if pos > 0.0:  # close the segment (as close_segment, inline)
-                        if not inverse:
-                            lg[i, A_HPNL] += _pnl(-pos, lg[i, S_MREF], m, 1.0, False)
-                        lg[i, A_COVERED] += lg[i, S_COV] * (s - lg[i, S_SREF])
-                        lg[i, A_HBARS] += t - lg[i, S_OPEN]
-                        lg[i, S_COV] = 0.0
-                    if new_pos > 0.0:
-                        lg[i, S_OPEN], lg[i, S_SREF], lg[i, S_MREF] = t, s, m
-                        lg[i, S_COV] = ratio * lg[i, C_QTY]
-                    lg[i, S_W], lg[i, S_POS] = margin, new_pos
-                    lg[i, A_TRADES] += 1.0
-            w, pos = lg[i, S_W], lg[i, S_POS]
-            base += lg[i, C_QTY] * s
-            held += lg[i, S_HOLD] * s + (w * m if inverse else w)
+            value, funding_usd = leg_step(
+                i, t, spot, perp, mark, highs, with_highs, lg, tiers, code, pp, cfg, acct, cols,
+                every,
+            )  # fmt: skip
+            base += lg[i, C_QTY] * spot[t, cols[i, 0]]
+            held += value
+            funding_total += funding_usd
         acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
         curves[0, t] = acct[AC_CASH] + held
         curves[1, t] = cash0 + base

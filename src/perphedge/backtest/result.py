@@ -127,20 +127,11 @@ class BacktestResult:
 
     def summary(self) -> dict[str, float | int]:
         """The headline figures of the run (the keys of `perphedge backtest --json`)."""
-        eq, base, t = self.equity_usd, self.equity_unhedged_usd, self.times_ms
-        var, cvar = metrics.var_cvar(eq, t, level=0.95)
-        return {
-            "total_return": metrics.total_return(eq),
-            "total_return_unhedged": metrics.total_return(base),
-            "volatility": metrics.annualised_volatility(eq, t),
-            "volatility_unhedged": metrics.annualised_volatility(base, t),
-            "max_drawdown": metrics.max_drawdown(eq),
-            "max_drawdown_unhedged": metrics.max_drawdown(base),
-            "worst_month": metrics.worst_month(eq, t),
-            "var_95": var,
-            "cvar_95": cvar,
-            "hedge_effectiveness": metrics.hedge_effectiveness(eq, base, t),
-            "upside_given_up": metrics.upside_given_up(eq, base, t),
+        eq, base = self.equity_usd, self.equity_unhedged_usd
+        curves = Curves(
+            eq, base, self.times_ms, metrics.max_drawdown(eq), metrics.max_drawdown(base)
+        )
+        totals = {
             "funding_pnl": self.funding_pnl,
             "fees": self.fees,
             "basis_pnl": self.basis_pnl,
@@ -151,5 +142,41 @@ class BacktestResult:
             "share_hedged": self.share_hedged,
             "trades": self.trades,
             "min_cash": self.min_cash_usd,
-            "final_equity": float(eq[-1]),
         }
+        return summarize(curves, totals)
+
+
+@dataclass(frozen=True, eq=False)
+class Curves:
+    """Hedged and unhedged equity (USD) at least at the bars the period statistics read
+    (`metrics.statistics_bars`; every bar will do), their times, and both maximum drawdowns
+    (which need every bar, so they come computed)."""
+
+    equity_usd: FloatArray
+    unhedged_usd: FloatArray
+    times_ms: IntArray
+    max_drawdown: float
+    max_drawdown_unhedged: float
+
+
+def summarize(c: Curves, totals: dict[str, float | int]) -> dict[str, float | int]:
+    """The headline figures of a run from its curves and per-run totals (funding_pnl, fees,
+    basis_pnl, hedge_pnl, liquidation_loss, liquidations, top_ups, share_hedged, trades,
+    min_cash): one place for the single run and the batched sweep."""
+    eq, base, t = c.equity_usd, c.unhedged_usd, c.times_ms
+    var, cvar = metrics.var_cvar(eq, t, level=0.95)
+    return {
+        "total_return": metrics.total_return(eq),
+        "total_return_unhedged": metrics.total_return(base),
+        "volatility": metrics.annualised_volatility(eq, t),
+        "volatility_unhedged": metrics.annualised_volatility(base, t),
+        "max_drawdown": c.max_drawdown,
+        "max_drawdown_unhedged": c.max_drawdown_unhedged,
+        "worst_month": metrics.worst_month(eq, t),
+        "var_95": var,
+        "cvar_95": cvar,
+        "hedge_effectiveness": metrics.hedge_effectiveness(eq, base, t),
+        "upside_given_up": metrics.upside_given_up(eq, base, t),
+        **totals,
+        "final_equity": float(eq[-1]),
+    }
