@@ -115,7 +115,7 @@ def simulate_batch(
             # the funding event flags are the same in every configuration (set by column)
             quiet_leg = linear[i] and not (funding_bar and lgb[i, S_EVENT, 0] > 0.0)
             value, n_need = lgb[i, C_QTY, 0] * s, n_cfg
-            if quiet_leg:  # first pass: the quiet path, without branches, in vector registers
+            if quiet_leg:  # first pass: the quiet path, in vector registers
                 n_need = 0
                 for c in range(n_cfg):
                     w0 = wq[i, c]

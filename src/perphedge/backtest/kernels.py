@@ -341,26 +341,27 @@ def quiet_linear(
     The leg's state comes in as scalars (bracket bounds, MMR, cum, ratio x beta x qty); `band`
     is inf without one.
     """
-    # Written without branches (& and | on booleans, every term computed), so that a loop of it
-    # over many configurations can run in vector registers.
-    hedged = pos > 0.0
-    w_close = w + _pnl(-pos, mp, m, 1.0, False)  # no hedge: w
-    if not with_highs:
-        notional = _notional(pos, m, 1.0, False)
-        margin_ok = (
-            (lo <= notional) & (notional < hi) & (w_close > _maintenance(notional, mmr, cum))
-        )
-    else:  # the whole path mp -> high -> m in one bracket, above MM at the high
-        top = max(high, mp, m)
-        notional = _notional(pos, top, 1.0, False)
-        low = _notional(pos, min(mp, m), 1.0, False)
-        w_top = w + _pnl(-pos, mp, top, 1.0, False)
-        margin_ok = (lo <= low) & (notional < hi) & (w_top > _maintenance(notional, mmr, cum))
-    # an open hedge is alive (liquidation zeroes the size); no band breach when at the target
-    target = max(per_spot * s, 0.0)
-    current = _notional(pos, m, 1.0, False)
-    drift = (scheduled | (abs(current - target) > band * target)) & (current != target)
-    quiet = (margin_ok | (not hedged)) & ((not (hedged | (alive > 0.0))) | (not drift))
+    # Every load happens at the call site, so a loop of this over many configurations can be
+    # if-converted and run in vector registers (the batched kernel's quiet pass).
+    quiet, hedged, w_close = True, pos > 0.0, w
+    if hedged:
+        w_close = w + _pnl(-pos, mp, m, 1.0, False)
+        if not with_highs:
+            notional = _notional(pos, m, 1.0, False)
+            quiet = (lo <= notional < hi) and (w_close > _maintenance(notional, mmr, cum))
+        else:  # the whole path mp -> high -> m in one bracket, above MM at the high
+            top = max(high, mp, m)
+            notional = _notional(pos, top, 1.0, False)
+            low = _notional(pos, min(mp, m), 1.0, False)
+            quiet = (lo <= low and notional < hi) and (
+                w + _pnl(-pos, mp, top, 1.0, False) > _maintenance(notional, mmr, cum)
+            )
+    # an open hedge is alive (liquidation zeroes the size); a breach of the band implies
+    # current != target, tested last as it is rarely needed
+    if quiet and (hedged or alive > 0.0):
+        target = max(per_spot * s, 0.0)
+        current = _notional(pos, m, 1.0, False)
+        quiet = not ((scheduled or abs(current - target) > band * target) and current != target)
     return quiet, w_close
 
 
