@@ -50,6 +50,7 @@ class ConfigError(InputError):
 
     def __init__(self, file: str, path: str, value: object, fix: str) -> None:
         super().__init__(f"{file}: {path}", value, fix)
+        self.path = path  # "holdings[1].quantity": where the page shows the error
         shown = "" if value is _ABSENT else f"={_show(value)}"
         self.args = (f"{file}: {path}{shown}: {fix}",)
 
@@ -214,6 +215,11 @@ def parse_portfolio(text: str, name: str = "portfolio.toml") -> PortfolioConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as bad:
         raise ConfigError(name, "(file)", _ABSENT, f"not valid TOML: {bad}") from None
+    return portfolio_from_dict(raw, name)
+
+
+def portfolio_from_dict(raw: dict[str, Any], name: str = "portfolio.toml") -> PortfolioConfig:
+    """Validate a parsed portfolio document (TOML file or the page's form), the same rules."""
     try:
         parsed = PortfolioFile.model_validate(raw)
     except ValidationError as bad:

@@ -24,6 +24,7 @@ from perphedge.report.render import err_console
 # need (no ccxt, numba or plotly). name -> (module whose register() adds it, one-line help);
 # tests/test_startup.py checks every line against the command's own docstring.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Ask what you hold and how to insure it; write a commented portfolio TOML."),
     "liquidation": (
         "liquidation",
         "Liquidation and bankruptcy price, margins and distance to liquidation of one position.",
@@ -70,6 +71,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "paper": ("paper", "The offline paper account used by --paper."),
     "data": ("data", "The local market-data store: sync, list, show, import, export."),
+    "ui": ("ui", "Open the local page (127.0.0.1 only, with a secret token in its address)."),
 }
 
 
@@ -116,14 +118,25 @@ app = typer.Typer(
     help="Insure crypto holdings with short perpetual futures.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     cls=LazyGroup,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from perphedge import __version__
+
+        print(f"perphedge {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """Insure crypto holdings with short perpetual futures (dollar-neutral hedges)."""
 

@@ -1,0 +1,68 @@
+"""The local page as a Starlette app: routes -> services -> templates.
+
+`create_app(launch, workspace)` wires the pages (one module each in `perphedge.web.pages`), the
+package's static files (htmx, the stylesheet, the page script) and plotly.js, served once from the
+plotly package's own file so that no page inlines it and nothing comes from the internet. Every
+request passes `perphedge.web.security.SecurityMiddleware` first.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from perphedge.errors import PerphedgeError
+from perphedge.web.pages import backtest, funding, glossary, live, paper, plan, start, stress
+from perphedge.web.security import Launch, SecurityMiddleware
+from perphedge.web.state import Workspace
+from perphedge.web.views import render
+
+
+def plotly_js_path() -> Path:
+    """plotly.min.js as shipped inside the plotly package."""
+    return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+
+
+async def _plotly_js(request: Request) -> Response:
+    return FileResponse(
+        plotly_js_path(),
+        media_type="text/javascript",
+        headers={"cache-control": "private, max-age=86400"},
+    )
+
+
+async def _error(request: Request, exc: Exception) -> Response:
+    """A perphedge error on a page: its one line, in the page, with the code it deserves."""
+    assert isinstance(exc, PerphedgeError)
+    status = 400 if exc.exit_code == 2 else 409 if exc.exit_code == 3 else 502
+    return render(request, "error.html", status=status, message=" ".join(str(exc).split()))
+
+
+def routes() -> list[BaseRoute]:
+    pages: list[BaseRoute] = []
+    for module in (start, plan, stress, funding, backtest, paper, live, glossary):
+        pages += module.ROUTES
+    return [
+        *pages,
+        Route("/static/plotly.min.js", _plotly_js),
+        Mount("/static", StaticFiles(packages=[("perphedge.web", "static")]), name="static"),
+    ]
+
+
+def create_app(launch: Launch, workspace: Workspace | None = None) -> Starlette:
+    """The app for one launch; `workspace` holds the current portfolio (empty by default)."""
+    app = Starlette(
+        routes=routes(),
+        middleware=[Middleware(SecurityMiddleware, launch=launch)],
+        exception_handlers={PerphedgeError: _error},
+    )
+    app.state.launch = launch
+    app.state.workspace = workspace or Workspace()
+    return app

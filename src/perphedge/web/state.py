@@ -1,0 +1,35 @@
+"""What one launch of the page works on: the current portfolio and the file it came from."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perphedge.config import PortfolioConfig, load_portfolio
+
+
+@dataclass
+class Workspace:
+    """The portfolio the pages show (None until the Start form or a file gives one)."""
+
+    document: dict[str, Any] | None = None
+    config: PortfolioConfig | None = None
+    path: Path | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def use(self, document: dict[str, Any], config: PortfolioConfig) -> None:
+        with self._lock:
+            self.document = document
+            self.config = config
+
+    def load(self, path: Path) -> PortfolioConfig:
+        """Read a portfolio file (InputError when it is missing or invalid) and use it."""
+        import tomllib
+
+        config = load_portfolio(path)
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        with self._lock:
+            self.document, self.config, self.path = document, config, path
+        return config
