@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from perphedge.hedge import HedgePlan
 from perphedge.report.render import fmt_num
 
 EXPLAIN: dict[str, str] = {
@@ -173,3 +174,28 @@ def net_words(net_usd: float) -> str:
     if net_usd < 0:
         return f"you lose {fmt_num(-net_usd, 0)} USD"
     return "no change"
+
+
+def risk_figures(plan: HedgePlan) -> dict[str, str]:
+    """The number to show beside each risk of `plan` (keys of RISKS), in words."""
+    distances = [
+        (leg.liquidation_distance, leg)
+        for leg in plan.legs
+        if leg.position is not None and leg.liquidation_distance is not None
+    ]
+    if distances:
+        distance, leg = min(distances, key=lambda pair: pair[0])
+        liquidation = (
+            f"nearest liquidation: the price of {leg.instrument.base} rising "
+            f"{distance * 100:.1f} % (to {fmt_num(leg.liquidation_price)})"
+        )
+    else:
+        liquidation = "no liquidation price: the coins themselves back the short"
+    margin_place = plan.spec.exchange
+    return {
+        "funding": f"{cash_words(plan.funding_per_year_usd)} a year at the planned rates",
+        "liquidation": liquidation,
+        "basis": f"{fmt_num(plan.hedge_notional)} USD of short follows the perpetual's price",
+        "execution": f"{fmt_num(plan.fees_open_usd)} USD of fees to open, about as much to close",
+        "custody": f"{fmt_num(plan.initial_margin)} USD of margin kept on {margin_place}",
+    }

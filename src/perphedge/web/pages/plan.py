@@ -1,4 +1,8 @@
-"""Plan: wired to the services layer (perphedge.services)."""
+"""Plan: what to short, its margin, liquidation, funding in words, the risks and the orders.
+
+The page shows the plan service's result through `perphedge.report.plan_view.plan_dict`, the same
+data `perphedge plan --json` prints, so the page and the JSON cannot differ.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from perphedge.web.views import render
+from perphedge.report.explain import RISKS, risk_figures
+from perphedge.report.plan_view import plan_dict
+from perphedge.web import gateway
+from perphedge.web.views import render, workspace_of
 
 
 async def plan_page(request: Request) -> Response:
-    return render(request, "no_portfolio.html", active="plan", heading="Plan")
+    config = workspace_of(request).config
+    if config is None:
+        return render(request, "no_portfolio.html", active="plan", heading="Plan")
+    planned = gateway.plan(config)
+    return render(
+        request,
+        "plan.html",
+        plan=plan_dict(planned.plan, planned.notes),
+        risks=RISKS,
+        risk_numbers=risk_figures(planned.plan),
+    )
 
 
 ROUTES = [Route("/plan", plan_page)]
