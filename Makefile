@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit coverage bench clean
+.PHONY: demo test lint typecheck unit coverage bench clean chromium screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-unit: $(STAMP)
+chromium:
+	sh scripts/ensure_chromium.sh
+
+unit: $(STAMP) chromium
 	$(BIN)/pytest -n auto -q
 
 test: lint typecheck unit
+
+# the page's screenshots for the README (docs/screenshots), taken by the browser tests
+screenshots: $(STAMP) chromium
+	PERPHEDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/test_web_browser.py
 
 coverage: $(STAMP)
 	$(BIN)/coverage run --source=perphedge -m pytest -q -p no:xdist

@@ -77,7 +77,7 @@ def test_stress_writes_a_self_contained_html_plot(run_cli, tmp_path):
     assert r.code == 0, r.err
     page = out.read_text(encoding="utf-8")
     assert "<html" in page and '<script src="http' not in page  # plotly.js inlined
-    assert len(page) > 1_000_000 and '"spot P&L"' in page
+    assert len(page) > 1_000_000 and '"your coins"' in page
     assert "Price shocks" in r.out
 
 

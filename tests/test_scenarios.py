@@ -95,6 +95,21 @@ def test_funding_regimes_scale_with_the_rate_and_the_horizon():
     assert funding_regime(plan, 0.001, 10).funding == pytest.approx(1_620.0)
 
 
+def test_price_shocks_at_a_chosen_funding_rate():
+    plan = make_plan(ISSUE, HedgeSpec(leverage=5))
+    # -10 % and -0.1 % per 8 h for 30 days: 90 payments of 0.1 % of 48,600 (the moved
+    # notional) paid by the short = -4,374
+    moved = price_shock(plan, -0.1, 30, -0.001)
+    assert moved.funding == pytest.approx(-4_374.0)
+    assert price_shock(plan, 0.0, 30, -0.001).funding == funding_regime(plan, -0.001, 30).funding
+    planned = price_shock(plan, -0.1, 30)  # the plan's 0.01 % per 8 h
+    assert planned.funding == pytest.approx(437.4)
+    spec = StressSpec(shocks=(-0.1,), shock_funding_per_8h=-0.001)
+    assert run_stress(plan, spec).price_shocks[0] == moved
+    with pytest.raises(ValueError, match="funding rate"):
+        StressSpec(shock_funding_per_8h=0.2)
+
+
 def test_basis_shock_moves_only_the_perpetual():
     plan = make_plan(ISSUE, HedgeSpec(leverage=5))
     out = basis_shock(plan, 200, 30)

@@ -12,6 +12,7 @@ Pure: text in, text out; nothing is read or written here.
 
 from __future__ import annotations
 
+import json
 import math
 import textwrap
 import typing
@@ -138,15 +139,18 @@ def section_questions(section: str) -> tuple[Question, ...]:
 
 
 def _value(value: object) -> str:
+    """A TOML literal: true/false, a number (inf and nan as TOML spells them) or a string."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         number = float(value)
-        if not math.isfinite(number):
-            return repr(str(value)).replace("'", '"')
+        if math.isnan(number):
+            return "nan"
+        if math.isinf(number):
+            return "inf" if number > 0 else "-inf"
         return str(int(number)) if number.is_integer() and abs(number) < 1e15 else repr(number)
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+    # JSON's escapes are TOML's; TOML also refuses a raw DEL
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _lines(values: Mapping[str, Any], questions: Sequence[Question]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +23,7 @@ from perphedge.portfolio_toml import (
     section_questions,
 )
 from perphedge.report.render import console, err_console
+
 
 def _typed(question: Question, text: str) -> object:
     if not question.number:
@@ -111,8 +112,10 @@ def _section(name: str, document: dict[str, Any]) -> None:
 
 
 def init(
-    file: Path = typer.Argument(Path("portfolio.toml"), help="The portfolio file to write."),
-    force: bool = typer.Option(False, "--force", help="Overwrite the file if it exists."),
+    file: Annotated[Path, typer.Argument(help="The portfolio file to write.")] = Path(
+        "portfolio.toml"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite it if it exists.")] = False,
 ) -> None:
     """Ask what you hold and how to insure it; write a commented portfolio TOML."""
     if file.suffix.lower() != ".toml":

@@ -7,6 +7,7 @@ and every other command start without it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -21,9 +22,9 @@ def ui(
         "--allow-execute",
         help="Let the Live page send orders (after a confirmation showing them).",
     ),
-    portfolio: Path | None = typer.Option(
-        None, "--portfolio", help="A portfolio TOML file to start with."
-    ),
+    portfolio: Annotated[
+        Path | None, typer.Option("--portfolio", help="A portfolio TOML file to start with.")
+    ] = None,
 ) -> None:
     """Open the local page (127.0.0.1 only, with a secret token in its address)."""
     import webbrowser

@@ -48,6 +48,11 @@ DEFAULT_BASIS_BP = (-200.0, -50.0, 50.0, 200.0)
 DEFAULT_SQUEEZES = (0.25, 0.5)
 
 
+def _check_rate(rate: float) -> None:
+    if not (math.isfinite(rate) and abs(rate) < 0.05):
+        raise InputError("funding rate", rate, "give a rate per 8 h within +-5 %")
+
+
 @dataclass(frozen=True)
 class StressSpec:
     """Which scenarios to run. Shocks and squeeze peaks are fractions (0.1 = +10 %)."""
@@ -57,17 +62,19 @@ class StressSpec:
     horizon_days: float = 30.0
     basis_bp: tuple[float, ...] = DEFAULT_BASIS_BP
     squeezes: tuple[float, ...] = DEFAULT_SQUEEZES
+    shock_funding_per_8h: float | None = None  # funding during price shocks; None: planned
 
     def __post_init__(self) -> None:
         if not self.shocks:
             raise InputError("shocks", "", "give at least one price shock, e.g. -10,10")
+        if self.shock_funding_per_8h is not None:
+            _check_rate(self.shock_funding_per_8h)
         for shock in (*self.shocks, *self.squeezes):
             require_finite("shock", shock)
             if shock <= -1.0:
                 raise InputError("shock", shock, "a price cannot fall 100 % or more; use > -100")
         for rate in self.funding_per_8h:
-            if not (math.isfinite(rate) and abs(rate) < 0.05):
-                raise InputError("funding rate", rate, "give a rate per 8 h within +-5 %")
+            _check_rate(rate)
         require_positive("horizon_days", self.horizon_days)
         for bp in self.basis_bp:
             if not (math.isfinite(bp) and abs(bp) < 5_000):
@@ -246,18 +253,25 @@ def _shocked_prices(plan: HedgePlan, shock: float) -> tuple[float, ...]:
     return tuple(e.price * max(0.0, 1.0 + e.beta * shock) for e in plan.exposures)
 
 
-def price_shock(plan: HedgePlan, shock: float, days: float) -> Outcome:
-    """Every perpetual moves by `shock`, each holding by beta x shock; planned funding rates."""
+def _regime_rates(plan: HedgePlan, rate_per_8h: float) -> dict[str, float]:
+    """`rate_per_8h` scaled to each perpetual's own funding interval."""
+    return {leg.symbol: rate_per_8h * leg.interval_hours / 8.0 for leg in plan.legs}
+
+
+def price_shock(
+    plan: HedgePlan, shock: float, days: float, rate_per_8h: float | None = None
+) -> Outcome:
+    """Every perpetual moves by `shock`, each holding by beta x shock; funding at the planned
+    rates, or at `rate_per_8h` when given."""
     marks = _marks(plan, shock)
-    move = _Move(
-        f"{shock:+.0%}", shock, marks, marks, _shocked_prices(plan, shock), _planned_rates(plan)
-    )
+    rates = _planned_rates(plan) if rate_per_8h is None else _regime_rates(plan, rate_per_8h)
+    move = _Move(f"{shock:+.0%}", shock, marks, marks, _shocked_prices(plan, shock), rates)
     return _evaluate(plan, move, days)
 
 
 def funding_regime(plan: HedgePlan, rate_per_8h: float, days: float) -> Outcome:
     """No price move; every perpetual pays `rate_per_8h` (scaled to its interval) for `days`."""
-    rates = {leg.symbol: rate_per_8h * leg.interval_hours / 8.0 for leg in plan.legs}
+    rates = _regime_rates(plan, rate_per_8h)
     marks = _marks(plan, 0.0)
     move = _Move(f"{rate_per_8h:+.2%}/8h", 0.0, marks, marks, _shocked_prices(plan, 0.0), rates)
     return _evaluate(plan, move, days)
@@ -287,7 +301,7 @@ def run_stress(plan: HedgePlan, spec: StressSpec) -> StressResult:
     days = spec.horizon_days
     return StressResult(
         spec,
-        tuple(price_shock(plan, s, days) for s in spec.shocks),
+        tuple(price_shock(plan, s, days, spec.shock_funding_per_8h) for s in spec.shocks),
         tuple(funding_regime(plan, r, days) for r in spec.funding_per_8h),
         tuple(basis_shock(plan, bp, days) for bp in spec.basis_bp),
         tuple(short_squeeze(plan, p, days) for p in spec.squeezes),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from perphedge.hedge import HedgePlan
+from perphedge.hedge.model import HedgeLeg, HedgePlan
 from perphedge.report.render import fmt_num
 
 EXPLAIN: dict[str, str] = {
@@ -176,26 +176,30 @@ def net_words(net_usd: float) -> str:
     return "no change"
 
 
-def risk_figures(plan: HedgePlan) -> dict[str, str]:
-    """The number to show beside each risk of `plan` (keys of RISKS), in words."""
-    distances = [
-        (leg.liquidation_distance, leg)
+def nearest_liquidation(plan: HedgePlan) -> HedgeLeg | None:
+    """The open leg liquidated by the smallest price rise (None: no leg can be liquidated)."""
+    legs = [
+        leg
         for leg in plan.legs
         if leg.position is not None and leg.liquidation_distance is not None
     ]
-    if distances:
-        distance, leg = min(distances, key=lambda pair: pair[0])
+    return min(legs, key=lambda leg: leg.liquidation_distance or 0.0, default=None)
+
+
+def risk_figures(plan: HedgePlan) -> dict[str, str]:
+    """The number to show beside each risk of `plan` (keys of RISKS), in words."""
+    leg = nearest_liquidation(plan)
+    if leg is not None and leg.liquidation_distance is not None:
         liquidation = (
             f"nearest liquidation: the price of {leg.instrument.base} rising "
-            f"{distance * 100:.1f} % (to {fmt_num(leg.liquidation_price)})"
+            f"{leg.liquidation_distance * 100:.1f} % (to {fmt_num(leg.liquidation_price)})"
         )
     else:
         liquidation = "no liquidation price: the coins themselves back the short"
-    margin_place = plan.spec.exchange
     return {
         "funding": f"{cash_words(plan.funding_per_year_usd)} a year at the planned rates",
         "liquidation": liquidation,
         "basis": f"{fmt_num(plan.hedge_notional)} USD of short follows the perpetual's price",
         "execution": f"{fmt_num(plan.fees_open_usd)} USD of fees to open, about as much to close",
-        "custody": f"{fmt_num(plan.initial_margin)} USD of margin kept on {margin_place}",
+        "custody": f"{fmt_num(plan.initial_margin)} USD of margin kept on {plan.spec.exchange}",
     }

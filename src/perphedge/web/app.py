@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from perphedge.errors import PerphedgeError
-from perphedge.web.pages import backtest, funding, glossary, live, paper, plan, start, stress
+from perphedge.web.pages import glossary, start
 from perphedge.web.security import Launch, SecurityMiddleware
 from perphedge.web.state import Workspace
 from perphedge.web.views import render
@@ -47,7 +47,7 @@ async def _error(request: Request, exc: Exception) -> Response:
 
 def routes() -> list[BaseRoute]:
     pages: list[BaseRoute] = []
-    for module in (start, plan, stress, funding, backtest, paper, live, glossary):
+    for module in (start, glossary):
         pages += module.ROUTES
     return [
         *pages,

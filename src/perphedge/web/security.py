@@ -122,9 +122,7 @@ class SecurityMiddleware:
         """First visit: set the cookie and redirect to the same address without the token."""
         rest = urlencode({k: v for k, v in query.items() if k != "token"})
         location = scope["path"] + (f"?{rest}" if rest else "")
-        cookie = (
-            f"{self.launch.cookie_name}={self.launch.token}; Path=/; HttpOnly; SameSite=Strict"
-        )
+        cookie = f"{self.launch.cookie_name}={self.launch.token}; Path=/; HttpOnly; SameSite=Strict"
         await send(
             {
                 "type": "http.response.start",

@@ -31,7 +31,9 @@ def bind(port: int) -> socket.socket:
         sock.bind((HOST, port))
     except OSError as bad:
         sock.close()
-        raise InputError("--port", port, f"cannot listen there ({bad.strerror}); try another") from None
+        raise InputError(
+            "--port", port, f"cannot listen there ({bad.strerror}); try another"
+        ) from None
     sock.listen(64)
     sock.set_inheritable(True)
     return sock
@@ -48,7 +50,9 @@ class Server:
     _thread: threading.Thread | None = None
 
     @classmethod
-    def open(cls, port: int, allow_execute: bool = False, workspace: Workspace | None = None) -> Server:
+    def open(
+        cls, port: int, allow_execute: bool = False, workspace: Workspace | None = None
+    ) -> Server:
         sock = bind(port)
         launch = Launch(port=sock.getsockname()[1], allow_execute=allow_execute)
         return cls(sock, launch, workspace or Workspace())

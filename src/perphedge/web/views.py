@@ -20,12 +20,6 @@ from perphedge.web.state import Workspace
 
 PAGES = (
     ("start", "Start", "/"),
-    ("plan", "Plan", "/plan"),
-    ("stress", "Stress", "/stress"),
-    ("funding", "Funding", "/funding"),
-    ("backtest", "Backtest", "/backtest"),
-    ("paper", "Paper", "/paper"),
-    ("live", "Live", "/live"),
     ("glossary", "Glossary", "/glossary"),
 )
 

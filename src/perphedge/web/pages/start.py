@@ -59,9 +59,10 @@ def _fields(document: dict[str, Any], form: dict[str, str]) -> dict[str, str]:
     """Form values of `document`, keeping the file path and section switches the user set."""
     fields = document_to_fields(document)
     fields["path"] = form.get("path", "")
-    for section in section_models():
-        if form.get(f"{section}-enabled") == "on":
-            fields[f"{section}-enabled"] = "on"
+    switches = [f"{section}-enabled" for section in section_models()]
+    for key, value in form.items():
+        if value == "on" and (key in switches or key.endswith("-more")):
+            fields[key] = "on"
     return fields
 
 
@@ -92,6 +93,7 @@ def _form(
         sections=sections,
         enabled=enabled | {"hedge"},
         save_path=fields.get("path") or str(workspace_of(request).path or DEFAULT_FILE),
+        oob=bool(request.headers.get("hx-request")),  # the header's portfolio line follows
     )
 
 
@@ -99,6 +101,14 @@ async def start_page(request: Request) -> Response:
     workspace = workspace_of(request)
     fields = document_to_fields(workspace.document) if workspace.document else _defaults()
     return _form(request, fields)
+
+
+def _feedback(
+    request: Request, form: dict[str, str], errors: dict[str, str], message: str = ""
+) -> Response:
+    """Messages and every field's error slot, swapped in place: what is typed stays as typed."""
+    names = [key for key in form if not key.endswith(("-more", "-enabled"))]  # no error slot
+    return render(request, "start_feedback.html", names=names, errors=errors, message=message)
 
 
 def _check(document: dict[str, Any]) -> tuple[Any, dict[str, str]]:
@@ -127,10 +137,10 @@ async def form_action(request: Request) -> Response:
             del document["holdings"][index]
         return _form(request, _fields(document, form), rows=max(rows - 1, 1))
     config, errors = _check(document)
-    if errors or action == "check":
-        return _form(request, fields, errors, "" if errors else "Everything is valid.", rows)
+    if errors or action != "use":
+        return _feedback(request, form, errors, "" if errors else "Everything is valid.")
     workspace_of(request).use(document, config)
-    return _form(request, fields, message="Portfolio in use: see the Plan page.", rows=rows)
+    return _feedback(request, form, {}, "Portfolio in use: see the Plan page.")
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -143,7 +153,6 @@ async def save(request: Request) -> Response:
     """Write the form's portfolio as commented TOML to the path given."""
     form = {k: str(v) for k, v in (await request.form()).items()}
     document = form_to_document(form)
-    fields = _fields(document, form)
     config, errors = _check(document)
     path = Path(form.get("path", "").strip() or DEFAULT_FILE).expanduser()
     if not errors and path.suffix.lower() != ".toml":
@@ -151,15 +160,15 @@ async def save(request: Request) -> Response:
     if not errors and not path.parent.is_dir():
         errors = {"path": f"the folder {path.parent} does not exist"}
     if errors:
-        return _form(request, fields, errors)
+        return _feedback(request, form, errors)
     try:
         _write_atomically(path, portfolio_toml(document))
     except OSError as bad:
-        return _form(request, fields, {"path": f"cannot write it ({bad.strerror})"})
+        return _feedback(request, form, {"path": f"cannot write it ({bad.strerror})"})
     workspace = workspace_of(request)
     workspace.use(document, config)
     workspace.path = path.resolve()
-    return _form(request, fields, message=f"Saved to {path.resolve()} and in use.")
+    return _feedback(request, form, {}, f"Saved to {path.resolve()} and in use.")
 
 
 async def load(request: Request) -> Response:

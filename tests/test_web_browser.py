@@ -1,0 +1,114 @@
+"""The local page in a real browser (headless Debian Chromium through Playwright)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from perphedge.config import load_portfolio
+from perphedge.web.server import Server
+from perphedge.web.views import PAGES
+from tests.browser import WIDTHS, Tab, browser, open_tab, screenshot_folder, server
+
+__all__ = ["browser", "server"]  # module-scoped fixtures used by the tests below
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "src/perphedge/data/examples/portfolio.toml"
+
+
+def _fill_example(tab: Tab) -> None:
+    """Type the example portfolio into the Start form as a person would."""
+    page = tab.page
+    example = tomllib.loads(EXAMPLE.read_text())
+    for index, holding in enumerate(example["holdings"]):
+        if index:
+            page.get_by_role("button", name="+ Add a holding").click()
+            page.wait_for_selector(f"#holdings-{index}-asset")
+        page.fill(f"#holdings-{index}-asset", holding["asset"])
+        page.fill(f"#holdings-{index}-quantity", str(holding["quantity"]))
+        page.check(f"#holdings-{index}-more")
+        page.fill(f"#holdings-{index}-price", str(holding["price"]))
+    for key, value in example["hedge"].items():
+        selector = f"#hedge-{key}"
+        if page.locator(selector).evaluate("e => e.tagName") == "SELECT":
+            page.select_option(selector, str(value))
+        else:
+            page.fill(selector, str(value))
+    page.get_by_role("button", name="Use this portfolio").click()
+    page.wait_for_selector("text=Portfolio in use")
+
+
+def test_build_the_example_portfolio_through_the_form(browser: Browser, server: Server) -> None:
+    tab = open_tab(browser, server)
+    _fill_example(tab)
+    used = server.workspace.config
+    expected = load_portfolio(EXAMPLE)
+    assert used is not None
+    assert used.portfolio == expected.portfolio and used.hedge == expected.hedge
+    assert "Portfolio: BTC, ETH" in tab.page.inner_text("header")
+    assert tab.errors == []
+
+
+def test_a_bad_field_shows_its_error_beside_it(browser: Browser, server: Server) -> None:
+    tab = open_tab(browser, server)
+    page = tab.page
+    page.fill("#holdings-0-asset", "BTC")
+    page.fill("#holdings-0-quantity", "-3")
+    page.press("#holdings-0-quantity", "Tab")
+    error = page.locator("#err-holdings-0-quantity")
+    error.get_by_text("greater than zero").wait_for()
+    assert page.locator("#holdings-0-quantity").input_value() == "-3"  # what was typed stays
+    page.fill("#holdings-0-quantity", "0.5")
+    page.press("#holdings-0-quantity", "Tab")
+    page.get_by_text("Everything is valid.").wait_for()
+    assert error.inner_text() == ""
+    assert tab.errors == []
+
+
+def test_save_and_load_the_file(browser: Browser, server: Server, tmp_path: Path) -> None:
+    tab = open_tab(browser, server)
+    page = tab.page
+    page.get_by_role("button", name="Fill in the example").click()
+    page.wait_for_selector("text=Example filled in")
+    target = tmp_path / "mine.toml"
+    page.fill("#path", str(target))
+    page.get_by_role("button", name="Save as TOML").click()
+    page.wait_for_selector("text=Saved to")
+    assert load_portfolio(target).portfolio == load_portfolio(EXAMPLE).portfolio
+    page.fill("#path", str(tmp_path / "missing.toml"))
+    page.get_by_role("button", name="Load").click()
+    page.locator("#err-path").get_by_text("no such file").wait_for()
+    page.fill("#path", str(target))
+    page.get_by_role("button", name="Load").click()
+    page.wait_for_selector("text=Loaded")
+    assert page.input_value("#holdings-1-asset") == "ETH"
+
+
+def test_without_the_token_the_browser_gets_403(browser: Browser, server: Server) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    answer = page.goto(f"{server.launch.origin}/")
+    assert answer is not None and answer.status == 403
+    assert "token" in page.inner_text("body")
+    assert page.goto(f"{server.launch.origin}/?token=guess").status == 403  # type: ignore[union-attr]
+    context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_fits_and_logs_no_error(
+    browser: Browser, server: Server, width: int, tmp_path: Path
+) -> None:
+    tab = open_tab(browser, server, width)
+    _fill_example(tab)
+    folder = screenshot_folder(tmp_path)
+    for key, _, href in PAGES:
+        tab.go(href)
+        overflow = tab.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{href} is {overflow}px wider than a {width}px window"
+        shot = folder / f"{key}-{width}.jpg"  # narrow: the first screen only, kept small
+        tab.page.screenshot(path=str(shot), full_page=width > 600, type="jpeg", quality=70)
+    assert tab.errors == []
