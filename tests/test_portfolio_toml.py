@@ -129,6 +129,7 @@ def test_init_asks_again_and_writes_a_file_plan_reads(run_cli, tmp_path: Path) -
         "eth", "8", "", "y", "3000", "", "", "",  # more options: the price only
         "",  # no more holdings
         "", "x", "5", "", "", "", "",  # hedge: ratio 1, a wrong leverage, then 5
+        "y", "0.5", "0.4", "0.8", *[""] * 13, "2000",  # keeper: a target below the minimum
     ]  # fmt: skip
     from typer.testing import CliRunner
 
@@ -138,12 +139,15 @@ def test_init_asks_again_and_writes_a_file_plan_reads(run_cli, tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert "quantity=-1: give a number greater than zero" in result.output
     assert "leverage='x': give a number" in result.output
+    assert "target_distance=0.4: give a distance above min_distance" in result.output
     written = tomllib.loads(out.read_text())
     assert written["holdings"] == [
         {"asset": "btc", "quantity": 0.5, "location": "ledger"},
         {"asset": "eth", "quantity": 8, "price": 3000},
     ]
     assert written["hedge"]["leverage"] == 5
+    assert written["keeper"]["min_distance"] == 0.5 and written["keeper"]["reserve_usd"] == 2000
+    assert written["keeper"]["reopen"] is True
     planned = run_cli("plan", str(out), "--json")
     assert planned.code == 0 and json.loads(planned.out)["legs"][1]["qty"] == 8.0
 

@@ -12,6 +12,7 @@ Pure: text in, text out; nothing is read or written here.
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import textwrap
@@ -35,6 +36,7 @@ class Question:
     default: object = None  # None: optional, left out of the file when not answered
     choices: tuple[str, ...] = ()
     number: bool = False
+    boolean: bool = False
 
 
 HOLDING_QUESTIONS = (
@@ -71,29 +73,91 @@ HOLDING_QUESTIONS = (
     ),
 )
 
-_HEDGE_HELP: dict[str, tuple[str, str]] = {
-    "ratio": (
+_HELP: dict[str, tuple[str, str]] = {  # "section.key": (label, one sentence of help)
+    "hedge.ratio": (
         "Hedge ratio",
         "The fraction of your holdings' value to insure: 1 = all of it, 0.5 = half.",
     ),
-    "leverage": (
+    "hedge.leverage": (
         "Leverage",
         "Short size divided by the margin you post: more leverage needs less margin but brings "
         "liquidation closer; for insurance 1 to 3 is usual.",
     ),
-    "exchange": ("Exchange", "Where the short perpetual is opened, e.g. binance, bybit, okx."),
-    "contract": (
+    "hedge.exchange": (
+        "Exchange",
+        "Where the short perpetual is opened, e.g. binance, bybit, okx.",
+    ),
+    "hedge.contract": (
         "Contract type",
         "linear: USDT-margined, the margin is USDT; inverse: coin-margined, the coins "
         "themselves back the short.",
     ),
-    "margin_mode": (
+    "hedge.margin_mode": (
         "Margin mode",
         "isolated: each short has its own margin; cross: the shorts share one margin account.",
     ),
-    "order_type": (
+    "hedge.order_type": (
         "Order type",
         "limit: orders priced near the mark (lower fees); market: filled at once.",
+    ),
+    "keeper.min_distance": (
+        "Top up below this distance",
+        "Add margin when a price rise of this fraction would liquidate the short (0.3 = 30 %).",
+    ),
+    "keeper.target_distance": (
+        "Top up to this distance",
+        "How far from liquidation a top-up brings the short (0.5 = a 50 % rise).",
+    ),
+    "keeper.drift_band": (
+        "Re-size when off by",
+        "Resize the short when it is off its target size by more than this fraction.",
+    ),
+    "keeper.on_shortfall": (
+        "When the reserve runs out",
+        "sell_spot: sell a little of the coins on the exchange and shrink the short alike; "
+        "delever: shrink the short; alert: only say how much to add.",
+    ),
+    "keeper.spot_on_exchange": (
+        "Coins are on the exchange",
+        "true when the coins sit on the same exchange as the short (sell_spot needs it).",
+    ),
+    "keeper.reopen": ("Re-open after a liquidation", "Open the short again after a cooldown."),
+    "keeper.reopen_cooldown_hours": ("Cooldown, hours", "Hours to wait before re-opening."),
+    "keeper.funding_limit_apr": (
+        "Funding cost limit, per year",
+        "Funding paid by the short (0.3 = 30 % a year) above which the action below applies.",
+    ),
+    "keeper.funding_action": (
+        "Above the funding limit",
+        "keep: hold the short; reduce: shrink it; unwind: close it until funding improves.",
+    ),
+    "keeper.funding_reduced_ratio": (
+        "Reduced size",
+        "The fraction of the short kept while funding is too expensive.",
+    ),
+    "keeper.funding_hysteresis_apr": (
+        "Restore margin, per year",
+        "Restore the full short only once the cost is this much below the limit.",
+    ),
+    "keeper.funding_min_hold_hours": (
+        "Hold at least, hours",
+        "No funding switch sooner than this after the previous one.",
+    ),
+    "keeper.funding_window_days": (
+        "Funding measured over, days",
+        "The trailing days over which the funding cost is measured.",
+    ),
+    "keeper.return_surplus": (
+        "Give surplus back",
+        "true: margin beyond what the surplus distance needs goes back to the reserve.",
+    ),
+    "keeper.surplus_distance": (
+        "Surplus beyond this distance",
+        "Margin that keeps the short further than this from liquidation counts as surplus.",
+    ),
+    "keeper.reserve_usd": (
+        "Reserve, USD (optional)",
+        "Cash kept ready to top up the margin; empty: sized from history by the plan.",
     ),
 }
 
@@ -101,12 +165,41 @@ _HEDGE_HELP: dict[str, tuple[str, str]] = {
 def _choices(annotation: object) -> tuple[str, ...]:
     if typing.get_origin(annotation) is typing.Literal:
         return tuple(str(a) for a in typing.get_args(annotation))
+    if annotation is bool:
+        return ("true", "false")
     return ()
 
 
 def _is_number(annotation: object) -> bool:
     args = typing.get_args(annotation) or (annotation,)
     return any(a in (int, float) for a in args)
+
+
+def answer(question: Question, text: str) -> object:
+    """Typed text of an answer: '0.5' -> 0.5, 'true' -> True; what cannot be read stays text,
+    for the validator to name."""
+    text = text.strip()
+    if question.boolean and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if not question.number or not text:
+        return text
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return text
+
+
+def shown(value: object) -> str:
+    """The text of a value in a form or prompt: 1.0 -> '1', True -> 'true'."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
 
 
 def section_models() -> dict[str, type[BaseModel]]:
@@ -124,7 +217,7 @@ def section_questions(section: str) -> tuple[Question, ...]:
     model = section_models()[section]
     questions = []
     for key, info in model.model_fields.items():
-        label, help_text = _HEDGE_HELP.get(key, ("", "")) if section == "hedge" else ("", "")
+        label, help_text = _HELP.get(f"{section}.{key}", ("", ""))
         questions.append(
             Question(
                 key,
@@ -133,6 +226,7 @@ def section_questions(section: str) -> tuple[Question, ...]:
                 info.default,
                 _choices(info.annotation),
                 _is_number(info.annotation),
+                info.annotation is bool,
             )
         )
     return tuple(questions)

@@ -18,37 +18,24 @@ from perphedge.errors import InputError
 from perphedge.portfolio_toml import (
     HOLDING_QUESTIONS,
     Question,
+    answer,
     portfolio_toml,
     section_models,
     section_questions,
+    shown,
 )
 from perphedge.report.render import console, err_console
-
-
-def _typed(question: Question, text: str) -> object:
-    if not question.number:
-        return text.strip()
-    try:
-        return float(text.replace(",", ""))
-    except ValueError:
-        return text.strip()
-
-
-def _shown(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _ask(question: Question, default: object = None) -> object:
     """One answer; empty keeps the default (None: leave the key out)."""
     console.print(f"[dim]{question.help}[/]", highlight=False)
     choices = f" ({'/'.join(question.choices)})" if question.choices else ""
-    shown = _shown(default)
-    text = typer.prompt(f"{question.label}{choices}", default=shown, show_default=bool(shown))
-    return _typed(question, text) if str(text).strip() else None
+    text_default = shown(default)
+    text = typer.prompt(
+        f"{question.label}{choices}", default=text_default, show_default=bool(text_default)
+    )
+    return answer(question, text) if str(text).strip() else None
 
 
 def _problem(document: dict[str, Any]) -> ConfigError | None:

@@ -11,21 +11,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from perphedge.portfolio_toml import HOLDING_QUESTIONS, Question, section_models, section_questions
+from perphedge.portfolio_toml import (
+    HOLDING_QUESTIONS,
+    answer,
+    section_models,
+    section_questions,
+    shown,
+)
 
 _HOLDING = re.compile(r"^holdings-(\d+)-(\w+)$")
 MAX_HOLDINGS = 50
-
-
-def _typed(question: Question, text: str) -> object:
-    """'0.5' -> 0.5 for number fields; what cannot be read stays text for the validator to name."""
-    text = text.strip()
-    if not question.number:
-        return text
-    try:
-        return float(text.replace(",", "")) if text else text
-    except ValueError:
-        return text
 
 
 def _holding_count(form: Mapping[str, str]) -> int:
@@ -41,7 +36,7 @@ def form_to_document(form: Mapping[str, str]) -> dict[str, Any]:
         for q in HOLDING_QUESTIONS:
             text = form.get(f"holdings-{index}-{q.key}", "")
             if text.strip():
-                row[q.key] = _typed(q, text)
+                row[q.key] = answer(q, text)
         if row:
             holdings.append(row)
     document: dict[str, Any] = {"holdings": holdings}
@@ -50,7 +45,7 @@ def form_to_document(form: Mapping[str, str]) -> dict[str, Any]:
         for q in section_questions(section):
             text = form.get(f"{section}-{q.key}", "")
             if text.strip():
-                values[q.key] = _typed(q, text)
+                values[q.key] = answer(q, text)
         wanted = section == "hedge" or form.get(f"{section}-enabled") == "on"
         if values and wanted:
             document[section] = values
@@ -62,17 +57,11 @@ def document_to_fields(document: Mapping[str, Any]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for index, holding in enumerate(document.get("holdings", [])):
         for key, value in holding.items():
-            fields[f"holdings-{index}-{key}"] = _text(value)
+            fields[f"holdings-{index}-{key}"] = shown(value)
     for section in section_models():
         for key, value in (document.get(section) or {}).items():
-            fields[f"{section}-{key}"] = _text(value)
+            fields[f"{section}-{key}"] = shown(value)
     return fields
-
-
-def _text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def field_of(path: str) -> str:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from perphedge import __version__
+from perphedge.portfolio_toml import shown
 from perphedge.report import explain
 from perphedge.report.render import fmt_num, fmt_pct
 from perphedge.web.security import Launch
@@ -32,6 +33,7 @@ ENV = Environment(
 ENV.filters["num"] = fmt_num
 ENV.filters["pct"] = fmt_pct
 ENV.filters["g"] = lambda value: f"{value:g}"
+ENV.filters["shown"] = shown
 ENV.filters["cash_words"] = explain.cash_words
 ENV.filters["signed"] = explain.signed_usd
 ENV.globals["explain"] = explain.EXPLAIN

@@ -21,10 +21,10 @@ from perphedge.config import ConfigError, portfolio_from_dict
 from perphedge.errors import InputError
 from perphedge.portfolio_toml import (
     HOLDING_QUESTIONS,
-    Question,
     portfolio_toml,
     section_models,
     section_questions,
+    shown,
 )
 from perphedge.web.forms import document_to_fields, field_of, form_to_document
 from perphedge.web.views import render, workspace_of
@@ -39,20 +39,12 @@ def example_document() -> dict[str, Any]:
 
 
 def _defaults() -> dict[str, str]:
-    """A blank form: one empty holding and every section's defaults."""
-    fields: dict[str, str] = {}
-    for section in section_models():
-        for q in section_questions(section):
-            if q.default is not None:
-                fields[f"{section}-{q.key}"] = _default_text(q)
-    return fields
-
-
-def _default_text(question: Question) -> str:
-    value = question.default
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    """A blank form: one empty holding and the [hedge] defaults (other sections start off)."""
+    return {
+        f"hedge-{q.key}": shown(q.default)
+        for q in section_questions("hedge")
+        if q.default is not None
+    }
 
 
 def _fields(document: dict[str, Any], form: dict[str, str]) -> dict[str, str]:
