@@ -107,3 +107,21 @@ def test_the_page_never_imports_the_cli() -> None:
                 else []
             )
             assert not any(n.startswith("perphedge.cli") for n in names), (file, names)
+
+
+def test_the_web_stack_stays_out_of_other_commands() -> None:
+    """`perphedge --help` (and every other command) starts without Starlette or uvicorn."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from perphedge.cli.app import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "web = ('starlette', 'uvicorn', 'jinja2', 'perphedge.web')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(web)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
