@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
+from perphedge.cli.wiring import Adapters
 from perphedge.web.server import Server
 
 CHROMIUM = Path(os.environ.get("PERPHEDGE_CHROMIUM", "/usr/bin/chromium"))
@@ -47,7 +48,7 @@ class Tab:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    running = Server.open(0)
+    running = Server.open(0, Adapters())  # the real adapters: the bundled store, the clock
     running.start_in_thread()
     yield running
     running.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -111,4 +112,61 @@ def test_every_page_fits_and_logs_no_error(
         assert overflow <= 0, f"{href} is {overflow}px wider than a {width}px window"
         shot = folder / f"{key}-{width}.jpg"  # narrow: the first screen only, kept small
         tab.page.screenshot(path=str(shot), full_page=width > 600, type="jpeg", quality=70)
+    assert tab.errors == []
+
+
+def _json_at(data: object, path: str) -> object:
+    for part in path.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]  # type: ignore[index]
+    return data
+
+
+def test_the_plan_on_the_page_equals_plan_json(browser: Browser, server: Server, run_cli) -> None:
+    server.workspace.load(EXAMPLE)
+    expected = json.loads(run_cli("plan", str(EXAMPLE), "--json").out)
+    tab = open_tab(browser, server)
+    tab.go("/plan")
+    shown = tab.page.eval_on_selector_all(
+        "[data-key]", "els => els.map(e => [e.dataset.key, e.dataset.value])"
+    )
+    keys = {key for key, _ in shown}
+    for leg in range(len(expected["legs"])):
+        for field in ("qty", "notional", "liquidation_price", "funding_per_day", "funding_apr"):
+            assert f"legs.{leg}.{field}" in keys
+    assert {"total_exposure", "hedge_notional", "initial_margin", "funding_per_year"} <= keys
+    for key, value in shown:
+        assert float(value) == _json_at(expected, key), key
+    legs = tab.page.locator("#legs tbody tr")
+    assert legs.count() == len(expected["legs"])
+    assert "you earn" in legs.nth(0).inner_text() and "you pay" in legs.nth(1).inner_text()
+    orders = tab.page.locator("#orders tbody tr")
+    assert orders.count() == len(expected["orders"])
+    for name in ("funding", "liquidation", "basis", "execution", "custody"):
+        assert tab.page.locator(f"#risk-{name} .number").inner_text().strip()
+    assert tab.errors == []
+
+
+def test_moving_the_stress_slider_changes_the_table(browser: Browser, server: Server) -> None:
+    server.workspace.load(EXAMPLE)
+    tab = open_tab(browser, server)
+    tab.go("/stress")
+    page = tab.page
+    table = page.locator("#stress-table")
+    before = table.inner_text()
+    assert page.locator("tr[data-shock='0.6']").count() == 0
+    page.locator("#shock").fill("60")
+    page.locator("tr.chosen[data-shock='0.6']").wait_for()
+    assert table.inner_text() != before
+    chosen = page.locator("tr.chosen").inner_text()
+    assert "LIQUIDATED" in chosen and "LOSS" in chosen  # +60 % at 5x: the short is lost
+    assert "LOSS" in page.locator("#stress-words").inner_text()
+    page.locator("#shock").fill("-30")
+    page.locator("tr.chosen[data-shock='-0.3']").wait_for()
+    assert "LOSS" not in page.locator("#stress-words").inner_text()
+    flat = page.locator("tr[data-shock='0.0']").inner_text()
+    page.select_option("#funding", "-0.1")
+    page.wait_for_function(
+        "before => document.querySelector(\"tr[data-shock='0.0']\").innerText !== before", arg=flat
+    )
+    page.locator(".chart .main-svg").first.wait_for()  # plotly drew the new chart
     assert tab.errors == []

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from perphedge.cli.wiring import Adapters
 from perphedge.web.app import create_app, plotly_js_path
 from perphedge.web.security import Launch
 
@@ -23,7 +24,8 @@ def launch() -> Launch:
 
 @pytest.fixture
 def client(launch: Launch) -> TestClient:
-    return TestClient(create_app(launch), base_url=ORIGIN, follow_redirects=False)
+    app = create_app(launch, Adapters())
+    return TestClient(app, base_url=ORIGIN, follow_redirects=False)
 
 
 def _enter(client: TestClient, launch: Launch) -> None:

@@ -29,13 +29,14 @@ def ui(
     """Open the local page (127.0.0.1 only, with a secret token in its address)."""
     import webbrowser
 
+    from perphedge.cli import wiring
     from perphedge.web.server import Server
     from perphedge.web.state import Workspace
 
     workspace = Workspace()
     if portfolio is not None:
         workspace.load(portfolio)
-    server = Server.open(port, allow_execute=allow_execute, workspace=workspace)
+    server = Server.open(port, wiring.current(), allow_execute, workspace)
     url = server.launch.url
     console.print(f"perphedge page: {url}", markup=False, highlight=False, soft_wrap=True)
     console.print("Keep this address to yourself: its token opens the page. Ctrl-C stops it.")

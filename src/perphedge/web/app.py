@@ -19,9 +19,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from perphedge.errors import PerphedgeError
-from perphedge.web.pages import glossary, start
+from perphedge.web.pages import glossary, plan, start, stress
 from perphedge.web.security import Launch, SecurityMiddleware
-from perphedge.web.state import Workspace
+from perphedge.web.state import Adapters, Workspace
 from perphedge.web.views import render
 
 
@@ -47,7 +47,7 @@ async def _error(request: Request, exc: Exception) -> Response:
 
 def routes() -> list[BaseRoute]:
     pages: list[BaseRoute] = []
-    for module in (start, glossary):
+    for module in (start, plan, stress, glossary):
         pages += module.ROUTES
     return [
         *pages,
@@ -56,7 +56,7 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-def create_app(launch: Launch, workspace: Workspace | None = None) -> Starlette:
+def create_app(launch: Launch, adapters: Adapters, workspace: Workspace | None = None) -> Starlette:
     """The app for one launch; `workspace` holds the current portfolio (empty by default)."""
     app = Starlette(
         routes=routes(),
@@ -65,4 +65,5 @@ def create_app(launch: Launch, workspace: Workspace | None = None) -> Starlette:
     )
     app.state.launch = launch
     app.state.workspace = workspace or Workspace()
+    app.state.adapters = adapters
     return app

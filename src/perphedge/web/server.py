@@ -17,7 +17,7 @@ import uvicorn
 from perphedge.errors import InputError
 from perphedge.web.app import create_app
 from perphedge.web.security import Launch
-from perphedge.web.state import Workspace
+from perphedge.web.state import Adapters, Workspace
 
 HOST = "127.0.0.1"  # loopback only, never a public interface
 
@@ -45,20 +45,25 @@ class Server:
 
     sock: socket.socket
     launch: Launch
+    adapters: Adapters
     workspace: Workspace = field(default_factory=Workspace)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
     @classmethod
     def open(
-        cls, port: int, allow_execute: bool = False, workspace: Workspace | None = None
+        cls,
+        port: int,
+        adapters: Adapters,
+        allow_execute: bool = False,
+        workspace: Workspace | None = None,
     ) -> Server:
         sock = bind(port)
         launch = Launch(port=sock.getsockname()[1], allow_execute=allow_execute)
-        return cls(sock, launch, workspace or Workspace())
+        return cls(sock, launch, adapters, workspace or Workspace())
 
     def _uvicorn(self) -> uvicorn.Server:
-        app = create_app(self.launch, self.workspace)
+        app = create_app(self.launch, self.adapters, self.workspace)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         return self._server

@@ -1,13 +1,33 @@
-"""What one launch of the page works on: the current portfolio and the file it came from."""
+"""What one launch of the page works on: the current portfolio, its file, and the adapters.
+
+`Adapters` is what the page needs of the composition root (`perphedge ui` passes the CLI's
+`perphedge.cli.wiring.Adapters`; tests pass the same or fakes): one factory per port.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from perphedge.config import PortfolioConfig, load_portfolio
+from perphedge.instruments import ContractKind
+from perphedge.ports import Clock, History, MarketData
+
+
+class Adapters(Protocol):
+    """The ports the pages' services take, as factories."""
+
+    @property
+    def history(self) -> Callable[[], History]: ...
+
+    @property
+    def live_market(self) -> Callable[[str, ContractKind], MarketData]: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
 
 @dataclass

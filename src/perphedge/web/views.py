@@ -17,10 +17,12 @@ from perphedge.portfolio_toml import shown
 from perphedge.report import explain
 from perphedge.report.render import fmt_num, fmt_pct
 from perphedge.web.security import Launch
-from perphedge.web.state import Workspace
+from perphedge.web.state import Adapters, Workspace
 
 PAGES = (
     ("start", "Start", "/"),
+    ("plan", "Plan", "/plan"),
+    ("stress", "Stress", "/stress"),
     ("glossary", "Glossary", "/glossary"),
 )
 
@@ -43,6 +45,11 @@ ENV.globals["version"] = __version__
 def launch_of(request: Request) -> Launch:
     launch: Launch = request.app.state.launch
     return launch
+
+
+def adapters_of(request: Request) -> Adapters:
+    adapters: Adapters = request.app.state.adapters
+    return adapters
 
 
 def workspace_of(request: Request) -> Workspace:
