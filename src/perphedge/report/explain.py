@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from perphedge.hedge.model import HedgeLeg, HedgePlan
+from perphedge.hedge.model import HedgePlan, PlanLeg
 from perphedge.report.render import fmt_num
 
 EXPLAIN: dict[str, str] = {
@@ -176,7 +176,7 @@ def net_words(net_usd: float) -> str:
     return "no change"
 
 
-def nearest_liquidation(plan: HedgePlan) -> HedgeLeg | None:
+def nearest_liquidation(plan: HedgePlan) -> PlanLeg | None:
     """The open leg liquidated by the smallest price rise (None: no leg can be liquidated)."""
     legs = [
         leg
