@@ -43,7 +43,7 @@ def _sweep(run_cli, btc, *extra):
 
 
 def test_grid_runs_ranked_by_total_return(run_cli, btc):
-    runs = _sweep(run_cli, btc, "--jobs", "1")
+    runs = _sweep(run_cli, btc, "--jobs", "1", "--rank", "total_return")
     assert len(runs) == 8  # 2 policies x 2 ratios x 2 leverages (static drops band)
     assert [r["rank"] for r in runs] == list(range(1, 9))
     returns = [r["total_return"] for r in runs]
@@ -88,7 +88,7 @@ def test_rank_direction(run_cli, btc, metric, descending):
 def test_table_output(run_cli, btc):
     r = run_cli("sweep", btc, *JAN, "--grid", "policy=static;leverage=2,3", "--jobs", "1")
     assert r.code == 0, r.err
-    assert "2 runs on 1 processes" in r.out and "ranked by total_return" in r.out
+    assert "2 runs" in r.out and "ranked by hedge_effectiveness" in r.out
     assert "2x" in r.out and "3x" in r.out
 
 
@@ -102,6 +102,13 @@ def test_table_output(run_cli, btc):
         (["--grid", "leverage=two"], "--grid leverage='two'"),
         (["--grid", "leverage=0"], "leverage=0.0"),
         (["--grid", "policy=static", "--jobs", "-1"], "--jobs=-1"),
+        (["--grid", "reserve=-5"], "reserve=-5.0"),
+        (["--grid", "reserve=lots"], "--grid reserve='lots'"),
+        (["--grid", "leverage=2", "--executor", "spark"], "--executor='spark'"),
+        (["--grid", "leverage=2", "--address", "auto"], "--address='auto'"),
+        (["--grid", "leverage=2", "--heatmap", "h.html", "--x", "ratio"], "--heatmap='h.html'"),
+        (["--grid", "leverage=2", "--x", "ratio"], "--x/--y='ratio'"),
+        (["--grid", "leverage=2", "--csv", "runs.txt"], "--csv='runs.txt'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(run_cli, btc, args, message):
@@ -134,3 +141,39 @@ def test_an_error_inside_a_run_is_one_line_in_parallel_too(run_cli, tmp_path, jo
     r = run_cli("sweep", str(path), *JAN, "--grid", "leverage=2,120", "--jobs", jobs)
     assert r.code == 2
     assert r.err == "error: leverage=120.0 is invalid: leg 0 allows at most 100x at its notional\n"
+
+
+def test_the_default_ranking_favours_protection_and_the_help_says_why(run_cli, btc):
+    runs = _sweep(run_cli, btc, "--jobs", "1")
+    assert _ordered([r["hedge_effectiveness"] for r in runs], descending=True)
+    assert all(r["hedge_effectiveness"] > 0.5 for r in runs[:2])
+    assert all("drawdown_cut_per_cost" in r for r in runs)
+    help_text = run_cli("sweep", "--help").out
+    assert "insurance" in help_text and "hedge_effectiveness" in help_text
+
+
+def test_reserves_csv_and_heatmap(run_cli, btc, tmp_path):
+    csv_path, page = tmp_path / "runs.csv", tmp_path / "heat.html"
+    grid = "policy=band;ratio=0.5,1;band=0.01,0.05;reserve=0,2000"
+    r = run_cli("sweep", btc, *JAN, "--grid", grid, "--jobs", "2", "--json", "--csv",
+                str(csv_path), "--heatmap", str(page), "--x", "band", "--y", "ratio")  # fmt: skip
+    assert r.code == 0, r.err
+    runs = json.loads(r.out)["runs"]
+    assert len(runs) == 8 and {run["reserve_usd"] for run in runs} == {0.0, 2000.0}
+    # a reserve is cash beside the hedge: the same hedge, more starting equity
+    for run in runs:
+        twin = next(o for o in runs if o["params"] == run["params"] and o is not run)
+        assert run["trades"] == twin["trades"] and run["fees"] == pytest.approx(twin["fees"])
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].startswith("rank,policy,ratio,band,leverage,reserve_usd,contract,")
+    assert len(lines) == 9 and lines[1].startswith("1,band,")
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "hedge_effectiveness" in html
+    assert '"type":"heatmap"' in html.replace(" ", "")
+
+
+def test_heatmap_axis_must_be_a_grid_parameter(run_cli, btc, tmp_path):
+    r = run_cli("sweep", btc, *JAN, "--grid", "policy=band;band=0.01,0.05", "--jobs", "1",
+                "--heatmap", str(tmp_path / "h.html"), "--x", "band", "--y", "colour")  # fmt: skip
+    assert r.code == 2 and "--y='colour'" in r.err
+    assert not (tmp_path / "h.html").exists()

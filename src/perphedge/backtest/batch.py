@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +21,7 @@ import numpy.typing as npt
 from perphedge import metrics
 from perphedge.backtest import kernels as kn
 from perphedge.backtest.batch_kernel import simulate_batch
-from perphedge.backtest.engine import flatten
+from perphedge.backtest.engine import bars_per_year, flatten
 from perphedge.backtest.result import Curves, summarize
 from perphedge.backtest.spec import BacktestSpec, MarketArrays
 from perphedge.errors import InputError
@@ -45,22 +46,36 @@ class BatchResult:
     legs: FloatArray  # [C, L, N_LEG]
     holdings_usd: FloatArray  # [T]: sum of qty x spot, the same in every configuration
 
+    def _unhedged_drawdown(self, cash0: float) -> float:
+        """Maximum drawdown of cash0 + the holdings (every bar), once per starting cash."""
+        cache = self._drawdowns
+        if cash0 not in cache:
+            cache[cash0] = metrics.max_drawdown(cash0 + self.holdings_usd)
+        return cache[cash0]
+
+    @cached_property
+    def _drawdowns(self) -> dict[float, float]:
+        return {}
+
     def leg_totals(self, field: int) -> FloatArray:
         """[C, L] of one accumulator, e.g. `kernels.A_FUND`."""
         out: FloatArray = self.legs[:, :, field]
         return out
 
+    def summaries(self) -> list[dict[str, float | int]]:
+        """Every configuration's headline figures, in `specs` order."""
+        return [self.summary(c) for c in range(len(self.specs))]
+
     def summary(self, c: int) -> dict[str, float | int]:
         """Configuration c's headline figures, as `BacktestResult.summary` gives them."""
         lg, n_bars = self.legs[c], self.times_ms.size
         cash0 = float(self.specs[c].initial_cash_usd)
-        unhedged = cash0 + self.holdings_usd
         curves = Curves(
             self.equity_usd[c],
-            unhedged[self.rec_bars],
+            cash0 + self.holdings_usd[self.rec_bars],
             self.times_ms[self.rec_bars],
             float(self.max_drawdown[c]),
-            metrics.max_drawdown(unhedged),
+            self._unhedged_drawdown(cash0),
         )
         totals: dict[str, float | int] = {
             "funding_pnl": float(lg[:, kn.A_FUND].sum()),
@@ -105,7 +120,8 @@ def run_batch(
     for k, spec in enumerate(specs):
         if spec.legs != legs:
             raise InputError(f"specs[{k}].legs", "differ", "batch only specs with the same legs")
-    flats = [flatten(spec, data) for spec in specs]
+    bpy = bars_per_year(data.times_ms)
+    flats = [flatten(spec, data, bpy) for spec in specs]
     lgb = np.stack([f.legs for f in flats])  # [C, L, N_LEG]; each chunk runs as [L, N_LEG, c]
     codes = np.array([f.code for f in flats], dtype=np.int64)
     pvecs = np.stack([f.params for f in flats])

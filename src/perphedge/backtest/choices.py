@@ -16,7 +16,7 @@ own defaults assume one-minute bars. Bounds are checked by the policy itself (In
 the parameter).
 
 A sweep grid is `key=v1,v2;key=v1,...`, e.g. `policy=static,band;ratio=0.5,1;leverage=2,3,5`.
-Keys: `policy`, `leverage`, `contract` and any policy parameter. The grid is the Cartesian product;
+Keys: `policy`, `leverage`, `contract`, `reserve` (USD) and any policy parameter. The grid is the Cartesian product;
 a parameter the policy does not take is dropped for that policy and duplicates are removed.
 """
 
@@ -47,7 +47,7 @@ POLICY_NAMES: dict[str, type[Policy]] = {
 }
 BAR_PARAMS = frozenset({"every_bars", "min_hold_bars", "vol_window"})
 DURATION_DEFAULTS = {"every_bars": "7d", "min_hold_bars": "3d", "vol_window": "30d"}
-RUN_KEYS = frozenset({"policy", "leverage", "contract"})
+RUN_KEYS = frozenset({"policy", "leverage", "contract", "reserve"})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 

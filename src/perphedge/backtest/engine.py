@@ -53,8 +53,9 @@ def _check_leverage(spec: BacktestSpec, data: MarketArrays) -> None:
             )
 
 
-def flatten(spec: BacktestSpec, data: MarketArrays) -> FlatSpec:
-    """Validate `spec` against `data` and turn it into the kernel's plain arrays."""
+def flatten(spec: BacktestSpec, data: MarketArrays, bpy: float | None = None) -> FlatSpec:
+    """Validate `spec` against `data` and turn it into the kernel's plain arrays (`bpy`: the
+    data's `bars_per_year`, when the caller has it already)."""
     spec.check_against(data)
     _check_leverage(spec, data)
     n_tiers = max(len(leg.tiers.tiers) for leg in spec.legs)
@@ -85,7 +86,7 @@ def flatten(spec: BacktestSpec, data: MarketArrays) -> FlatSpec:
             costs.slippage,
             costs.liquidation_fee,
             1.0 if spec.auto_top_up else 0.0,
-            bars_per_year(data.times_ms),
+            bars_per_year(data.times_ms) if bpy is None else bpy,
             spec.record.stride(data.n_bars),
         ]
     )

@@ -1,0 +1,1 @@
+"""Running work on a cluster (Ray): an optional adapter, installed by `perphedge[cluster]`."""
