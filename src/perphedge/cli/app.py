@@ -63,7 +63,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "sweep": (
         "sweep",
-        "Run a grid of policies, ratios and leverages in parallel and rank the results.",
+        "Run a grid of policies, ratios, leverages and reserves and rank the results.",
     ),
     "hedge": (
         "hedge",
