@@ -15,6 +15,7 @@ from perphedge.backtest import (
     DriftBand,
     FundingAware,
     HedgeLeg,
+    Keeper,
     MarketArrays,
     Policy,
     Schedule,
@@ -97,6 +98,16 @@ policies: st.SearchStrategy[Policy] = st.one_of(
         vol_threshold=st.floats(0.5, 10.0),
         band=bands,
     ),
+    st.builds(
+        Keeper,
+        ratio=ratios,
+        band=st.floats(0.0, 0.5),
+        min_distance=st.floats(0.05, 0.5),
+        target_distance=st.floats(0.55, 2.0),
+        reopen_cooldown_bars=st.integers(-1, 5),
+        on_shortfall=st.sampled_from(["sell_spot", "delever", "alert"]),
+        surplus_distance=st.sampled_from([0.0, 2.5, 4.0]),
+    ),
 )
 
 
@@ -167,6 +178,14 @@ def test_engine_agrees_with_reference(sc: Scenario) -> None:
     assert got.leg_trades.tolist() == ref["trades"].astype(int).tolist()
     assert got.leg_hedged_bars.tolist() == ref["hedged_bars"].astype(int).tolist()
     assert got.leg_liquidation_bar.tolist() == ref["liq_bar"].astype(int).tolist()
+    # the keeper's books
+    _close(got.leg_spot_sold, ref["sold"], 1.0 + float(ref["sold"].max(initial=0.0)))
+    _close(got.leg_spot_proceeds_usd, ref["proceeds"], scale)
+    _close(got.leg_margin_lost_usd, ref["lost"], scale)
+    _close(got.leg_margin_returned_usd, ref["returned"], scale)
+    assert got.leg_reopens.tolist() == ref["reopens"].astype(int).tolist()
+    assert got.leg_liquidations.tolist() == ref["liquidations"].astype(int).tolist()
+    assert got.leg_alert_bars.tolist() == ref["alerts"].astype(int).tolist()
 
 
 @settings(max_examples=150)
@@ -179,7 +198,9 @@ def test_equity_gap_is_hedge_pnl_plus_funding_minus_costs(sc: Scenario) -> None:
     assert abs(gap - parts) <= 1e-9 * scale
     assert 0.0 <= r.share_hedged <= 1.0
     assert r.fees >= -1e-9 * scale or sc.spec.costs.maker_fee < 0
-    assert r.liquidations == len(r.liquidation_times_ms)
+    # a re-opened (keeper) leg can be liquidated again; the last time of each leg is listed
+    assert r.liquidations >= len(r.liquidation_times_ms) == (r.leg_liquidation_bar >= 0).sum()
+    assert (r.leg_margin_lost_usd[r.leg_liquidations > 0] > 0).all()
 
 
 @settings(max_examples=150)

@@ -128,7 +128,7 @@ def test_report_is_one_self_contained_page_with_the_data(run_cli, btc, tmp_path,
     assert len(unhedged_equity) == 94
     # every bar: cash + 1 BTC at the last spot close
     assert unhedged_equity == pytest.approx([cash + spot[t] for t in times], rel=1e-12)
-    assert {t["name"] for t in traces} == {"unhedged", "hedged"}
+    assert {t["name"] for t in traces} == {"unhedged", "hedged", "keeper"}  # keeper: default
     assert "<td>hedge effectiveness</td>" in page
     # panels: unhedged has equity, drawdown, funding; hedged also the margin ratio (4th trace)
     hedged = [t for t in traces if t["name"] == "hedged"]

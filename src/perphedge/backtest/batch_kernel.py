@@ -78,7 +78,7 @@ def simulate_batch(
     """Run C configurations over all bars; fills `eq_rec[C, R]` (equity at `rec_bars`, ascending,
     ending at the last bar), `dd[C]` (maximum drawdown), `accts` and `lgb` (accumulators).
 
-    lgb[:, :, c] starts as `simulate`'s lg; codes[C], pvecs[C, 6] and cfgs[C, 7] are each
+    lgb[:, :, c] starts as `simulate`'s lg; codes[C], pvecs[C, 8] and cfgs[C, 7] are each
     configuration's policy code, parameter vector and config row.
     """
     n_legs, n_cfg, n_bars = lgb.shape[0], lgb.shape[2], spot.shape[0]
@@ -137,7 +137,8 @@ def simulate_batch(
                 lgb[i, S_W, c] = wq[i, c]
                 held[c] += leg_step(
                     i, t, spot, perp, mark, highs, with_highs, lgb[:, :, c], tiers, codes[c],
-                    (pv[0], pv[1], pv[2], pv[3], pv[4], pv[5]), cfgs[c], accts[c], cols, every[c],
+                    (pv[0], pv[1], pv[2], pv[3], pv[4], pv[5], pv[6], pv[7]),
+                    cfgs[c], accts[c], cols, every[c],
                 )[0]  # fmt: skip
                 wq[i, c] = lgb[i, S_W, c]
         record = t == rec_bars[r]

@@ -7,6 +7,8 @@ Names used on the command line:
     schedule  Schedule        ratio, every_bars
     funding   FundingAware    ratio, negative_window, hysteresis, min_hold_bars, reduced_ratio, band
     vol       VolTriggered    ratio_low, ratio_high (alias: ratio), vol_window, vol_threshold, band
+    keeper    Keeper          ratio, band, min_distance, target_distance, reopen_cooldown_bars,
+                              on_shortfall (sell_spot|delever|alert), surplus_distance
 
 Parameters counted in bars (`every_bars`, `min_hold_bars`, `vol_window`) also accept a duration
 such as `7d` or `36h`, turned into whole bars of the data's grid (rounded, at least 1). A policy's
@@ -31,6 +33,7 @@ from typing import Any
 from perphedge.backtest.spec import (
     DriftBand,
     FundingAware,
+    Keeper,
     Policy,
     Schedule,
     StaticRatio,
@@ -44,9 +47,16 @@ POLICY_NAMES: dict[str, type[Policy]] = {
     "schedule": Schedule,
     "funding": FundingAware,
     "vol": VolTriggered,
+    "keeper": Keeper,
 }
-BAR_PARAMS = frozenset({"every_bars", "min_hold_bars", "vol_window"})
-DURATION_DEFAULTS = {"every_bars": "7d", "min_hold_bars": "3d", "vol_window": "30d"}
+BAR_PARAMS = frozenset({"every_bars", "min_hold_bars", "vol_window", "reopen_cooldown_bars"})
+DURATION_DEFAULTS = {
+    "every_bars": "7d",
+    "min_hold_bars": "3d",
+    "vol_window": "30d",
+    "reopen_cooldown_bars": "24h",
+}
+TEXT_PARAMS = frozenset({"on_shortfall"})
 RUN_KEYS = frozenset({"policy", "leverage", "contract", "reserve"})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -125,7 +135,12 @@ def make_policy(name: str, params: Mapping[str, str], default_ratio: float, bar_
     int_fields = {f.name for f in dataclasses.fields(cls) if f.type in {"int", int}}
     values: dict[str, Any] = {}
     for key in allowed:
-        if key in BAR_PARAMS:
+        if key in TEXT_PARAMS:
+            if key in params:
+                values[key] = params[key]
+        elif key == "reopen_cooldown_bars" and params.get(key, "").strip() == "-1":
+            values[key] = -1  # never re-open
+        elif key in BAR_PARAMS:
             values[key] = bars_from(params.get(key, DURATION_DEFAULTS[key]), bar_ms, key)
         elif key in params and key in int_fields:
             values[key] = _whole(params[key], key)

@@ -133,4 +133,11 @@ def run_backtest(spec: BacktestSpec, data: MarketArrays) -> BacktestResult:
         leg_liquidation_bar=lg[:, kn.A_LIQBAR].astype(np.int64),
         min_cash_usd=float(acct[kn.AC_MIN]),
         final_cash_usd=float(acct[kn.AC_CASH]),
+        leg_liquidations=lg[:, kn.A_NLIQ].astype(np.int64),
+        leg_margin_lost_usd=lg[:, kn.A_LOST].copy(),
+        leg_spot_sold=lg[:, kn.A_SOLD].copy(),
+        leg_spot_proceeds_usd=lg[:, kn.A_PROCEEDS].copy(),
+        leg_reopens=lg[:, kn.A_REOPEN].astype(np.int64),
+        leg_margin_returned_usd=lg[:, kn.A_RETURNED].copy(),
+        leg_alert_bars=lg[:, kn.A_ALERTS].astype(np.int64),
     )

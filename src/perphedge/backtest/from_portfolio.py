@@ -11,16 +11,20 @@
   first bar, sum(value x ratio x beta) / leverage, so hedged and unhedged runs start from the
   same capital and the hedge is funded.
 * Costs: the maker, taker and liquidation fees of the hedge perpetual (the highest among legs).
+* The keeper: the portfolio's [keeper] settings as the backtest's `Keeper` policy (`keeper_for`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from perphedge.backtest.spec import Costs, HedgeLeg
+from perphedge.backtest.spec import Costs, HedgeLeg, Keeper, MarketArrays
+from perphedge.hedge.keeper import KeeperPolicy, LegState, Shortfall
+from perphedge.hedge.reserve import LegReserve, Window, leg_reserve, worst_funding, worst_rally
 from perphedge.instruments import Perpetual
 from perphedge.portfolio import Portfolio
 
@@ -113,3 +117,58 @@ def costs_for(instruments: Sequence[Perpetual], slippage_bp: float) -> Costs:
         slippage_bp=slippage_bp,
         liquidation_fee=max(p.liquidation_fee for p in instruments),
     )
+
+
+def keeper_for(policy: KeeperPolicy, ratio: float, bar_ms: int) -> Keeper:
+    """The live keeper's settings as the backtest policy: the cooldown in whole bars (rounded
+    up; -1 when re-open is off), sell_spot without the coins on the exchange is an alert, and
+    surplus_distance 0 when surplus is kept. The funding regime is not modelled (see Keeper)."""
+    cooldown = math.ceil(policy.reopen_cooldown_hours * 3_600_000 / bar_ms)
+    shortfall = policy.on_shortfall
+    if shortfall is Shortfall.SELL_SPOT and not policy.spot_on_exchange:
+        shortfall = Shortfall.ALERT
+    return Keeper(
+        ratio=ratio,
+        band=policy.drift_band,
+        min_distance=policy.min_distance,
+        target_distance=policy.target_distance,
+        reopen_cooldown_bars=cooldown if policy.reopen else -1,
+        on_shortfall=shortfall.value,
+        surplus_distance=policy.surplus_distance if policy.return_surplus else 0.0,
+    )
+
+
+def reserve_from_history(
+    legs: Sequence[HedgeLeg],
+    instruments: Sequence[Perpetual],
+    market: MarketArrays,
+    policy: KeeperPolicy,
+    ratio: float,
+    leverage: float,
+) -> tuple[LegReserve, ...]:
+    """Each leg's keeper reserve sized on `market` (`perphedge.hedge.reserve`): the worst 30-day
+    rally of the hedge's mark and the worst 30-day funding of its perpetual, for the short opened
+    on the first bar. `instruments[i]` is leg i's perpetual."""
+    out = []
+    for leg, inst in zip(legs, instruments, strict=True):
+        marks, times = market.mark[:, leg.hedge_col], market.times_ms
+        events = market.funding_col == leg.hedge_col
+        rate_times = times[market.funding_bar[events]]
+        rates = market.rate_per_interval[events]
+        funding = (
+            worst_funding(rate_times, rates)
+            if rates.size
+            else Window(0.0, int(times[0]), int(times[0]))
+        )
+        state = LegState(
+            instrument=inst,
+            coins_held=leg.qty_base,
+            spot_price=float(market.spot[0, leg.spot_col]),
+            mark=float(marks[0]),
+            hedge_ratio=ratio * leg.beta,
+            size=0.0,
+            margin=0.0,
+            leverage=leverage,
+        )
+        out.append(leg_reserve(state, policy, worst_rally(times, marks), funding))
+    return tuple(out)

@@ -100,7 +100,17 @@ T_FLOOR, T_CAP, T_MMR, T_CUM = range(4)
 # per-leg accumulators
 # (A_COVERED: P&L of the spot units the hedge covers; basis P&L = A_HPNL + A_COVERED)
 A_FUND, A_FEES, A_HPNL, A_COVERED, A_LIQ, A_TOPUP, A_TRADES, A_HBARS, A_LIQBAR = range(28, 37)
-N_LEG = 37
+# keeper accumulators (USD unless noted): coins sold, their proceeds, re-opens, liquidations,
+# margin lost in liquidations, margin returned to cash, closes with an unresolved shortfall (the
+# live keeper alerts); S_POSTED: the margin at risk, USD: the whole margin after the last re-size
+# plus top-ups since, less surplus returned (what a liquidation takes)
+(A_SOLD, A_PROCEEDS, A_REOPEN, A_NLIQ, A_LOST, A_RETURNED, A_ALERTS, S_POSTED) = range(37, 45)
+N_LEG = 45
+# the keeper's parameter slots (`spec.Keeper.params`)
+K_MIN, K_TARGET, K_COOLDOWN, K_SHORTFALL, K_SURPLUS = 2, 3, 4, 5, 6
+KEEPER = 5  # the keeper's policy code
+# the policy parameters as the kernels pass them: `spec.policy_vector` as a tuple
+Params = tuple[float, float, float, float, float, float, float, float]
 # config cfg[7]
 CF_LEV, CF_FEE, CF_SLIP, CF_LIQFEE, CF_TOPUP, CF_BPY, CF_STRIDE = range(7)
 # account acct[2]: cash, min cash
@@ -175,6 +185,7 @@ def liquidate_or_top_up(
         acct[AC_CASH] -= moved
         lg[i, S_W] += moved / conv
         lg[i, A_TOPUP] += moved
+        lg[i, S_POSTED] += moved
         if lg[i, S_W] > mm:
             return
     w = lg[i, S_W]
@@ -182,6 +193,9 @@ def liquidate_or_top_up(
     lg[i, A_FEES] += fee * conv
     lg[i, A_LIQ] += (w - fee) * conv
     lg[i, A_LIQBAR] = t
+    lg[i, A_NLIQ] += 1.0
+    lg[i, A_LOST] += lg[i, S_POSTED]
+    lg[i, S_POSTED] = 0.0
     close_segment(i, t, s, px, lg)
     lg[i, S_W] = 0.0
     lg[i, S_POS] = 0.0
@@ -265,7 +279,7 @@ def variation(
 
 @_jit
 def policy_target(
-    code: int, t: int, s: float, s_prev: float, pp: tuple[float, float, float, float, float, float],
+    code: int, t: int, s: float, s_prev: float, pp: Params,
     bpy: float, flag: float, neg: float, up: float, last_switch: float, var: float,
 ) -> tuple[float, bool, float, float, float]:  # fmt: skip
     """Step 4's policy on scalars: (target ratio, force a re-size, flag, last switch, variance).
@@ -365,11 +379,161 @@ def quiet_linear(
     return quiet, w_close
 
 
+@_jit
+def resize(
+    i: int, t: int, s: float, m: float, px: float, target: float, ratio: float, keeper: bool,
+    lg: FloatArray, cfg: FloatArray, acct: FloatArray,
+) -> None:  # fmt: skip
+    """Step 4's re-size of leg i's short to `target` USD (see `trade`), booked. Under the keeper
+    the margin is kept, plus the added notional / leverage when the short grows (as an exchange
+    does), instead of being re-set to N / L; a short opened from nothing gets N / L and a closed
+    one returns its margin either way."""
+    inverse, cs, pos = lg[i, C_INV] > 0.0, lg[i, C_CS], lg[i, S_POS]
+    lev = cfg[CF_LEV]
+    new_pos, margin, drawn, pnl, fees = trade(
+        pos, lg[i, S_W], target, m, px, inverse, cs, cfg[CF_SLIP], cfg[CF_FEE], lev
+    )
+    if keeper and pos > 0.0 and new_pos > 0.0:  # a closed short returns its whole margin
+        w_after = margin - drawn
+        drawn = max(_notional(new_pos - pos, m, cs, inverse), 0.0) / lev
+        margin = w_after + drawn
+    lg[i, A_HPNL] += pnl
+    lg[i, A_FEES] += fees
+    if inverse:  # the margin comes from (and returns to) the holding's coins
+        lg[i, S_HOLD] -= drawn
+        lg[i, A_HPNL] += drawn * (m - s)
+    else:
+        acct[AC_CASH] -= drawn
+    if pos > 0.0:  # close the segment (as close_segment, inline)
+        if not inverse:
+            lg[i, A_HPNL] += _pnl(-pos, lg[i, S_MREF], m, 1.0, False)
+        lg[i, A_COVERED] += lg[i, S_COV] * (s - lg[i, S_SREF])
+        lg[i, A_HBARS] += t - lg[i, S_OPEN]
+        lg[i, S_COV] = 0.0
+    if new_pos > 0.0:
+        lg[i, S_OPEN], lg[i, S_SREF], lg[i, S_MREF] = t, s, m
+        lg[i, S_COV] = ratio * (lg[i, C_QTY] if inverse else lg[i, S_HOLD])
+    # at risk from now on: the whole margin after the re-size (top-ups add to it)
+    lg[i, S_POSTED] = margin * (m if inverse else 1.0) if new_pos > 0.0 else 0.0
+    lg[i, S_W], lg[i, S_POS] = margin, new_pos
+    lg[i, A_TRADES] += 1.0
+
+
+@_jit
+def reopen_due(i: int, t: int, cooldown_bars: float, lg: FloatArray) -> None:
+    """Keeper: bring a liquidated leg back to life once the cooldown has passed (re-open is off
+    when `cooldown_bars` < 0); step 4 then opens it at the target."""
+    if cooldown_bars >= 0.0 and t - lg[i, A_LIQBAR] >= cooldown_bars:
+        lg[i, S_ALIVE] = 1.0
+        lg[i, A_REOPEN] += 1.0
+
+
+@_jit
+def margin_at_distance(
+    i: int, pos: float, m: float, dist: float, tiers: FloatArray, lg: FloatArray
+) -> float:
+    """Margin balance that puts a short of `pos` on leg i at `dist` from liquidation at mark m
+    (entry = m): MM at P = m (1 + dist), bracket of the notional there, minus the PnL to P
+    (`margin.wallet_for_liquidation_at`, Binance rules)."""
+    cs, inverse = lg[i, C_CS], lg[i, C_INV] > 0.0
+    price = m * (1.0 + dist)
+    n = _notional(pos, price, cs, inverse)
+    k, last = 0, int(lg[i, C_NTIER]) - 1
+    while k < last and n >= tiers[i, k, T_CAP]:
+        k += 1
+    return _maintenance(n, tiers[i, k, T_MMR], tiers[i, k, T_CUM]) - _pnl(
+        -pos, m, price, cs, inverse
+    )
+
+
+@_jit
+def keep_margin(
+    i: int, t: int, s: float, m: float, px: float, pvec: Params, lg: FloatArray,
+    tiers: FloatArray, cfg: FloatArray, acct: FloatArray,
+) -> None:  # fmt: skip
+    """The keeper's margin step at the close (`perphedge.hedge.keeper`, step 4): below
+    `min_distance`, top up from cash to `target_distance`; what cash cannot cover comes from
+    selling spot (the short reduced in step), or de-levering, or stays (an alert, counted);
+    above `surplus_distance` (> 0), margin goes back to cash down to the target (not below N/L).
+    """
+    pos, inverse = lg[i, S_POS], lg[i, C_INV] > 0.0
+    conv = m if inverse else 1.0
+    w, target_d = lg[i, S_W], pvec[K_TARGET]
+    if w < margin_at_distance(i, pos, m, pvec[K_MIN], tiers, lg):
+        need = margin_at_distance(i, pos, m, target_d, tiers, lg) - w
+        take = min(need, max(acct[AC_CASH], 0.0) / conv)
+        if take > 0.0:
+            acct[AC_CASH] -= take * conv
+            lg[i, S_W] += take
+            lg[i, A_TOPUP] += take * conv
+            lg[i, S_POSTED] += take * conv
+        if need - take > 1e-9 * max(1.0, need):
+            shortfall(i, t, s, m, px, pvec, lg, tiers, cfg, acct)
+    elif pvec[K_SURPLUS] > 0.0 and w > margin_at_distance(i, pos, m, pvec[K_SURPLUS], tiers, lg):
+        keep = max(
+            margin_at_distance(i, pos, m, target_d, tiers, lg),
+            _notional(pos, m, lg[i, C_CS], inverse) / cfg[CF_LEV],
+        )
+        back = w - keep
+        if back > 0.0:
+            lg[i, S_W] = keep
+            acct[AC_CASH] += back * conv
+            lg[i, A_RETURNED] += back * conv
+            lg[i, S_POSTED] -= back * conv
+
+
+@_jit
+def shortfall(
+    i: int, t: int, s: float, m: float, px: float, pvec: Params, lg: FloatArray,
+    tiers: FloatArray, cfg: FloatArray, acct: FloatArray,
+) -> None:  # fmt: skip
+    """Cash is spent and leg i is still short of target_distance: sell spot (1), de-lever (2)
+    or count an alert (0). Both solves bisect like the core keeper (100 halvings)."""
+    pos, coins, w, d = lg[i, S_POS], lg[i, S_HOLD], lg[i, S_W], pvec[K_TARGET]
+    inverse, cs = lg[i, C_INV] > 0.0, lg[i, C_CS]
+    conv = m if inverse else 1.0
+    mode = int(pvec[K_SHORTFALL])
+    if mode == 1 and coins > 0.0:
+        per_coin = pos / coins
+        lo, hi = 0.0, coins
+        if w + hi * s / conv - margin_at_distance(i, 0.0, m, d, tiers, lg) >= 0.0:
+            for _ in range(100):
+                mid = 0.5 * (lo + hi)
+                if w + mid * s / conv >= margin_at_distance(
+                    i, per_coin * (coins - mid), m, d, tiers, lg
+                ):
+                    hi = mid
+                else:
+                    lo = mid
+        lg[i, S_HOLD] = coins - hi
+        lg[i, S_W] += hi * s / conv
+        lg[i, A_SOLD] += hi
+        lg[i, A_PROCEEDS] += hi * s
+        new_pos = per_coin * (coins - hi)
+        resize(
+            i, t, s, m, px, _notional(new_pos, m, cs, inverse) * conv, pvec[0], True, lg, cfg, acct
+        )
+    elif mode == 2:
+        lo, hi = 0.0, pos
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            if margin_at_distance(i, mid, m, d, tiers, lg) <= w:
+                lo = mid
+            else:
+                hi = mid
+        resize(i, t, s, m, px, _notional(lo, m, cs, inverse) * conv, pvec[0], True, lg, cfg, acct)
+    # still under min_distance: the live keeper would alert (here nothing more moves)
+    if lg[i, S_POS] > 0.0 and lg[i, S_W] < margin_at_distance(
+        i, lg[i, S_POS], m, pvec[K_MIN], tiers, lg
+    ):
+        lg[i, A_ALERTS] += 1.0
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def leg_step(
     i: int, t: int, spot: FloatArray, perp: FloatArray, mark: FloatArray, highs: FloatArray,
     with_highs: bool, lg: FloatArray, tiers: FloatArray, code: int,
-    pp: tuple[float, float, float, float, float, float], cfg: FloatArray, acct: FloatArray,
+    pp: Params, cfg: FloatArray, acct: FloatArray,
     cols: IntArray, every: int,
 ) -> tuple[float, float]:  # fmt: skip
     """The full step of leg i at bar t (steps 1-4 of the module docstring), on one
@@ -379,13 +543,13 @@ def leg_step(
     Inlined where it is called: the single run and the batched kernel share it, so a policy or a
     rule is written once.
     """
-    lev, fee_rate, slip, bpy = cfg[CF_LEV], cfg[CF_FEE], cfg[CF_SLIP], cfg[CF_BPY]
+    bpy = cfg[CF_BPY]
     funding_usd = 0.0
     k, j = cols[i, 0], cols[i, 1]
     s, m = spot[t, k], mark[t, j]
     inverse, cs, pos = lg[i, C_INV] > 0.0, lg[i, C_CS], lg[i, S_POS]
     event = lg[i, S_EVENT] > 0.0
-    if inverse and t > 0:  # coins moved from the holding to the margin, revalued
+    if (inverse or code == KEEPER) and t > 0:  # coins moved out of the holding, revalued
         lg[i, A_HPNL] += (lg[i, S_HOLD] - lg[i, C_QTY]) * (s - spot[t - 1, k])
     if pos > 0.0:  # only from t = 1: a hedge opens at the end of a bar
         mp = mark[t - 1, j]
@@ -410,42 +574,28 @@ def leg_step(
             liquidate_or_top_up(i, t, s, m, m, notional, mm, lg, cfg, acct)
     if event:
         lg[i, S_EVENT] = 0.0
+    if code == KEEPER and lg[i, S_ALIVE] == 0.0:
+        reopen_due(i, t, pp[K_COOLDOWN], lg)
     if lg[i, S_ALIVE] > 0.0:
-        if code <= 2:
-            ratio, force = pp[0], t == 0 or (code == 2 and t % every == 0)
+        if code <= 2 or code == KEEPER:  # the keeper opens a missing short at once
+            ratio = pp[0]
+            force = t == 0 or (code == 2 and t % every == 0)
+            force = force or (code == KEEPER and lg[i, S_POS] == 0.0)
         else:
             ratio, force, lg[i, S_FLAG], lg[i, S_SWITCH], lg[i, S_VAR] = policy_target(
                 code, t, s, spot[t - 1, k] if t > 0 else s, pp, bpy,
                 lg[i, S_FLAG], lg[i, S_NEG], lg[i, S_UP], lg[i, S_SWITCH], lg[i, S_VAR],
             )  # fmt: skip
-        coins = lg[i, S_HOLD] + lg[i, S_W] if inverse else lg[i, C_QTY]
+        # coins held: linear legs keep them in S_HOLD (only the keeper sells any)
+        coins = lg[i, S_HOLD] + lg[i, S_W] if inverse else lg[i, S_HOLD]
         target = max(ratio * lg[i, C_BETA] * coins * s, 0.0)  # no coins left: close
         current = lg[i, S_POS] * cs if inverse else lg[i, S_POS] * m
         if current != target and (
             force or (pp[1] > 0.0 and abs(current - target) > pp[1] * target)
         ):
-            pos = lg[i, S_POS]
-            new_pos, margin, drawn, pnl, fees = trade(
-                pos, lg[i, S_W], target, m, perp[t, j], inverse, cs, slip, fee_rate, lev
-            )
-            lg[i, A_HPNL] += pnl
-            lg[i, A_FEES] += fees
-            if inverse:  # the margin comes from (and returns to) the holding's coins
-                lg[i, S_HOLD] -= drawn
-                lg[i, A_HPNL] += drawn * (m - s)
-            else:
-                acct[AC_CASH] -= drawn
-            if pos > 0.0:  # close the segment (as close_segment, inline)
-                if not inverse:
-                    lg[i, A_HPNL] += _pnl(-pos, lg[i, S_MREF], m, 1.0, False)
-                lg[i, A_COVERED] += lg[i, S_COV] * (s - lg[i, S_SREF])
-                lg[i, A_HBARS] += t - lg[i, S_OPEN]
-                lg[i, S_COV] = 0.0
-            if new_pos > 0.0:
-                lg[i, S_OPEN], lg[i, S_SREF], lg[i, S_MREF] = t, s, m
-                lg[i, S_COV] = ratio * lg[i, C_QTY]
-            lg[i, S_W], lg[i, S_POS] = margin, new_pos
-            lg[i, A_TRADES] += 1.0
+            resize(i, t, s, m, perp[t, j], target, ratio, code == KEEPER, lg, cfg, acct)
+        if code == KEEPER and lg[i, S_POS] > 0.0:
+            keep_margin(i, t, s, m, perp[t, j], pp, lg, tiers, cfg, acct)
     w = lg[i, S_W]
     return lg[i, S_HOLD] * s + (w * m if inverse else w), funding_usd
 
@@ -479,7 +629,7 @@ def simulate(
     function; for the same reason covered spot P&L and hedged bars are booked per hedge segment.
     """
     n_legs, stride, cash0 = lg.shape[0], int(cfg[CF_STRIDE]), acct[AC_CASH]
-    pp = (pvec[0], pvec[1], pvec[2], pvec[3], pvec[4], pvec[5])
+    pp = (pvec[0], pvec[1], pvec[2], pvec[3], pvec[4], pvec[5], pvec[6], pvec[7])
     with_highs = mark_high is not None
     highs = mark if mark_high is None else mark_high  # leg_step reads it only with highs
     every = int(pp[2]) if code == 2 else 1

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perphedge.backtest.engine import bars_per_year, flatten
+from perphedge.backtest.kernels import K_COOLDOWN, K_MIN, K_SHORTFALL, K_SURPLUS, K_TARGET, KEEPER
 from perphedge.backtest.spec import BacktestSpec, HedgeLeg, MarketArrays
 from perphedge.funding import funding_cash
 from perphedge.instruments import ContractKind
@@ -48,6 +49,15 @@ class Leg:
     trades: int = 0
     hedged_bars: int = 0
     liq_bar: int = -1
+    # the keeper's books (kernels: A_SOLD ... A_ALERTS, S_POSTED)
+    sold: float = 0.0
+    proceeds: float = 0.0
+    reopens: int = 0
+    liquidations: int = 0
+    lost: float = 0.0
+    returned: float = 0.0
+    alerts: int = 0
+    posted: float = 0.0  # margin at risk: after the last re-size, plus top-ups, USD
 
     @property
     def inverse(self) -> bool:
@@ -70,6 +80,14 @@ class Leg:
         return funding_cash(
             -self.pos, rate, notional_of(1.0, mark, self.spec.contract_size, self.inverse)
         )
+
+    def margin_at_distance(self, pos: float, mark: float, dist: float) -> float:
+        """Margin balance putting a short of `pos` `dist` from liquidation at `mark` (entry =
+        mark): MM at P = mark (1 + dist), bracket of the notional there, minus the PnL to P."""
+        cs, price = self.spec.contract_size, mark * (1.0 + dist)
+        n = notional_of(pos, price, cs, self.inverse)
+        tier = self.spec.tiers.tier_for(n)
+        return maintenance_of(n, tier.mmr, tier.cum) - pnl_of(-pos, mark, price, cs, self.inverse)
 
     def touch_price(self, wallet: float, a: float, hi: float) -> tuple[float, float] | None:
         """(P, MM at P): the first mark in [a, hi] at which the margin (`wallet` at mark a, plus
@@ -127,7 +145,8 @@ class Simulator:
             for leg in self.legs:
                 s = float(d.spot[t, leg.spec.spot_col])
                 m = float(d.mark[t, leg.spec.hedge_col])
-                if leg.inverse and t > 0:  # coins moved to the margin, revalued at spot
+                keeper = self.spec.policy.code == KEEPER
+                if (leg.inverse or keeper) and t > 0:  # coins moved out of the holding, revalued
                     leg.hedge_pnl += (leg.held - leg.spec.qty_base) * (s - leg.spot_prev)
                 if leg.pos > 0 and d.mark_high is not None:
                     high = max(float(d.mark_high[t, leg.spec.hedge_col]), leg.mark_prev, m)
@@ -135,8 +154,13 @@ class Simulator:
                 elif leg.pos > 0:
                     total_funding += self.carry(leg, t, s, m)
                 leg.rate = None
+                px = float(d.perp[t, leg.spec.hedge_col])
+                if keeper and not leg.alive:
+                    self.reopen_due(leg, t)
                 if leg.alive:
-                    self.policy_step(leg, t, s, m, float(d.perp[t, leg.spec.hedge_col]))
+                    self.policy_step(leg, t, s, m, px)
+                if keeper and leg.pos > 0:
+                    self.keep_margin(leg, t, s, m, px)
                 leg.mark_prev, leg.spot_prev = m, s
                 base += leg.spec.qty_base * s
                 held += leg.held * s + leg.wallet * (m if leg.inverse else 1.0)
@@ -214,12 +238,16 @@ class Simulator:
             self.cash -= moved
             leg.wallet += moved / conv
             leg.top_up += moved
+            leg.posted += moved
             if leg.wallet > mm:
                 return
         fee = min(max(leg.wallet, 0.0), fee_of(leg.notional(px), self.spec.costs.liquidation_fee))
         leg.fees += fee * conv
         leg.liq_loss += (leg.wallet - fee) * conv
         leg.liq_bar = t
+        leg.liquidations += 1
+        leg.lost += leg.posted
+        leg.posted = 0.0
         leg.wallet, leg.pos, leg.alive = 0.0, 0.0, False
 
     def target_ratio(self, leg: Leg, t: int, s: float) -> tuple[float, bool]:
@@ -227,6 +255,8 @@ class Simulator:
         code, p = self.spec.policy.code, self.p
         if code in (0, 1):  # StaticRatio, DriftBand
             return p[0], t == 0
+        if code == KEEPER:  # opens a missing short at once
+            return p[0], t == 0 or leg.pos == 0
         if code == 2:  # Schedule
             return p[0], t % int(p[2]) == 0
         if code == 3:  # FundingAware
@@ -246,7 +276,7 @@ class Simulator:
 
     def policy_step(self, leg: Leg, t: int, s: float, m: float, px: float) -> None:
         ratio, force = self.target_ratio(leg, t, s)
-        coins = leg.held + leg.wallet if leg.inverse else leg.spec.qty_base
+        coins = leg.held + leg.wallet if leg.inverse else leg.held
         target_usd = max(ratio * leg.spec.beta * coins * s, 0.0)
         current_usd = leg.pos * leg.spec.contract_size if leg.inverse else leg.pos * m
         band = self.p[1]
@@ -258,6 +288,8 @@ class Simulator:
     def resize(
         self, leg: Leg, s: float, m: float, px: float, target_usd: float, ratio: float
     ) -> None:
+        """Re-size the short to `target_usd`; the keeper keeps the margin (plus the added
+        notional / leverage when the short grows), the others re-set it to N / L."""
         costs, cs = self.spec.costs, leg.spec.contract_size
         new_pos = target_usd / cs if leg.inverse else target_usd / m
         dq = new_pos - leg.pos  # > 0: sell more
@@ -269,16 +301,82 @@ class Simulator:
         wallet = leg.wallet + gain - fee
         leg.hedge_pnl += gain0 * conv
         leg.fees += (fee + gain0 - gain) * conv
+        if self.spec.policy.code == KEEPER and leg.pos > 0:
+            margin = wallet + max(notional_of(dq, m, cs, leg.inverse), 0.0) / self.spec.leverage
+        else:
+            margin = notional_of(new_pos, m, cs, leg.inverse) / self.spec.leverage
         leg.pos = new_pos
-        margin = leg.notional(m) / self.spec.leverage
         if leg.inverse:  # margin coins come from the holding
             leg.held -= margin - wallet
             leg.hedge_pnl += (margin - wallet) * (m - s)
         else:
             self.cash -= margin - wallet
+        leg.posted = margin * conv if new_pos > 0 else 0.0  # at risk: the whole margin
         leg.wallet = margin
-        leg.covered = ratio * leg.spec.qty_base
+        leg.covered = ratio * (leg.spec.qty_base if leg.inverse else leg.held)
         leg.trades += 1
+
+    def reopen_due(self, leg: Leg, t: int) -> None:
+        """Keeper: a liquidated leg comes back once the cooldown has passed (-1: never)."""
+        cooldown = self.p[K_COOLDOWN]
+        if cooldown >= 0 and t - leg.liq_bar >= cooldown:
+            leg.alive = True
+            leg.reopens += 1
+
+    def keep_margin(self, leg: Leg, t: int, s: float, m: float, px: float) -> None:
+        """The keeper's margin step at the close (kernels.keep_margin)."""
+        p, conv = self.p, (m if leg.inverse else 1.0)
+        if leg.wallet < leg.margin_at_distance(leg.pos, m, p[K_MIN]):
+            need = leg.margin_at_distance(leg.pos, m, p[K_TARGET]) - leg.wallet
+            take = min(need, max(self.cash, 0.0) / conv)
+            if take > 0:
+                self.cash -= take * conv
+                leg.wallet += take
+                leg.top_up += take * conv
+                leg.posted += take * conv
+            if need - take > 1e-9 * max(1.0, need):
+                self.shortfall(leg, t, s, m, px)
+        elif p[K_SURPLUS] > 0 and leg.wallet > leg.margin_at_distance(leg.pos, m, p[K_SURPLUS]):
+            keep = max(
+                leg.margin_at_distance(leg.pos, m, p[K_TARGET]),
+                notional_of(leg.pos, m, leg.spec.contract_size, leg.inverse) / self.spec.leverage,
+            )
+            back = leg.wallet - keep
+            if back > 0:
+                leg.wallet = keep
+                self.cash += back * conv
+                leg.returned += back * conv
+                leg.posted -= back * conv
+
+    def shortfall(self, leg: Leg, t: int, s: float, m: float, px: float) -> None:
+        """Cash is spent: sell spot (the short reduced in step), de-lever, or count an alert."""
+        p, conv, d = self.p, (m if leg.inverse else 1.0), self.p[K_TARGET]
+        pos, coins, cs = leg.pos, leg.held, leg.spec.contract_size
+        mode = int(p[K_SHORTFALL])
+        if mode == 1 and coins > 0:
+            per_coin, lo, hi = pos / coins, 0.0, coins
+            if leg.wallet + hi * s / conv - leg.margin_at_distance(0.0, m, d) >= 0:
+                for _ in range(100):
+                    mid = 0.5 * (lo + hi)
+                    enough = leg.wallet + mid * s / conv >= leg.margin_at_distance(
+                        per_coin * (coins - mid), m, d
+                    )
+                    lo, hi = (lo, mid) if enough else (mid, hi)
+            leg.held = coins - hi
+            leg.wallet += hi * s / conv
+            leg.sold += hi
+            leg.proceeds += hi * s
+            new_pos = per_coin * (coins - hi)
+            self.resize(leg, s, m, px, notional_of(new_pos, m, cs, leg.inverse) * conv, p[0])
+        elif mode == 2:
+            lo, hi = 0.0, pos
+            for _ in range(100):
+                mid = 0.5 * (lo + hi)
+                enough = leg.margin_at_distance(mid, m, d) <= leg.wallet
+                lo, hi = (mid, hi) if enough else (lo, mid)
+            self.resize(leg, s, m, px, notional_of(lo, m, cs, leg.inverse) * conv, p[0])
+        if leg.pos > 0 and leg.wallet < leg.margin_at_distance(leg.pos, m, p[K_MIN]):
+            leg.alerts += 1
 
 
 def simulate_reference(spec: BacktestSpec, data: MarketArrays) -> dict[str, np.ndarray]:
@@ -287,7 +385,10 @@ def simulate_reference(spec: BacktestSpec, data: MarketArrays) -> dict[str, np.n
     curves = sim.run()
     legs = sim.legs
     out = {name: np.asarray(values, dtype=np.float64) for name, values in curves.items()}
-    for field in ("funding", "fees", "hedge_pnl", "liq_loss", "top_up", "trades"):
+    books: tuple[str, ...] = ("funding", "fees", "hedge_pnl", "liq_loss", "top_up", "trades")
+    books += ("sold", "proceeds")
+    books += ("reopens", "liquidations", "lost", "returned", "alerts")
+    for field in books:
         out[field] = np.array([getattr(leg, field) for leg in legs], dtype=np.float64)
     out["basis"] = np.array([leg.hedge_pnl + leg.covered_pnl for leg in legs])
     out["hedged_bars"] = np.array([leg.hedged_bars for leg in legs], dtype=np.float64)

@@ -7,7 +7,7 @@ occur). Per-bar curves have T entries; per-leg samples are taken every `stride` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -36,7 +36,12 @@ class BacktestResult:
       revaluation of coin margin). Exactly: equity - unhedged = sum(hedge P&L + funding - fees
       - liquidation loss) at every bar's close. leg_basis_usd is the hedge's price P&L plus the P&L of the spot
       value it covers (target ratio x qty coins): what the hedge failed to offset.
-    leg_liquidation_bar: bar index of the leg's liquidation, -1 if never liquidated.
+    leg_liquidation_bar: bar index of the leg's (last) liquidation, -1 if never liquidated.
+    Keeper runs also fill: leg_liquidations (count; a re-opened leg can be lost again),
+      leg_margin_lost_usd (the margin posted into a short that a liquidation took, never 0 for a
+      liquidated leg), leg_spot_sold (coins sold to fund margin) and leg_spot_proceeds_usd,
+      leg_reopens, leg_margin_returned_usd (surplus back to cash), leg_alert_bars (closes at
+      which the keeper could not restore target_distance: the live keeper alerts).
     """
 
     spec: BacktestSpec
@@ -59,6 +64,13 @@ class BacktestResult:
     leg_liquidation_bar: IntArray
     min_cash_usd: float
     final_cash_usd: float
+    leg_liquidations: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    leg_margin_lost_usd: FloatArray = field(default_factory=lambda: np.zeros(0))
+    leg_spot_sold: FloatArray = field(default_factory=lambda: np.zeros(0))
+    leg_spot_proceeds_usd: FloatArray = field(default_factory=lambda: np.zeros(0))
+    leg_reopens: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    leg_margin_returned_usd: FloatArray = field(default_factory=lambda: np.zeros(0))
+    leg_alert_bars: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_bars(self) -> int:
@@ -97,7 +109,31 @@ class BacktestResult:
 
     @property
     def liquidations(self) -> int:
+        if self.leg_liquidations.size:
+            return int(self.leg_liquidations.sum())
         return int((self.leg_liquidation_bar >= 0).sum())
+
+    @property
+    def margin_lost(self) -> float:
+        """Margin posted into shorts that liquidations took, USD."""
+        return float(self.leg_margin_lost_usd.sum())
+
+    @property
+    def spot_sold_usd(self) -> float:
+        return float(self.leg_spot_proceeds_usd.sum())
+
+    @property
+    def reopens(self) -> int:
+        return int(self.leg_reopens.sum())
+
+    @property
+    def days_unhedged(self) -> float:
+        """Leg-days without an open short (bar count x bar length, averaged over legs)."""
+        if self.n_bars < 2:
+            return 0.0
+        bar_days = float(self.times_ms[-1] - self.times_ms[0]) / (self.n_bars - 1) / 86_400_000
+        unhedged = self.n_bars * len(self.spec.legs) - float(self.leg_hedged_bars.sum())
+        return unhedged * bar_days / len(self.spec.legs)
 
     @property
     def liquidated_legs(self) -> tuple[int, ...]:
@@ -139,6 +175,10 @@ class BacktestResult:
             "liquidation_loss": self.liquidation_loss,
             "liquidations": self.liquidations,
             "top_ups": self.top_ups,
+            "margin_lost": self.margin_lost,
+            "spot_sold_usd": self.spot_sold_usd,
+            "reopens": self.reopens,
+            "days_unhedged": self.days_unhedged,
             "share_hedged": self.share_hedged,
             "trades": self.trades,
             "min_cash": self.min_cash_usd,

@@ -413,9 +413,71 @@ class VolTriggered:
         return self.ratio_high
 
 
-Policy = StaticRatio | DriftBand | Schedule | FundingAware | VolTriggered
-POLICIES: tuple[type[Policy], ...] = (StaticRatio, DriftBand, Schedule, FundingAware, VolTriggered)
-N_POLICY_PARAMS = 6
+SHORTFALL_CODES = {"alert": 0.0, "sell_spot": 1.0, "delever": 2.0}
+
+
+@dataclass(frozen=True)
+class Keeper:
+    """The keeper (`perphedge.hedge.keeper`, the live policy) at each bar's close: keep the
+    short at `ratio` within `band`; below `min_distance` from liquidation, top up from cash to
+    `target_distance`; when cash runs out, `on_shortfall`: sell_spot (sell just enough coins,
+    the short reduced in step), delever, or alert (nothing moves; counted); re-open a liquidated
+    short after `reopen_cooldown_bars` (-1: never); with `surplus_distance` > 0, margin above
+    what that distance needs goes back to cash, down to the target (never below N / L).
+    Not modelled here: the funding regime (keep/reduce/unwind; use the `funding` policy).
+
+    ratio: 0..3, default 1. band: [0, 1], default 0.1. min_distance: (0, 1), default 0.3.
+    target_distance: (min_distance, 5], default 0.5. reopen_cooldown_bars: >= -1, default 3
+    (24 h of 8-hour bars). on_shortfall: sell_spot|delever|alert. surplus_distance: 0 (off) or
+    (target_distance, 10].
+    """
+
+    code: ClassVar[int] = 5
+    ratio: float = 1.0
+    band: float = 0.10
+    min_distance: float = 0.30
+    target_distance: float = 0.50
+    reopen_cooldown_bars: int = 3
+    on_shortfall: str = "sell_spot"
+    surplus_distance: float = 0.0
+
+    def __post_init__(self) -> None:
+        _ratio("ratio", self.ratio)
+        require_fraction("band", self.band)
+        require_finite("min_distance", self.min_distance)
+        if not 0.0 < self.min_distance < 1.0:
+            raise InputError("min_distance", self.min_distance, "give a fraction in (0, 1)")
+        require_finite("target_distance", self.target_distance)
+        if not self.min_distance < self.target_distance <= 5.0:
+            raise InputError(
+                "target_distance", self.target_distance, "give a distance above min_distance, <= 5"
+            )
+        _int_at_least("reopen_cooldown_bars", self.reopen_cooldown_bars, -1)
+        if self.on_shortfall not in SHORTFALL_CODES:
+            raise InputError("on_shortfall", self.on_shortfall, "use sell_spot, delever or alert")
+        require_finite("surplus_distance", self.surplus_distance)
+        if self.surplus_distance and not self.target_distance < self.surplus_distance <= 10.0:
+            raise InputError(
+                "surplus_distance", self.surplus_distance, "give 0 (off) or above target_distance"
+            )
+
+    def params(self) -> tuple[float, ...]:
+        return (
+            self.ratio,
+            self.band,
+            self.min_distance,
+            self.target_distance,
+            float(self.reopen_cooldown_bars),
+            SHORTFALL_CODES[self.on_shortfall],
+            self.surplus_distance,
+        )
+
+
+Policy = StaticRatio | DriftBand | Schedule | FundingAware | VolTriggered | Keeper
+POLICIES: tuple[type[Policy], ...] = (
+    StaticRatio, DriftBand, Schedule, FundingAware, VolTriggered, Keeper,
+)  # fmt: skip
+N_POLICY_PARAMS = 8
 
 
 def policy_vector(policy: Policy) -> FloatArray:

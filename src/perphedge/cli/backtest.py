@@ -62,7 +62,10 @@ def backtest(
     date_to: Annotated[str, typer.Option("--to", help="Last instant, YYYY-MM-DD (00:00 UTC).")],
     policy: Annotated[
         list[str] | None,
-        typer.Option(help="static|band|schedule|funding|vol (repeatable), beside 'hedged'."),
+        typer.Option(
+            help="static|band|schedule|funding|vol|keeper (repeatable), beside 'hedged' "
+            "(default: keeper, with the file's [keeper] settings and reserve)."
+        ),
     ] = None,
     param: Annotated[
         list[str] | None, typer.Option(help="Policy parameter k=v (repeatable).")
@@ -115,6 +118,8 @@ def backtest(
     outcome = run_backtests(load_portfolio(portfolio), request, MarketStore(store))
     prep, settings, runs = outcome.prep, outcome.settings, list(outcome.runs)
     print_notes(prep)
+    for note in outcome.keeper_notes:
+        _say(f"note: {note}")
     title = backtest_title(prep, settings)
     if report is not None:
         gaps = (f"gap: {g.describe()}" for g in prep.aligned.gaps)

@@ -15,14 +15,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from perphedge import metrics
-from perphedge.backtest import BacktestSpec, MarketArrays, Policy, StaticRatio, run_backtest
+from perphedge.backtest import (
+    BacktestSpec,
+    Keeper,
+    MarketArrays,
+    Policy,
+    StaticRatio,
+    run_backtest,
+)
 from perphedge.backtest.choices import make_policy, param_names, parse_params, policy_class
-from perphedge.backtest.data import AlignedMarket
+from perphedge.backtest.data import AlignedMarket, fmt_ms
 from perphedge.backtest.from_portfolio import (
     Layout,
     costs_for,
     hedge_legs,
+    keeper_for,
     layout,
+    reserve_from_history,
     start_margin_usd,
 )
 from perphedge.backtest.result import BacktestResult
@@ -202,7 +211,7 @@ class Run:
     """One run to show; the unhedged run carries a hedged result and shows its unhedged curve."""
 
     name: str
-    params: Mapping[str, float]
+    params: Mapping[str, float | str]
     summary: Summary
     result: BacktestResult
 
@@ -211,7 +220,9 @@ def unhedged_summary(result: BacktestResult) -> Summary:
     """The summary keys for holding the coins and the starting cash, with no hedge."""
     eq, t = result.equity_unhedged_usd, result.times_ms
     var, cvar = metrics.var_cvar(eq, t, level=0.95)
-    zero_cost = ("funding_pnl", "fees", "basis_pnl", "liquidation_loss", "top_ups", "share_hedged")
+    zero_cost: tuple[str, ...] = ("funding_pnl", "fees", "basis_pnl", "liquidation_loss")
+    zero_cost += ("top_ups", "share_hedged", "margin_lost", "spot_sold_usd", "reopens")
+    zero_cost += ("days_unhedged",)
     summary: Summary = {
         "total_return": metrics.total_return(eq),
         "volatility": metrics.annualised_volatility(eq, t),
@@ -229,10 +240,32 @@ def unhedged_summary(result: BacktestResult) -> Summary:
     return summary
 
 
+def keeper_reserve(prep: Prepared, leverage: float) -> tuple[float, tuple[str, ...]]:
+    """The keeper's reserve (USD): the file's [keeper] reserve_usd, else sized on this history's
+    worst 30-day rally and funding (`hedge.reserve`); with notes naming the windows."""
+    if prep.config.reserve_usd is not None:
+        usd = prep.config.reserve_usd
+        return usd, (f"keeper reserve {usd:,.2f} USD (from the file's [keeper] reserve_usd)",)
+    legs = hedge_legs(prep.plan, prep.instruments)
+    insts = [prep.instruments[leg.hedge_asset] for leg in prep.plan.legs]
+    sized = reserve_from_history(
+        legs, insts, prep.market, prep.config.keeper, prep.config.hedge.ratio, leverage
+    )
+    notes = tuple(
+        f"keeper reserve for {r.symbol}: {r.reserve_usd:,.2f} USD (worst 30-day rally "
+        f"{r.rally.move:+.1%} from {fmt_ms(r.rally.start_ms)} to {fmt_ms(r.rally.end_ms)}; worst "
+        f"30-day funding paid {r.funding.move:.2%} to {fmt_ms(r.funding.end_ms)})"
+        for r in sized
+    )
+    return sum(r.reserve_usd for r in sized), notes
+
+
 def run_all(
-    prep: Prepared, policies: list[Policy], names: list[str], settings: RunSettings
-) -> list[Run]:
-    """Unhedged, hedged at the file's ratio, then one run per policy (named by `names`)."""
+    prep: Prepared, policies: list[Policy], names: list[str], settings: RunSettings,
+    reserve_usd: float = 0.0,
+) -> list[Run]:  # fmt: skip
+    """Unhedged, hedged at the file's ratio, then one run per policy (named by `names`); a
+    keeper run also holds `reserve_usd` of cash beside the others' starting cash."""
     ratio = prep.config.hedge.ratio
     cash = settings.cash_usd
     if cash is None:
@@ -241,8 +274,10 @@ def run_all(
             cash *= 1 + TOP_UP_RESERVE  # a reserve to top up from, beside the initial margin
     runs: list[Run] = []
     for name, policy in [("hedged", StaticRatio(ratio)), *zip(names, policies, strict=True)]:
-        result = run_backtest(make_spec(prep, policy, settings, cash), prep.market)
-        params = {f: float(getattr(policy, f)) for f in param_names(type(policy))}
+        own = cash + reserve_usd if isinstance(policy, Keeper) else cash
+        result = run_backtest(make_spec(prep, policy, settings, own), prep.market)
+        values = {f: getattr(policy, f) for f in param_names(type(policy))}
+        params = {f: v if isinstance(v, str) else float(v) for f, v in values.items()}
         runs.append(Run(name, params, result.summary(), result))
     base = runs[0].result
     return [Run("unhedged", {}, unhedged_summary(base), base), *runs]
@@ -271,6 +306,7 @@ class BacktestOutcome:
     prep: Prepared
     settings: RunSettings
     runs: tuple[Run, ...]
+    keeper_notes: tuple[str, ...] = ()
 
 
 def run_backtests(
@@ -284,4 +320,10 @@ def run_backtests(
     names = [n.strip().lower() for n in request.policies]
     ratio = config.hedge.ratio
     policies = policies_for(names, parse_params(list(request.params)), ratio, prep.bar_ms)
-    return BacktestOutcome(prep, settings, tuple(run_all(prep, policies, names, settings)))
+    if not names:  # the default: the keeper with the file's [keeper] settings
+        names, policies = ["keeper"], [keeper_for(config.keeper, ratio, prep.bar_ms)]
+    reserve, notes = 0.0, ()  # type: tuple[float, tuple[str, ...]]
+    if "keeper" in names and settings.cash_usd is None:  # --cash sets every run's cash
+        reserve, notes = keeper_reserve(prep, settings.leverage)
+    runs = run_all(prep, policies, names, settings, reserve)
+    return BacktestOutcome(prep, settings, tuple(runs), notes)
