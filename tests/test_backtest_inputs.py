@@ -13,6 +13,7 @@ from perphedge.backtest import (
     DriftBand,
     FundingAware,
     HedgeLeg,
+    Keeper,
     MarketArrays,
     Schedule,
     StaticRatio,
@@ -103,7 +104,7 @@ def test_spec_checks_columns_and_leverage_against_the_data() -> None:
 
 
 def test_policy_vectors_put_the_ratio_first_and_the_band_second() -> None:
-    assert policy_vector(DriftBand(0.8, 0.1)).tolist() == [0.8, 0.1, 0, 0, 0, 0]
+    assert policy_vector(DriftBand(0.8, 0.1)).tolist() == [0.8, 0.1, 0, 0, 0, 0, 0, 0]
     assert policy_vector(VolTriggered(0.25, 0.9, 30, 0.7, 0.02)).tolist() == [
         0.9,
         0.02,
@@ -111,7 +112,13 @@ def test_policy_vectors_put_the_ratio_first_and_the_band_second() -> None:
         0.7,
         0.25,
         0.0,
+        0.0,
+        0.0,
     ]
+    # the keeper: ratio, band, min and target distance, cooldown bars, shortfall code, surplus
+    assert policy_vector(Keeper(on_shortfall="delever")).tolist() == [
+        1.0, 0.1, 0.3, 0.5, 3.0, 2.0, 0.0, 0.0,
+    ]  # fmt: skip
 
 
 def test_mark_highs_and_lows_follow_the_price_rules() -> None:
