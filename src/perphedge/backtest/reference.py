@@ -289,7 +289,8 @@ class Simulator:
         self, leg: Leg, s: float, m: float, px: float, target_usd: float, ratio: float
     ) -> None:
         """Re-size the short to `target_usd`; the keeper keeps the margin (plus the added
-        notional / leverage when the short grows), the others re-set it to N / L."""
+        notional / leverage when the short grows), the others re-set it to N / L (and a closed
+        short returns its margin under every policy)."""
         costs, cs = self.spec.costs, leg.spec.contract_size
         new_pos = target_usd / cs if leg.inverse else target_usd / m
         dq = new_pos - leg.pos  # > 0: sell more
@@ -301,7 +302,7 @@ class Simulator:
         wallet = leg.wallet + gain - fee
         leg.hedge_pnl += gain0 * conv
         leg.fees += (fee + gain0 - gain) * conv
-        if self.spec.policy.code == KEEPER and leg.pos > 0:
+        if self.spec.policy.code == KEEPER and leg.pos > 0 and new_pos > 0:
             margin = wallet + max(notional_of(dq, m, cs, leg.inverse), 0.0) / self.spec.leverage
         else:
             margin = notional_of(new_pos, m, cs, leg.inverse) / self.spec.leverage
