@@ -138,8 +138,9 @@ def test_run_stress_covers_every_family_and_rejects_bad_specs():
 def test_cross_margin_legs_share_the_wallet_and_die_together():
     plan = make_plan(ISSUE, HedgeSpec(leverage=5, margin_mode=MarginMode.CROSS))
     calm = price_shock(plan, 0.10, 30)
-    # MM 0.4 % of 59,400 = 237.6 over balance 10,800 - 5,400 = 5,400
-    assert calm.margin_ratio == pytest.approx(237.6 / 5_400)
+    # MM 0.4 % of 59,400 = 237.6 over balance 10,800 - 5,400 = 5,400, plus the funding the
+    # shorts earn in the wallet over 30 days: 59,400 x 0.01 % x 90 = 534.6
+    assert calm.margin_ratio == pytest.approx(237.6 / (5_400 + 534.6))
     assert calm.value_before == pytest.approx(54_000 + 10_800)  # the cross wallet counted once
     lost = price_shock(plan, 0.25, 30)
     assert lost.liquidated_symbols == ("BTC/USDT:USDT", "ETH/USDT:USDT")

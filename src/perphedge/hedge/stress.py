@@ -22,13 +22,20 @@ holdings already).
 Top-up: the margin to add before the move so that the moved price stays below the liquidation
 price: maintenance margin at the moved mark (bracket of the moved notional) minus margin
 balance there, re-checked with `margin.liquidation` (the bracket at the new liquidation price).
+Funding flows through the margin: every event of the horizon adds its funding (negative: takes
+it) to the isolated margin, or to the cross wallet, at the moved mark. A short whose margin
+balance (wallet + funding so far + P&L at the moved mark) reaches its maintenance margin at an
+event is liquidated by the funding drain on that event's day (`drain_day`): it loses its whole
+margin (the funding paid until then came out of it). The top-up then also covers the funding of
+the whole horizon: maintenance margin at the end mark minus the balance there after funding.
+`margin_ratio` is the real one after the horizon: MM / (wallet + funding + P&L).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from perphedge.errors import InputError, require_finite, require_positive
 from perphedge.funding import funding_payment
@@ -98,6 +105,8 @@ class Outcome:
     value_before: float
     value_after: float
     top_up: float
+    drained_symbols: tuple[str, ...] = ()
+    drain_day: float | None = None  # first day a short is liquidated by the funding drain
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,7 @@ class _LegState:
     close_fee: float
     mm: float  # maintenance margin at the moved mark
     wallet: float
+    events: float  # funding events in the horizon
 
 
 def _usd(leg: PlanLeg, amount: float, mark: float) -> float:
@@ -141,6 +151,7 @@ def _state(leg: PlanLeg, pos: Position, mark: float, rate: float, days: float) -
         close_fee=_usd(leg, notional(pos, mark) * leg.instrument.taker_fee, mark),
         mm=_usd(leg, maintenance_margin(pos, mark, tiers), mark),
         wallet=_usd(leg, leg.wallet, mark),
+        events=events,
     )
 
 
@@ -191,6 +202,97 @@ def _spot_pnl(plan: HedgePlan, prices_after: tuple[float, ...]) -> float:
     return math.fsum(e.qty_base * (after - e.price) for e, after in pairs)
 
 
+def _drain_event(balance: float, mm: float, funding: float, events: float) -> int | None:
+    """First funding event (1, 2, ...) at which `balance` + k x (funding / events) <= `mm`, or
+    None when the margin lasts the horizon (or funding is received)."""
+    per_event = funding / events if events > 0 else 0.0
+    if balance <= mm:
+        return 0
+    if per_event >= 0:
+        return None
+    k = math.ceil((balance - mm) / -per_event)
+    while k > 1 and balance + (k - 1) * per_event <= mm:  # float edge: the earliest event
+        k -= 1
+    return k if k <= math.floor(events + 1e-9) else None
+
+
+@dataclass
+class _Tally:
+    """Running totals of one scenario while its legs are evaluated."""
+
+    hedge: float = 0.0
+    funding: float = 0.0
+    close_fees: float = 0.0
+    top_up: float = 0.0
+    ratios: list[float] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    drained: list[str] = field(default_factory=list)
+    drain_day: float | None = None
+
+    def drain(self, symbol: str, day: float) -> None:
+        self.lost.append(symbol)
+        self.drained.append(symbol)
+        self.drain_day = day if self.drain_day is None else min(self.drain_day, day)
+
+
+def _isolated_leg(tally: _Tally, at_peak: _LegState, at_end: _LegState) -> None:
+    leg, pos = at_end.leg, at_end.pos
+    lp = leg.liquidation_price
+    price_top_up = _usd(leg, _top_up(leg, pos, at_peak.mark), at_peak.mark)
+    balance = at_end.wallet + at_end.pnl
+    end_need = at_end.mm - (balance + at_end.funding)
+    tally.top_up += max(price_top_up, end_need, 0.0)
+    if lp is not None and at_peak.mark >= lp:
+        tally.lost.append(leg.symbol)
+        tally.hedge -= at_end.wallet
+        return
+    k = _drain_event(balance, at_end.mm, at_end.funding, at_end.events)
+    if k is not None:  # the whole margin is lost; the funding paid until then came out of it
+        paid = at_end.funding * k / at_end.events
+        tally.drain(leg.symbol, k * leg.interval_hours / 24.0)
+        tally.funding += paid
+        tally.hedge -= at_end.wallet + paid
+        return
+    tally.hedge += at_end.pnl
+    tally.funding += at_end.funding
+    tally.close_fees += at_end.close_fee
+    wallet_end = leg.wallet + at_end.funding / (at_end.mark if pos.is_inverse else 1.0)
+    tally.ratios.append(margin_ratio(pos, wallet_end, at_end.mark, leg.instrument.tiers))
+
+
+def _cross_legs(
+    plan: HedgePlan, tally: _Tally, peak: list[_LegState], end: list[_LegState]
+) -> None:
+    """The legs sharing the cross wallet: lost at the peak, drained by their funding, or kept."""
+    legs = [s for s in end if _is_cross(plan, s.leg)]
+    if not legs:
+        return
+    lost_at_peak, top_up = _cross_lost(plan, peak)
+    wallet, mm = legs[0].wallet, math.fsum(s.mm for s in legs)
+    balance = wallet + math.fsum(s.pnl for s in legs)
+    funding = math.fsum(s.funding for s in legs)
+    tally.top_up += max(top_up, mm - (balance + funding), 0.0)
+    symbols = [s.leg.symbol for s in legs]
+    if lost_at_peak:
+        tally.lost += symbols
+        tally.hedge -= wallet
+        return
+    events = max(s.events for s in legs)
+    k = _drain_event(balance, mm, funding, events)
+    if k is not None:
+        paid = funding * k / events
+        for symbol in symbols:
+            tally.drain(symbol, k * legs[0].leg.interval_hours / 24.0)
+        tally.funding += paid
+        tally.hedge -= wallet + paid
+        return
+    tally.hedge += math.fsum(s.pnl for s in legs)
+    tally.funding += funding
+    tally.close_fees += math.fsum(s.close_fee for s in legs)
+    after = balance + funding
+    tally.ratios.append(math.inf if after <= 0 else mm / after)
+
+
 def _evaluate(plan: HedgePlan, move: _Move, days: float) -> Outcome:
     spot = _spot_pnl(plan, move.prices_after)
     open_legs = [(leg, leg.position) for leg in plan.legs if leg.position is not None]
@@ -198,47 +300,20 @@ def _evaluate(plan: HedgePlan, move: _Move, days: float) -> Outcome:
     end = [
         _state(lg, p, move.end_marks[lg.symbol], move.rates[lg.symbol], days) for lg, p in open_legs
     ]
-    cross_lost, top_up = _cross_lost(plan, peak)
-    hedge = funding = close_fees = 0.0
-    ratios: list[float] = []
-    lost: list[str] = []
+    tally = _Tally()
     for at_peak, at_end in zip(peak, end, strict=True):
-        leg, pos = at_end.leg, at_end.pos
-        if _is_cross(plan, leg):
-            is_lost = cross_lost
-        else:
-            lp = leg.liquidation_price
-            is_lost = lp is not None and at_peak.mark >= lp
-            top_up += _usd(leg, _top_up(leg, pos, at_peak.mark), at_peak.mark)
-        if is_lost:
-            lost.append(leg.symbol)
-            if not _is_cross(plan, leg):
-                hedge -= at_end.wallet
-            continue
-        hedge += at_end.pnl
-        funding += at_end.funding
-        close_fees += at_end.close_fee
-        ratios.append(_ratio(plan, leg, pos, at_end.mark, end))
-    if cross_lost:
-        hedge -= next(s.wallet for s in end if _is_cross(plan, s.leg))
-    fees = plan.fees_open_usd + close_fees
-    net = spot + hedge + funding - fees
+        if not _is_cross(plan, at_end.leg):
+            _isolated_leg(tally, at_peak, at_end)
+    _cross_legs(plan, tally, peak, end)
+    fees = plan.fees_open_usd + tally.close_fees
+    net = spot + tally.hedge + tally.funding - fees
     before = plan.total_exposure + _posted_usd(plan)
-    worst = math.inf if lost else (max(ratios) if ratios else None)
+    lost = tuple(leg.symbol for leg in plan.legs if leg.symbol in tally.lost)
+    worst = math.inf if lost else (max(tally.ratios) if tally.ratios else None)
     return Outcome(
-        move.label, move.shock, spot, hedge, funding, fees, net, worst, bool(lost),
-        tuple(lost), before, before + net, top_up,
+        move.label, move.shock, spot, tally.hedge, tally.funding, fees, net, worst, bool(lost),
+        lost, before, before + net, tally.top_up, tuple(tally.drained), tally.drain_day,
     )  # fmt: skip
-
-
-def _ratio(
-    plan: HedgePlan, leg: PlanLeg, pos: Position, mark: float, end: list[_LegState]
-) -> float:
-    if not _is_cross(plan, leg):
-        return margin_ratio(pos, leg.wallet, mark, leg.instrument.tiers)
-    legs = [s for s in end if _is_cross(plan, s.leg)]
-    balance = legs[0].wallet + math.fsum(s.pnl for s in legs)
-    return math.inf if balance <= 0 else math.fsum(s.mm for s in legs) / balance
 
 
 def _marks(plan: HedgePlan, move: float) -> dict[str, float]:

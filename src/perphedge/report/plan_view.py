@@ -235,12 +235,36 @@ def _outcome_rows(outcomes: tuple[Outcome, ...]) -> list[tuple[str, ...]]:
             fmt_num(o.funding, 0),
             fmt_num(o.fees, 0),
             fmt_num(o.net, 0),
-            "LIQ" if o.liquidated else fmt_pct(o.margin_ratio, 1),
+            _liq(o) if o.liquidated else fmt_pct(o.margin_ratio, 1),
             fmt_num(o.value_after, 0),
             fmt_num(o.top_up, 0) if o.top_up > 0 else "-",
         )
         for o in outcomes
     ]
+
+
+def _liq(o: Outcome) -> str:
+    """'LIQ', or 'LIQ d65' when the funding drain liquidates a short on day 65."""
+    return "LIQ" if o.drain_day is None else f"LIQ d{o.drain_day:.0f}"
+
+
+def prevention_lines(result: StressResult) -> list[str]:
+    """Plain words for every liquidated scenario: when, and what would have prevented it."""
+    outcomes = (*result.price_shocks, *result.funding, *result.basis, *result.squeezes)
+    lines = []
+    for o in outcomes:
+        if not o.liquidated:
+            continue
+        how = (
+            f"funding drains the margin of {', '.join(o.drained_symbols)} on day {o.drain_day:.1f}"
+            if o.drain_day is not None
+            else f"{', '.join(o.liquidated_symbols)} liquidated"
+        )
+        lines.append(
+            f"{o.label}: {how}; prevented by a top-up of {fmt_num(o.top_up, 0)} USD, a lower "
+            "leverage, or the keeper with at least that reserve"
+        )
+    return lines
 
 
 _STRESS_HEADERS = [
@@ -257,10 +281,11 @@ def stress_renderables(result: StressResult) -> list[RenderableType]:
         ("Basis: perpetual vs spot", result.basis),
         ("Short squeeze: spike then revert", result.squeezes),
     )
-    return [
+    tables: list[RenderableType] = [
         _compact(table(title + " — USD", _STRESS_HEADERS, _outcome_rows(rows)))
         for title, rows in sections
     ]
+    return [*tables, *prevention_lines(result)]
 
 
 def _compact(out: Table) -> Table:
