@@ -22,7 +22,7 @@ from perphedge import metrics
 from perphedge.backtest import kernels as kn
 from perphedge.backtest.batch_kernel import simulate_batch
 from perphedge.backtest.engine import bars_per_year, flatten
-from perphedge.backtest.result import Curves, summarize
+from perphedge.backtest.result import Curves, days_unhedged, summarize
 from perphedge.backtest.spec import BacktestSpec, MarketArrays
 from perphedge.errors import InputError
 
@@ -83,8 +83,14 @@ class BatchResult:
             "basis_pnl": float((lg[:, kn.A_HPNL] + lg[:, kn.A_COVERED]).sum()),
             "hedge_pnl": float(lg[:, kn.A_HPNL].sum()),
             "liquidation_loss": float(lg[:, kn.A_LIQ].sum()),
-            "liquidations": int((lg[:, kn.A_LIQBAR] >= 0).sum()),
+            "liquidations": int(lg[:, kn.A_NLIQ].sum()),
             "top_ups": float(lg[:, kn.A_TOPUP].sum()),
+            "margin_lost": float(lg[:, kn.A_LOST].sum()),
+            "spot_sold_usd": float(lg[:, kn.A_PROCEEDS].sum()),
+            "reopens": int(lg[:, kn.A_REOPEN].sum()),
+            "days_unhedged": days_unhedged(
+                self.times_ms, float(lg[:, kn.A_HBARS].astype(np.int64).sum()), len(lg)
+            ),
             "share_hedged": float(lg[:, kn.A_HBARS].astype(np.int64).sum()) / (n_bars * len(lg)),
             "trades": int(lg[:, kn.A_TRADES].astype(np.int64).sum()),
             "min_cash": float(self.cash_usd[c, kn.AC_MIN]),

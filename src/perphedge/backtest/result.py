@@ -128,12 +128,7 @@ class BacktestResult:
 
     @property
     def days_unhedged(self) -> float:
-        """Leg-days without an open short (bar count x bar length, averaged over legs)."""
-        if self.n_bars < 2:
-            return 0.0
-        bar_days = float(self.times_ms[-1] - self.times_ms[0]) / (self.n_bars - 1) / 86_400_000
-        unhedged = self.n_bars * len(self.spec.legs) - float(self.leg_hedged_bars.sum())
-        return unhedged * bar_days / len(self.spec.legs)
+        return days_unhedged(self.times_ms, float(self.leg_hedged_bars.sum()), len(self.spec.legs))
 
     @property
     def liquidated_legs(self) -> tuple[int, ...]:
@@ -184,6 +179,16 @@ class BacktestResult:
             "min_cash": self.min_cash_usd,
         }
         return summarize(curves, totals)
+
+
+def days_unhedged(times_ms: IntArray, hedged_bars: float, n_legs: int) -> float:
+    """Days without an open short, averaged over legs: (bars x legs - hedged leg-bars) x the
+    mean bar length."""
+    n_bars = int(times_ms.size)
+    if n_bars < 2 or n_legs == 0:
+        return 0.0
+    bar_days = float(times_ms[-1] - times_ms[0]) / (n_bars - 1) / 86_400_000
+    return (n_bars * n_legs - hedged_bars) * bar_days / n_legs
 
 
 @dataclass(frozen=True, eq=False)
