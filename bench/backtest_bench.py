@@ -280,6 +280,11 @@ def _mb(n: float) -> str:
 
 
 def report(figs: dict[str, dict[str, float]], input_bytes: int) -> None:
+    load = figs["load"]
+    print(f"load average (1, 5, 15 min) before {load['before_1m']:.2f}, "
+          f"{load['before_5m']:.2f}, {load['before_15m']:.2f}; after {load['after_1m']:.2f}, "
+          f"{load['after_5m']:.2f}, {load['after_15m']:.2f} on {os.cpu_count()} CPUs "
+          "(a load above the CPU count slows every figure)")  # fmt: skip
     fl = figs["floor"]
     floor = max(fl["np_sum_steps_per_s"], fl["numba_read_steps_per_s"])
     floor_cpu = max(fl["np_sum_cpu_steps_per_s"], fl["numba_read_cpu_steps_per_s"])
@@ -324,6 +329,7 @@ def main() -> None:
         return compile_probe()
     if args.vbt_probe:
         return vbt_probe(args.seed, args.vbt_bars, args.runs)
+    before = os.getloadavg()
     figs: dict[str, dict[str, float]] = {"compile": measure_compile()}
     start = time.perf_counter()
     data = make_data(args.seed)
@@ -340,6 +346,9 @@ def main() -> None:
     del data
     if not args.no_vbt:
         figs["vbt"] = measure_vbt(args.seed, args.vbt_bars, min(args.runs, 3))
+    after = os.getloadavg()
+    figs["load"] = {f"{when}_{span}": value for when, loads in (("before", before), ("after", after))
+                    for span, value in zip(("1m", "5m", "15m"), loads, strict=True)}  # fmt: skip
     report(figs, input_bytes)
     print(json.dumps(figs))
 

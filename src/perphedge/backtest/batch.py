@@ -29,7 +29,7 @@ from perphedge.errors import InputError
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-CHUNK_STATE_BYTES = 192 * 1024  # per-chunk state kept within a core's L2 cache
+CHUNK_STATE_BYTES = 1 << 20  # per-chunk state: its hot rows stay within a core's L2 cache
 
 
 @dataclass(frozen=True, eq=False)

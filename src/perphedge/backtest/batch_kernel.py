@@ -85,8 +85,8 @@ def simulate_batch(
     with_highs = mark_high is not None
     highs = mark if mark_high is None else mark_high
     every, band, fast = _prepare(lgb, codes, pvecs)
-    next_sched = np.zeros(n_cfg, dtype=np.int64)
-    scheduled = np.zeros(n_cfg, dtype=np.bool_)
+    next_sched = every.copy()  # bar 0 is scheduled for every policy
+    scheduled = np.ones(n_cfg, dtype=np.bool_)
     held, peak, low = np.zeros(n_cfg), np.full(n_cfg, -np.inf), np.zeros(n_cfg)
     need = np.empty(n_cfg, dtype=np.bool_)
     # the margins apart from the rest of the state: the quiet pass writes only this array, which
@@ -103,11 +103,6 @@ def simulate_batch(
             for c in range(n_cfg):
                 e_next = mark_events(t, e, ev_bar, ev_col, ev_rate, lgb[:, :, c], pvecs[c, 3])
             e = e_next
-        for c in range(n_cfg):
-            held[c] = 0.0
-            scheduled[c] = t == 0 or (codes[c] == 2 and t == next_sched[c])
-            if scheduled[c] and codes[c] == 2:
-                next_sched[c] += every[c]
         for i in range(n_legs):
             k, j = cols[i, 0], cols[i, 1]
             s, m, mp = spot[t, k], mark[t, j], mark[t - 1, j]
@@ -142,20 +137,25 @@ def simulate_batch(
                 )[0]  # fmt: skip
                 wq[i, c] = lgb[i, S_W, c]
         record = t == rec_bars[r]
-        for c in range(n_cfg):
+        for c in range(n_cfg):  # the bar's close
             cash = accts[c, AC_CASH]
             accts[c, AC_MIN] = min(accts[c, AC_MIN], cash)
             eq = cash + held[c]
-            # maximum drawdown min(eq / running peak - 1), one division per new peak: between
-            # peaks the deepest point is the lowest equity (division by a positive is monotonic)
-            if eq > peak[c]:
-                if peak[c] > 0.0:
-                    dd[c] = min(dd[c], low[c] / peak[c] - 1.0)
-                peak[c], low[c] = eq, eq
-            elif peak[c] > 0.0:
-                low[c] = min(low[c], eq)
-            else:  # a non-positive peak reverses the order: take every point
-                dd[c] = min(dd[c], eq / peak[c] - 1.0)
+            held[c] = 0.0
+            # maximum drawdown min(eq / running peak - 1): between peaks the deepest point is the
+            # lowest equity (division by a positive peak is monotonic), booked at the next peak
+            p = peak[c]
+            up = eq > p
+            booked = min(dd[c], low[c] / p - 1.0)
+            dd[c] = booked if up and p > 0.0 else dd[c]
+            low[c] = eq if up else min(low[c], eq)
+            peak[c] = eq if up else p
+            if p <= 0.0 and not up:  # a non-positive peak reverses the order: every point
+                dd[c] = min(dd[c], eq / p - 1.0)
+            # the schedule of bar t + 1 (Schedule: every `every` bars from bar 0)
+            due = codes[c] == 2 and t + 1 == next_sched[c]
+            scheduled[c] = due
+            next_sched[c] += every[c] if due else 0
             if record:
                 eq_rec[c, r] = eq
         if record:
