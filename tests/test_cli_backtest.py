@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.report_pages import figures
+
 BTC = """
 [[holdings]]
 asset = "BTC"
@@ -119,22 +121,23 @@ def test_report_is_one_self_contained_page_with_the_data(run_cli, btc, tmp_path,
     assert r.code == 0, r.err
     page = page_path.read_text()
     assert not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js inlined, nothing fetched
-    call = page[page.index("Plotly.newPlot(") :]
-    traces, _ = json.JSONDecoder().raw_decode(call[call.index("[") :])
-    unhedged_equity = next(t for t in traces if t["name"] == "unhedged")["y"]
+    (figure,) = figures(page)
+    traces = figure["data"]
+    unhedged = next(t for t in traces if t["name"] == "unhedged")
     cash = json.loads(r.out)["initial_cash_usd"]
     spot = _closes(shared_data / "prices" / "binance_spot_btcusdt_8h.csv")
-    times = [_ms(x.replace(" ", "T") + "+00:00") for x in traces[0]["x"]]
-    assert len(unhedged_equity) == 94
-    # every bar: cash + 1 BTC at the last spot close
-    assert unhedged_equity == pytest.approx([cash + spot[t] for t in times], rel=1e-12)
+    assert len(unhedged["y"]) == 94
+    # every bar: cash + 1 BTC at the last spot close (the chart carries float32: 7 digits)
+    expected = [cash + spot[t] for t in unhedged["t_ms"]]
+    assert unhedged["y"] == pytest.approx(expected, rel=1e-6)
+    assert "<h2>Inputs</h2>" in page and "what it means" in page
     assert {t["name"] for t in traces} == {"unhedged", "hedged", "keeper"}  # keeper: default
     assert "<td>hedge effectiveness</td>" in page
     # panels: unhedged has equity, drawdown, funding; hedged also the margin ratio (4th trace)
     hedged = [t for t in traces if t["name"] == "hedged"]
     assert len(hedged) == 4
     # right after opening, MM / margin = (N x 0.4 %) / (N / 2x) = 0.008 (tier 1: N < 50,000)
-    assert hedged[3]["y"][0] == pytest.approx(0.008, rel=1e-9)
+    assert hedged[3]["y"][0] == pytest.approx(0.008, rel=1e-6)
     assert max(hedged[3]["y"]) < 1.0  # never at the liquidation threshold in January 2024
 
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.report_pages import figures
+
 
 def _funding_json(run_cli, *args):
     r = run_cli("funding", *args, "--json")
@@ -94,14 +96,25 @@ def test_plot_writes_a_self_contained_html_file(run_cli, tmp_path):
     assert "BTC binance" in page and "ETH bybit" in page
 
 
-def test_png_without_a_static_engine_says_to_use_html(run_cli, tmp_path):
+def test_png_is_not_offered(run_cli, tmp_path):
     r = run_cli("funding", "BTC", "-e", "binance", "--plot", str(tmp_path / "carry.png"))
-    if r.code == 0:  # a working kaleido is installed: then the file must exist
-        assert (tmp_path / "carry.png").stat().st_size > 0
-        return
-    assert r.code == 2
-    assert "use --plot FILE.html" in r.err
+    assert r.code == 2 and not (tmp_path / "carry.png").exists()
+    assert "ending in .html" in r.err and "PNG export is not offered" in r.err
     assert r.err.count("\n") == 1
+
+
+def test_three_coins_over_six_years_stay_under_5_mb(run_cli, tmp_path):
+    out = tmp_path / "carry.html"
+    r = run_cli("funding", "BTC", "ETH", "SOL", "--plot", str(out))
+    assert r.code == 0, r.err
+    page = out.read_text()
+    assert out.stat().st_size < 5_000_000
+    (chart,) = figures(page)
+    first = min(t["t_ms"][0] for t in chart["data"])
+    last = max(t["t_ms"][-1] for t in chart["data"])
+    assert last - first > 6 * 365 * 86_400_000 and len(chart["data"]) >= 15
+    assert "<h2>Inputs</h2>" in page and "What the numbers mean" in page
+    assert "BTC: where the short is cheapest to hold" in page
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,7 @@ def test_stress_writes_a_self_contained_html_plot(run_cli, tmp_path):
     page = out.read_text(encoding="utf-8")
     assert "<html" in page and '<script src="http' not in page  # plotly.js inlined
     assert len(page) > 1_000_000 and '"your coins"' in page
+    assert "<h2>Inputs</h2>" in page and "LOSS: the short is liquidated" in page
     assert "Price shocks" in r.out
 
 
@@ -240,12 +241,10 @@ def test_proxy_without_beta_takes_it_from_the_store(run_cli, tmp_path):
     assert any(note.startswith("SOL: beta ") for note in data["notes"])
 
 
-def test_png_plot_without_an_exporter_is_a_clear_error(run_cli, tmp_path):
+def test_png_plot_is_refused_in_one_line(run_cli, tmp_path):
     r = run_cli("stress", ISSUE, "--plot", str(tmp_path / "s.png"))
-    if r.code == 0:  # an exporter is installed: the file must exist
-        assert (tmp_path / "s.png").stat().st_size > 0
-    else:
-        assert r.code == 2 and "--plot FILE.html" in r.err
+    assert r.code == 2 and "PNG export is not offered" in r.err
+    assert not (tmp_path / "s.png").exists()
 
 
 def test_planning_funding_rate_is_the_trailing_30_day_mean(run_cli, shared_data):

@@ -170,3 +170,56 @@ def test_moving_the_stress_slider_changes_the_table(browser: Browser, server: Se
     )
     page.locator(".chart .main-svg").first.wait_for()  # plotly drew the new chart
     assert tab.errors == []
+
+
+def test_funding_compares_venues_and_marks_the_tradable_ones(
+    browser: Browser, server: Server
+) -> None:
+    server.workspace.load(EXAMPLE)
+    tab = open_tab(browser, server)
+    tab.go("/funding")
+    page = tab.page
+    btc = page.locator("table.ranking[data-coin='BTC']")
+    btc.wait_for(timeout=60_000)  # the tables follow the page: reading history takes a while
+    assert btc.locator("tbody tr").count() >= 5
+    binance = btc.locator("tr[data-venue='binance']").inner_text()
+    assert "tradable" in binance and "your exchange" in binance
+    assert "data only" in btc.locator("tr[data-venue='gate']").inner_text()
+    assert page.locator("table.ranking[data-coin='ETH']").count() == 1
+    page.locator(".chart .main-svg").first.wait_for()
+    assert tab.errors == []
+
+
+def test_backtest_shows_progress_then_every_metric_explained(
+    browser: Browser, server: Server
+) -> None:
+    server.workspace.load(EXAMPLE)
+    tab = open_tab(browser, server)
+    tab.go("/backtest")
+    page = tab.page
+    page.fill("#since", "2024-01-01")
+    page.fill("#until", "2024-03-31")
+    page.check("input[name=policy][value=band]")
+    page.get_by_role("button", name="Run the backtest").click()
+    page.locator("#backtest-progress progress").wait_for()
+    page.locator("#backtest-metrics").wait_for(timeout=120_000)
+    headers = page.locator("#backtest-metrics thead").inner_text()
+    assert "unhedged" in headers and "hedged" in headers and "band" in headers
+    rows = page.locator("#backtest-metrics tbody tr")
+    assert rows.count() >= 15
+    for index in range(rows.count()):
+        assert rows.nth(index).locator("td.words").inner_text().strip()
+    page.locator(".chart .main-svg").first.wait_for()
+    assert tab.errors == []
+
+
+def test_a_bad_backtest_range_is_said_in_the_page(browser: Browser, server: Server) -> None:
+    server.workspace.load(EXAMPLE)
+    tab = open_tab(browser, server)
+    tab.go("/backtest")
+    tab.page.fill("#since", "2024-03-31")
+    tab.page.fill("#until", "2024-01-01")
+    tab.page.get_by_role("button", name="Run the backtest").click()
+    error = tab.page.locator("#backtest-result .error")
+    error.wait_for()
+    assert "from" in error.inner_text() and "before" in error.inner_text()

@@ -17,6 +17,7 @@ from perphedge.config import load_portfolio
 from perphedge.errors import InputError
 from perphedge.instruments import ContractKind
 from perphedge.report.backtest_view import (
+    backtest_inputs,
     backtest_json,
     backtest_title,
     chart_runs,
@@ -124,8 +125,9 @@ def backtest(
     if report is not None:
         gaps = (f"gap: {g.describe()}" for g in prep.aligned.gaps)
         notes = [*liquidation_lines(runs), *prep.notes, *prep.aligned.notes, *gaps]
+        inputs = backtest_inputs(prep, settings, runs)
         page = render_html(
-            title, prep.market.times_ms, chart_runs(runs), metrics_table(runs), notes
+            title, prep.market.times_ms, chart_runs(runs), metrics_table(runs), notes, inputs
         )
         write_html(report, page)
     if as_json:

@@ -31,7 +31,7 @@ def funding(
     until: str | None = typer.Option(None, "--until", help="Last day, included, YYYY-MM-DD."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     plot: str | None = typer.Option(
-        None, "--plot", help="Write cumulative funding to FILE.html (self-contained) or .png."
+        None, "--plot", help="Write cumulative funding and the rankings to FILE.html (offline)."
     ),
 ) -> None:
     """Funding carry of a SHORT perpetual hedge per venue, and where it is cheapest to hold.

@@ -42,7 +42,7 @@ _STALE = typer.Option(
     "--stale-days",
     help="Warn about stored prices or funding older than this many days.",
 )
-_PLOT = typer.Option(None, "--plot", help="Write a chart: FILE.html or .png.")
+_PLOT = typer.Option(None, "--plot", help="Write a report with a chart: FILE.html (offline).")
 _BASIS_DEFAULT = ",".join(f"{bp:g}" for bp in DEFAULT_BASIS_BP)
 
 
@@ -117,12 +117,11 @@ def stress(
     )
     result = outcome.stress
     if plot is not None:
-        from perphedge.report.funding_chart import write_chart
-        from perphedge.report.stress_chart import stress_figure
+        from perphedge.report.stress_chart import write_stress_report
 
         leverage = outcome.planned.plan.spec.leverage
-        title = f"{cfg.name}: hedge P&L under price shocks ({leverage:g}x)"
-        written = write_chart(plot, stress_figure(result, title))
+        title = f"{cfg.name}: the hedge under price shocks ({leverage:g}x)"
+        written = write_stress_report(plot, title, outcome.planned.plan, result)
         err_console.print(f"chart written to {written}")
     if as_json:
         print_json(stress_dict(result))

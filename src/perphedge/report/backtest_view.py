@@ -16,6 +16,7 @@ from rich.table import Table
 from perphedge import metrics
 from perphedge.backtest.data import fmt_ms
 from perphedge.backtest.result import BacktestResult
+from perphedge.report.explain import EXPLAIN
 from perphedge.report.html import ChartRun, MetricsTable
 from perphedge.report.render import fmt_num, fmt_pct, table
 from perphedge.services.backtest import Prepared, Run, RunSettings
@@ -63,9 +64,34 @@ ROWS: tuple[tuple[str, str, Callable[[float | int], str]], ...] = (
 
 
 def metrics_table(runs: Sequence[Run]) -> MetricsTable:
-    """Metric rows x run columns, formatted."""
+    """Metric rows x run columns, formatted, each metric explained in plain words."""
     rows = tuple((label, *(fmt(run.summary[key]) for run in runs)) for label, key, fmt in ROWS)
-    return MetricsTable(("metric", *(run.name for run in runs)), rows)
+    words = tuple(EXPLAIN[key] for _, key, _ in ROWS)
+    return MetricsTable(("metric", *(run.name for run in runs)), rows, words)
+
+
+def backtest_inputs(
+    prep: Prepared, settings: RunSettings, runs: Sequence[Run]
+) -> list[tuple[str, str]]:
+    """What went into the backtest, for the report's Inputs section."""
+    config, t = prep.config, prep.market.times_ms
+    holdings = ", ".join(f"{h.qty_base:g} {h.asset}" for h in config.portfolio.holdings)
+    policies = "; ".join(
+        run.name
+        + (f" ({', '.join(f'{k}={v:g}' for k, v in run.params.items())})" if run.params else "")
+        for run in runs
+    )
+    return [
+        ("portfolio", f"{config.name}: {holdings}"),
+        ("hedge", f"{config.hedge.exchange} {prep.kind.value}, {settings.leverage:g}x, "
+                  f"ratio {config.hedge.ratio:g}"),
+        ("period", f"{fmt_ms(int(t[0]))} to {fmt_ms(int(t[-1]))} ({t.size} bars of "
+                   f"{prep.bar_ms / 3_600_000:g} h)"),
+        ("starting cash", f"{fmt_num(runs[-1].result.spec.initial_cash_usd)} USD"),
+        ("runs", policies),
+        ("costs", f"exchange fees and {settings.slippage_bp:g} bp slippage per trade; top-up "
+                  f"{'on' if settings.top_up else 'off'}"),
+    ]  # fmt: skip
 
 
 def rich_table(title: str, runs: Sequence[Run]) -> Table:

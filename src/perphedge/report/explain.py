@@ -162,18 +162,19 @@ def outcome_words(net_usd: float, hedge_usd: float, liquidated: bool) -> str:
     """A stress scenario in words; a liquidation always reads as the loss it is."""
     if liquidated:
         return (
-            f"LOSS: the short is liquidated, you lose {fmt_num(max(-hedge_usd, 0.0), 0)} USD of "
-            "margin and your coins are no longer insured"
+            f"LOSS: the short is liquidated, {fmt_num(max(-hedge_usd, 0.0), 0)} USD of margin "
+            "lost and the coins no longer insured"
         )
     return net_words(net_usd)
 
 
 def net_words(net_usd: float) -> str:
-    if net_usd > 0:
+    """'you gain 12 USD', 'you lose 3 USD', or 'about even' within half a dollar."""
+    if net_usd >= 0.5:
         return f"you gain {fmt_num(net_usd, 0)} USD"
-    if net_usd < 0:
+    if net_usd <= -0.5:
         return f"you lose {fmt_num(-net_usd, 0)} USD"
-    return "no change"
+    return "about even"
 
 
 def nearest_liquidation(plan: HedgePlan) -> PlanLeg | None:

@@ -19,6 +19,7 @@ from perphedge.carry import (
     Window,
 )
 from perphedge.funding import SIGN_RULE, describe_for_short
+from perphedge.report.explain import EXPLAIN
 from perphedge.report.render import fmt_pct, jsonable, table
 from perphedge.services.funding import FundingReport, SymbolCarry
 
@@ -211,8 +212,9 @@ def _comparison(res: SymbolCarry, tradable: frozenset[str]) -> list[RenderableTy
 
 
 def write_funding_chart(path: Path, report: FundingReport) -> Path:
-    """Cumulative short-side funding of every venue and symbol, to FILE.html or .png."""
+    """Cumulative short-side funding of every venue and symbol, with the rankings, to FILE.html."""
     from perphedge.report.funding_chart import CumulativeLine, figure, write_chart
+    from perphedge.report.page import table_html
 
     lines = [
         CumulativeLine(f"{res.text} {v.key}", v.series.ts_ms, v.cumulative_short)
@@ -220,4 +222,38 @@ def write_funding_chart(path: Path, report: FundingReport) -> Path:
         for v in res.venues
     ]
     title = "Cumulative funding of a short perpetual hedge"
-    return write_chart(path, figure(title, lines, f"{SIGN_RULE}; + received, - paid"))
+    inputs = (
+        ("coins", ", ".join(res.text for res in report.symbols)),
+        ("venues", ", ".join(sorted({v.exchange for r in report.symbols for v in r.venues}))),
+        (
+            "period",
+            f"{_when(report.since_ms, 'all stored')} to {_when(report.until_ms, 'the end')}",
+        ),
+        ("sign", SIGN_RULE),
+    )
+    headers = ["rank", "venue", "APR earned by short", "negative", "worst 7 days", "settlements"]
+    tables = "".join(
+        f"<h2>{res.text}: where the short is cheapest to hold</h2>"
+        + table_html(
+            headers,
+            [
+                [str(rank), *_comparison_cells(row, report.tradable)]
+                for rank, row in enumerate(res.comparison.ranking, start=1)
+            ],
+        )
+        for res in report.symbols
+    )
+    explanations = (
+        ("cumulative funding", "What a short of 1 USD received (+) or paid (-) in funding since "
+         "the start of the line, as a share of its size."),
+        ("APR earned by short", EXPLAIN["apr"]),
+        ("negative", EXPLAIN["share_negative"]),
+        ("worst 7 days", EXPLAIN["worst_7d"]),
+        ("*", "perphedge can open the hedge on this venue"),
+    )  # fmt: skip
+    fig = figure(title, lines, f"{SIGN_RULE}; + received, - paid")
+    return write_chart(path, fig, title, inputs, explanations, tables)
+
+
+def _when(ts_ms: int | None, default: str) -> str:
+    return default if ts_ms is None else _day(ts_ms)

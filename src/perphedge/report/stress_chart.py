@@ -1,4 +1,4 @@
-"""The stress figure: spot, hedge and net P&L against the price shock, liquidation drawn.
+"""The stress figure and report: spot, hedge and net P&L against the price shock, liquidation drawn.
 
 The liquidation threshold (the smallest price rise that liquidates a short) is a dashed red
 vertical line; shocks past it that liquidate a short are red crosses labelled as a loss.
@@ -6,9 +6,15 @@ vertical line; shocks past it that liquidate a short are red crosses labelled as
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import plotly.graph_objects as go
 
-from perphedge.hedge.stress import StressResult
+from perphedge.hedge.model import HedgePlan
+from perphedge.hedge.stress import Outcome, StressResult
+from perphedge.report.explain import EXPLAIN, nearest_liquidation, outcome_words, signed_usd
+from perphedge.report.page import ReportPage, render_page, table_html, write_page
+from perphedge.report.render import fmt_num, fmt_pct
 
 
 def stress_figure(
@@ -57,3 +63,57 @@ def stress_figure(
         margin={"l": 60, "r": 20, "t": 60, "b": 40},
     )
     return fig
+
+
+STRESS_HEADERS = (
+    "scenario", "your coins", "the short", "funding", "fees", "net", "margin used",
+    "you own after", "margin to add", "in words",
+)  # fmt: skip
+COLUMN_KEYS = ("spot", "hedge", "funding", "net", "margin", "after", "top_up")
+
+
+def outcome_row(o: Outcome) -> tuple[str, ...]:
+    """One scenario as table cells, a liquidation written as the loss it is."""
+    return (
+        o.label,
+        signed_usd(o.spot_pnl),
+        signed_usd(o.hedge_pnl),
+        signed_usd(o.funding),
+        signed_usd(-o.fees),
+        signed_usd(o.net),
+        "LIQUIDATED" if o.liquidated else fmt_pct(o.margin_ratio, 1),
+        fmt_num(o.value_after, 0),
+        fmt_num(o.top_up, 0) if o.top_up > 0 else "—",
+        outcome_words(o.net, o.hedge_pnl, o.liquidated),
+    )
+
+
+def write_stress_report(path: Path, title: str, plan: HedgePlan, result: StressResult) -> Path:
+    """The stress report file: inputs, the chart with the liquidation line, every scenario."""
+    spec, hedge = result.spec, plan.spec
+    leg = nearest_liquidation(plan)
+    threshold = None if leg is None else leg.liquidation_distance
+    inputs = (
+        ("hedge", f"{hedge.exchange} {hedge.kind.value}, {hedge.margin_mode.value} margin, "
+                  f"{hedge.leverage:g}x, ratio {hedge.ratio:g}"),
+        ("your coins", f"{fmt_num(plan.total_exposure)} USD"),
+        ("short", f"{fmt_num(plan.hedge_notional)} USD, margin {fmt_num(plan.initial_margin)} USD"),
+        ("held for", f"{spec.horizon_days:g} days after each move"),
+        ("price moves", ", ".join(f"{s:+.0%}" for s in spec.shocks)),
+    )  # fmt: skip
+    families = (
+        ("Price moves (planned funding)", result.price_shocks),
+        ("Funding regimes (prices still)", result.funding),
+        ("Basis: the perpetual apart from spot", result.basis),
+        ("Short squeeze: a spike and back", result.squeezes),
+    )
+    tables = "".join(
+        f"<h2>{name}</h2>"
+        + table_html(STRESS_HEADERS, [outcome_row(o) for o in rows], words_last=True)
+        for name, rows in families
+        if rows
+    )
+    explanations = tuple((key.replace("_", " "), EXPLAIN[key]) for key in COLUMN_KEYS)
+    figure = stress_figure(result, title, threshold)
+    page = ReportPage(title, inputs, (figure,), tables, explanations)
+    return write_page(path, render_page(page), "--plot")

@@ -19,7 +19,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from perphedge.errors import PerphedgeError
-from perphedge.web.pages import glossary, plan, start, stress
+from perphedge.web.jobs import Jobs
+from perphedge.web.pages import backtest, funding, glossary, plan, start, stress
 from perphedge.web.security import Launch, SecurityMiddleware
 from perphedge.web.state import Adapters, Workspace
 from perphedge.web.views import render
@@ -39,15 +40,19 @@ async def _plotly_js(request: Request) -> Response:
 
 
 async def _error(request: Request, exc: Exception) -> Response:
-    """A perphedge error on a page: its one line, in the page, with the code it deserves."""
+    """A perphedge error: its one line in the page (status 400/409/502), or, for an htmx
+    request, in the part of the page that asked (htmx swaps only 2xx answers)."""
     assert isinstance(exc, PerphedgeError)
+    message = " ".join(str(exc).split())
+    if request.headers.get("hx-request"):
+        return render(request, "_error_fragment.html", message=message)
     status = 400 if exc.exit_code == 2 else 409 if exc.exit_code == 3 else 502
-    return render(request, "error.html", status=status, message=" ".join(str(exc).split()))
+    return render(request, "error.html", status=status, message=message)
 
 
 def routes() -> list[BaseRoute]:
     pages: list[BaseRoute] = []
-    for module in (start, plan, stress, glossary):
+    for module in (start, plan, stress, funding, backtest, glossary):
         pages += module.ROUTES
     return [
         *pages,
@@ -66,4 +71,5 @@ def create_app(launch: Launch, adapters: Adapters, workspace: Workspace | None =
     app.state.launch = launch
     app.state.workspace = workspace or Workspace()
     app.state.adapters = adapters
+    app.state.jobs = Jobs()
     return app

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 from perphedge import __version__
 from perphedge.portfolio_toml import shown
 from perphedge.report import explain
-from perphedge.report.render import fmt_num, fmt_pct
+from perphedge.report.render import fmt_num, fmt_pct, iso_time
 from perphedge.web.security import Launch
 from perphedge.web.state import Adapters, Workspace
 
@@ -23,6 +23,8 @@ PAGES = (
     ("start", "Start", "/"),
     ("plan", "Plan", "/plan"),
     ("stress", "Stress", "/stress"),
+    ("funding", "Funding", "/funding"),
+    ("backtest", "Backtest", "/backtest"),
     ("glossary", "Glossary", "/glossary"),
 )
 
@@ -36,6 +38,7 @@ ENV.filters["num"] = fmt_num
 ENV.filters["pct"] = fmt_pct
 ENV.filters["g"] = lambda value: f"{value:g}"
 ENV.filters["shown"] = shown
+ENV.filters["day"] = lambda ts_ms: iso_time(int(ts_ms))[:10]
 ENV.filters["cash_words"] = explain.cash_words
 ENV.filters["signed"] = explain.signed_usd
 ENV.globals["explain"] = explain.EXPLAIN

@@ -10,7 +10,7 @@ from perphedge.report.explain import EXPLAIN, GLOSSARY, RISKS
 from perphedge.web.views import render
 
 
-async def glossary_page(request: Request) -> Response:
+def glossary_page(request: Request) -> Response:
     return render(request, "glossary.html", glossary=GLOSSARY, metrics=EXPLAIN, risks=RISKS)
 
 

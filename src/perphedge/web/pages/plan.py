@@ -16,7 +16,7 @@ from perphedge.services.plan import PlanRequest, plan_portfolio
 from perphedge.web.views import adapters_of, render, workspace_of
 
 
-async def plan_page(request: Request) -> Response:
+def plan_page(request: Request) -> Response:
     config = workspace_of(request).config
     if config is None:
         return render(request, "no_portfolio.html", active="plan", heading="Plan")

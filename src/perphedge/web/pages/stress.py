@@ -14,7 +14,7 @@ from starlette.routing import Route
 from perphedge.errors import InputError
 from perphedge.hedge.stress import DEFAULT_SHOCKS, StressSpec
 from perphedge.report.explain import nearest_liquidation, outcome_words
-from perphedge.report.stress_chart import stress_figure
+from perphedge.report.stress_chart import STRESS_HEADERS, outcome_row, stress_figure
 from perphedge.services.plan import PlanRequest, stress_portfolio
 from perphedge.web.views import adapters_of, render, workspace_of
 
@@ -48,7 +48,7 @@ def _choice(request: Request) -> tuple[str, float | None]:
     return regime, None if regime == "planned" else float(regime) / 100
 
 
-async def stress_view(request: Request) -> Response:
+def stress_view(request: Request) -> Response:
     """The page (or, for htmx, just the result) for the chosen move, regime and horizon."""
     config = workspace_of(request).config
     if config is None:
@@ -74,10 +74,10 @@ async def stress_view(request: Request) -> Response:
         regime=regime,
         shock_pct=shock_pct,
         days=days,
-        rows=rows,
+        headers=("price move", *STRESS_HEADERS[1:]),
+        rows=[(o, outcome_row(o)) for o in rows],
         chosen=chosen,
         chosen_words=outcome_words(chosen.net, chosen.hedge_pnl, chosen.liquidated),
-        words={o.shock: outcome_words(o.net, o.hedge_pnl, o.liquidated) for o in rows},
         threshold=threshold,
         figure_json=figure.to_json(),
     )

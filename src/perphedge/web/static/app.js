@@ -5,7 +5,9 @@
   "use strict";
   function draw(root) {
     if (typeof window.Plotly === "undefined") { return; }
-    root.querySelectorAll(".chart[data-figure]").forEach(function (el) {
+    var found = Array.prototype.slice.call(root.querySelectorAll(".chart[data-figure]"));
+    if (root.matches && root.matches(".chart[data-figure]")) { found.push(root); }
+    found.forEach(function (el) {
       var figure = JSON.parse(el.getAttribute("data-figure"));
       el.removeAttribute("data-figure");
       var config = { responsive: true, displaylogo: false,
@@ -14,7 +16,8 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
-  document.addEventListener("htmx:afterSettle", function (event) { draw(event.target); });
+  // every piece of content htmx puts in the page (also after an outerHTML swap)
+  document.addEventListener("htmx:load", function (event) { draw(event.detail.elt); });
   // a range slider shows its value while it moves
   document.addEventListener("input", function (event) {
     var el = event.target;

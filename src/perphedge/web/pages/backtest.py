@@ -1,0 +1,120 @@
+"""Backtest: the portfolio unhedged, hedged and under chosen policies on stored history.
+
+The run goes to a background job (perphedge.web.jobs); the page shows a progress indicator and
+polls until the backtest service is done, then the metrics, each explained, and the curves.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from perphedge.errors import InputError
+from perphedge.report.backtest_view import ROWS, backtest_title, chart_runs, liquidation_lines
+from perphedge.report.explain import EXPLAIN
+from perphedge.report.html import backtest_figure
+from perphedge.services.backtest import BacktestOutcome, BacktestRequest, run_backtests
+from perphedge.store.market import MarketStore
+from perphedge.web.jobs import Jobs
+from perphedge.web.views import render, workspace_of
+
+POLICIES = (
+    ("band", "re-size when the short drifts more than 2 % from its target"),
+    ("funding", "cut the short while funding is negative"),
+    ("vol", "hedge more while prices swing a lot"),
+    ("schedule", "re-size every 7 days"),
+)
+DEFAULTS = {"since": "2022-01-01", "until": "2024-06-30", "leverage": "", "top_up": ""}
+
+
+def _day_ms(field: str, text: str) -> int:
+    """'2024-01-31' (a date field) -> epoch ms at 00:00 UTC; InputError naming the field."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(field, text, "give a date as YYYY-MM-DD") from None
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def jobs_of(request: Request) -> Jobs:
+    jobs: Jobs = request.app.state.jobs
+    return jobs
+
+
+def backtest_page(request: Request) -> Response:
+    config = workspace_of(request).config
+    if config is None:
+        return render(request, "no_portfolio.html", active="backtest", heading="Backtest")
+    return render(request, "backtest.html", form=DEFAULTS, policies=POLICIES, charts=True)
+
+
+def _request(form: dict[str, str], chosen: list[str]) -> BacktestRequest:
+    since = _day_ms("from", form.get("since", ""))
+    until = _day_ms("to", form.get("until", ""))
+    if since >= until:
+        raise InputError("from", form.get("since"), "give a day before the 'to' day")
+    text = form.get("leverage", "").strip()
+    try:
+        leverage = float(text) if text else None
+    except ValueError:
+        raise InputError("leverage", text, "give a number such as 2, or leave it empty") from None
+    return BacktestRequest(
+        since, until, tuple(chosen), leverage=leverage, top_up=form.get("top_up") == "on"
+    )
+
+
+async def start_run(request: Request) -> Response:
+    """Check the form, start the run in the background and answer with the progress view."""
+    config = workspace_of(request).config
+    if config is None:
+        return render(request, "_error_fragment.html", message="no portfolio yet: see Start")
+    data = await request.form()
+    form = {k: str(v) for k, v in data.items() if k != "policy"}
+    chosen = [str(p) for p in data.getlist("policy") if str(p) in dict(POLICIES)]
+    spec = _request(form, chosen)
+    job = jobs_of(request).submit(lambda: run_backtests(config, spec, MarketStore()))
+    return render(request, "backtest_progress.html", job=job, elapsed_s=0.0)
+
+
+def _result(request: Request, outcome: BacktestOutcome) -> Response:
+    runs = list(outcome.runs)
+    title = backtest_title(outcome.prep, outcome.settings)
+    times = outcome.prep.market.times_ms
+    figure = backtest_figure(title, times, chart_runs(runs))
+    rows = [
+        (label, key, [fmt(run.summary[key]) for run in runs], EXPLAIN.get(key, ""))
+        for label, key, fmt in ROWS
+    ]
+    notes = [*liquidation_lines(runs), *outcome.prep.notes, *outcome.prep.aligned.notes]
+    return render(
+        request,
+        "backtest_result.html",
+        title=title,
+        names=[run.name for run in runs],
+        rows=rows,
+        notes=notes,
+        gaps=[g.describe() for g in outcome.prep.aligned.gaps],
+        figure_json=figure.to_json(),
+    )
+
+
+def job_status(request: Request) -> Response:
+    state = jobs_of(request).get(request.path_params["job"])
+    if state is None:
+        raise InputError("job", request.path_params["job"], "start the backtest again")
+    if not state.done:
+        job = request.path_params["job"]
+        return render(request, "backtest_progress.html", job=job, elapsed_s=state.elapsed_s)
+    if state.error is not None:
+        raise state.error  # a PerphedgeError becomes its one line in the page
+    return _result(request, state.result)
+
+
+ROUTES = [
+    Route("/backtest", backtest_page),
+    Route("/backtest/run", start_run, methods=["POST"]),
+    Route("/backtest/job/{job}", job_status),
+]
