@@ -70,6 +70,14 @@ def metrics_table(runs: Sequence[Run]) -> MetricsTable:
     return MetricsTable(("metric", *(run.name for run in runs)), rows, words)
 
 
+def _param(value: object) -> str:
+    return (
+        f"{value:g}"
+        if isinstance(value, float | int) and not isinstance(value, bool)
+        else str(value)
+    )
+
+
 def backtest_inputs(
     prep: Prepared, settings: RunSettings, runs: Sequence[Run]
 ) -> list[tuple[str, str]]:
@@ -78,7 +86,11 @@ def backtest_inputs(
     holdings = ", ".join(f"{h.qty_base:g} {h.asset}" for h in config.portfolio.holdings)
     policies = "; ".join(
         run.name
-        + (f" ({', '.join(f'{k}={v:g}' for k, v in run.params.items())})" if run.params else "")
+        + (
+            f" ({', '.join(f'{k}={_param(v)}' for k, v in run.params.items())})"
+            if run.params
+            else ""
+        )
         for run in runs
     )
     return [

@@ -32,6 +32,12 @@ EXPLAIN: dict[str, str] = {
     "Each one loses that short's margin and leaves the coins uninsured.",
     "liquidation_loss": "Margin lost to liquidations, in USD.",
     "top_ups": "Margin moved in from the reserve to keep shorts alive, in USD.",
+    "margin_lost": "Margin the exchange kept when shorts were liquidated, in USD.",
+    "spot_sold_usd": "Coins the keeper sold on the exchange to refill the margin when the "
+    "reserve ran short, in USD.",
+    "reopens": "How many times the keeper opened a short again after it was liquidated.",
+    "days_unhedged": "Days the coins spent without their short, between a liquidation and "
+    "the short being opened again.",
     "trades": "Orders the policy placed to open, resize or close the short.",
     "final_equity": "The account's value at the end, in USD.",
     "funding_pnl": "Funding received (+) or paid (-) by the short over the period, in USD.",
