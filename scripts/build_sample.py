@@ -86,7 +86,8 @@ FUNDING_SOURCES: list[tuple[str, str]] = [
         "funding/hyperliquid_sol_funding_1h.csv",
         """SELECT 'hyperliquid', 'SOL/USDC:USDC', CAST("time" AS BIGINT),
                   CAST("fundingRate" AS DOUBLE),
-                  CAST(CASE WHEN CAST("time" AS BIGINT) > {hl_hourly} THEN 1 ELSE 8 END AS DOUBLE),
+                  CAST(CASE WHEN CAST("time" AS BIGINT) // 60000 * 60000 > {hl_hourly}
+                            THEN 1 ELSE 8 END AS DOUBLE),
                   NULL
            FROM read_csv('{path}', header=true, all_varchar=true)""",
     ),

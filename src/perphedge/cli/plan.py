@@ -42,6 +42,11 @@ _STALE = typer.Option(
     "--stale-days",
     help="Warn about stored prices or funding older than this many days.",
 )
+_RESERVE_Q = typer.Option(
+    95.0,
+    "--reserve-quantile",
+    help="Also size the keeper's reserve at this percentile of 30-day windows (95 = 95 %).",
+)
 _PLOT = typer.Option(None, "--plot", help="Write a report with a chart: FILE.html (offline).")
 _BASIS_DEFAULT = ",".join(f"{bp:g}" for bp in DEFAULT_BASIS_BP)
 
@@ -58,16 +63,19 @@ def plan(
     min_liq_distance: float = _LIQ,
     max_funding_cost: float = _FUNDING,
     stale_days: float = _STALE,
+    reserve_quantile: float = _RESERVE_Q,
 ) -> None:
     """The short perpetuals that would insure PORTFOLIO: sizes, margin, liquidation, funding."""
-    request = PlanRequest(exchange, min_liq_distance, max_funding_cost, stale_days)
+    request = PlanRequest(
+        exchange, min_liq_distance, max_funding_cost, stale_days, reserve_quantile
+    )
     cfg = load_portfolio(portfolio)
     ports = wiring.current()
     result = plan_portfolio(cfg, request, ports.history(), ports.clock, _open_live(live))
     if as_json:
-        print_json(plan_dict(result.plan, result.notes, result.stale, result.as_of))
+        print_json(plan_dict(result.plan, result.notes, result.stale, result.as_of, result.reserve))
         return
-    for item in plan_renderables(result.plan, result.notes, result.stale):
+    for item in plan_renderables(result.plan, result.notes, result.stale, result.reserve):
         console.print(item)
 
 

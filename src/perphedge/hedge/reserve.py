@@ -134,3 +134,61 @@ def leg_reserve(leg: LegState, policy: KeeperPolicy, rally: Window, funding: Win
 
 def total_reserve_usd(legs: Sequence[LegReserve]) -> float:
     return math.fsum(leg.reserve_usd for leg in legs)
+
+
+@dataclass(frozen=True)
+class LegHistory:
+    """A perpetual's stored history for reserve sizing: mark closes and funding settlements."""
+
+    symbol: str
+    times_ms: IntArray
+    marks: FloatArray
+    funding_ms: IntArray
+    rates: FloatArray
+
+
+@dataclass(frozen=True)
+class ReservePlan:
+    """The keeper's reserve for a plan: per leg and in total, at the worst windows of stored
+    history and at `quantile` of them (`reserve_usd` is the worst case)."""
+
+    quantile: float
+    window_days: float
+    worst: tuple[LegReserve, ...]
+    at_quantile: tuple[LegReserve, ...]
+
+    @property
+    def reserve_usd(self) -> float:
+        return total_reserve_usd(self.worst)
+
+    @property
+    def quantile_usd(self) -> float:
+        return total_reserve_usd(self.at_quantile)
+
+
+def _funding_window(h: LegHistory, window_days: float, quantile: float | None) -> Window:
+    if h.rates.size == 0:
+        return Window(0.0, int(h.times_ms[0]), int(h.times_ms[0]))
+    return worst_funding(h.funding_ms, h.rates, window_days, quantile)
+
+
+def plan_reserve(
+    legs: Sequence[LegState],
+    histories: Sequence[LegHistory],
+    policy: KeeperPolicy,
+    quantile: float = 0.95,
+    window_days: float = DEFAULT_WINDOW_DAYS,
+) -> ReservePlan:
+    """Each leg's reserve (`leg_reserve`) at the worst `window_days` rally and funding of its
+    history, and at `quantile` of the rolling windows; `histories[i]` is leg i's."""
+    worst, typical = [], []
+    for leg, h in zip(legs, histories, strict=True):
+        worst.append(
+            leg_reserve(leg, policy, worst_rally(h.times_ms, h.marks, window_days),
+                        _funding_window(h, window_days, None))
+        )  # fmt: skip
+        typical.append(
+            leg_reserve(leg, policy, worst_rally(h.times_ms, h.marks, window_days, quantile),
+                        _funding_window(h, window_days, quantile))
+        )  # fmt: skip
+    return ReservePlan(quantile, window_days, tuple(worst), tuple(typical))

@@ -13,6 +13,7 @@ from rich import box
 from rich.console import RenderableType
 from rich.table import Table
 
+from perphedge.hedge.reserve import ReservePlan, Window
 from perphedge.hedge.sizing import HedgePlan, PlanLeg
 from perphedge.hedge.stress import Outcome, StressResult
 from perphedge.report.render import (
@@ -64,9 +65,12 @@ def plan_dict(
     notes: tuple[str, ...] = (),
     stale: tuple[str, ...] = (),
     as_of: tuple[AsOf, ...] = (),
+    reserve: ReservePlan | None = None,
 ) -> dict[str, Any]:
     """The plan as JSON-ready data (USD unless a key says `_settle`); `as_of`: each input's
-    source and time (ISO UTC, null when given in the file), `stale`: warnings about old data."""
+    source and time (ISO UTC, null when given in the file), `stale`: warnings about old data;
+    `reserve_usd`: the keeper's reserve (worst windows; null when no history), `reserve` its
+    legs, windows and the quantile figure."""
     spec = plan.spec
     data = {
         "exchange": spec.exchange,
@@ -96,9 +100,68 @@ def plan_dict(
             for a in as_of
         ],
         "orders_sent": False,
+        "reserve_usd": None if reserve is None else reserve.reserve_usd,
+        "reserve": None if reserve is None else _reserve_dict(reserve),
     }
     result: dict[str, Any] = jsonable(data)
     return result
+
+
+def _window(w: Window) -> dict[str, Any]:
+    return {"move": w.move, "from": iso_time(w.start_ms), "to": iso_time(w.end_ms)}
+
+
+def _reserve_dict(reserve: ReservePlan) -> dict[str, Any]:
+    legs = [
+        {
+            "symbol": worst.symbol,
+            "reserve_usd": worst.reserve_usd,
+            "rally_usd": worst.rally_usd,
+            "funding_usd": worst.funding_usd,
+            "worst_rally": _window(worst.rally),
+            "worst_funding": _window(worst.funding),
+            "reserve_usd_at_quantile": typical.reserve_usd,
+        }
+        for worst, typical in zip(reserve.worst, reserve.at_quantile, strict=True)
+    ]
+    return {
+        "window_days": reserve.window_days,
+        "quantile": reserve.quantile,
+        "reserve_usd_at_quantile": reserve.quantile_usd,
+        "legs": legs,
+    }
+
+
+def _day(ms: int) -> str:
+    return iso_time(ms)[:10]
+
+
+def reserve_table(reserve: ReservePlan) -> Table:
+    """Per leg and in total: the keeper's reserve at the worst windows and at the quantile."""
+    q = f"{reserve.quantile:.0%}"
+    rows = [
+        (
+            w.symbol,
+            f"{w.rally.move:+.1%} ({_day(w.rally.start_ms)} to {_day(w.rally.end_ms)})",
+            f"{w.funding.move:.2%} (to {_day(w.funding.end_ms)})",
+            fmt_num(w.reserve_usd, 0),
+            fmt_num(q_leg.reserve_usd, 0),
+        )
+        for w, q_leg in zip(reserve.worst, reserve.at_quantile, strict=True)
+    ]
+    rows.append(
+        ("total", "", "", fmt_num(reserve.reserve_usd, 0), fmt_num(reserve.quantile_usd, 0))
+    )
+    days = f"{reserve.window_days:g}-day"
+    return _fold(
+        table(
+            f"Keeper reserve (USD): carries the shorts through the worst {days} rally and "
+            f"{days} funding in stored history",
+            ["leg", f"worst {days} rally", f"worst {days} funding paid", "reserve", f"at {q}"],
+            rows,
+        ),
+        wrap=(1, 2),
+    )
 
 
 def _fold(out: Table, wrap: tuple[int, ...] = (0,)) -> Table:
@@ -215,11 +278,15 @@ def _orders(plan: HedgePlan) -> Table:
 
 
 def plan_renderables(
-    plan: HedgePlan, notes: tuple[str, ...] = (), stale: tuple[str, ...] = ()
+    plan: HedgePlan,
+    notes: tuple[str, ...] = (),
+    stale: tuple[str, ...] = (),
+    reserve: ReservePlan | None = None,
 ) -> list[RenderableType]:
-    """Exposure, legs, totals, orders, then warnings and notes as plain lines."""
+    """Exposure, legs, totals, orders, the keeper's reserve, then warnings and notes."""
     out: list[RenderableType] = [_exposure_table(plan), _legs_table(plan), _funding_table(plan)]
     out += [_totals(plan), _orders(plan)]
+    out += [] if reserve is None else [reserve_table(reserve)]
     out += [f"[bold yellow]warning[/] {w.subject}: {w.message}" for w in plan.warnings]
     out += [f"[bold yellow]warning[/] stale data: {line}" for line in stale]
     out += [f"note: {n}" for n in (*notes, *plan.notes)]

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from perphedge.carry import JITTER_MS
 from perphedge.config import PortfolioConfig
 from perphedge.errors import DataError, ExchangeError, InputError, PerphedgeError
 from perphedge.hedge.model import LegMarket
@@ -85,7 +86,8 @@ def _store_funding(
         return None
     # One settlement is noise; plan on the time-weighted mean of the trailing window,
     # expressed per the contract's latest interval.
-    recent = rows.ts_ms >= rows.ts_ms[-1] - FUNDING_WINDOW_DAYS * MS_PER_DAY
+    # the settlements in (t - 30 d, t]: 90 of an 8-hour series (stamps may drift a few ms)
+    recent = rows.ts_ms > rows.ts_ms[-1] - FUNDING_WINDOW_DAYS * MS_PER_DAY + JITTER_MS
     hours = float(rows.interval_hours[-1])
     per_hour = float(np.sum(rows.rate[recent]) / np.sum(rows.interval_hours[recent]))
     last = int(rows.ts_ms[-1])

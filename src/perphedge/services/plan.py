@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from perphedge.config import PortfolioConfig
-from perphedge.errors import InputError, require_finite
+from perphedge.errors import InputError, PerphedgeError, require_finite
 from perphedge.exchanges.capabilities import require_for, unverified_notes
+from perphedge.hedge.keeper import LegState
+from perphedge.hedge.reserve import LegHistory, ReservePlan, plan_reserve
 from perphedge.hedge.sizing import HedgePlan, HedgeSpec, build_plan, hedge_spec
 from perphedge.hedge.stress import StressResult, StressSpec, run_stress
 from perphedge.instruments import ContractKind
@@ -31,9 +35,16 @@ class PlanRequest:
     min_liq_distance_pct: float = 30.0
     max_funding_cost_pct: float = 5.0
     stale_days: float = STALE_DAYS
+    reserve_quantile_pct: float = 95.0
 
     def __post_init__(self) -> None:
         percent_to_fraction("--min-liq-distance", self.min_liq_distance_pct)
+        if not 0.0 < self.reserve_quantile_pct <= 100.0:
+            raise InputError(
+                "--reserve-quantile",
+                self.reserve_quantile_pct,
+                "give a percent in (0, 100], e.g. 95",
+            )
         require_finite("--max-funding-cost", self.max_funding_cost_pct)
         if not self.stale_days > 0:
             raise InputError("--stale-days", self.stale_days, "give a number of days > 0, e.g. 7")
@@ -47,6 +58,7 @@ class PlanResult:
     inputs: PlanInputs
     notes: tuple[str, ...]
     stale: tuple[str, ...]
+    reserve: ReservePlan | None = None  # the keeper's reserve, sized on stored history
 
     @property
     def as_of(self) -> tuple[AsOf, ...]:
@@ -88,7 +100,50 @@ def plan_portfolio(
     plan = build_plan(inputs.portfolio, spec, inputs.prices, inputs.markets, inputs.unbundled)
     notes = inputs.notes + unverified_notes(spec.exchange, unverified)
     stale = stale_warnings(inputs.as_of, clock.now_ms(), request.stale_days)
-    return PlanResult(plan, inputs, notes, stale)
+    reserve, missing = keeper_reserve(cfg, plan, history, request.reserve_quantile_pct / 100.0)
+    return PlanResult(plan, inputs, notes + missing, stale, reserve)
+
+
+def _leg_history(history: History, exchange: str, symbol: str) -> LegHistory | None:
+    """Daily mark closes and funding settlements of `symbol` from the store (None: no marks)."""
+    try:
+        marks = history.prices(exchange, symbol, "mark", "1d")
+    except PerphedgeError:
+        return None
+    if marks.ts_ms.size < 2:
+        return None
+    try:
+        funding = history.funding(exchange, symbol)
+        f_ms, rates = funding.ts_ms, funding.rate
+    except PerphedgeError:
+        f_ms, rates = np.zeros(0, dtype=np.int64), np.zeros(0)
+    return LegHistory(symbol, marks.ts_ms, marks.close, f_ms, rates)
+
+
+def keeper_reserve(
+    cfg: PortfolioConfig, plan: HedgePlan, history: History, quantile: float
+) -> tuple[ReservePlan | None, tuple[str, ...]]:
+    """The keeper's reserve for `plan`'s open legs on stored history (`hedge.reserve`), and
+    notes on legs left out for want of stored marks."""
+    states, histories, notes = [], [], []
+    for leg in plan.legs:
+        if leg.position is None:
+            continue
+        h = _leg_history(history, plan.spec.exchange, leg.symbol)
+        if h is None:
+            notes.append(f"no stored daily marks of {leg.symbol}: its keeper reserve is not sized")
+            continue
+        coins = leg.notional_usd / leg.mark  # the short's coins at the mark (ratio x beta in)
+        states.append(
+            LegState(
+                instrument=leg.instrument, coins_held=coins, spot_price=leg.mark, mark=leg.mark,
+                hedge_ratio=1.0, size=0.0, margin=0.0, leverage=plan.spec.leverage,
+            )
+        )  # fmt: skip
+        histories.append(h)
+    if not states:
+        return None, tuple(notes)
+    return plan_reserve(states, histories, cfg.keeper, quantile), tuple(notes)
 
 
 def stress_portfolio(
