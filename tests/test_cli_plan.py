@@ -248,8 +248,8 @@ def test_png_plot_is_refused_in_one_line(run_cli, tmp_path):
 
 
 def test_planning_funding_rate_is_the_trailing_30_day_mean(run_cli, shared_data):
-    # Plain arithmetic on the shared Binance CSV: every settlement within 30 days of the last one
-    # (2026-05-30 00:00 .. 2026-06-29 00:00 inclusive), all 8-hourly, averaged.
+    # Plain arithmetic on the shared Binance CSV: the settlements in (t - 30 d, t] of the last
+    # one t (2026-05-30 08:00 .. 2026-06-29 00:00), all 8-hourly: 90 of them, averaged.
     import csv
     from datetime import datetime, timedelta
 
@@ -259,7 +259,9 @@ def test_planning_funding_rate_is_the_trailing_30_day_mean(run_cli, shared_data)
             for r in csv.DictReader(f)
         ]
     last = rows[-1][0].replace(microsecond=0, second=0)
-    window = [rate for t, rate in rows if t >= last - timedelta(days=30)]
+    cut = last - timedelta(days=30) + timedelta(minutes=1)  # stamps drift a few ms past :00
+    window = [rate for t, rate in rows if t > cut]
+    assert len(window) == 90
     r = run_cli("plan", ISSUE, "--json")
     assert r.code == 0, r.err
     btc = next(leg for leg in json.loads(r.out)["legs"] if leg["symbol"] == "BTC/USDT:USDT")

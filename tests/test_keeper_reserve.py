@@ -55,7 +55,7 @@ def test_plan_shows_the_reserve_per_leg_and_in_total(run_cli) -> None:  # type: 
     r = run_cli("plan", str(EXAMPLE / "portfolio.toml"), "--json")
     assert r.code == 0, r.err
     data = json.loads(r.out)
-    legs = data["reserve"]["legs"]
+    legs = data["keeper_reserve"]["legs"]
     assert [leg["symbol"] for leg in legs] == ["BTC/USDT:USDT", "ETH/USDT:USDT"]
     assert data["reserve_usd"] == pytest.approx(sum(leg["reserve_usd"] for leg in legs))
     for leg in legs:

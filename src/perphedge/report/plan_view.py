@@ -69,8 +69,8 @@ def plan_dict(
 ) -> dict[str, Any]:
     """The plan as JSON-ready data (USD unless a key says `_settle`); `as_of`: each input's
     source and time (ISO UTC, null when given in the file), `stale`: warnings about old data;
-    `reserve_usd`: the keeper's reserve (worst windows; null when no history), `reserve` its
-    legs, windows and the quantile figure."""
+    `reserve_usd`: the keeper's reserve (worst windows; null when no history),
+    `keeper_reserve` its legs, windows and the quantile figure."""
     spec = plan.spec
     data = {
         "exchange": spec.exchange,
@@ -101,7 +101,7 @@ def plan_dict(
         ],
         "orders_sent": False,
         "reserve_usd": None if reserve is None else reserve.reserve_usd,
-        "reserve": None if reserve is None else _reserve_dict(reserve),
+        "keeper_reserve": None if reserve is None else _reserve_dict(reserve),
     }
     result: dict[str, Any] = jsonable(data)
     return result

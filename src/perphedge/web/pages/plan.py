@@ -25,7 +25,9 @@ def plan_page(request: Request) -> Response:
     return render(
         request,
         "plan.html",
-        plan=plan_dict(planned.plan, planned.notes, planned.stale, planned.as_of),
+        plan=plan_dict(
+            planned.plan, planned.notes, planned.stale, planned.as_of, planned.reserve
+        ),
         risks=RISKS,
         risk_numbers=risk_figures(planned.plan),
     )
