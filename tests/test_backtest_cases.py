@@ -277,17 +277,34 @@ def test_top_up_happens_at_the_touched_liquidation_price() -> None:
     np.testing.assert_allclose(r.equity_usd, 1_100.0, rtol=1e-12)  # 6200/7 + 130 + 590/7
 
 
-def test_funding_settled_at_the_bar_counts_before_the_high() -> None:
-    closes = market([100.0, 100.0, 130.0, 100.0], funding={2: -0.01})
-    data = _with_high(closes, [100.0, 100.0, 142.0, 100.0])
-    # without funding P = 142.857 > 142: no touch. A rate of -1 % at bar 2 costs the short
-    # 1 x 130 x 1 % = 1.3 first: 48.7 - (P - 100) = 0.05 P -> P = 148.7 / 1.05 = 141.619 <= 142
+def test_a_short_liquidated_within_the_bar_earns_none_of_its_funding() -> None:
+    # margin 50 at 100, MM 5 %: P = 150 / 1.05 = 142.857, reached by the bar's high 150.
+    # The +1 % settling at that bar's close would pay the short 1.3, but it is gone by then.
+    closes = market([100.0, 100.0, 130.0, 100.0], funding={2: 0.01})
+    data = _with_high(closes, [100.0, 100.0, 150.0, 100.0])
     r = run_both(_liquidation_spec(1_000.0, top_up=False), data)
-    p = 148.7 / 1.05
+    p = 150.0 / 1.05
     assert r.liquidations == 1
-    assert r.funding_pnl == pytest.approx(-1.3)
+    assert r.funding_pnl == 0.0
     assert r.fees + r.liquidation_loss == pytest.approx(0.05 * p)  # the margin left at P
     assert r.hedge_pnl == pytest.approx(-(p - 100.0))
+
+
+def test_closes_only_a_short_past_its_liquidation_price_earns_no_funding_either() -> None:
+    # no highs: the close 150 is past P = 142.857, so the liquidation comes first
+    r = run_both(
+        _liquidation_spec(1_000.0, top_up=False), market([100.0, 100.0, 150.0], funding={2: 0.01})
+    )
+    assert r.liquidations == 1 and r.funding_pnl == 0.0
+
+
+def test_a_surviving_short_pays_the_funding_at_the_close() -> None:
+    # high 142 < P: the short survives the bar and pays 1 x 130 x 1 % = 1.3 at its close
+    closes = market([100.0, 100.0, 130.0, 100.0], funding={2: -0.01})
+    data = _with_high(closes, [100.0, 100.0, 142.0, 100.0])
+    r = run_both(_liquidation_spec(1_000.0, top_up=False), data)
+    assert r.liquidations == 0
+    assert r.funding_pnl == pytest.approx(-1.3)
 
 
 def test_the_touch_is_solved_in_the_bracket_of_its_notional() -> None:

@@ -273,16 +273,16 @@ def test_liquidation_replayed_by_hand_from_the_csv(run_cli, btc, shared_data):
     funding = 0.0
     for t in sorted(t for t in events if t > start):
         rate, m = events[t]
-        margin += qty * m * rate  # funding settled at the bar first
-        funding += qty * m * rate
         # liquidation price P: margin - qty (P - m_prev) = MM(qty P), Binance BTCUSDT brackets
         # < 50k: 0.4 % cum 0, else (< 600k) 0.5 % cum 50
         p = (margin + qty * m_prev) / (qty * 1.004)
         if qty * p >= 50_000:
             p = (margin + qty * m_prev + 50) / (qty * 1.005)
-        if p <= max(highs.get(t, m), m_prev, m):  # the bar's high reaches it
+        if p <= max(highs.get(t, m), m_prev, m):  # the bar's high reaches it: no funding
             break
         margin += -qty * (m - m_prev)  # variation margin to the close
+        margin += qty * m * rate  # funding settled at the close, to the short still open
+        funding += qty * m * rate
         m_prev = m
     (leg,) = hedged["legs"]
     assert leg["liquidated_at"] == datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m-%d %H:%M")

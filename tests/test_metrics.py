@@ -28,10 +28,18 @@ def test_total_return_and_drawdown() -> None:
 
 
 def test_period_closes_take_the_last_value_of_each_day() -> None:
-    times = np.array([0, 3_600_000, DAY + 1, DAY + 2, 2 * DAY], dtype=np.int64)
-    eq = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    # opening 1, then day 0 closes at 2, day 1 at 4, day 2 at 5
-    assert metrics.period_closes(eq, times).tolist() == [1.0, 2.0, 4.0, 5.0]
+    times = np.array([0, 3_600_000, DAY + 1, DAY + 2, 2 * DAY, 2 * DAY + 1], dtype=np.int64)
+    eq = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    # a value at 00:00 closes the day before: 1 (time 0) closes day -1, day 0 closes at 2
+    # (01:00), day 1 at 5 (the 00:00 of day 2), day 2 at 6
+    assert metrics.period_closes(eq, times).tolist() == [1.0, 2.0, 5.0, 6.0]
+
+
+def test_eight_hour_bars_close_their_day_at_midnight() -> None:
+    # bars at 08:00, 16:00, 00:00: the 00:00 value is the day's close, not the next day's open
+    times = np.array([8, 16, 24, 32, 40, 48], dtype=np.int64) * 3_600_000
+    eq = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    assert metrics.period_closes(eq, times).tolist() == [1.0, 3.0, 6.0]
 
 
 def test_annualised_volatility_of_daily_returns() -> None:

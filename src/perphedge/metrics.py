@@ -49,10 +49,18 @@ def period_closes(
 ) -> FloatArray:
     """Opening value, then the last value of each UTC period of `period_ms`.
 
-    The opening value is the first bar's; it is left out when that bar is already the close of
-    its period (so no spurious zero return is added).
+    A time is the instant a value applies at (a bar's close), so a value at 00:00 UTC closes the
+    day before it: periods are (start, end], `_period`. The opening value is the first bar's; it
+    is left out when that bar is already the close of its period (so no spurious zero return is
+    added).
     """
-    return equity[_close_index(times_ms // period_ms)]
+    return equity[_close_index(_period(times_ms, period_ms))]
+
+
+def _period(times_ms: IntArray, period_ms: int) -> IntArray:
+    """The UTC period each time closes: (k x period, (k + 1) x period] -> k."""
+    out: IntArray = (times_ms - 1) // period_ms
+    return out
 
 
 def _close_index(period: IntArray) -> IntArray:
@@ -66,14 +74,15 @@ def statistics_bars(times_ms: IntArray) -> IntArray:
     """The bars the period statistics read (first, daily and monthly closes, last): equity kept
     at these bars alone gives the same volatility, VaR, worst month, hedge effectiveness, upside
     and total return as every bar (the maximum drawdown needs every bar)."""
-    days = _close_index(times_ms // MS_PER_DAY)
+    days = _close_index(_period(times_ms, MS_PER_DAY))
     out: IntArray = np.union1d(days, _close_index(_months(times_ms))).astype(np.int64)
     return out
 
 
 def _months(times_ms: IntArray) -> IntArray:
-    """The UTC calendar month of each time (months since 1970)."""
-    out: IntArray = times_ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
+    """The UTC calendar month each time closes (months since 1970; 00:00 on the 1st closes the
+    month before, as `_period`)."""
+    out: IntArray = (times_ms - 1).astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
     return out
 
 

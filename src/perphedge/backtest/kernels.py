@@ -12,37 +12,40 @@ Model (the plain-Python `reference` module implements the same, step for step):
 * Each bar t, for each leg, in this order:
   1. Variation margin at the mark: linear `w += -q * (m_t - m_{t-1})`; inverse
      `w += -q * CS * (1/m_{t-1} - 1/m_t)` (coin).
-  2. Funding, if the hedge's perpetual settles a rate at t (only positions open at the event
-     pay or receive; a hedge opened at bar t is opened after step 4 and misses t's event):
-     `w += funding_cash(-q, rate, m_t)` linear, `funding_cash(-q, rate, CS / m_t)` inverse —
-     the core sign rule: positive rate, the short receives.
-  3. Liquidation at the mark: notional N = q*m (linear, USD) or q*CS/m (inverse, coin);
+  2. Liquidation at the mark (the rule of step 3), before any funding of the bar: a short
+     whose mark crossed its liquidation price within the bar is gone before the settlement at
+     the bar's close, and earns no funding there.
+  3. Funding, if the hedge's perpetual settles a rate at t and the short is still open (only
+     positions open at the event pay or receive; a hedge opened at bar t is opened after
+     step 4 and misses t's event): `w += funding_cash(-q, rate, m_t)` linear,
+     `funding_cash(-q, rate, CS / m_t)` inverse — the core sign rule: positive rate, the short
+     receives. Then the liquidation check again (funding paid can take the margin under).
+     The liquidation check: notional N = q*m (linear, USD) or q*CS/m (inverse, coin);
      maintenance margin MM = N*MMR - cum of the bracket containing N. If w <= MM: with
      auto top-up, cash (only what is left, never borrowed) is moved to bring w back to N / L
      (bought as coin at the mark for inverse legs); if still w <= MM, the position is closed
      at the mark, the liquidation fee min(max(w, 0), N * liquidation_fee) is paid and the rest
      of w is forfeited (clearance; a negative w is absorbed by the insurance fund). The leg is
      not hedged again.
-  With the bar's mark high known (`MarketArrays.mark_high`), steps 1-3 look inside the bar
+  With the bar's mark high known (`MarketArrays.mark_high`), steps 1-2 look inside the bar
   instead, for every open leg (all legs are shorts, which a rising mark hurts, linear and
   inverse alike, so the low is never needed): the mark is taken to move from the previous close
   through the bar's high H = max(mark high, previous close, close) and back to the close.
-  a. Funding settling at t is booked first (step 2, at the close mark m_t, as without highs).
-  b. The liquidation price P is the first mark in [m_{t-1}, H] at which the margin after a.,
+  a. Funding settling at t is not booked yet: it comes at the close, after the path (step 3).
+  b. The liquidation price P is the first mark in [m_{t-1}, H] at which the margin,
      plus the variation margin from m_{t-1} to that mark, is at or below maintenance (same MM
      rule, with the bracket of the notional at that mark: the brackets crossed are walked; the
      margin and MM are linear in the mark, or in 1/mark inverse, inside a bracket, so the
      crossing is solved exactly; where MM jumps up at a bracket edge, the edge). If there is
-     one, step 3 runs at P instead of the close: the variation margin to P, then the top-up
+     one, the check runs at P instead of the close: the variation margin to P, then the top-up
      to N(P) / L or the liquidation at P (fee on the notional at P, the rest forfeited). After a
      top-up the search goes on from P with the new margin, so the reserve can be drawn several
      times in one bar. Coin amounts are still converted to USD at the bar's close mark m_t.
-  c. A leg still open takes the variation margin to the close, then step 3 at the close as
-     without highs (a safety net; it cannot trigger when the close is within the walk).
+  c. A leg still open takes the variation margin to the close, then the check at the close
+     as without highs (a safety net; it cannot trigger when the close is within the walk),
+     then step 3: the funding settling at t and the check again.
   A liquidated leg's margin at P equals its maintenance margin there, so its loss (margin minus
-  fee) is not negative; it can only be negative when the margin is already below zero at the
-  bar's open: funding settled at the bar that exceeds the whole margin (the leg is then closed
-  at the previous close, P = m_{t-1}). Without highs, a bar can still carry the mark past the
+  fee) is not negative. Without highs, a bar can still carry the mark past the
   bankruptcy price before the close, as an exchange gap would.
   4. Policy: a target ratio h (policy code + parameter vector, see `spec`); the target notional
      is h * beta * coins * spot (USD, at least 0), coins = qty (linear) or the coins held plus
@@ -530,6 +533,23 @@ def shortfall(
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def check_close(
+    i: int, t: int, s: float, m: float, lg: FloatArray, tiers: FloatArray, cfg: FloatArray,
+    acct: FloatArray,
+) -> None:  # fmt: skip
+    """The liquidation check of an open leg at the close mark m (top-up or liquidation)."""
+    if lg[i, S_ALIVE] == 0.0:
+        return
+    cs, inverse = lg[i, C_CS], lg[i, C_INV] > 0.0
+    notional = _notional(lg[i, S_POS], m, cs, inverse)
+    if notional < lg[i, S_LO] or notional >= lg[i, S_HI]:
+        retier(i, notional, tiers, lg)
+    mm = _maintenance(notional, lg[i, S_MMR], lg[i, S_CUM])
+    if lg[i, S_W] <= mm:
+        liquidate_or_top_up(i, t, s, m, m, notional, mm, lg, cfg, acct)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def leg_step(
     i: int, t: int, spot: FloatArray, perp: FloatArray, mark: FloatArray, highs: FloatArray,
     with_highs: bool, lg: FloatArray, tiers: FloatArray, code: int,
@@ -558,20 +578,13 @@ def leg_step(
             lg[i, S_W] += vm
             if inverse:  # linear legs book -q * (m - m_ref) per segment instead
                 lg[i, A_HPNL] += pnl
-            if event:
-                funding_usd += apply_funding(i, m, lg)
-        else:  # funding first, then the path through the high (docstring, a.-c.)
-            w_prev = lg[i, S_W]
-            if event:
-                funding_usd += apply_funding(i, m, lg)
+        else:  # the path through the high (docstring, a.-c.)
             hi = max(highs[t, j], mp, m)
-            through_the_bar(i, t, s, m, mp, hi, w_prev, lg, tiers, cfg, acct)
-        notional = _notional(pos, m, cs, inverse)
-        if notional < lg[i, S_LO] or notional >= lg[i, S_HI]:
-            retier(i, notional, tiers, lg)
-        mm = _maintenance(notional, lg[i, S_MMR], lg[i, S_CUM])
-        if lg[i, S_ALIVE] > 0.0 and lg[i, S_W] <= mm:
-            liquidate_or_top_up(i, t, s, m, m, notional, mm, lg, cfg, acct)
+            through_the_bar(i, t, s, m, mp, hi, lg[i, S_W], lg, tiers, cfg, acct)
+        check_close(i, t, s, m, lg, tiers, cfg, acct)
+        if event and lg[i, S_ALIVE] > 0.0:  # liquidated in the bar: no funding (step 3)
+            funding_usd += apply_funding(i, m, lg)
+            check_close(i, t, s, m, lg, tiers, cfg, acct)
     if event:
         lg[i, S_EVENT] = 0.0
     if code == KEEPER and lg[i, S_ALIVE] == 0.0:

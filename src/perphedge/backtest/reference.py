@@ -186,26 +186,25 @@ class Simulator:
         leg.hedge_pnl += vm * m + leg.wallet * (m - mp) if leg.inverse else vm
         leg.wallet += vm
         leg.covered_pnl += leg.covered * (s - leg.spot_prev)
-        funding_usd = 0.0
-        if leg.rate is not None:
-            cash = leg.funding_cash(leg.rate, m)
-            leg.wallet += cash
-            funding_usd = cash * conv
-            leg.funding += funding_usd
         self.check_liquidation(leg, t, m, conv)
-        return funding_usd
+        return self.settle_funding(leg, t, m, conv)
+
+    def settle_funding(self, leg: Leg, t: int, m: float, conv: float) -> float:
+        """Funding settling at the close, for a short still open (one liquidated in the bar
+        earns none), then the check again. Returns funding in USD."""
+        if leg.rate is None or not leg.alive:
+            return 0.0
+        cash = leg.funding_cash(leg.rate, m)
+        leg.wallet += cash
+        leg.funding += cash * conv
+        self.check_liquidation(leg, t, m, conv)
+        return cash * conv
 
     def carry_through_high(self, leg: Leg, t: int, s: float, m: float, high: float) -> float:
-        """With the bar's high: funding first, then the mark's path from the previous close up
-        through `high` (top-up or liquidation where it first touches the liquidation price),
-        then the variation margin to the close and the check there. Returns funding in USD."""
+        """With the bar's high: the mark's path from the previous close up through `high`
+        (top-up or liquidation where it first touches the liquidation price), the variation
+        margin to the close and the check there, then the funding. Returns funding in USD."""
         mp, conv, wallet_open = leg.mark_prev, (m if leg.inverse else 1.0), leg.wallet
-        funding_usd = 0.0
-        if leg.rate is not None:
-            cash = leg.funding_cash(leg.rate, m)
-            leg.wallet += cash
-            funding_usd = cash * conv
-            leg.funding += funding_usd
         leg.covered_pnl += leg.covered * (s - leg.spot_prev)
         at, vm, touches = mp, 0.0, 0  # the mark reached so far, variation margin so far
         while leg.alive and (touch := leg.touch_price(leg.wallet, at, high)) is not None:
@@ -223,7 +222,7 @@ class Simulator:
         leg.hedge_pnl += vm * m + wallet_open * (m - mp) if leg.inverse else vm
         if leg.alive:
             self.check_liquidation(leg, t, m, conv)
-        return funding_usd
+        return self.settle_funding(leg, t, m, conv)
 
     def check_liquidation(self, leg: Leg, t: int, m: float, conv: float) -> None:
         mm = leg.maintenance(m)

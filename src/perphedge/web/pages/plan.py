@@ -25,9 +25,7 @@ def plan_page(request: Request) -> Response:
     return render(
         request,
         "plan.html",
-        plan=plan_dict(
-            planned.plan, planned.notes, planned.stale, planned.as_of, planned.reserve
-        ),
+        plan=plan_dict(planned.plan, planned.notes, planned.stale, planned.as_of, planned.reserve),
         risks=RISKS,
         risk_numbers=risk_figures(planned.plan),
     )
