@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
 from perphedge.config import load_portfolio
 from perphedge.web.server import Server
@@ -97,6 +97,30 @@ def test_without_the_token_the_browser_gets_403(browser: Browser, server: Server
     context.close()
 
 
+def _show_a_backtest(page: Page) -> None:
+    page.fill("#since", "2024-01-01")
+    page.fill("#until", "2024-06-30")
+    page.check("input[name=policy][value=band]")
+    page.get_by_role("button", name="Run the backtest").click()
+    page.locator("#backtest-metrics").wait_for(timeout=120_000)
+
+
+def _open_on_paper(page: Page) -> None:
+    page.locator("#account-positions").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Open the hedge…").click()
+    page.locator("#send-orders").click()
+    page.locator("#sent-orders").wait_for(timeout=60_000)
+    page.locator("#account-positions tr[data-contracts^='-']").first.wait_for(timeout=30_000)
+
+
+SHOW = {  # what each page shows once used (the wide screenshots show it)
+    "funding": lambda page: page.locator("table.ranking").first.wait_for(timeout=60_000),
+    "backtest": _show_a_backtest,
+    "paper": _open_on_paper,
+    "live": lambda page: page.locator("#account-status .error").wait_for(),
+}
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_page_fits_and_logs_no_error(
     browser: Browser, server: Server, width: int, tmp_path: Path
@@ -106,6 +130,9 @@ def test_every_page_fits_and_logs_no_error(
     folder = screenshot_folder(tmp_path)
     for key, _, href in PAGES:
         tab.go(href)
+        if key in SHOW:
+            SHOW[key](tab.page)
+        tab.page.wait_for_load_state("networkidle")
         overflow = tab.page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
@@ -223,3 +250,52 @@ def test_a_bad_backtest_range_is_said_in_the_page(browser: Browser, server: Serv
     error = tab.page.locator("#backtest-result .error")
     error.wait_for()
     assert "from" in error.inner_text() and "before" in error.inner_text()
+
+
+def _act(page, button: str) -> None:
+    page.get_by_role("button", name=button).click()
+
+
+def test_open_a_paper_hedge_and_see_its_position(browser: Browser, server: Server) -> None:
+    server.workspace.load(EXAMPLE)
+    tab = open_tab(browser, server)
+    tab.go("/paper")
+    page = tab.page
+    page.locator("#account-positions").wait_for(timeout=60_000)
+    _act(page, "Open the hedge…")
+    orders = page.locator("#preview-orders tbody tr")
+    orders.first.wait_for(timeout=60_000)
+    assert orders.count() >= 2  # BTC (in child orders of at most 10,000 USD) and ETH
+    assert "sell" in orders.first.inner_text()
+    send = page.locator("#send-orders")
+    assert f"Send these {orders.count()} order(s) to the paper account" in send.inner_text()
+    send.click()
+    page.locator("#sent-orders").wait_for(timeout=60_000)
+    btc = page.locator("#account-positions tr[data-symbol='BTC/USDT:USDT']")
+    # the status panel follows by itself: the short shows up in the positions
+    page.locator(
+        "#account-positions tr[data-symbol='BTC/USDT:USDT'][data-contracts^='-0.5']"
+    ).wait_for(timeout=30_000)
+    assert "-0.5" in btc.inner_text()
+    page.fill("#hours", "24")
+    _act(page, "Keep the hedge: let time pass")
+    page.get_by_text("24 hours passed on paper.").wait_for()
+    _act(page, "Close the hedge…")
+    page.locator("#preview-orders").wait_for(timeout=60_000)
+    assert "yes" in page.locator("#preview-orders tbody tr").first.inner_text()  # reduce-only
+    assert tab.errors == []
+
+
+def test_live_is_read_only_without_allow_execute(browser: Browser, server: Server) -> None:
+    server.workspace.load(EXAMPLE)
+    tab = open_tab(browser, server)
+    tab.go("/live")
+    page = tab.page
+    assert "Read-only" in page.inner_text("main")
+    assert page.locator("#preview-open").count() == 0
+    # no key in this environment: said in one line, without contacting the exchange
+    page.locator("#account-status .error").get_by_text("PERPHEDGE_BINANCE_API_KEY").wait_for()
+    csrf = {"x-csrf-token": server.launch.csrf_token, "origin": server.launch.origin}
+    for path in ("/live/preview", "/live/send"):
+        answer = page.request.post(server.launch.origin + path, form={"kind": "open"}, headers=csrf)
+        assert answer.status == 409 and "--allow-execute" in answer.text()

@@ -151,7 +151,7 @@ def cash_words(amount: float | None, currency: str = "USD") -> str:
         return f"you earn {fmt_num(amount)} {currency}"
     if amount < 0:
         return f"you pay {fmt_num(-amount)} {currency}"
-    return f"nothing is exchanged (0 {currency})"
+    return f"0 {currency}"
 
 
 def signed_usd(amount: float | None, digits: int = 0) -> str:

@@ -25,6 +25,8 @@ PAGES = (
     ("stress", "Stress", "/stress"),
     ("funding", "Funding", "/funding"),
     ("backtest", "Backtest", "/backtest"),
+    ("paper", "Paper", "/paper"),
+    ("live", "Live", "/live"),
     ("glossary", "Glossary", "/glossary"),
 )
 
@@ -39,6 +41,7 @@ ENV.filters["pct"] = fmt_pct
 ENV.filters["g"] = lambda value: f"{value:g}"
 ENV.filters["shown"] = shown
 ENV.filters["day"] = lambda ts_ms: iso_time(int(ts_ms))[:10]
+ENV.filters["iso"] = lambda ts_ms: iso_time(int(ts_ms))
 ENV.filters["cash_words"] = explain.cash_words
 ENV.filters["signed"] = explain.signed_usd
 ENV.globals["explain"] = explain.EXPLAIN

@@ -1,0 +1,148 @@
+"""Hedge run service: open, rebalance or close the hedge, previewed first, sent only as shown.
+
+`preview_run` computes the orders that move the account's positions (read back through the
+Account port) to the plan's targets, without sending anything. `send_run` sends them only when a
+fresh preview has exactly the orders the caller showed (symbol, side, quantity, type, limit price,
+reduce-only); if prices or positions moved meanwhile it refuses (SafetyError, nothing sent), so
+what was confirmed is what goes out. Sending holds the run lock, respects the kill switch and
+refuses keys that can withdraw, and first finishes any interrupted run from the journal — as
+`perphedge hedge ... --execute` does. `open_paper` opens the offline paper account for a
+portfolio; `advance_paper` lets simulated time pass (funding settles at its real times);
+`account_status` is the monitor's snapshot of the account against the plan, with its alerts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+
+from perphedge.config import PortfolioConfig
+from perphedge.errors import SafetyError
+from perphedge.exchanges.capabilities import require_for
+from perphedge.hedge.model import PlanWarning
+from perphedge.hedge.orders import ExecutionLimits
+from perphedge.instruments import ContractKind
+from perphedge.live.execute import (
+    LiveSession,
+    Proposal,
+    RunReport,
+    check_kill_switch,
+    check_withdrawals,
+    exclusive_run,
+    execute,
+    propose,
+    resume_open_intents,
+)
+from perphedge.live.monitor import Snapshot, Thresholds, alerts_for, snapshot
+from perphedge.live.session import Ports, paper_ports
+from perphedge.services.targets import coin_deposits, hedge_targets, run_targets
+from perphedge.symbols import perp_symbol
+from perphedge.venues.registry import venue
+
+KINDS = ("open", "rebalance", "close")
+OrderKey = tuple[str, str, Decimal, str, Decimal | None, bool]
+
+
+@dataclass(frozen=True)
+class HedgePreview:
+    """What a run would send: the proposal (legs and orders), coins it cannot hedge, and whether
+    an interrupted run waits in the journal (sending finishes it first)."""
+
+    kind: str
+    proposal: Proposal
+    unhedged: tuple[PlanWarning, ...]
+    interrupted: bool
+
+    @property
+    def orders(self) -> tuple[OrderKey, ...]:
+        return order_keys(self.proposal)
+
+
+@dataclass(frozen=True)
+class HedgeSent:
+    """What sending did: interrupted runs finished first, then this run (None: nothing to do)."""
+
+    resumed: tuple[RunReport, ...]
+    report: RunReport | None
+
+
+def order_keys(proposal: Proposal) -> tuple[OrderKey, ...]:
+    """Every order of a proposal as (symbol, side, contracts, type, limit price, reduce-only)."""
+    return tuple(
+        (o.symbol, o.side.value, o.qty, o.order_type.value, o.price, o.reduce_only)
+        for leg in proposal.legs
+        for o in leg.orders
+    )
+
+
+def journal_key(ports: Ports) -> str:
+    """Journal rows of paper and real accounts never mix: "paper:binance" vs "binance"."""
+    return f"paper:{ports.exchange}" if ports.paper else ports.exchange
+
+
+def open_paper(config: PortfolioConfig, home: Path) -> Ports:
+    """The paper account for `config`'s venue and contract type (created on first use)."""
+    name = venue(config.hedge.exchange).name
+    inverse = config.hedge.kind is ContractKind.INVERSE
+    require_for("hedge", name, coin_margined=inverse, live=False)
+    symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
+    return paper_ports(name, home, list(dict.fromkeys(symbols)), inverse, coin_deposits(config))
+
+
+def advance_paper(ports: Ports, hours: float) -> None:
+    """Move the paper account's simulated clock `hours` ahead and settle what fell due."""
+    clock = ports.clock
+    if not ports.paper or not hasattr(clock, "advance"):
+        raise SafetyError("only the paper account's clock can be moved; nothing changed")
+    clock.advance(hours)
+    ports.account.balances()  # brings the account up to the new time (funding, fills)
+
+
+def preview_run(
+    config: PortfolioConfig,
+    kind: str,
+    session: LiveSession,
+    limits: ExecutionLimits,
+    min_drift: float = 0.02,
+) -> HedgePreview:
+    """The orders `kind` would send now (nothing is sent)."""
+    found = run_targets(kind, config, session.market, session.account, min_drift)
+    proposal = propose(session, list(found.targets), kind, limits)
+    interrupted = bool(session.journal.open_intents(session.exchange))
+    return HedgePreview(kind, proposal, found.unhedged, interrupted)
+
+
+def send_run(
+    config: PortfolioConfig,
+    shown: HedgePreview,
+    session: LiveSession,
+    limits: ExecutionLimits,
+    portfolio_name: str,
+    min_drift: float = 0.02,
+) -> HedgeSent:
+    """Send the orders of `shown`, exactly, after the same checks as `hedge --execute`."""
+    with exclusive_run(session.home):
+        check_kill_switch(session.home)
+        check_withdrawals(session.account)
+        resumed = tuple(resume_open_intents(session))
+        fresh = preview_run(config, shown.kind, session, limits, min_drift)
+        if fresh.orders != shown.orders:
+            raise SafetyError(
+                "the orders changed since they were shown (prices or positions moved); "
+                "review them again: nothing was sent"
+            )
+        report = execute(session, fresh.proposal, portfolio_name) if fresh.orders else None
+    return HedgeSent(resumed, report)
+
+
+def account_status(
+    config: PortfolioConfig, session: LiveSession, limits: Thresholds | None = None
+) -> Snapshot:
+    """The account against `config`'s targets now: positions, margin, funding and alerts."""
+    targets = hedge_targets(config, session.market).targets
+    snap = snapshot(
+        config, session.exchange, targets, session.account, session.market, session.journal,
+        session.clock.now_ms(),
+    )  # fmt: skip
+    return replace(snap, alerts=alerts_for(snap, limits or Thresholds()))
