@@ -82,10 +82,10 @@ def main() -> None:
     specs = grid(data, args.configs)
     run_batch(specs[:2], slice_data(data, 5_000), 1)  # compile (or load numba's cache)
     floor = floor_steps_per_s(data)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     result = run_batch(specs, data, args.jobs)
     summaries = result.summaries()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     steps = len(specs) * data.spot.size
     input_bytes = data.spot.nbytes + data.perp.nbytes
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -98,6 +98,8 @@ def main() -> None:
           f" = {steps / wall / floor:.2f}x the read-once floor ({floor / 1e6:,.0f} M steps/s, "
           f"one thread)")  # fmt: skip
     limit = 2 * input_bytes + state
+    print(f"CPU time {cpu:.2f} s over all threads: {steps / cpu / 1e6:,.0f} M parameter-steps per "
+          f"CPU-second (what a loaded machine does not change much)")  # fmt: skip
     print(f"peak RSS {peak / 1e6:,.0f} MB {'<' if peak < limit else '>='} 2 x inputs "
           f"({2 * input_bytes / 1e6:,.0f} MB) + per-configuration state ({state / 1e6:,.1f} MB) "
           f"= {limit / 1e6:,.0f} MB; runs with a liquidation: {liquidated}")  # fmt: skip
