@@ -14,17 +14,7 @@ from perphedge.config import load_portfolio
 from perphedge.report.sweep_view import sweep_json
 from perphedge.services.sweep import SweepRequest, run_sweep
 from perphedge.store.market import MarketStore
-
-BTC = """
-[[holdings]]
-asset = "BTC"
-quantity = 1
-
-[hedge]
-ratio = 1.0
-leverage = 2
-exchange = "binance"
-"""
+from tests.test_cli_sweep import BTC
 
 
 @pytest.fixture

@@ -68,8 +68,8 @@ class Leg:
         return notional_of(self.pos, mark, self.spec.contract_size, self.inverse)
 
     def maintenance(self, mark: float) -> float:
-        tier = self.spec.tiers.tier_for(self.notional(mark))
-        return maintenance_of(self.notional(mark), tier.mmr, tier.cum)
+        """N * MMR - cum of the bracket containing N (`margin.maintenance_of`)."""
+        return self.spec.tiers.maintenance_margin(self.notional(mark))
 
     def variation(self, a: float, b: float) -> float:
         """Variation margin of the short as the mark moves a -> b (settle currency)."""
