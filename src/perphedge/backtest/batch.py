@@ -107,9 +107,12 @@ def holdings_value(spec: BacktestSpec, data: MarketArrays) -> FloatArray:
 
 
 def _chunks(n_cfg: int, n_legs: int, jobs: int) -> list[tuple[int, int]]:
-    """Configuration ranges: at most CHUNK_STATE_BYTES of state each, at least `jobs` of them."""
-    per_cfg = n_legs * kn.N_LEG * 8
-    size = max(1, min(CHUNK_STATE_BYTES // per_cfg, -(-n_cfg // max(jobs, 1))))
+    """Configuration ranges of nearly equal size, at most CHUNK_STATE_BYTES of state each, in a
+    multiple of `jobs` (so no thread is left with one chunk more than the others)."""
+    jobs = max(jobs, 1)
+    cap = max(1, CHUNK_STATE_BYTES // (n_legs * kn.N_LEG * 8))
+    n_chunks = min(n_cfg, jobs * -(-n_cfg // (cap * jobs)))
+    size = -(-n_cfg // n_chunks)
     return [(a, min(a + size, n_cfg)) for a in range(0, n_cfg, size)]
 
 
