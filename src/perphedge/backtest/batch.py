@@ -2,7 +2,7 @@
 
 The specs must share their legs (holdings, columns, contract kinds, tiers); they may differ in
 policy, ratio, leverage, costs, top-up and starting cash. Each is flattened and validated as
-`run_backtest` does, then they run in `batch_kernel.simulate_batch`, in chunks whose state fits
+`run_backtest` does, then they run in `kernels.simulate_batch`, in chunks whose state fits
 in the processor's cache, spread over threads (the kernel releases the GIL; the market arrays are
 shared, never copied). Each configuration's figures equal its single run's (the tests hold them
 to 1e-12).
@@ -20,8 +20,8 @@ import numpy.typing as npt
 
 from perphedge import metrics
 from perphedge.backtest import kernels as kn
-from perphedge.backtest.batch_kernel import simulate_batch
 from perphedge.backtest.engine import bars_per_year, flatten
+from perphedge.backtest.kernels import simulate_batch
 from perphedge.backtest.result import Curves, days_unhedged, summarize
 from perphedge.backtest.spec import BacktestSpec, MarketArrays
 from perphedge.errors import InputError
