@@ -127,3 +127,26 @@ def test_the_web_stack_stays_out_of_other_commands() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_live_orders_need_allow_execute() -> None:
+    """Read-only by default: no order buttons and every order route refused; with
+    --allow-execute the page offers to show the orders before anything is sent."""
+    from perphedge.web.state import Workspace
+
+    example = Path(__file__).resolve().parents[1] / "src/perphedge/data/examples/portfolio.toml"
+    for allowed in (False, True):
+        launch = Launch(port=PORT, allow_execute=allowed)
+        workspace = Workspace()
+        workspace.load(example)
+        app = create_app(launch, Adapters(), workspace)
+        client = TestClient(app, base_url=ORIGIN, follow_redirects=False)
+        client.cookies.set(launch.cookie_name, launch.token)
+        page = client.get("/live").text
+        assert ("Orders allowed" in page) is allowed and ("Read-only" in page) is not allowed
+        assert ('id="preview-open"' in page) is allowed
+        if not allowed:
+            headers = {"x-csrf-token": launch.csrf_token}
+            for path in ("/live/preview", "/live/send"):
+                refused = client.post(path, data={"kind": "open"}, headers=headers)
+                assert refused.status_code == 409 and "--allow-execute" in refused.text
