@@ -22,6 +22,7 @@ from perphedge.web.jobs import Jobs
 from perphedge.web.views import render, workspace_of
 
 POLICIES = (
+    ("keeper", "keep the short alive: top up its margin from a reserve (your [keeper] settings)"),
     ("band", "re-size when the short drifts more than 2 % from its target"),
     ("funding", "cut the short while funding is negative"),
     ("vol", "hedge more while prices swing a lot"),
