@@ -26,6 +26,14 @@ _BINANCE_FILTERS = (
     "Binance GET /fapi/v1/exchangeInfo filters (LOT_SIZE, PRICE_FILTER, MIN_NOTIONAL)"
 )
 _BINANCE_COINM = "Binance GET /dapi/v1/exchangeInfo (contractSize, LOT_SIZE, PRICE_FILTER)"
+# XRP, DOGE and BNB: no recorded exchangeInfo is bundled. Step, minimum quantity and minimum
+# notional of XRPUSDT (0.1 / 0.1 / 5) and DOGEUSDT (1 / 1 / 5) match a public test fixture of
+# Binance USDⓈ-M filters; the ticks and every BNBUSDT figure are as Binance listed them and are
+# flagged "assumed" (plan --live reads the exchange's own).
+_BINANCE_ASSUMED = (
+    "assumed: Binance USDⓈ-M LOT_SIZE/PRICE_FILTER/MIN_NOTIONAL as listed, no recorded response "
+    "bundled (plan --live reads them)"
+)
 _BINANCE_FEES = (
     "Binance USDⓈ-M/COIN-M regular-tier fees maker 0.02 % / taker 0.05 % (FAQ 360033544231)"
 )
@@ -79,6 +87,18 @@ ROWS: tuple[InstrumentRow, ...] = (
     InstrumentRow(
         "binance", "SOL/USDT:USDT", "SOLUSDT", _L, 1.0, 1.0, 1.0, 5.0, 0.01,
         0.0002, 0.0005, 0.0125, 8.0, f"{_BINANCE_FILTERS}; {_BINANCE_FEES}", "2024",
+    ),
+    InstrumentRow(
+        "binance", "XRP/USDT:USDT", "XRPUSDT", _L, 1.0, 0.1, 0.1, 5.0, 0.0001,
+        0.0002, 0.0005, 0.0125, 8.0, f"{_BINANCE_ASSUMED}; {_BINANCE_FEES}", "2025",
+    ),
+    InstrumentRow(
+        "binance", "DOGE/USDT:USDT", "DOGEUSDT", _L, 1.0, 1.0, 1.0, 5.0, 0.00001,
+        0.0002, 0.0005, 0.0125, 8.0, f"{_BINANCE_ASSUMED}; {_BINANCE_FEES}", "2025",
+    ),
+    InstrumentRow(
+        "binance", "BNB/USDT:USDT", "BNBUSDT", _L, 1.0, 0.01, 0.01, 5.0, 0.01,
+        0.0002, 0.0005, 0.0125, 8.0, f"{_BINANCE_ASSUMED}; {_BINANCE_FEES}", "2025",
     ),
     InstrumentRow(
         "binance", "BTC/USD:BTC", "BTCUSD_PERP", _I, 100.0, 1.0, 1.0, 0.0, 0.1,
