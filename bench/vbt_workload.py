@@ -23,7 +23,7 @@ VBT_CASH = 1e9  # vectorbt needs cash as short collateral; the offset is removed
 
 
 @njit(cache=True)
-def _pre_segment(c: Any, spot, perp, qty, ev_bar, ev_col, ev_rate, cfg, st, flows):  # type: ignore[no-untyped-def]
+def _pre_segment(c: Any, spot, perp, qty, ev_bar, ev_col, ev_rate, cfg, st, flows):  # type: ignore[no-untyped-def]  # noqa: PLR0913 (numba callback)
     """Per bar: variation margin, funding, liquidation, band test; list the orders to send."""
     i = c.i
     n = spot.shape[1]

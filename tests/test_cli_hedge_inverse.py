@@ -69,7 +69,7 @@ def test_dry_run_sizes_the_1x_coin_backed_short(run_cli, home_path):
     )
 
 
-def test_open_advance_monitor_close_on_the_coin_margined_paper_account(run_cli, home_path):
+def test_open_advance_monitor_close_on_the_coin_margined_paper_account(run_cli, home_path):  # noqa: PLR0915 (one walkthrough)
     opened = run_json(
         run_cli, "hedge", "open", str(EXAMPLE), "--exchange", "binance", "--paper",
         "--execute", "--yes", "--json",

@@ -158,7 +158,7 @@ def _fisher_ci(
     return (lo * vol_ratio, hi * vol_ratio), (he_lo, max(lo * lo, hi * hi))
 
 
-def min_variance_hedge(
+def min_variance_hedge(  # noqa: PLR0913 (keyword options of one estimate)
     asset_returns: FloatArray,
     hedge_returns: FloatArray,
     *,

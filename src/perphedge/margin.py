@@ -400,7 +400,7 @@ class PositionRisk:
     settle_unit: str
 
 
-def position_risk(
+def position_risk(  # noqa: PLR0913 (keyword venue rules of one formula)
     pos: Position,
     *,
     leverage: float,

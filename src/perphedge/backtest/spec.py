@@ -150,7 +150,7 @@ class MarketArrays:
             raise DataError(f"funding rate at bar {bar[e]} (column {col[e]}) is not a number")
 
     @classmethod
-    def from_dense_funding(
+    def from_dense_funding(  # noqa: PLR0913 (one argument per market array)
         cls,
         times_ms: IntArray,
         spot: FloatArray,

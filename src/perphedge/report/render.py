@@ -26,18 +26,22 @@ def jsonable(value: Any) -> Any:
     """A JSON-ready copy of `value` (see module docstring)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, float):
-        return value + 0.0 if math.isfinite(value) else None  # + 0.0: no "-0.0" in JSON
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return jsonable(value.item())
+    return _json_scalar(value)
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    elif isinstance(value, Decimal):
+        value = float(value)
+    elif hasattr(value, "item") and callable(value.item):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return value + 0.0 if math.isfinite(value) else None  # + 0.0: no "-0.0" in JSON
     return value
 
 
