@@ -45,7 +45,7 @@ from perphedge.margin import (
     Position,
     maintenance_margin,
     margin_ratio,
-    notional,
+    trade_fee,
     unrealized_pnl,
 )
 
@@ -148,7 +148,7 @@ def _state(leg: PlanLeg, pos: Position, mark: float, rate: float, days: float) -
         mark=mark,
         pnl=_usd(leg, unrealized_pnl(pos, mark), mark),
         funding=_usd(leg, funding_payment(pos, mark, rate) * events, mark),
-        close_fee=_usd(leg, notional(pos, mark) * leg.instrument.taker_fee, mark),
+        close_fee=_usd(leg, trade_fee(pos, mark, leg.instrument.taker_fee), mark),
         mm=_usd(leg, maintenance_margin(pos, mark, tiers), mark),
         wallet=_usd(leg, leg.wallet, mark),
         events=events,
