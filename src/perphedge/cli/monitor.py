@@ -8,12 +8,10 @@ as a JSON POST. In a loop an alert is sent when it first appears, not on every r
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from perphedge.cli.hedge import (
     BASE_URL,
@@ -30,52 +28,20 @@ from perphedge.live.monitor import (
     Alert,
     Snapshot,
     Thresholds,
-    alerts_for,
     log_alerts,
     post_webhook,
-    snapshot,
 )
 from perphedge.live.session import Ports
+from perphedge.report.monitor_view import monitor_renderables
 from perphedge.report.render import (
     console,
     err_console,
-    fmt_num,
-    fmt_pct,
-    key_value_table,
     print_json,
-    table,
 )
-from perphedge.services.targets import hedge_targets
+from perphedge.services.monitor import monitor_snapshot
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
 from perphedge.units import percent_to_fraction
-
-HEDGE_HEADERS = [
-    "symbol", "position", "target", "drift", "mark", "liquidation", "distance",
-    "next funding USD", "funding received USD",
-]  # fmt: skip
-
-
-def _render(snap: Snapshot) -> None:
-    account = [
-        ("equity USD", fmt_num(snap.equity_usd)),
-        ("margin ratio (liquidation at 100 %)", fmt_pct(snap.margin_ratio)),
-    ]
-    console.print(key_value_table(f"{snap.portfolio} on {snap.exchange}", account))
-    holdings = [
-        [h.asset, fmt_num(h.qty_file, 6), fmt_num(h.qty_exchange, 6)] for h in snap.holdings
-    ]
-    console.print(table("holdings", ["asset", "in file", "on exchange"], holdings))
-    legs = [
-        [leg.symbol, leg.position_contracts, leg.target_contracts, fmt_pct(leg.drift_fraction),
-         fmt_num(leg.mark), fmt_num(leg.liquidation_price), fmt_pct(leg.distance_to_liquidation),
-         fmt_num(leg.next_funding_usd), fmt_num(leg.funding_received_usd)]
-        for leg in snap.legs
-    ]  # fmt: skip
-    console.print(table("hedge", HEDGE_HEADERS, legs))
-    for alert in snap.alerts:
-        line = escape(f"{alert.code} {alert.subject}: {alert.message}")
-        console.print(f"[bold red]ALERT[/] {line}", highlight=False)
 
 
 def _deliver(home: Path, snap: Snapshot, alerts: tuple[Alert, ...], webhook: str | None) -> None:
@@ -147,23 +113,21 @@ def _watch(
     interval: float | None,
 ) -> None:
     """Snapshot, alert on what newly crossed a limit, show; repeat every `interval` s (None: once)."""
-    seen: set[tuple[str, str]] = set()
+    seen: frozenset[tuple[str, str]] = frozenset()
     while True:
-        targets = hedge_targets(config, ports.market).targets
-        snap = snapshot(
-            config, journal_key(ports), targets, ports.account, ports.market, journal,
-            ports.clock.now_ms(),
+        view = monitor_snapshot(
+            config, journal_key(ports), (ports.market, ports.account, ports.clock), journal,
+            limits, seen,
         )  # fmt: skip
-        alerts = alerts_for(snap, limits)
-        snap = replace(snap, alerts=alerts)
-        _deliver(
-            home_dir(), snap, tuple(a for a in alerts if (a.code, a.subject) not in seen), webhook
-        )
-        seen = {(a.code, a.subject) for a in alerts}
+        _deliver(home_dir(), view.snapshot, view.new_alerts, webhook)
+        seen = frozenset(view.seen)
+        for line in view.stale:
+            err_console.print(f"warning: stale data: {line}", markup=False, highlight=False)
         if json_out:
-            print_json(snap)
+            print_json(view.snapshot)
         else:
-            _render(snap)
+            for item in monitor_renderables(view.snapshot):
+                console.print(item, highlight=False)
         if interval is None:
             return
         time.sleep(interval)
