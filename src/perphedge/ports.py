@@ -28,13 +28,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from perphedge.errors import InputError
 from perphedge.instruments import Perpetual
+
+if TYPE_CHECKING:  # arrays in annotations only: commands start without numpy
+    import numpy as np
+    import numpy.typing as npt
 
 # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; Bybit 36, OKX 32 alphanumerics. "ph" + 24 hex fits all.
 CLIENT_ORDER_ID_MAX_LEN = 32
