@@ -399,6 +399,11 @@ class PositionRisk:
     approximate: bool
     settle_unit: str
 
+    @property
+    def liquidated(self) -> bool:
+        """The mark is at or past the liquidation price: maintenance margin >= margin balance."""
+        return self.margin_ratio >= 1.0
+
 
 def position_risk(  # noqa: PLR0913 (keyword venue rules of one formula)
     pos: Position,

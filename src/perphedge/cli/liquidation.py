@@ -7,15 +7,9 @@ import typer
 from perphedge.cli.options import choice
 from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
 from perphedge.instruments import ContractKind, TierTable
-from perphedge.margin import MarginMode, Position, PositionRisk, Rules, Side, position_risk
-from perphedge.report.render import (
-    console,
-    fmt_num,
-    fmt_pct,
-    jsonable,
-    key_value_table,
-    print_json,
-)
+from perphedge.margin import MarginMode, Position, Rules, Side, position_risk
+from perphedge.report.liquidation_view import liquidation_json, liquidation_table
+from perphedge.report.render import console, print_json
 from perphedge.venues import tier_tables
 from perphedge.venues.registry import venue
 
@@ -131,49 +125,9 @@ def liquidation(
         settle_unit="coin" if kind is ContractKind.INVERSE else "quote",
     )
     if as_json:
-        print_json({**jsonable(risk), "liquidated": _liquidated(risk)})
+        print_json(liquidation_json(risk))
     else:
-        console.print(_table(risk))
-
-
-def _liquidated(risk: PositionRisk) -> bool:
-    """The mark is at or past the liquidation price: maintenance margin >= margin balance."""
-    return risk.margin_ratio >= 1.0
-
-
-def _table(risk: PositionRisk) -> object:
-    unit = risk.settle_unit
-    note = " (approximate)" if risk.approximate else ""
-    no_liq = "none (no liquidation on this side)"
-    digits = 8 if unit == "coin" else 2
-    return key_value_table(
-        f"Position risk — {risk.rules.value} rules{note}",
-        [
-            (
-                "liquidation price",
-                fmt_num(risk.liquidation_price) if risk.liquidation_price else no_liq,
-            ),
-            (
-                "bankruptcy price",
-                fmt_num(risk.bankruptcy_price) if risk.bankruptcy_price else no_liq,
-            ),
-            (
-                "distance to liquidation",
-                "none: the mark is past it (liquidated)"
-                if _liquidated(risk)
-                else fmt_pct(risk.distance_to_liquidation),
-            ),
-            (f"initial margin ({unit})", fmt_num(risk.initial_margin, digits)),
-            (f"maintenance margin ({unit})", fmt_num(risk.maintenance_margin, digits)),
-            (f"margin balance ({unit})", fmt_num(risk.margin_balance, digits)),
-            (
-                "margin ratio (MM / balance)",
-                fmt_pct(risk.margin_ratio) if risk.margin_balance > 0 else "∞ (balance ≤ 0)",
-            ),
-            (f"notional at mark ({unit})", fmt_num(risk.notional, digits)),
-            ("tier MMR / cum", f"{risk.mmr:.4%} / {fmt_num(risk.cum, digits)}"),
-        ],
-    )
+        console.print(liquidation_table(risk))
 
 
 def register(app: typer.Typer) -> None:
