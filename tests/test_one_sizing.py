@@ -23,12 +23,12 @@ from perphedge.services.targets import hedge_targets
 from perphedge.venues import contract_specs
 from tests.fakes.ports import FakeHistory, FakeMarket
 
-PRICES = {"BTC": 61_234.5, "ETH": 3_012.25, "SOL": 151.37, "DOGE": 0.1834}
+PRICES = {"BTC": 61_234.5, "ETH": 3_012.25, "SOL": 151.37, "PEPE": 0.1834}
 PERP = {a: f"{a}/USDT:USDT" for a in ("BTC", "ETH", "SOL")}
 
 holding = st.fixed_dictionaries(
     {
-        "asset": st.sampled_from(["BTC", "ETH", "SOL", "DOGE"]),
+        "asset": st.sampled_from(["BTC", "ETH", "SOL", "PEPE"]),
         "quantity": st.floats(0.01, 500.0).map(lambda q: round(q, 3)),
         "ratio": st.none() | st.sampled_from([0.0, 0.25, 0.5, 1.0]),
         "beta": st.sampled_from([0.8, 1.0, 1.3]),
@@ -43,7 +43,7 @@ def portfolio_text(holdings, ratio, leverage, mode):
         lines.append(f"price = {PRICES[h['asset']]}")
         if h["ratio"] is not None:
             lines.append(f"ratio = {h['ratio']}")
-        if h["asset"] == "DOGE":  # no bundled perpetual: hedged through BTC at a beta
+        if h["asset"] == "PEPE":  # no bundled perpetual: hedged through BTC at a beta
             lines += ['proxy = "BTC"', f"beta = {h['beta']}"]
     lines += ["[hedge]", f"ratio = {ratio}", f"leverage = {leverage}", f'margin_mode = "{mode}"']
     return "\n".join(lines) + "\n"

@@ -154,7 +154,7 @@ def test_below_minimum_notional_is_warned_and_not_ordered():
 
 
 def test_asset_without_perpetual_suggests_a_proxy():
-    plan = plan_of([Holding("DOGE", 1000, 0.1)])
+    plan = plan_of([Holding("PEPE", 10_000_000, 0.00001)])
     assert [w.code for w in plan.warnings] == ["no_perpetual"]
     assert 'proxy = "BTC"' in plan.warnings[0].message
     assert plan.legs == ()

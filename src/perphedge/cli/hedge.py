@@ -11,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import Progress
 
+from perphedge.cli import wiring
 from perphedge.config import PortfolioConfig, load_portfolio
 from perphedge.errors import CapabilityError, InputError, PermanentExchangeError
 from perphedge.exchanges.capabilities import require_for, unverified_notes
+from perphedge.exchanges.paper_state import paper_path
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.instruments import ContractKind
 from perphedge.live.execute import (
@@ -34,8 +37,15 @@ from perphedge.live.execute import (
     propose,
     resume_open_intents,
 )
-from perphedge.live.session import Ports, live_ports, paper_live_ports, paper_ports
+from perphedge.live.session import (
+    Ports,
+    live_ports,
+    paper_account,
+    paper_live_ports,
+    paper_ports,
+)
 from perphedge.report.render import console, err_console, fmt_num, print_json, table
+from perphedge.services.paper import planned_deposit
 from perphedge.services.targets import coin_deposits, run_targets
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
@@ -92,12 +102,22 @@ def open_ports(
     if paper:
         symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
         ports = paper_ports(
-            name, home_dir(), list(dict.fromkeys(symbols)), inverse, coin_deposits(config)
-        )
+            name, home_dir(), list(dict.fromkeys(symbols)), inverse, coin_deposits(config),
+            initial_usdt=_new_paper_deposit(config, name, inverse),
+        )  # fmt: skip
         for note in ports.notes:
             err_console.print(f"note: {note}", markup=False, highlight=False)
         return ports
     return live_ports(name, base_url, config.hedge.contract)
+
+
+def _new_paper_deposit(config: PortfolioConfig, name: str, inverse: bool) -> Decimal | None:
+    """A new USDT paper account holds the plan's initial margin plus its reserve (paper show
+    prints the wallet; paper reset PORTFOLIO --deposit USD funds it otherwise)."""
+    if inverse or paper_path(home_dir(), paper_account(name, False)).exists():
+        return None
+    adapters = wiring.current()
+    return planned_deposit(config, adapters.history(), adapters.clock).usdt
 
 
 def journal_key(ports: Ports) -> str:

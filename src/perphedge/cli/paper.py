@@ -6,20 +6,35 @@ command with a coin-margined portfolio creates holding that portfolio's coins.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 
+from perphedge.cli import wiring
+from perphedge.cli.market_args import parse_day_or_time
+from perphedge.config import load_portfolio
 from perphedge.errors import InputError
 from perphedge.exchanges.paper_state import paper_path
 from perphedge.live.session import Ports, paper_account, paper_ports
-from perphedge.report.render import console, fmt_num, key_value_table, print_json, table
+from perphedge.report.paper_view import paper_json, paper_renderables, sim_time
+from perphedge.report.render import console, currency_digits, fmt_num, print_json
+from perphedge.services.paper import (
+    advance_paper,
+    given_deposit,
+    paper_parts,
+    paper_view,
+    planned_deposit,
+)
+from perphedge.services.targets import coin_deposits, hedge_targets
 from perphedge.store.paths import home_dir
+from perphedge.symbols import perp_symbol
 from perphedge.venues.registry import venue
 
 paper_app = typer.Typer(help="The offline paper account used by --paper.", no_args_is_help=True)
+# where a replay starts when nothing names the coins: the bundled sample's perpetuals
 DEFAULT_SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
 COIN_MARGINED_SYMBOLS = ["BTC/USD:BTC", "ETH/USD:ETH"]
+PORTFOLIO = typer.Argument(None, help="Portfolio TOML file (optional).")
 COIN_MARGINED = typer.Option(
     False, "--coin-margined", help="The coin-margined (inverse) paper account."
 )
@@ -41,51 +56,28 @@ def _ports(exchange: str, coin_margined: bool) -> Ports:
     return paper_ports(name, home_dir(), _symbols(coin_margined), coin_margined)
 
 
-def _time(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 @paper_app.command("show")
 def show(
+    portfolio: Path | None = PORTFOLIO,
     exchange: str = typer.Option("binance", "--exchange", help="Venue simulated."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     coin_margined: bool = COIN_MARGINED,
 ) -> None:
-    """Balances, positions, open orders and funding of the paper account."""
+    """Balances, every position with its funding, and open orders of the paper account.
+
+    With PORTFOLIO, positions its hedge does not plan are flagged "not in the file"."""
     ports = _ports(exchange, coin_margined)
-    paper = ports.account
-    symbols = sorted({*_symbols(coin_margined), *(o.symbol for o in paper.open_orders())})
-    positions = paper.positions(symbols)
-    funding = [p for s in symbols for p in paper.funding_received(s, 0)]
-    received = sum(float(p.amount) for p in funding)
-    by_currency: dict[str, float] = {}
-    for pay in funding:
-        by_currency[pay.currency] = by_currency.get(pay.currency, 0.0) + float(pay.amount)
-    now = _time(ports.clock.now_ms())
-    data = {
-        "simulated_now": now,
-        "balances": list(paper.balances()),
-        "positions": list(positions),
-        "open_orders": list(paper.open_orders()),
-        "funding_received": received,
-        "funding_received_by_currency": by_currency,
-        "funding_payments": funding,
-    }
+    paper, _, clock = paper_parts(ports)
+    planned = None
+    if portfolio is not None:
+        targets = hedge_targets(load_portfolio(portfolio), ports.market).targets
+        planned = frozenset(t.symbol for t in targets)
+    view = paper_view(paper, clock, planned)
     if json_out:
-        print_json(data)
+        print_json(paper_json(view))
         return
-    console.print(key_value_table(f"paper account on {ports.exchange}", [
-        ("simulated now", now),
-        *((f"{b.currency} wallet", fmt_num(b.total, _digits(b.currency))) for b in paper.balances()),
-        *((f"funding received {c}", fmt_num(v, _digits(c))) for c, v in by_currency.items()),
-    ]))  # fmt: skip
-    console.print(table("positions", ["symbol", "contracts", "entry", "mark", "liquidation"], [
-        [p.symbol, p.contracts, fmt_num(p.entry_price), fmt_num(p.mark_price),
-         fmt_num(p.liquidation_price)] for p in positions]))  # fmt: skip
-
-
-def _digits(currency: str) -> int:
-    return 2 if currency in ("USDT", "USDC", "USD") else 8
+    for item in paper_renderables(view, ports.exchange):
+        console.print(item, highlight=False)
 
 
 @paper_app.command("advance")
@@ -94,28 +86,63 @@ def advance(
     exchange: str = typer.Option("binance", "--exchange", help="Venue simulated."),
     coin_margined: bool = COIN_MARGINED,
 ) -> None:
-    """Jump the simulated clock; funding settles at the settlement times passed."""
-    ports = _ports(exchange, coin_margined)
-    clock = ports.clock
-    assert hasattr(clock, "advance")
-    clock.advance(hours)
-    ports.account.balances()  # bring the account up to the new time
-    console.print(f"simulated now: {_time(clock.now_ms())}", highlight=False)
+    """Jump the simulated clock; funding settles at the settlement times passed.
+
+    Past the stored prices nothing changes (run data sync, or paper reset --at an earlier day)."""
+    paper, market, clock = paper_parts(_ports(exchange, coin_margined))
+    now_ms = advance_paper(paper, market, clock, hours)
+    console.print(f"simulated now: {sim_time(now_ms)}", highlight=False)
 
 
 @paper_app.command("reset")
 def reset(
+    portfolio: Path | None = PORTFOLIO,
     exchange: str = typer.Option("binance", "--exchange", help="Venue simulated."),
+    deposit: float | None = typer.Option(
+        None,
+        "--deposit",
+        help="USDT in the new account (default with PORTFOLIO: its plan's "
+        "initial margin plus a reserve of the same size).",
+    ),
+    at: str | None = typer.Option(None, "--at", help="Start the replay at this day, YYYY-MM-DD."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     coin_margined: bool = COIN_MARGINED,
 ) -> None:
-    """Delete the paper account and its clock (the journal keeps its history)."""
-    path = paper_path(home_dir(), paper_account(venue(exchange).name, coin_margined))
+    """Delete the paper account and its clock (the journal keeps its history); with PORTFOLIO,
+    --deposit or --at, open a new one funded and started as asked."""
+    name = venue(exchange).name
+    start_ms = None if at is None else parse_day_or_time("--at", at)
+    config = None if portfolio is None else load_portfolio(portfolio)
+    ports = wiring.current()
+    funded = None
+    if deposit is not None:
+        funded = given_deposit(deposit)
+    elif config is not None and not coin_margined:
+        funded = planned_deposit(config, ports.history(), ports.clock)
+    path = paper_path(home_dir(), paper_account(name, coin_margined))
     if not yes and not typer.confirm(f"Delete the paper account {path}?", err=True):
         raise typer.Exit(1)
     for file in (path, path.with_suffix(".clock.json"), path.with_suffix(".lock")):
         file.unlink(missing_ok=True)
     console.print(f"paper account {path} deleted", highlight=False)
+    if funded is None and start_ms is None:
+        return
+    symbols = _symbols(coin_margined)
+    deposits = None
+    if config is not None:
+        symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
+        deposits = coin_deposits(config)
+    opened = paper_ports(
+        name, home_dir(), list(dict.fromkeys(symbols)), coin_margined, deposits,
+        initial_usdt=None if funded is None else funded.usdt, start_ms=start_ms,
+    )  # fmt: skip
+    paper, _, clock = paper_parts(opened)
+    wallets = ", ".join(
+        f"{fmt_num(b.total, currency_digits(b.currency))} {b.currency}" for b in paper.balances()
+    )
+    console.print(f"new paper account: {wallets}; simulated now {sim_time(clock.now_ms())}")
+    if funded is not None:
+        console.print(f"note: {funded.note}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -464,6 +464,17 @@ class PaperExchange:
         with self._session([] if symbol is None else [symbol]):
             return [order_state(o) for o in self._open() if symbol is None or o["symbol"] == symbol]
 
+    def symbols(self) -> list[str]:
+        """Every symbol the account has a position, an order or a funding payment in."""
+        with self._session([], write=False) as state:
+            return sorted(
+                {
+                    *state["positions"],
+                    *(o["symbol"] for o in state["orders"].values()),
+                    *(p["symbol"] for p in state["funding"]),
+                }
+            )
+
     def can_withdraw(self) -> bool | None:
         """A paper account has no API key: it cannot withdraw anything."""
         return False

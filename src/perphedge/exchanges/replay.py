@@ -60,6 +60,16 @@ class ReplayClock:
         d = self._data
         return int(d["start_ms"] + self.wall.now_ms() - d["wall_start_ms"] + d["jump_ms"])
 
+    @property
+    def jump_ms(self) -> int:
+        """Simulated time added by `advance` so far."""
+        return int(self._data["jump_ms"])
+
+    def set_jump_ms(self, jump_ms: int) -> None:
+        """Put the jump back to `jump_ms` (undo an advance that could not be completed)."""
+        self._data["jump_ms"] = int(jump_ms)
+        self._write(self._data)
+
     def advance(self, hours: float) -> None:
         if not (math.isfinite(hours) and hours > 0):
             raise InputError("hours", hours, "give a number of hours > 0")

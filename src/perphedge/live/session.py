@@ -52,10 +52,14 @@ def paper_ports(
     symbols: Sequence[str],
     coin_margined: bool = False,
     deposits: Mapping[str, Decimal] | None = None,
+    *,
+    initial_usdt: Decimal | None = None,
+    start_ms: int | None = None,
 ) -> Ports:
     """The paper account of `exchange` on replayed prices (see the module docstring).
 
-    `deposits` (coin -> amount) fund a new coin-margined account; an existing one is kept as is.
+    `deposits` (coin -> amount) fund a new coin-margined account, `initial_usdt` a new
+    USDT-margined one; `start_ms` starts a new replay there. An existing account is kept as is.
     """
     from perphedge.store.market import MarketStore
 
@@ -71,11 +75,13 @@ def paper_ports(
                 f"no stored mark prices for {', '.join(symbols)} on {exchange}: "
                 "run perphedge data sync first"
             )
-        start = replay_start_ms(market, available)
+        start = replay_start_ms(market, available) if start_ms is None else start_ms
     clock = ReplayClock(clock_path, start)
     market.clock = clock
     coins = tuple(sorted((deposits or {}).items())) if coin_margined else None
     settings = PaperSettings(deposits=coins)
+    if initial_usdt is not None:
+        settings = PaperSettings(initial_usdt=initial_usdt, deposits=coins)
     paper = PaperExchange(
         paper_path(home, account), market, clock, settings, funding_events=market.funding_events
     )

@@ -101,3 +101,8 @@ def iso_time(ts_ms: int) -> str:
 def fmt_rate(rate_per_interval: float, interval_hours: float) -> str:
     """A funding rate as every command prints it: '+0.0100%/8h' (positive: the short earns)."""
     return f"{rate_per_interval:+.4%}/{interval_hours:g}h"
+
+
+def currency_digits(currency: str) -> int:
+    """Decimals to show an amount with: 2 for USD stablecoins, 8 for coins."""
+    return 2 if currency in ("USDT", "USDC", "USD") else 8

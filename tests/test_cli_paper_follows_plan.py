@@ -1,0 +1,58 @@
+"""The paper account follows the plan: funded from it, every position shown, atomic advance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "perphedge" / "data" / "examples"
+LINEAR = str(EXAMPLES / "portfolio.toml")
+
+
+def test_a_new_paper_account_holds_the_plan_s_margin_and_reserve(run_cli):
+    plan = json.loads(run_cli("plan", LINEAR, "--json").out)
+    assert run_cli("hedge", "open", LINEAR, "--paper").code == 0  # creates the account
+    shown = json.loads(run_cli("paper", "show", "--json").out)
+    (usdt,) = shown["balances"]
+    # initial margin 10,800 (54,000 / 5x) plus a reserve of the same size
+    assert plan["initial_margin"] == pytest.approx(10_800.0)
+    assert float(usdt["total"]) == pytest.approx(2 * plan["initial_margin"])
+
+
+def test_reset_funds_the_account_as_asked_and_says_where_the_reserve_comes_from(run_cli):
+    r = run_cli("paper", "reset", LINEAR, "--yes")
+    assert r.code == 0, r.err
+    assert "new paper account: 21,600.00 USDT" in r.out
+    assert "reserve = the initial margin" in " ".join(r.out.split())
+    r = run_cli("paper", "reset", "--deposit", "5000", "--at", "2026-06-01", "--yes")
+    assert r.code == 0, r.err
+    assert "new paper account: 5,000.00 USDT; simulated now 2026-06-01 00:00 UTC" in r.out
+    bad = run_cli("paper", "reset", "--deposit", "-5", "--yes")
+    assert bad.code == 2 and bad.err == (
+        "error: --deposit=-5.0 is invalid: give the USDT to deposit, > 0\n"
+    )
+
+
+def test_show_lists_every_position_and_flags_those_the_file_does_not_plan(run_cli, tmp_path):
+    assert run_cli("hedge", "open", LINEAR, "--paper", "--execute", "--yes").code == 0
+    only_btc = tmp_path / "btc.toml"
+    only_btc.write_text('[[holdings]]\nasset = "BTC"\nquantity = 0.5\n', encoding="utf-8")
+    data = json.loads(run_cli("paper", "show", str(only_btc), "--json").out)
+    flags = {p["symbol"]: p["in_file"] for p in data["positions"]}
+    assert flags == {"BTC/USDT:USDT": True, "ETH/USDT:USDT": False}
+    text = run_cli("paper", "show", str(only_btc)).out
+    assert "NOT IN THE FILE" in text
+
+
+def test_advance_past_the_stored_prices_changes_nothing_and_says_what_to_do(run_cli):
+    assert run_cli("hedge", "open", LINEAR, "--paper", "--execute", "--yes").code == 0
+    before = json.loads(run_cli("paper", "show", "--json").out)
+    r = run_cli("paper", "advance", "--hours", "100000")
+    assert r.code == 2
+    assert "nothing changed: run perphedge data sync, or perphedge paper reset --at" in r.err
+    assert r.err.count("\n") == 1
+    after = json.loads(run_cli("paper", "show", "--json").out)
+    assert after == before
+    assert run_cli("paper", "advance", "--hours", "8").code == 0  # still usable
