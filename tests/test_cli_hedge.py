@@ -172,7 +172,13 @@ def test_monitor_snapshot_numbers(run_cli, portfolio):
     # next funding of a 0.5 BTC short = 0.5 * mark * rate (positive rate: the short earns)
     assert btc["next_funding_usd"] == pytest.approx(0.5 * btc["mark"] * btc["rate_per_interval"])
     assert btc["liquidation_price"] > btc["mark"] and 0 < btc["distance_to_liquidation"] < 1
-    assert 0 < snap["margin_ratio"] < 0.05 and snap["alerts"] == []
+    assert 0 < snap["margin_ratio"] < 0.05
+    # isolated at 5x as the plan: each leg is liquidated about 19.5 % above its entry, closer
+    # than monitor's 30 % limit, as plan warns
+    assert [(a["code"], a["subject"]) for a in snap["alerts"]] == [
+        ("liquidation", "BTC/USDT:USDT"),
+        ("liquidation", "ETH/USDT:USDT"),
+    ]
     assert [h["asset"] for h in snap["holdings"]] == ["BTC", "ETH"]
 
 

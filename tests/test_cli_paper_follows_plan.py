@@ -56,3 +56,21 @@ def test_advance_past_the_stored_prices_changes_nothing_and_says_what_to_do(run_
     after = json.loads(run_cli("paper", "show", "--json").out)
     assert after == before
     assert run_cli("paper", "advance", "--hours", "8").code == 0  # still usable
+
+
+def test_paper_legs_have_the_plan_s_margin_mode_and_distance_to_liquidation(run_cli):
+    # plan: 5x isolated; paper cross from a 20,000 USDT wallet showed another distance
+    assert run_cli("hedge", "open", LINEAR, "--paper", "--execute", "--yes").code == 0
+    paper = {
+        p["symbol"]: p for p in json.loads(run_cli("paper", "show", "--json").out)["positions"]
+    }
+    plan = {leg["symbol"]: leg for leg in json.loads(run_cli("plan", LINEAR, "--json").out)["legs"]}
+    assert set(paper) == set(plan)
+    for symbol, leg in plan.items():
+        held = paper[symbol]
+        assert (held["margin_mode"], float(held["leverage"])) == ("isolated", 5.0)
+        assert -float(held["contracts"]) == leg["qty"]
+        entry = float(held["entry_price"])
+        distance = float(held["liquidation_price"]) / entry - 1
+        # the same tiered formula at the same leverage: the same distance from the entry
+        assert distance == pytest.approx(leg["liquidation_distance"], rel=1e-6)

@@ -5,10 +5,12 @@ offline with `--paper`. State lives in one JSON file in the data directory
 (PERPHEDGE_HOME/paper/<exchange>.json), replaced atomically (write, fsync, rename) under an
 exclusive file lock, so separate commands see the same account and a kill never leaves half a file.
 
-Model (cross margin per wallet, one-way positions): one wallet per settle currency. USDT for
-USDT-margined (linear) contracts; the coin itself for coin-margined (inverse) ones, where sizes
-are contracts of `contract_size` USD and fees, PnL, funding and margin are in coin (the core's
-inverse formulas). Each wallet margins the positions that settle in it (cross within it).
+Model (one-way positions): one wallet per settle currency. USDT for USDT-margined (linear)
+contracts; the coin itself for coin-margined (inverse) ones, where sizes are contracts of
+`contract_size` USD and fees, PnL, funding and margin are in coin (the core's inverse formulas).
+A USDT-margined position set to isolated margin (`set_margin_mode`, as a hedge run does with the
+plan's mode) is margined by its initial margin at entry alone (notional at entry / leverage),
+like the plan's isolated leg; the rest of a wallet margins its other positions (cross within it).
 * Prices come from a `MarketData` port (live or replayed marks) and time from a `Clock` port.
 * Market orders fill at mark * (1 +/- slippage) as taker. A limit order that crosses the mark
   fills at once as taker at that price capped by its limit; otherwise it rests and fills at its
@@ -24,10 +26,11 @@ inverse formulas). Each wallet margins the positions that settle in it (cross wi
 * Funding settles at the real settlement times (multiples of the interval from 00:00 UTC, or the
   times of a replayed funding history): cash = `perphedge.funding.funding_payment` of the position
   held at that time (positive rate: the short receives), in the settle currency.
-* Liquidation: when a wallet's Binance margin ratio (maintenance margin / (wallet + unrealised
-  PnL), tiered, cross within the wallet) reaches 1 at the mark, its positions are closed at the
-  mark and the clearance fee charged; a loss beyond the wallet is the insurance fund's (the
-  wallet stops at zero). A 1x coin-margined short backed by its coins is never liquidated.
+* Liquidation: an isolated position when its margin + unrealised PnL falls to its maintenance
+  margin (it loses at most its margin); the cross positions of a wallet when its Binance margin
+  ratio (maintenance margin / (wallet less isolated margins + unrealised PnL), tiered) reaches 1.
+  Positions are closed at the mark and the clearance fee charged; a loss beyond the margin is
+  the insurance fund's (the wallet stops at zero). A 1x coin-margined short backed by its coins is never liquidated.
 Client order ids are unique: placing a known id returns that order and changes nothing.
 """
 
@@ -277,11 +280,34 @@ class PaperExchange:
     def _risk_parts(self, symbol: str) -> tuple[Position, float, Perpetual]:
         return self._position(symbol), float(self._mark(symbol)), self._instrument(symbol)
 
+    def _isolated(self, symbol: str) -> bool:
+        """An isolated USDT-margined position: margined by its own initial margin alone."""
+        mode = self._state.get("margin_mode", {}).get(symbol, MarginMode.CROSS.value)
+        return mode == MarginMode.ISOLATED.value and not self._instrument(symbol).is_inverse
+
+    def _isolated_margin(self, symbol: str) -> Decimal:
+        """Initial margin at entry: |notional at the entry price| / leverage (as a venue puts
+        aside when an isolated position opens; the plan's wallet of an isolated leg)."""
+        raw = self._state["positions"][symbol]
+        value = settle_value(
+            self._instrument(symbol), Decimal(raw["contracts"]), Decimal(raw["entry_price"])
+        )
+        return value / self._leverage(symbol)
+
+    def _cross_wallet(self, settle: str) -> Decimal:
+        """The wallet less what isolated positions settling in it hold aside."""
+        aside = sum(
+            (self._isolated_margin(s) for s in self._state["positions"] if self._isolated(s)
+             and self._settle(s) == settle),
+            Decimal(0),
+        )  # fmt: skip
+        return self._wallet(settle) - aside
+
     def _upnl_and_mm(self, settle: str, exclude: str | None = None) -> tuple[float, float]:
-        """Unrealised PnL and maintenance margin of the positions settling in `settle`."""
+        """Unrealised PnL and maintenance margin of the cross positions settling in `settle`."""
         upnl = mm = 0.0
         for symbol in self._state["positions"]:
-            if symbol == exclude or self._settle(symbol) != settle:
+            if symbol == exclude or self._settle(symbol) != settle or self._isolated(symbol):
                 continue
             pos, mark, inst = self._risk_parts(symbol)
             upnl += unrealized_pnl(pos, mark)
@@ -306,15 +332,27 @@ class PaperExchange:
         return int(self._state["leverage"].get(symbol, DEFAULT_LEVERAGE))
 
     def _equity(self, settle: str) -> Decimal:
-        upnl, _ = self._upnl_and_mm(settle)
+        upnl = sum(
+            unrealized_pnl(self._position(s), float(self._mark(s)))
+            for s in self._state["positions"]
+            if self._settle(s) == settle
+        )
         return self._wallet(settle) + to_decimal(round(upnl, 8))
 
     def _check_liquidation(self, now_ms: int) -> None:
+        for symbol in sorted(s for s in self._state["positions"] if self._isolated(s)):
+            pos, mark, inst = self._risk_parts(symbol)
+            margin = self._isolated_margin(symbol)
+            if float(margin) + unrealized_pnl(pos, mark) <= maintenance_margin(
+                pos, mark, inst.tiers
+            ):
+                self._liquidate(symbol, now_ms, loss_cap=margin)
         for settle in sorted({self._settle(s) for s in self._state["positions"]}):
+            cross = [s for s in self._state["positions"] if not self._isolated(s)]
             upnl, mm = self._upnl_and_mm(settle)
-            if float(self._wallet(settle)) + upnl > mm:
+            if not cross or float(self._cross_wallet(settle)) + upnl > mm:
                 continue
-            for symbol in sorted(self._state["positions"]):
+            for symbol in sorted(cross):
                 if self._settle(symbol) == settle:
                     self._liquidate(symbol, now_ms)
             if self._wallet(settle) < 0:  # the loss beyond the margin: insurance fund
@@ -325,14 +363,18 @@ class PaperExchange:
                         status=OrderStatus.CANCELED.value, reason="liquidation", updated_ms=now_ms
                     )
 
-    def _liquidate(self, symbol: str, now_ms: int) -> None:
-        """Close `symbol` at the mark and charge the clearance fee."""
+    def _liquidate(self, symbol: str, now_ms: int, loss_cap: Decimal | None = None) -> None:
+        """Close `symbol` at the mark and charge the clearance fee; an isolated position loses
+        at most its margin (`loss_cap`), the rest is the insurance fund's."""
         inst = self._instrument(symbol)
         closing = Decimal(self._state["positions"][symbol]["contracts"])
         price = self._mark(symbol)
         realized = apply_to_position(self._state["positions"], symbol, -closing, price, inst)
         fee = settle_value(inst, closing, price) * to_decimal(inst.liquidation_fee)
-        self._credit(inst.settle, realized - fee.quantize(Decimal("1e-8")))
+        change = realized - fee.quantize(Decimal("1e-8"))
+        if loss_cap is not None:
+            change = max(change, -loss_cap.quantize(Decimal("1e-8")))
+        self._credit(inst.settle, change)
         self._state["liquidations"].append(
             {"symbol": symbol, "ts_ms": now_ms, "contracts": str(closing), "price": str(price)}
         )
@@ -404,8 +446,8 @@ class PaperExchange:
             state["leverage"][symbol] = int(leverage)
 
     def set_margin_mode(self, symbol: str, mode: str) -> None:
-        """Recorded like a venue would (refused while a position is open and the mode differs);
-        the paper account itself margins every position from one cross wallet."""
+        """Recorded like a venue would (refused while a position is open and the mode differs).
+        An isolated USDT-margined position is margined by its initial margin at entry alone."""
         with self._session([symbol]) as state:
             modes = state.setdefault("margin_mode", {})
             if modes.get(symbol, "cross") == mode:
@@ -434,15 +476,19 @@ class PaperExchange:
 
     def _position_state(self, symbol: str) -> PositionState:
         pos, mark, inst = self._risk_parts(symbol)
-        other_upnl, other_mm = self._upnl_and_mm(inst.settle, exclude=symbol)
-        liq = liquidation(
-            pos,
-            float(self._wallet(inst.settle)),
-            inst.tiers,
-            mode=MarginMode.CROSS,
-            other_mm=other_mm,
-            other_upnl=other_upnl,
-        )
+        mode = MarginMode.ISOLATED if self._isolated(symbol) else MarginMode.CROSS
+        if mode is MarginMode.ISOLATED:
+            liq = liquidation(pos, float(self._isolated_margin(symbol)), inst.tiers, mode=mode)
+        else:
+            other_upnl, other_mm = self._upnl_and_mm(inst.settle, exclude=symbol)
+            liq = liquidation(
+                pos,
+                float(self._cross_wallet(inst.settle)),
+                inst.tiers,
+                mode=mode,
+                other_mm=other_mm,
+                other_upnl=other_upnl,
+            )
         raw = self._state["positions"][symbol]
         leverage = self._leverage(symbol)
         return PositionState(
@@ -451,7 +497,7 @@ class PaperExchange:
             entry_price=Decimal(raw["entry_price"]),
             mark_price=self._mark(symbol),
             liquidation_price=None if liq.price is None else to_decimal(round(liq.price, 8)),
-            margin_mode=MarginMode.CROSS.value,
+            margin_mode=mode.value,
             leverage=Decimal(leverage),
             unrealized_pnl=to_decimal(round(unrealized_pnl(pos, mark), 8)),
             margin=(
