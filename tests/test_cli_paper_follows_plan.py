@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import portfolio_file
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "perphedge" / "data" / "examples"
 LINEAR = str(EXAMPLES / "portfolio.toml")
 
@@ -37,8 +39,7 @@ def test_reset_funds_the_account_as_asked_and_says_where_the_reserve_comes_from(
 
 def test_show_lists_every_position_and_flags_those_the_file_does_not_plan(run_cli, tmp_path):
     assert run_cli("hedge", "open", LINEAR, "--paper", "--execute", "--yes").code == 0
-    only_btc = tmp_path / "btc.toml"
-    only_btc.write_text('[[holdings]]\nasset = "BTC"\nquantity = 0.5\n', encoding="utf-8")
+    only_btc = portfolio_file(tmp_path, [{"asset": "BTC", "quantity": 0.5}])
     data = json.loads(run_cli("paper", "show", str(only_btc), "--json").out)
     flags = {p["symbol"]: p["in_file"] for p in data["positions"]}
     assert flags == {"BTC/USDT:USDT": True, "ETH/USDT:USDT": False}

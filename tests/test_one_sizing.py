@@ -21,6 +21,7 @@ from perphedge.instruments import ContractKind
 from perphedge.services.plan import PlanRequest, plan_portfolio
 from perphedge.services.targets import hedge_targets
 from perphedge.venues import contract_specs
+from tests.factories import portfolio_text
 from tests.fakes.ports import FakeHistory, FakeMarket
 
 PRICES = {"BTC": 61_234.5, "ETH": 3_012.25, "SOL": 151.37, "PEPE": 0.1834}
@@ -36,17 +37,16 @@ holding = st.fixed_dictionaries(
 )
 
 
-def portfolio_text(holdings, ratio, leverage, mode):
-    lines = []
-    for h in holdings:
-        lines += ["[[holdings]]", f'asset = "{h["asset"]}"', f"quantity = {h['quantity']}"]
-        lines.append(f"price = {PRICES[h['asset']]}")
+def holdings_of(drawn):
+    out = []
+    for h in drawn:
+        holding = {"asset": h["asset"], "quantity": h["quantity"], "price": PRICES[h["asset"]]}
         if h["ratio"] is not None:
-            lines.append(f"ratio = {h['ratio']}")
+            holding["ratio"] = h["ratio"]
         if h["asset"] == "PEPE":  # no bundled perpetual: hedged through BTC at a beta
-            lines += ['proxy = "BTC"', f"beta = {h['beta']}"]
-    lines += ["[hedge]", f"ratio = {ratio}", f"leverage = {leverage}", f'margin_mode = "{mode}"']
-    return "\n".join(lines) + "\n"
+            holding |= {"proxy": "BTC", "beta": h["beta"]}
+        out.append(holding)
+    return out
 
 
 def risk(leg):
@@ -61,7 +61,8 @@ def risk(leg):
     mode=st.sampled_from(["isolated", "cross"]),
 )
 def test_plan_live_targets_and_backtest_agree(holdings, ratio, leverage, mode):
-    cfg = parse_portfolio(portfolio_text(holdings, ratio, leverage, mode))
+    text = portfolio_text(holdings_of(holdings), ratio=ratio, leverage=leverage, margin_mode=mode)
+    cfg = parse_portfolio(text)
     history = FakeHistory(closes={(f"{a}/USDT", "spot"): (0, PRICES[a]) for a in PERP})
     plan = plan_portfolio(cfg, PlanRequest(), history, ManualClock(0)).plan
     market = FakeMarket({PERP[a]: p for a, p in PRICES.items() if a in PERP})

@@ -10,10 +10,11 @@ from perphedge.errors import DataError, InputError
 from perphedge.hedge.stress import StressSpec
 from perphedge.services.inputs import BASELINE_RATE_PER_8H
 from perphedge.services.plan import PlanRequest, plan_portfolio, stress_portfolio
+from tests.factories import portfolio_text
 from tests.fakes.ports import DAY_MS, FakeHistory, FakeMarket
 
 T0 = 1_780_000_000_000  # 2026-05-28 UTC
-BTC_ETH = '[[holdings]]\nasset = "BTC"\nquantity = 0.5\n[[holdings]]\nasset = "ETH"\nquantity = 8\n'
+BTC_ETH = portfolio_text([{"asset": "BTC", "quantity": 0.5}, {"asset": "ETH", "quantity": 8}])
 
 
 def history() -> FakeHistory:
@@ -50,7 +51,7 @@ def test_data_older_than_the_limit_is_warned_about_with_its_date():
 
 
 def test_prices_in_the_file_are_not_dated_and_never_stale():
-    cfg = parse_portfolio('[[holdings]]\nasset = "BTC"\nquantity = 1\nprice = 50000\n')
+    cfg = parse_portfolio(portfolio_text([{"asset": "BTC", "quantity": 1, "price": 50_000}]))
     result = plan_portfolio(cfg, PlanRequest(), FakeHistory(), ManualClock(T0 + 400 * DAY_MS))
     assert result.stale == ()
     assert result.plan.legs[0].mark == 50_000.0
@@ -73,7 +74,7 @@ def test_live_port_supplies_marks_contracts_and_funding():
 
 
 def test_a_missing_offline_spec_is_not_called_a_missing_perpetual():
-    cfg = parse_portfolio('[[holdings]]\nasset = "PEPE"\nquantity = 1000\nprice = 0.00001\n')
+    cfg = parse_portfolio(portfolio_text([{"asset": "PEPE", "quantity": 1000, "price": 1e-5}]))
     result = plan_portfolio(cfg, PlanRequest(), FakeHistory(), ManualClock(T0))
     (warning,) = result.plan.warnings
     assert warning.code == "no_offline_spec" and "plan --live" in warning.message
@@ -84,7 +85,7 @@ def test_live_port_without_the_contract_says_the_venue_has_none():
         def instrument(self, symbol):
             raise InputError("symbol", symbol, "no such market")
 
-    cfg = parse_portfolio('[[holdings]]\nasset = "PEPE"\nquantity = 1000\nprice = 0.00001\n')
+    cfg = parse_portfolio(portfolio_text([{"asset": "PEPE", "quantity": 1000, "price": 1e-5}]))
     market = NoPepe({})
     result = plan_portfolio(cfg, PlanRequest(), FakeHistory(), ManualClock(T0), lambda e, k: market)
     (warning,) = result.plan.warnings
@@ -92,7 +93,7 @@ def test_live_port_without_the_contract_says_the_venue_has_none():
 
 
 def test_no_price_anywhere_is_a_data_error_naming_the_fix():
-    cfg = parse_portfolio('[[holdings]]\nasset = "ETH"\nquantity = 8\n')
+    cfg = parse_portfolio(portfolio_text([{"asset": "ETH", "quantity": 8}]))
     with pytest.raises(
         DataError, match=r"add price = \.\.\. to the holding or run perphedge data sync"
     ):

@@ -20,7 +20,7 @@ from perphedge.carry import (
 )
 from perphedge.funding import SIGN_RULE, describe_for_short
 from perphedge.report.explain import EXPLAIN
-from perphedge.report.render import fmt_pct, jsonable, table
+from perphedge.report.render import fmt_pct, fmt_rate, jsonable, table
 from perphedge.services.funding import FundingReport, SymbolCarry
 
 
@@ -120,7 +120,7 @@ def _worst(window: Window | None) -> str:
 def _stats_cells(stats: CarryStats) -> list[str]:
     return [
         f"{stats.n_intervals} × {stats.interval_hours:g}h",
-        fmt_pct(stats.mean_rate, 4),
+        fmt_rate(stats.mean_rate, stats.interval_hours),
         fmt_pct(stats.apr),
         fmt_pct(stats.negative_share, 1),
         _worst(stats.worst_1d),
