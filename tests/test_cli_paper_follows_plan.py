@@ -18,16 +18,19 @@ def test_a_new_paper_account_holds_the_plan_s_margin_and_reserve(run_cli):
     assert run_cli("hedge", "open", LINEAR, "--paper").code == 0  # creates the account
     shown = json.loads(run_cli("paper", "show", "--json").out)
     (usdt,) = shown["balances"]
-    # initial margin 10,800 (54,000 / 5x) plus a reserve of the same size
+    # initial margin 10,800 (54,000 / 5x) plus the keeper's reserve the plan sizes
     assert plan["initial_margin"] == pytest.approx(10_800.0)
-    assert float(usdt["total"]) == pytest.approx(2 * plan["initial_margin"])
+    expected = plan["initial_margin"] + plan["reserve_usd"]
+    assert float(usdt["total"]) == pytest.approx(expected, abs=0.01)
 
 
 def test_reset_funds_the_account_as_asked_and_says_where_the_reserve_comes_from(run_cli):
+    plan = json.loads(run_cli("plan", LINEAR, "--json").out)
     r = run_cli("paper", "reset", LINEAR, "--yes")
     assert r.code == 0, r.err
-    assert "new paper account: 21,600.00 USDT" in r.out
-    assert "reserve = the initial margin" in " ".join(r.out.split())
+    expected = round(plan["initial_margin"] + plan["reserve_usd"], 2)
+    assert f"new paper account: {expected:,.2f} USDT" in r.out
+    assert "reserve = the keeper's, sized on the worst 30-day windows" in " ".join(r.out.split())
     r = run_cli("paper", "reset", "--deposit", "5000", "--at", "2026-06-01", "--yes")
     assert r.code == 0, r.err
     assert "new paper account: 5,000.00 USDT; simulated now 2026-06-01 00:00 UTC" in r.out

@@ -127,3 +127,15 @@ def test_stress_runs_on_the_same_plan():
     again = plan_portfolio(cfg, PlanRequest(), history(), ManualClock(T0))
     assert outcome.planned.plan == again.plan
     assert outcome.stress.price_shocks
+
+
+def test_paper_deposit_is_margin_plus_the_keeper_reserve_or_the_margin_again():
+    from perphedge.services.paper import NO_RESERVE_NOTE, paper_deposit
+
+    cfg = parse_portfolio(BTC_ETH + "[hedge]\nleverage = 5\n")
+    result = plan_portfolio(cfg, PlanRequest(), history(), ManualClock(T0))
+    assert result.reserve is None  # the fake history holds no daily marks
+    deposit = paper_deposit(result.plan, result.reserve)
+    # 0.5 x 60,000 + 8 x 3,000 = 54,000 at 5x: 10,800 margin, and as much again in reserve
+    assert (deposit.initial_margin_usd, deposit.reserve_usd) == pytest.approx((10_800, 10_800))
+    assert deposit.usdt == 21_600 and deposit.note == NO_RESERVE_NOTE

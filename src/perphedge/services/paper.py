@@ -1,8 +1,8 @@
 """Paper account services: fund it from the plan, show every position, advance time atomically.
 
-A new USDT-margined paper account is funded with the plan's initial margin plus a reserve of the
-same size (a reserve sized by the keeper is not available yet: the note says so), unless a
-deposit is given. `paper_view` lists every position the account holds, its funding and whether
+A new USDT-margined paper account is funded with the plan's initial margin plus the keeper's
+reserve for it (without stored history to size it on: a reserve equal to the initial margin, and
+the note says so), unless a deposit is given. `paper_view` lists every position the account holds, its funding and whether
 the portfolio file plans it. `advance_paper` moves simulated time and brings the account up to
 it, or, when the replayed data ends before then, changes nothing and says what to do.
 """
@@ -18,13 +18,14 @@ from perphedge.errors import DataError, InputError, PerphedgeError
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.replay import ReplayClock, StoreMarketData
 from perphedge.hedge.model import HedgePlan
+from perphedge.hedge.reserve import ReservePlan
 from perphedge.live.session import Ports
 from perphedge.ports import Balance, Clock, FundingPayment, History, OrderState, PositionState
 from perphedge.services.plan import PlanRequest, plan_portfolio
 from perphedge.units import to_decimal
 
-RESERVE_NOTE = (
-    "reserve = the initial margin (no keeper reserve figure yet); "
+NO_RESERVE_NOTE = (
+    "reserve = the initial margin (no stored history to size the keeper's reserve on); "
     "paper reset --deposit USD funds it otherwise"
 )
 
@@ -39,11 +40,18 @@ class PaperDeposit:
     note: str
 
 
-def paper_deposit(plan: HedgePlan) -> PaperDeposit:
-    """The plan's initial margin (linear legs) plus a reserve of the same size, to the cent."""
+def paper_deposit(plan: HedgePlan, reserve: ReservePlan | None = None) -> PaperDeposit:
+    """The plan's initial margin (linear legs) plus the keeper's reserve for it (the worst case
+    of stored history), or, without one, a reserve equal to the initial margin (noted)."""
     margin = sum(leg.initial_margin_usd for leg in plan.legs if not leg.instrument.is_inverse)
-    usdt = to_decimal(round(2 * margin, 2))
-    return PaperDeposit(usdt, margin, margin, RESERVE_NOTE)
+    if reserve is None:
+        extra, note = margin, NO_RESERVE_NOTE
+    else:
+        extra = reserve.reserve_usd
+        note = (
+            f"reserve = the keeper's, sized on the worst {reserve.window_days:g}-day windows stored"
+        )
+    return PaperDeposit(to_decimal(round(margin + extra, 2)), margin, extra, note)
 
 
 @dataclass(frozen=True)
@@ -130,4 +138,5 @@ def given_deposit(deposit_usd: float) -> PaperDeposit:
 
 def planned_deposit(config: PortfolioConfig, history: History, clock: Clock) -> PaperDeposit:
     """The offline plan's initial margin plus its reserve (see `paper_deposit`)."""
-    return paper_deposit(plan_portfolio(config, PlanRequest(), history, clock).plan)
+    planned = plan_portfolio(config, PlanRequest(), history, clock)
+    return paper_deposit(planned.plan, planned.reserve)
