@@ -45,6 +45,7 @@ from perphedge.live.session import (
     paper_ports,
 )
 from perphedge.report.render import console, err_console, fmt_num, print_json, table
+from perphedge.services.hedge_run import journal_key
 from perphedge.services.paper import planned_deposit
 from perphedge.services.targets import coin_deposits, run_targets
 from perphedge.store.journal import Journal
@@ -118,11 +119,6 @@ def _new_paper_deposit(config: PortfolioConfig, name: str, inverse: bool) -> Dec
         return None
     adapters = wiring.current()
     return planned_deposit(config, adapters.history(), adapters.clock).usdt
-
-
-def journal_key(ports: Ports) -> str:
-    """Journal rows of paper and real accounts never mix: "paper:binance" vs "binance"."""
-    return f"paper:{ports.exchange}" if ports.paper else ports.exchange
 
 
 def _targets(

@@ -19,7 +19,6 @@ from perphedge.cli.hedge import (
     JSON,
     LIVE_PRICES,
     PORTFOLIO,
-    journal_key,
     open_ports,
 )
 from perphedge.config import PortfolioConfig, load_portfolio
@@ -38,6 +37,7 @@ from perphedge.report.render import (
     err_console,
     print_json,
 )
+from perphedge.services.hedge_run import journal_key
 from perphedge.services.monitor import monitor_snapshot
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir

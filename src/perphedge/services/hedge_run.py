@@ -13,7 +13,7 @@ portfolio; `advance_paper` lets simulated time pass (funding settles at its real
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,9 +34,11 @@ from perphedge.live.execute import (
     propose,
     resume_open_intents,
 )
-from perphedge.live.monitor import Snapshot, Thresholds, alerts_for, snapshot
+from perphedge.live.monitor import Snapshot, Thresholds
 from perphedge.live.session import Ports, paper_ports
-from perphedge.services.targets import coin_deposits, hedge_targets, run_targets
+from perphedge.services import paper as paper_service
+from perphedge.services.monitor import monitor_snapshot
+from perphedge.services.targets import coin_deposits, run_targets
 from perphedge.symbols import perp_symbol
 from perphedge.venues.registry import venue
 
@@ -91,12 +93,11 @@ def open_paper(config: PortfolioConfig, home: Path) -> Ports:
 
 
 def advance_paper(ports: Ports, hours: float) -> None:
-    """Move the paper account's simulated clock `hours` ahead and settle what fell due."""
-    clock = ports.clock
-    if not ports.paper or not hasattr(clock, "advance"):
+    """Move the paper account's simulated clock `hours` ahead and settle what fell due; past
+    the stored prices nothing changes (perphedge.services.paper.advance_paper)."""
+    if not ports.paper or not hasattr(ports.clock, "advance"):
         raise SafetyError("only the paper account's clock can be moved; nothing changed")
-    clock.advance(hours)
-    ports.account.balances()  # brings the account up to the new time (funding, fills)
+    paper_service.advance_paper(*paper_service.paper_parts(ports), hours)
 
 
 def preview_run(
@@ -140,9 +141,8 @@ def account_status(
     config: PortfolioConfig, session: LiveSession, limits: Thresholds | None = None
 ) -> Snapshot:
     """The account against `config`'s targets now: positions, margin, funding and alerts."""
-    targets = hedge_targets(config, session.market).targets
-    snap = snapshot(
-        config, session.exchange, targets, session.account, session.market, session.journal,
-        session.clock.now_ms(),
-    )  # fmt: skip
-    return replace(snap, alerts=alerts_for(snap, limits or Thresholds()))
+    ports = (session.market, session.account, session.clock)
+    view = monitor_snapshot(
+        config, session.exchange, ports, session.journal, limits or Thresholds()
+    )
+    return view.snapshot
