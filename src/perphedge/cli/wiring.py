@@ -19,10 +19,12 @@ from perphedge.ports import Clock, History, MarketData
 
 
 def open_store() -> History:
-    """The local market store (reads the bundled real sample until data is synced)."""
+    """The local market store (reads the bundled real sample until data is synced), each
+    series read once per command."""
     from perphedge.store.market import MarketStore
+    from perphedge.store.memo import MemoHistory
 
-    return MarketStore()
+    return MemoHistory(MarketStore())
 
 
 def open_live(exchange: str, kind: ContractKind) -> MarketData:
