@@ -188,6 +188,7 @@ def test_moving_the_stress_slider_changes_the_table(browser: Browser, server: Se
     chosen = page.locator("tr.chosen").inner_text()
     assert "LIQUIDATED" in chosen and "LOSS" in chosen  # +60 % at 5x: the short is lost
     assert "LOSS" in page.locator("#stress-words").inner_text()
+    assert "prevented by a top-up of" in page.locator("#stress-prevention").inner_text()
     page.locator("#shock").fill("-30")
     page.locator("tr.chosen[data-shock='-0.3']").wait_for()
     assert "LOSS" not in page.locator("#stress-words").inner_text()

@@ -315,23 +315,25 @@ def _liq(o: Outcome) -> str:
     return "LIQ" if o.drain_day is None else f"LIQ d{o.drain_day:.0f}"
 
 
+def prevention_line(o: Outcome) -> str | None:
+    """A liquidated scenario in plain words: when, and what would have prevented it."""
+    if not o.liquidated:
+        return None
+    how = (
+        f"funding drains the margin of {', '.join(o.drained_symbols)} on day {o.drain_day:.1f}"
+        if o.drain_day is not None
+        else f"{', '.join(o.liquidated_symbols)} liquidated"
+    )
+    return (
+        f"{o.label}: {how}; prevented by a top-up of {fmt_num(o.top_up, 0)} USD, a lower "
+        "leverage, or the keeper with at least that reserve"
+    )
+
+
 def prevention_lines(result: StressResult) -> list[str]:
     """Plain words for every liquidated scenario: when, and what would have prevented it."""
     outcomes = (*result.price_shocks, *result.funding, *result.basis, *result.squeezes)
-    lines = []
-    for o in outcomes:
-        if not o.liquidated:
-            continue
-        how = (
-            f"funding drains the margin of {', '.join(o.drained_symbols)} on day {o.drain_day:.1f}"
-            if o.drain_day is not None
-            else f"{', '.join(o.liquidated_symbols)} liquidated"
-        )
-        lines.append(
-            f"{o.label}: {how}; prevented by a top-up of {fmt_num(o.top_up, 0)} USD, a lower "
-            "leverage, or the keeper with at least that reserve"
-        )
-    return lines
+    return [line for o in outcomes if (line := prevention_line(o)) is not None]
 
 
 _STRESS_HEADERS = [

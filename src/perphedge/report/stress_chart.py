@@ -14,6 +14,7 @@ from perphedge.hedge.model import HedgePlan
 from perphedge.hedge.stress import Outcome, StressResult
 from perphedge.report.explain import EXPLAIN, nearest_liquidation, outcome_words, signed_usd
 from perphedge.report.page import ReportPage, render_page, table_html, write_page
+from perphedge.report.plan_view import prevention_lines
 from perphedge.report.render import fmt_num, fmt_pct
 
 
@@ -115,5 +116,5 @@ def write_stress_report(path: Path, title: str, plan: HedgePlan, result: StressR
     )
     explanations = tuple((key.replace("_", " "), EXPLAIN[key]) for key in COLUMN_KEYS)
     figure = stress_figure(result, title, threshold)
-    page = ReportPage(title, inputs, (figure,), tables, explanations)
+    page = ReportPage(title, inputs, (figure,), tables, explanations, prevention_lines(result))
     return write_page(path, render_page(page), "--plot")

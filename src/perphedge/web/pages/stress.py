@@ -14,6 +14,7 @@ from starlette.routing import Route
 from perphedge.errors import InputError
 from perphedge.hedge.stress import DEFAULT_SHOCKS, StressSpec
 from perphedge.report.explain import nearest_liquidation, outcome_words
+from perphedge.report.plan_view import prevention_line
 from perphedge.report.stress_chart import STRESS_HEADERS, outcome_row, stress_figure
 from perphedge.services.plan import PlanRequest, stress_portfolio
 from perphedge.web.views import adapters_of, render, workspace_of
@@ -78,6 +79,7 @@ def stress_view(request: Request) -> Response:
         rows=[(o, outcome_row(o)) for o in rows],
         chosen=chosen,
         chosen_words=outcome_words(chosen.net, chosen.hedge_pnl, chosen.liquidated),
+        prevention=prevention_line(chosen),
         threshold=threshold,
         figure_json=figure.to_json(),
     )
