@@ -22,7 +22,6 @@ from perphedge.cli import wiring
 from perphedge.config import PortfolioConfig, load_portfolio
 from perphedge.errors import CapabilityError, InputError, PermanentExchangeError
 from perphedge.exchanges.capabilities import require_for, unverified_notes
-from perphedge.exchanges.paper_state import paper_path
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.instruments import ContractKind
 from perphedge.live.execute import (
@@ -40,13 +39,11 @@ from perphedge.live.execute import (
 from perphedge.live.session import (
     Ports,
     live_ports,
-    paper_account,
     paper_live_ports,
     paper_ports,
 )
 from perphedge.report.render import console, err_console, fmt_num, print_json, table
-from perphedge.services.hedge_run import journal_key
-from perphedge.services.paper import planned_deposit
+from perphedge.services.hedge_run import journal_key, new_paper_deposit
 from perphedge.services.targets import coin_deposits, run_targets
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
@@ -115,10 +112,8 @@ def open_ports(
 def _new_paper_deposit(config: PortfolioConfig, name: str, inverse: bool) -> Decimal | None:
     """A new USDT paper account holds the plan's initial margin plus its reserve (paper show
     prints the wallet; paper reset PORTFOLIO --deposit USD funds it otherwise)."""
-    if inverse or paper_path(home_dir(), paper_account(name, False)).exists():
-        return None
     adapters = wiring.current()
-    return planned_deposit(config, adapters.history(), adapters.clock).usdt
+    return new_paper_deposit(config, name, home_dir(), adapters.history(), adapters.clock)
 
 
 def _targets(

@@ -20,6 +20,7 @@ from pathlib import Path
 from perphedge.config import PortfolioConfig
 from perphedge.errors import SafetyError
 from perphedge.exchanges.capabilities import require_for
+from perphedge.exchanges.paper_state import paper_path
 from perphedge.hedge.model import PlanWarning
 from perphedge.hedge.orders import ExecutionLimits
 from perphedge.instruments import ContractKind
@@ -35,7 +36,8 @@ from perphedge.live.execute import (
     resume_open_intents,
 )
 from perphedge.live.monitor import Snapshot, Thresholds
-from perphedge.live.session import Ports, paper_ports
+from perphedge.live.session import Ports, paper_account, paper_ports
+from perphedge.ports import Clock, History
 from perphedge.services import paper as paper_service
 from perphedge.services.monitor import monitor_snapshot
 from perphedge.services.targets import coin_deposits, run_targets
@@ -83,13 +85,29 @@ def journal_key(ports: Ports) -> str:
     return f"paper:{ports.exchange}" if ports.paper else ports.exchange
 
 
-def open_paper(config: PortfolioConfig, home: Path) -> Ports:
-    """The paper account for `config`'s venue and contract type (created on first use)."""
+def new_paper_deposit(
+    config: PortfolioConfig, exchange: str, home: Path, history: History, clock: Clock
+) -> Decimal | None:
+    """What a new USDT paper account starts with: the plan's initial margin plus its reserve
+    (None: the account exists, or it is coin-margined and holds the coins instead)."""
+    inverse = config.hedge.kind is ContractKind.INVERSE
+    if inverse or paper_path(home, paper_account(exchange, False)).exists():
+        return None
+    return paper_service.planned_deposit(config, history, clock).usdt
+
+
+def open_paper(config: PortfolioConfig, home: Path, history: History, clock: Clock) -> Ports:
+    """The paper account for `config`'s venue and contract type (created, funded from the plan,
+    on first use)."""
     name = venue(config.hedge.exchange).name
     inverse = config.hedge.kind is ContractKind.INVERSE
     require_for("hedge", name, coin_margined=inverse, live=False)
     symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
-    return paper_ports(name, home, list(dict.fromkeys(symbols)), inverse, coin_deposits(config))
+    deposit = new_paper_deposit(config, name, home, history, clock)
+    return paper_ports(
+        name, home, list(dict.fromkeys(symbols)), inverse, coin_deposits(config),
+        initial_usdt=deposit,
+    )  # fmt: skip
 
 
 def advance_paper(ports: Ports, hours: float) -> None:

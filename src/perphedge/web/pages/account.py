@@ -41,7 +41,8 @@ from perphedge.services.hedge_run import (
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
 from perphedge.venues.registry import venue
-from perphedge.web.views import launch_of, render, workspace_of
+from perphedge.web.state import Adapters
+from perphedge.web.views import adapters_of, launch_of, render, workspace_of
 
 LIMITS = ExecutionLimits(100_000.0, 10_000.0, 0.002, 120_000, 5.0, False)
 PAPER_OPTIONS = RunOptions(poll_interval_s=0.2, order_timeout_s=5.0)
@@ -71,8 +72,13 @@ def _live(config: PortfolioConfig) -> Ports:
 
 
 @contextmanager
-def _session(config: PortfolioConfig, paper: bool) -> Iterator[tuple[Ports, LiveSession]]:
-    ports = open_paper(config, home_dir()) if paper else _live(config)
+def _session(
+    config: PortfolioConfig, paper: bool, adapters: Adapters
+) -> Iterator[tuple[Ports, LiveSession]]:
+    if paper:
+        ports = open_paper(config, home_dir(), adapters.history(), adapters.clock)
+    else:
+        ports = _live(config)
     with Journal.in_home() as journal:
         yield ports, LiveSession(
             journal_key(ports), ports.account, ports.execution, ports.market, ports.clock,
@@ -110,21 +116,21 @@ def account_page(request: Request) -> Response:
 
 
 def _status(
-    config: PortfolioConfig, paper: bool
+    config: PortfolioConfig, paper: bool, adapters: Adapters
 ) -> tuple[Snapshot, list[Balance], tuple[str, ...]]:
-    with _session(config, paper) as (ports, session):
+    with _session(config, paper, adapters) as (ports, session):
         snap = account_status(config, session)
         return snap, list(ports.account.balances()), ports.notes
 
 
 def status_panel(request: Request) -> Response:
     """Time, equity, margin, positions and alerts (the panel polls this)."""
-    snap, balances, notes = _status(_config(request), _paper(request))
+    snap, balances, notes = _status(_config(request), _paper(request), adapters_of(request))
     return render(request, "account_status.html", snap=snap, balances=balances, notes=notes)
 
 
-def _preview(config: PortfolioConfig, paper: bool, kind: str) -> HedgePreview:
-    with _session(config, paper) as (_, session):
+def _preview(config: PortfolioConfig, paper: bool, kind: str, adapters: Adapters) -> HedgePreview:
+    with _session(config, paper, adapters) as (_, session):
         return preview_run(config, kind, session, LIMITS)
 
 
@@ -134,7 +140,7 @@ async def account_preview(request: Request) -> Response:
     kind = str((await request.form()).get("kind", ""))
     if kind not in KINDS:
         raise InputError("kind", kind, f"use one of {', '.join(KINDS)}")
-    preview = await run_in_threadpool(_preview, config, paper, kind)
+    preview = await run_in_threadpool(_preview, config, paper, kind, adapters_of(request))
     key = secrets.token_urlsafe(12)
     request.app.state.previews = {key: Shown(config, paper, preview)}  # the latest only
     where = "the paper account" if paper else f"{config.hedge.exchange} (REAL MONEY)"
@@ -143,8 +149,8 @@ async def account_preview(request: Request) -> Response:
                   paper=paper, base=base)  # fmt: skip
 
 
-def _send(shown: Shown) -> HedgeSent:
-    with _session(shown.config, shown.paper) as (_, session):
+def _send(shown: Shown, adapters: Adapters) -> HedgeSent:
+    with _session(shown.config, shown.paper, adapters) as (_, session):
         return send_run(shown.config, shown.preview, session, LIMITS, shown.config.name)
 
 
@@ -154,14 +160,14 @@ async def account_send(request: Request) -> Response:
     shown = getattr(request.app.state, "previews", {}).pop(key, None)
     if shown is None or shown.paper != _paper(request):
         raise InputError("preview", key or None, "show the orders again, then send them")
-    sent = await run_in_threadpool(_send, shown)
+    sent = await run_in_threadpool(_send, shown, adapters_of(request))
     response = render(request, "account_sent.html", sent=sent)
     response.headers["HX-Trigger"] = "account-changed"
     return response
 
 
-def _advance(config: PortfolioConfig, hours: float) -> None:
-    with _session(config, True) as (ports, _):
+def _advance(config: PortfolioConfig, hours: float, adapters: Adapters) -> None:
+    with _session(config, True, adapters) as (ports, _):
         advance_paper(ports, hours)
 
 
@@ -174,7 +180,7 @@ async def paper_advance(request: Request) -> Response:
         raise InputError("hours", text, "give a number of hours, e.g. 24") from None
     if not 0 < hours <= 720:
         raise InputError("hours", text, "give more than 0 and at most 720 hours")
-    await run_in_threadpool(_advance, config, hours)
+    await run_in_threadpool(_advance, config, hours, adapters_of(request))
     response = render(request, "_message.html", message=f"{hours:g} hours passed on paper.")
     response.headers["HX-Trigger"] = "account-changed"
     return response
