@@ -108,7 +108,10 @@ class Leg:
                 ):
                     if p == up and up != lo:  # margin and MM linear in p (1/p inverse): solve
                         if self.inverse:
-                            p = qc * (1.0 - tier.mmr) / (qc / a - wallet - tier.cum)
+                            # a zero denominator (margins underflowing) gives +inf, as in the
+                            # kernel's numpy error model: the touch is at the bracket's end
+                            den = qc / a - wallet - tier.cum
+                            p = qc * (1.0 - tier.mmr) / den if den != 0.0 else math.inf
                         else:
                             p = (wallet + self.pos * a + tier.cum) / (self.pos * (1 + tier.mmr))
                         p = min(max(p, lo), up)
