@@ -79,3 +79,16 @@ def test_keeper_alert_mode_lets_the_short_go_then_reopens() -> None:
     assert r.liquidations >= 1 and r.reopens >= 1
     assert r.leg_alert_bars[0] > 0
     assert r.margin_lost > 0
+
+
+def test_policy_keeper_runs_the_files_keeper_settings_with_params_on_top(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "btc.toml"
+    path.write_text(BTC_2X + "\n[keeper]\nmin_distance = 0.2\ntarget_distance = 0.6\n")
+    span = ["--from", "2024-01-01", "--to", "2024-02-01", "--json", "--policy", "keeper"]
+    runs = json.loads(run_cli("backtest", str(path), *span).out)["runs"]
+    assert (
+        runs[-1]["params"]["min_distance"] == 0.2 and runs[-1]["params"]["target_distance"] == 0.6
+    )
+    again = json.loads(run_cli("backtest", str(path), *span, "--param", "min_distance=0.25").out)
+    assert again["runs"][-1]["params"]["min_distance"] == 0.25
+    assert again["runs"][-1]["params"]["target_distance"] == 0.6

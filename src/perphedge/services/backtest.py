@@ -8,6 +8,7 @@ Starting cash, unless given: the hedge's initial margin on the first bar (backte
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -187,6 +188,16 @@ def policies_for(
     ]
 
 
+def with_file_keeper(
+    given: Keeper, config: PortfolioConfig, params: dict[str, str], bar_ms: int
+) -> Keeper:
+    """The portfolio's [keeper] settings as the backtest Keeper, with the parameters given on
+    the command line (already in `given`) taking precedence."""
+    base = keeper_for(config.keeper, given.ratio, bar_ms)
+    chosen = {k: getattr(given, k) for k in params if k in param_names(Keeper)}
+    return dataclasses.replace(base, **chosen)
+
+
 def settings_from(
     prep: Prepared, leverage: float | None, cash: float | None, top_up: bool, slippage_bp: float
 ) -> RunSettings:
@@ -319,7 +330,12 @@ def run_backtests(
     )
     names = [n.strip().lower() for n in request.policies]
     ratio = config.hedge.ratio
-    policies = policies_for(names, parse_params(list(request.params)), ratio, prep.bar_ms)
+    params = parse_params(list(request.params))
+    policies = policies_for(names, params, ratio, prep.bar_ms)
+    policies = [  # the keeper by name runs the file's [keeper] settings, --param on top
+        with_file_keeper(p, config, params, prep.bar_ms) if isinstance(p, Keeper) else p
+        for p in policies
+    ]
     if not names:  # the default: the keeper with the file's [keeper] settings
         names, policies = ["keeper"], [keeper_for(config.keeper, ratio, prep.bar_ms)]
     reserve, notes = 0.0, ()  # type: tuple[float, tuple[str, ...]]
