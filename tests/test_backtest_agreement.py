@@ -192,7 +192,7 @@ def test_engine_agrees_with_reference(sc: Scenario) -> None:
 @given(scenarios())
 def test_equity_gap_is_hedge_pnl_plus_funding_minus_costs(sc: Scenario) -> None:
     r = run_backtest(sc.spec, sc.data)
-    gap = r.equity_usd[-1] - r.equity_unhedged_usd[-1]
+    gap = r.equity_usd[-1] - sc.spec.initial_cash_usd - r.equity_unhedged_usd[-1]
     parts = r.hedge_pnl + r.funding_pnl - r.fees - r.liquidation_loss
     scale = 1.0 + float(np.abs(r.equity_unhedged_usd).max())
     assert abs(gap - parts) <= 1e-9 * scale

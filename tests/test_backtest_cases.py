@@ -91,7 +91,7 @@ def test_linear_short_with_fees_slippage_mark_and_funding() -> None:
     funding = q * 105.1 * 0.0002  # bar 2: positive rate, the short receives mark x q x rate
     w2 = w1 - q * (105.1 - 110.1) + funding
     assert r.equity_usd == pytest.approx([cash + 200.0 + 100.0, cash + 220.0 + w1, cash + 210 + w2])
-    assert r.equity_unhedged_usd.tolist() == [1_200.0, 1_220.0, 1_210.0]
+    assert r.equity_unhedged_usd.tolist() == [200.0, 220.0, 210.0]  # the holdings alone
     assert r.funding_pnl == pytest.approx(funding)
     # fees = exchange fee + slippage (q x 100.5 x 10 bp)
     assert r.fees == pytest.approx(fee + q * 100.5 * 0.001)
@@ -172,9 +172,9 @@ def test_inverse_short_margined_with_the_holding_coins() -> None:
     assert r.equity_usd == pytest.approx(
         [10_500.0, 500.0 + 0.80008 * 12_500, 500 + 1.25008 * 8_000]
     )
-    assert r.equity_unhedged_usd.tolist() == [10_500.0, 13_000.0, 8_500.0]
+    assert r.equity_unhedged_usd.tolist() == [10_000.0, 12_500.0, 8_000.0]  # the coin alone
     assert r.funding_pnl == pytest.approx(1.0)
-    # equity - unhedged = hedge P&L + funding: 10,500.64 - 8,500 = 1,999.64 + 1.0
+    # equity - cash - unhedged = hedge P&L + funding: 10,500.64 - 500 - 8,000 = 1,999.64 + 1.0
     assert r.hedge_pnl == pytest.approx(1_999.64)
     # basis = 1,999.64 + 1 coin x (8,000 - 10,000): the funding coin revalued, 0.00008 x -4,500
     assert r.basis_pnl == pytest.approx(-0.36)

@@ -79,10 +79,10 @@ def test_json_runs_and_unhedged_equity_is_coins_at_spot_closes(run_cli, btc, sha
     assert (first, last) == (42283.58, 42580.0)  # closes of the 8 h candles opened 16:00 before
     # default cash: the hedge's initial margin, 1 BTC x 42,283.58 x ratio 1 / 2x = 21,141.79
     assert data["initial_cash_usd"] == pytest.approx(21141.79, rel=1e-12)
-    unhedged = data["runs"][0]
-    assert unhedged["final_equity"] == pytest.approx(21141.79 + 42580.0, rel=1e-12)
-    # (21,141.79 + 42,580) / (21,141.79 + 42,283.58) - 1
-    assert unhedged["total_return"] == pytest.approx(296.42 / 63425.37, rel=1e-9)
+    unhedged = data["runs"][0]  # the holdings alone: the cash is reported separately
+    assert unhedged["final_equity"] == pytest.approx(42580.0, rel=1e-12)
+    # 42,580 / 42,283.58 - 1, whatever the leverage
+    assert unhedged["total_return"] == pytest.approx(296.42 / 42283.58, rel=1e-9)
     assert data["runs"][1]["hedge_effectiveness"] > 0.9  # a full hedge removes most variance
     assert data["bars"] == 94  # 2024-01-01 00:00 .. 2024-02-01 00:00 every 8 h: 31 * 3 + 1
 
@@ -124,11 +124,10 @@ def test_report_is_one_self_contained_page_with_the_data(run_cli, btc, tmp_path,
     (figure,) = figures(page)
     traces = figure["data"]
     unhedged = next(t for t in traces if t["name"] == "unhedged")
-    cash = json.loads(r.out)["initial_cash_usd"]
     spot = _closes(shared_data / "prices" / "binance_spot_btcusdt_8h.csv")
     assert len(unhedged["y"]) == 94
-    # every bar: cash + 1 BTC at the last spot close (the chart carries float32: 7 digits)
-    expected = [cash + spot[t] for t in unhedged["t_ms"]]
+    # every bar: 1 BTC at the last spot close, no cash (the chart carries float32: 7 digits)
+    expected = [spot[t] for t in unhedged["t_ms"]]
     assert unhedged["y"] == pytest.approx(expected, rel=1e-6)
     assert "<h2>Inputs</h2>" in page and "what it means" in page
     assert {t["name"] for t in traces} == {"unhedged", "hedged", "keeper"}  # keeper: default

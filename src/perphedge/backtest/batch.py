@@ -46,16 +46,10 @@ class BatchResult:
     legs: FloatArray  # [C, L, N_LEG]
     holdings_usd: FloatArray  # [T]: sum of qty x spot, the same in every configuration
 
-    def _unhedged_drawdown(self, cash0: float) -> float:
-        """Maximum drawdown of cash0 + the holdings (every bar), once per starting cash."""
-        cache = self._drawdowns
-        if cash0 not in cache:
-            cache[cash0] = metrics.max_drawdown(cash0 + self.holdings_usd)
-        return cache[cash0]
-
     @cached_property
-    def _drawdowns(self) -> dict[float, float]:
-        return {}
+    def _unhedged_drawdown(self) -> float:
+        """Maximum drawdown of the holdings alone (every bar; the same in every configuration)."""
+        return metrics.max_drawdown(self.holdings_usd)
 
     def leg_totals(self, field: int) -> FloatArray:
         """[C, L] of one accumulator, e.g. `kernels.A_FUND`."""
@@ -69,13 +63,12 @@ class BatchResult:
     def summary(self, c: int) -> dict[str, float | int]:
         """Configuration c's headline figures, as `BacktestResult.summary` gives them."""
         lg, n_bars = self.legs[c], self.times_ms.size
-        cash0 = float(self.specs[c].initial_cash_usd)
         curves = Curves(
             self.equity_usd[c],
-            cash0 + self.holdings_usd[self.rec_bars],
+            self.holdings_usd[self.rec_bars],
             self.times_ms[self.rec_bars],
             float(self.max_drawdown[c]),
-            self._unhedged_drawdown(cash0),
+            self._unhedged_drawdown,
         )
         totals: dict[str, float | int] = {
             "funding_pnl": float(lg[:, kn.A_FUND].sum()),

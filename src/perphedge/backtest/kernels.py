@@ -55,12 +55,13 @@ Model (the plain-Python `reference` module implements the same, step for step):
      the slippage, fee = |traded notional at the fill| * fee rate, both out of w; then w is
      re-set to N / L (linear: from cash, which may go negative — `min_cash_usd`, the lowest
      cash at a bar's close, reports it; inverse: from the held coins).
-* Equity = cash + sum(coins held * spot + w at the mark); unhedged = initial cash +
-  sum(qty * spot).
+* Equity = cash + sum(coins held * spot + w at the mark); unhedged = sum(qty * spot): the
+  holdings alone, without the cash set aside for margin (which is the same whatever the
+  leverage, and is reported separately), so it does not move with leverage.
 * Accounting per leg (USD): hedge P&L (variation margin, fill versus mark without slippage,
   revaluation of the coins moved between holding and margin), funding, fees (exchange fees +
   slippage + liquidation fee), liquidation loss (forfeited margin beyond the fee). Exactly:
-  equity - unhedged = sum(hedge P&L + funding - fees - liquidation loss).
+  equity - initial cash - unhedged = sum(hedge P&L + funding - fees - liquidation loss).
   Basis P&L = hedge P&L + covered spot units * spot change, covered units = target ratio *
   qty (fixed at each re-size): what the hedge did not offset (0 for a perfect hedge).
 """
@@ -641,7 +642,7 @@ def simulate(
     arrays run only on rare events, because numba reference-counts every array handed to a
     function; for the same reason covered spot P&L and hedged bars are booked per hedge segment.
     """
-    n_legs, stride, cash0 = lg.shape[0], int(cfg[CF_STRIDE]), acct[AC_CASH]
+    n_legs, stride = lg.shape[0], int(cfg[CF_STRIDE])
     pp = (pvec[0], pvec[1], pvec[2], pvec[3], pvec[4], pvec[5], pvec[6], pvec[7])
     with_highs = mark_high is not None
     highs = mark if mark_high is None else mark_high  # leg_step reads it only with highs
@@ -694,7 +695,7 @@ def simulate(
             funding_total += funding_usd
         acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
         curves[0, t] = acct[AC_CASH] + held
-        curves[1, t] = cash0 + base
+        curves[1, t] = base
         if funding_bar:
             funding_at[u] = funding_total
             u += 1

@@ -170,7 +170,7 @@ class Simulator:
                 leg.hedged_bars += leg.pos > 0
             self.min_cash = min(self.min_cash, self.cash)
             equity.append(self.cash + held)
-            unhedged.append(self.spec.initial_cash_usd + base)
+            unhedged.append(base)  # the holdings alone
             funding_cum.append(total_funding)
         return {"equity": equity, "unhedged": unhedged, "funding_cum": funding_cum}
 

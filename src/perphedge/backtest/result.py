@@ -25,7 +25,8 @@ class BacktestResult:
     """Curves and totals of one run (see the module docstring for units and shapes).
 
     equity_usd: hedged portfolio (cash + holdings + hedge margin balances) at each bar's close.
-    equity_unhedged_usd: the same holdings and starting cash with no hedge.
+    equity_unhedged_usd: the same holdings alone, with no hedge and without the starting cash
+      (`spec.initial_cash_usd`, reported separately), so it does not move with leverage.
     funding_bars, funding_at_usd: the bars with funding events and the funding received by all
       hedges up to and including each (negative: paid); `funding_cum_usd` spreads it per bar.
     margin_ratio: maintenance margin / margin balance per sampled bar and leg (liquidation at
@@ -33,7 +34,7 @@ class BacktestResult:
     hedge_notional_usd: notional of each leg's short at the sampled bars (0 when none).
     leg_*: per-leg totals. leg_fees_usd: exchange fees + slippage + liquidation fees.
       leg_hedge_pnl_usd: the short's price P&L (variation margin, fills against the mark,
-      revaluation of coin margin). Exactly: equity - unhedged = sum(hedge P&L + funding - fees
+      revaluation of coin margin). Exactly: equity - initial cash - unhedged = sum(hedge P&L + funding - fees
       - liquidation loss) at every bar's close. leg_basis_usd is the hedge's price P&L plus the P&L of the spot
       value it covers (target ratio x qty coins): what the hedge failed to offset.
     leg_liquidation_bar: bar index of the leg's (last) liquidation, -1 if never liquidated.

@@ -228,7 +228,7 @@ class Run:
 
 
 def unhedged_summary(result: BacktestResult) -> Summary:
-    """The summary keys for holding the coins and the starting cash, with no hedge."""
+    """The summary keys for holding the coins alone (no hedge, no cash)."""
     eq, t = result.equity_unhedged_usd, result.times_ms
     var, cvar = metrics.var_cvar(eq, t, level=0.95)
     zero_cost: tuple[str, ...] = ("funding_pnl", "fees", "basis_pnl", "liquidation_loss")
