@@ -194,7 +194,7 @@ def _session(ports: Ports, journal: Journal, args: HedgeArgs) -> LiveSession:
     options = RunOptions(order_timeout_s=args.order_timeout_s, poll_interval_s=poll_s)
     return LiveSession(
         journal_key(ports), ports.account, ports.execution, ports.market, ports.clock, journal,
-        home_dir(), options,
+        home_dir(), options, account_id=ports.account_id,
     )  # fmt: skip
 
 

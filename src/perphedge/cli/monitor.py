@@ -117,7 +117,7 @@ def _watch(
     while True:
         view = monitor_snapshot(
             config, journal_key(ports), (ports.market, ports.account, ports.clock), journal,
-            limits, seen,
+            limits, seen, account_id=ports.account_id,
         )  # fmt: skip
         _deliver(home_dir(), view.snapshot, view.new_alerts, webhook)
         seen = frozenset(view.seen)

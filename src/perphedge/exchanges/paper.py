@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -51,6 +50,7 @@ from perphedge.errors import DataError, PermanentExchangeError
 from perphedge.exchanges.paper_state import (
     PaperSettings,
     apply_to_position,
+    check_shape,
     fill_of,
     new_fill,
     new_order,
@@ -85,6 +85,7 @@ from perphedge.ports import (
     PositionState,
 )
 from perphedge.store.crashpoint import durable_write_done
+from perphedge.store.private import FILE_MODE, private_file, write_atomic
 from perphedge.units import round_qty_to_step, to_decimal
 
 HOUR_MS = 3_600_000
@@ -116,8 +117,7 @@ class PaperExchange:
     @contextmanager
     def _session(self, symbols: Sequence[str], write: bool = True) -> Iterator[dict[str, Any]]:
         """Lock, load, bring `symbols` up to now (marks, funding, fills, liquidation), save."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(self.path.with_suffix(".lock")):
+        with FileLock(private_file(self.path.with_suffix(".lock")), mode=FILE_MODE):
             self._state = self._load()
             before = json.dumps(self._state, sort_keys=True)
             self._advance(symbols)
@@ -129,19 +129,21 @@ class PaperExchange:
         if not self.path.exists():
             return new_state(self._settings, self.clock.now_ms())
         try:
-            state: dict[str, Any] = json.loads(self.path.read_text())
+            state = json.loads(self.path.read_text())
         except (OSError, ValueError) as bad:
-            raise DataError(f"paper account {self.path} is unreadable: {bad}") from bad
-        return upgrade(state)
+            raise DataError(
+                f"paper account {self.path} is unreadable ({bad}): run perphedge paper reset"
+            ) from bad
+        return check_shape(upgrade(state) if isinstance(state, dict) else state, self.path)
 
     def _save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as out:
-            json.dump(self._state, out, indent=1, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(self._state, indent=1, sort_keys=True))
         durable_write_done()
+
+    def account_uid(self) -> str:
+        """The account's tag: new with every new account (a reset), stable until then."""
+        with self._session([], write=not self.path.exists()) as state:
+            return str(state["uid"])
 
     def _next_id(self, prefix: str) -> str:
         """Unique across paper accounts and resets (the journal keys fills by trade id)."""

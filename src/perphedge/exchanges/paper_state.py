@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from perphedge.errors import DataError
 from perphedge.instruments import Perpetual
 from perphedge.ports import Fill, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
 
@@ -80,6 +81,26 @@ def upgrade(state: dict[str, Any]) -> dict[str, Any]:
         state["version"] = 2
     state.setdefault("uid", secrets.token_hex(4))
     return state
+
+
+_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "wallets": dict, "marks": dict, "leverage": dict, "positions": dict, "orders": dict,
+    "fills": list, "funding": list, "liquidations": list, "seq": int, "uid": str,
+    "settings": dict, "funding_until_ms": int,
+}  # fmt: skip
+
+
+def check_shape(state: object, path: Path) -> dict[str, Any]:
+    """`state` if it has the layout of `new_state`, else DataError naming the file, the first
+    wrong key and the fix (a hand-edited or foreign file must not become a traceback)."""
+    if not isinstance(state, dict):
+        problem = f"holds {type(state).__name__}, not an object"
+    else:
+        wrong = [k for k, kind in _SHAPE.items() if not isinstance(state.get(k), kind)]
+        if not wrong:
+            return state
+        problem = f"key {wrong[0]!r} is missing or not {_SHAPE[wrong[0]]}"
+    raise DataError(f"paper account {path} {problem}: run perphedge paper reset")
 
 
 def settle_value(inst: Perpetual, contracts: Decimal, price: Decimal) -> Decimal:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from perphedge.errors import DataError, InputError
 from perphedge.instruments import Perpetual
 from perphedge.ports import Clock, FundingRateQuote, PriceQuote
 from perphedge.store.market import FundingSeries, MarketStore, interval_ms
+from perphedge.store.private import write_atomic
 from perphedge.units import to_decimal
 from perphedge.venues import contract_specs
 
@@ -44,17 +44,14 @@ class ReplayClock:
         self.path = path
         self.wall = wall or SystemClock()
         if path.exists():
-            data = json.loads(path.read_text())
+            data = _read_clock(path)
         else:
             data = {"start_ms": start_ms, "wall_start_ms": self.wall.now_ms(), "jump_ms": 0}
             self._write(data)
         self._data = data
 
     def _write(self, data: dict[str, int]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(data))
 
     def now_ms(self) -> int:
         d = self._data
@@ -75,6 +72,24 @@ class ReplayClock:
             raise InputError("hours", hours, "give a number of hours > 0")
         self._data["jump_ms"] += int(hours * HOUR_MS)
         self._write(self._data)
+
+
+CLOCK_KEYS = ("start_ms", "wall_start_ms", "jump_ms")
+
+
+def _read_clock(path: Path) -> dict[str, int]:
+    """The clock file's three integers; DataError naming the file and the fix otherwise."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as bad:
+        raise DataError(
+            f"paper clock {path} is unreadable ({bad}): run perphedge paper reset"
+        ) from bad
+    if not isinstance(data, dict) or any(type(data.get(k)) is not int for k in CLOCK_KEYS):
+        raise DataError(
+            f"paper clock {path} needs integer {', '.join(CLOCK_KEYS)}: run perphedge paper reset"
+        )
+    return {k: int(data[k]) for k in CLOCK_KEYS}
 
 
 class StoreMarketData:

@@ -47,6 +47,7 @@ from perphedge.hedge.orders import (
 )
 from perphedge.ports import Account, Clock, Execution, MarketData, OrderRequest, OrderState
 from perphedge.store.journal import UNSENT, Intent, Journal, JournalOrder
+from perphedge.store.private import FILE_MODE, private_file
 
 KILL_FILE = "KILL"
 
@@ -76,6 +77,11 @@ class LiveSession:
     options: RunOptions = field(default_factory=RunOptions)
     sleep: Callable[[float], None] = time.sleep
     progress: Callable[[int, int, str], None] | None = None  # (done, total, what happened)
+    account_id: str = ""  # the journal's key for fills (default: `exchange`)
+
+    @property
+    def account_key(self) -> str:
+        return self.account_id or self.exchange
 
 
 @dataclass(frozen=True)
@@ -109,8 +115,7 @@ def exclusive_run(home: Path) -> Iterator[None]:
 
     Two runs planning from the same positions at once could both send the same difference.
     """
-    home.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(home / RUN_LOCK, blocking=False)
+    lock = FileLock(private_file(home / RUN_LOCK), mode=FILE_MODE, blocking=False)
     try:
         lock.acquire()
     except Timeout:
@@ -278,7 +283,8 @@ def _record_fills(session: LiveSession, intent: Intent, client_ids: set[str]) ->
     new = 0
     for symbol in sorted({o.symbol for o in session.journal.orders(intent.intent_id)}):
         fills = session.execution.fills(symbol, since_ms)
-        new += session.journal.record_fills(f for f in fills if f.client_order_id in client_ids)
+        ours = (f for f in fills if f.client_order_id in client_ids)
+        new += session.journal.record_fills(ours, session.account_key)
     return new
 
 

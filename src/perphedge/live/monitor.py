@@ -30,6 +30,7 @@ from perphedge.instruments import Perpetual
 from perphedge.margin import Position, Side, distance_to, maintenance_margin, position_risk
 from perphedge.ports import Account, Balance, MarketData, PositionState
 from perphedge.store.journal import Journal
+from perphedge.store.private import append_private
 
 
 @dataclass(frozen=True)
@@ -169,17 +170,20 @@ def snapshot(
     market: MarketData,
     journal: Journal,
     now_ms: int,
+    account_id: str | None = None,
 ) -> Snapshot:
-    """Read the account and the market once (see the module docstring)."""
+    """Read the account and the market once (see the module docstring). Funding is journaled
+    under `account_id` (default: `exchange`)."""
+    account_id = account_id or exchange
     symbols = [t.symbol for t in targets]
     states = {p.symbol: p for p in account.positions(symbols)}
     balances = {b.currency: b for b in account.balances()}
     legs: list[LegSnapshot] = []
     risks: list[_LegRisk] = []
     for target in targets:
-        since_ms = (journal.last_funding_ms(target.symbol) or -1) + 1
-        journal.record_funding(account.funding_received(target.symbol, since_ms))
-        received = float(journal.funding_total(target.symbol))
+        since_ms = (journal.last_funding_ms(target.symbol, account_id) or -1) + 1
+        journal.record_funding(account.funding_received(target.symbol, since_ms), account_id)
+        received = float(journal.funding_total(target.symbol, account_id))
         leg, risk = _leg(target, states.get(target.symbol), market, received)
         legs.append(leg)
         risks.append(risk)
@@ -258,13 +262,11 @@ def alerts_for(snap: Snapshot, limits: Thresholds) -> tuple[Alert, ...]:
 
 def log_alerts(home: Path, snap: Snapshot, alerts: Sequence[Alert]) -> None:
     """Append alerts as JSON lines to PERPHEDGE_HOME/logs/monitor.log."""
-    path = home / "logs" / "monitor.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as out:
-        for alert in alerts:
-            out.write(
-                json.dumps({"ts_ms": snap.ts_ms, "exchange": snap.exchange, **asdict(alert)}) + "\n"
-            )
+    lines = [
+        json.dumps({"ts_ms": snap.ts_ms, "exchange": snap.exchange, **asdict(alert)}) + "\n"
+        for alert in alerts
+    ]
+    append_private(home / "logs" / "monitor.log", "".join(lines))
 
 
 def post_webhook(url: str, snap: Snapshot, alerts: Sequence[Alert], timeout_s: float = 5.0) -> str:

@@ -36,6 +36,13 @@ class Ports:
     market: MarketData
     clock: Clock
     notes: tuple[str, ...] = ()  # said once per command (e.g. a stand-in for the mark)
+    # the account the journal keys fills and funding by: the venue for a real account, "paper:"
+    # + the paper account + its tag for a paper one (each reset is a new account)
+    account_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.account_id:
+            self.account_id = f"paper:{self.exchange}" if self.paper else self.exchange
 
 
 COIN_MARGINED = "-coinm"
@@ -85,7 +92,8 @@ def paper_ports(
     paper = PaperExchange(
         paper_path(home, account), market, clock, settings, funding_events=market.funding_events
     )
-    return Ports(account, True, paper, paper, market, clock, tuple(market.notes))
+    tag = f"paper:{account}:{paper.account_uid()}"
+    return Ports(account, True, paper, paper, market, clock, tuple(market.notes), tag)
 
 
 def paper_live_ports(exchange: str, home: Path, base_url: str | None = None) -> Ports:
@@ -107,7 +115,8 @@ def paper_live_ports(exchange: str, home: Path, base_url: str | None = None) -> 
     data = market_mod.CcxtMarketData(name, "linear", exchange=public, base_url=base_url)
     clock = SystemClock()
     paper = PaperExchange(paper_path(home, f"{name}-live"), data, clock)
-    return Ports(f"{name}-live", True, paper, paper, data, clock)
+    tag = f"paper:{name}-live:{paper.account_uid()}"
+    return Ports(f"{name}-live", True, paper, paper, data, clock, (), tag)
 
 
 def _has_marks(market: StoreMarketData, symbol: str) -> bool:

@@ -40,12 +40,14 @@ def monitor_snapshot(
     limits: Thresholds,
     seen: frozenset[tuple[str, str]] = frozenset(),
     stale_days: float = STALE_DAYS,
+    account_id: str | None = None,
 ) -> MonitorView:
-    """Snapshot `config`'s hedge on the account (`account_key` names it in the journal)."""
+    """Snapshot `config`'s hedge on the account (`account_key` names it; `account_id` keys its
+    funding in the journal, default `account_key`)."""
     market, account, clock = ports
     targets = hedge_targets(config, market).targets
     now_ms = clock.now_ms()
-    snap = snapshot(config, account_key, targets, account, market, journal, now_ms)
+    snap = snapshot(config, account_key, targets, account, market, journal, now_ms, account_id)
     alerts = alerts_for(snap, limits)
     snap = replace(snap, alerts=alerts)
     marks = tuple(

@@ -7,14 +7,17 @@ Tables:
            deterministic client order id; status follows the order:
              intended -> sending -> open|partially_filled|filled|canceled|rejected|expired
              intended|sending -> not_sent   (the exchange never saw it and it will not be sent)
-  fills    every execution, keyed by the venue's trade id (inserted once, never lost)
-  funding  funding received (+) or paid (-) per symbol and settlement time
+  fills    every execution, keyed by (account, symbol, trade id): venues number trades per
+           symbol, and paper and real accounts never share a row (inserted once, never lost)
+  funding  funding received (+) or paid (-), keyed by (account, symbol, settlement time)
   events   an append-only log of what happened, for humans
 
 Crash rule (see `perphedge.live.execute`): an order in `intended` or `sending` is looked up on
 the exchange by its client id before anything is sent; it is sent only if the exchange does not
 know it, with the same client id, so the venue itself refuses a duplicate.
 Every write is its own transaction (synchronous=FULL), then `crashpoint.durable_write_done()`.
+The file is created 0600 in a 0700 folder. `PRAGMA user_version` holds the schema version; an
+older journal is migrated in place when opened (`_migrate`), in one transaction.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from perphedge.errors import DataError
+from perphedge.errors import DataError, InputError
 from perphedge.ports import (
     Fill,
     FundingPayment,
@@ -38,9 +41,34 @@ from perphedge.ports import (
 )
 from perphedge.store.crashpoint import durable_write_done
 from perphedge.store.paths import home_dir
+from perphedge.store.private import private_file
 
 JOURNAL_FILE = "journal.sqlite"
 UNSENT = ("intended", "sending")
+SCHEMA_VERSION = 2
+LEGACY_ACCOUNT = "unknown"  # funding rows of a version-1 journal name no account
+
+# Version 1 keyed fills by trade id alone and funding by (symbol, time). Fills get the account of
+# the intent that placed their order; funding rows cannot be attributed and get LEGACY_ACCOUNT.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE fills RENAME TO fills_v1;
+ALTER TABLE funding RENAME TO funding_v1;
+CREATE TABLE fills (
+  account TEXT NOT NULL, trade_id TEXT NOT NULL, client_order_id TEXT NOT NULL,
+  exchange_order_id TEXT, symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL,
+  price TEXT NOT NULL, fee TEXT NOT NULL, fee_currency TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+  maker INTEGER NOT NULL, PRIMARY KEY (account, symbol, trade_id));
+CREATE TABLE funding (
+  account TEXT NOT NULL, symbol TEXT NOT NULL, ts_ms INTEGER NOT NULL, amount TEXT NOT NULL,
+  currency TEXT NOT NULL, PRIMARY KEY (account, symbol, ts_ms));
+INSERT INTO fills SELECT COALESCE(i.exchange, 'unknown'), f.trade_id, f.client_order_id,
+  f.exchange_order_id, f.symbol, f.side, f.qty, f.price, f.fee, f.fee_currency, f.ts_ms, f.maker
+  FROM fills_v1 f LEFT JOIN orders o ON o.client_order_id = f.client_order_id
+  LEFT JOIN intents i ON i.intent_id = o.intent_id;
+INSERT INTO funding SELECT 'unknown', symbol, ts_ms, amount, currency FROM funding_v1;
+DROP TABLE fills_v1;
+DROP TABLE funding_v1;
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS intents (
@@ -53,12 +81,13 @@ CREATE TABLE IF NOT EXISTS orders (
   exchange_order_id TEXT, filled_qty TEXT NOT NULL DEFAULT '0', avg_price TEXT,
   reason TEXT NOT NULL DEFAULT '', updated_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fills (
-  trade_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, exchange_order_id TEXT,
-  symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL, price TEXT NOT NULL,
-  fee TEXT NOT NULL, fee_currency TEXT NOT NULL, ts_ms INTEGER NOT NULL, maker INTEGER NOT NULL);
+  account TEXT NOT NULL, trade_id TEXT NOT NULL, client_order_id TEXT NOT NULL,
+  exchange_order_id TEXT, symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL,
+  price TEXT NOT NULL, fee TEXT NOT NULL, fee_currency TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+  maker INTEGER NOT NULL, PRIMARY KEY (account, symbol, trade_id));
 CREATE TABLE IF NOT EXISTS funding (
-  symbol TEXT NOT NULL, ts_ms INTEGER NOT NULL, amount TEXT NOT NULL, currency TEXT NOT NULL,
-  PRIMARY KEY (symbol, ts_ms));
+  account TEXT NOT NULL, symbol TEXT NOT NULL, ts_ms INTEGER NOT NULL, amount TEXT NOT NULL,
+  currency TEXT NOT NULL, PRIMARY KEY (account, symbol, ts_ms));
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, intent_id TEXT,
   kind TEXT NOT NULL, detail TEXT NOT NULL);
@@ -114,15 +143,40 @@ class Journal:
     """One SQLite connection to the journal file; use as a context manager."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise InputError("journal", str(path), "it is a folder: move it aside")
+        private_file(path)
         self.path = path
         try:
             self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._migrate()
         except sqlite3.DatabaseError as bad:
             raise DataError(f"journal {path} is unreadable: {bad}; move it aside") from bad
+
+    def _migrate(self) -> None:
+        """Create the tables, or bring an older journal to SCHEMA_VERSION (one transaction)."""
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version >= SCHEMA_VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            has_fills = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fills'"
+            ).fetchone()
+            if has_fills and version < 2:
+                for statement in _MIGRATE_1_TO_2.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     @classmethod
     def in_home(cls) -> Journal:
@@ -288,14 +342,15 @@ class Journal:
 
     # -- fills and funding ---------------------------------------------------------------------
 
-    def record_fills(self, fills: Iterable[Fill]) -> int:
-        """Insert fills not seen before (by trade id); returns how many were new."""
+    def record_fills(self, fills: Iterable[Fill], account: str) -> int:
+        """Insert `account`'s fills not seen before (by symbol and trade id); how many were new."""
         new = 0
         with self._write() as db:
             for f in fills:
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
+                        account,
                         f.trade_id,
                         f.client_order_id,
                         f.exchange_order_id,
@@ -312,13 +367,14 @@ class Journal:
                 new += cur.rowcount
         return new
 
-    def fills(self, symbol: str | None = None) -> list[Fill]:
+    def fills(self, symbol: str | None = None, account: str | None = None) -> list[Fill]:
+        """Fills of `symbol` and `account` (None: every one)."""
+        where, args = _where(("symbol", symbol), ("account", account))
         sql = (
-            "SELECT * FROM fills"
-            + (" WHERE symbol = ?" if symbol else "")
-            + " ORDER BY ts_ms, trade_id"
+            "SELECT trade_id, client_order_id, exchange_order_id, symbol, side, qty, price, fee, "
+            "fee_currency, ts_ms, maker FROM fills" + where + " ORDER BY ts_ms, trade_id"
         )
-        rows = self._db.execute(sql, (symbol,) if symbol else ()).fetchall()
+        rows = self._db.execute(sql, args).fetchall()
         return [
             Fill(
                 r[0],
@@ -336,25 +392,33 @@ class Journal:
             for r in rows
         ]
 
-    def record_funding(self, payments: Iterable[FundingPayment]) -> int:
-        """Insert funding settlements not seen before; returns how many were new."""
+    def record_funding(self, payments: Iterable[FundingPayment], account: str) -> int:
+        """Insert `account`'s funding settlements not seen before; how many were new."""
         new = 0
         with self._write() as db:
             for p in payments:
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO funding VALUES (?, ?, ?, ?)",
-                    (p.symbol, p.ts_ms, str(p.amount), p.currency),
+                    "INSERT OR IGNORE INTO funding VALUES (?, ?, ?, ?, ?)",
+                    (account, p.symbol, p.ts_ms, str(p.amount), p.currency),
                 )
                 new += cur.rowcount
         return new
 
-    def funding_total(self, symbol: str | None = None) -> Decimal:
-        sql = "SELECT amount FROM funding" + (" WHERE symbol = ?" if symbol else "")
-        rows = self._db.execute(sql, (symbol,) if symbol else ()).fetchall()
+    def funding_total(self, symbol: str | None = None, account: str | None = None) -> Decimal:
+        where, args = _where(("symbol", symbol), ("account", account))
+        rows = self._db.execute("SELECT amount FROM funding" + where, args).fetchall()
         return sum((Decimal(r[0]) for r in rows), Decimal(0))
 
-    def last_funding_ms(self, symbol: str) -> int | None:
+    def last_funding_ms(self, symbol: str, account: str) -> int | None:
         row = self._db.execute(
-            "SELECT MAX(ts_ms) FROM funding WHERE symbol = ?", (symbol,)
+            "SELECT MAX(ts_ms) FROM funding WHERE symbol = ? AND account = ?", (symbol, account)
         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
+
+
+def _where(*conditions: tuple[str, str | None]) -> tuple[str, tuple[str, ...]]:
+    """ " WHERE a = ? AND b = ?" for the conditions whose value is not None, and the values."""
+    given = [(column, value) for column, value in conditions if value is not None]
+    if not given:
+        return "", ()
+    return " WHERE " + " AND ".join(f"{c} = ?" for c, _ in given), tuple(v for _, v in given)
