@@ -180,7 +180,10 @@ def test_partial_fill_is_kept_and_rebalance_tops_up(
 ) -> None:
     fake.state.partial_next("0.5")  # 0.125 * 0.5 = 0.0625 -> 0.062 on the 0.001 step fills
     result = hedge("open")
-    assert result.code == 0, result.err
+    # a hedge short of its target is a failure, with how far it got and the next step
+    assert result.code == 4, result.err
+    assert "partial: BTC/USDT:USDT: -0.437 of -0.500 contracts" in result.err
+    assert "Next: run perphedge hedge rebalance" in result.err
     # the resting remainder is cancelled after --order-timeout; the filled half is kept
     assert positions(fake) == (D("-0.437"), D(-8))  # 3 x 0.125 + 0.062
     canceled = [o for o in fake.state.orders.values() if o.status == "CANCELED"]
@@ -203,12 +206,18 @@ def test_key_that_can_withdraw_is_refused_before_anything_is_sent(
 
 
 def test_margin_mode_the_venue_refuses_stops_before_any_order(
-    fake: FakeBinance, hedge: Hedge
+    fake: FakeBinance, hedge: Hedge, run_cli: Callable[..., CliResult]
 ) -> None:
     # the account holds an isolated BTC position; the plan wants cross: Binance answers -4048
     fake.state.margin_types["BTCUSDT"] = "ISOLATED"
     fake.state.positions["BTCUSDT"] = PositionRow(D("-0.1"), D(60_000))
     before = len(posts(fake))
+    unknown = hedge("open")  # a position the journal cannot explain stops the run first
+    assert unknown.code == 5 and "hedge check --adopt" in unknown.err
+    adopted = run_cli(
+        "hedge", "check", "--exchange", "binance", "--base-url", fake.base_url, "--adopt"
+    )
+    assert adopted.code == 0, adopted.err
     refused = hedge("open")
     assert refused.code == 4
     assert "-4048" in refused.err or "Margin type cannot be changed" in refused.err

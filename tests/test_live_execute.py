@@ -19,7 +19,7 @@ from perphedge.live.execute import (
     run_intent,
 )
 from perphedge.live.reconcile import read_exchange
-from perphedge.ports import OrderRequest, OrderState
+from perphedge.ports import OrderRequest, OrderSide, OrderState, OrderType
 from perphedge.store.journal import Intent, Journal
 from tests.live_support import (
     BTC,
@@ -259,8 +259,11 @@ def test_an_old_interrupted_run_is_not_resumed_blindly(tmp_path, clock, market, 
 def test_reconcile_reads_positions_and_orders_from_the_exchange(tmp_path, clock, market, journal):
     paper = make_paper(tmp_path, clock, market)
     paper.place_order(OrderRequest(BTC, *_limit_sell()))
+    ours = OrderRequest(BTC, OrderSide.SELL, D("0.1"), OrderType.LIMIT, "ph0123", D(70000))
+    paper.place_order(ours)
     state = read_exchange(paper, [BTC, ETH])
-    assert state.leg(BTC).pending_contracts == D("-0.2")
+    # only our order (perphedge's "ph" prefix) is pending; the one placed by hand is not ours
+    assert state.leg(BTC).pending_contracts == D("-0.1")
     assert [o.client_order_id for o in state.leg(BTC).foreign_orders] == ["manual-1"]
     assert state.equity_usd == pytest.approx(20_000.0)
 

@@ -28,9 +28,7 @@ def test_paper_state_lock_log_and_clock_are_private(tmp_path: Path) -> None:
     home = tmp_path / "home"
     clock = ManualClock(T0)
     paper = make_paper(home, clock, StaticMarket(clock))
-    paper.place_order(
-        OrderRequest(BTC, OrderSide.SELL, Decimal("0.1"), OrderType.MARKET, "ph1")
-    )
+    paper.place_order(OrderRequest(BTC, OrderSide.SELL, Decimal("0.1"), OrderType.MARKET, "ph1"))
     ReplayClock(home / "paper" / "binance.clock.json", T0).advance(1)
     with exclusive_run(home):
         pass
@@ -66,7 +64,7 @@ def test_a_corrupt_paper_account_is_named_with_the_fix(tmp_path: Path, text: str
     paper = make_paper(tmp_path, clock, StaticMarket(clock))
     paper.path.parent.mkdir(parents=True)
     paper.path.write_text(text)
-    with pytest.raises(DataError, match="paper account .* paper reset"):
+    with pytest.raises(DataError, match=r"paper account .* paper reset"):
         paper.balances()
 
 
@@ -76,16 +74,16 @@ def test_a_corrupt_paper_account_is_named_with_the_fix(tmp_path: Path, text: str
 def test_a_corrupt_paper_clock_is_named_with_the_fix(tmp_path: Path, text: str) -> None:
     path = tmp_path / "binance.clock.json"
     path.write_text(text)
-    with pytest.raises(DataError, match="paper clock .* paper reset"):
+    with pytest.raises(DataError, match=r"paper clock .* paper reset"):
         ReplayClock(path, T0)
 
 
 def test_a_home_that_is_a_file_is_named(tmp_path: Path) -> None:
     afile = tmp_path / "home"
     afile.write_text("")
-    with pytest.raises(InputError, match="PERPHEDGE_HOME=.*is a file"):
+    with pytest.raises(InputError, match=r"PERPHEDGE_HOME=.*is a file"):
         private_dir(afile)
-    with pytest.raises(InputError, match="PERPHEDGE_HOME=.*cannot create"):
+    with pytest.raises(InputError, match=r"PERPHEDGE_HOME=.*cannot create"):
         private_dir(afile / "inside")
 
 
@@ -94,7 +92,7 @@ def test_a_read_only_home_is_named(tmp_path: Path) -> None:
     locked = tmp_path / "ro"
     locked.mkdir(mode=0o500)
     try:
-        with pytest.raises(InputError, match="PERPHEDGE_HOME=.*(not writable|cannot create)"):
+        with pytest.raises(InputError, match=r"PERPHEDGE_HOME=.*(not writable|cannot create)"):
             private_dir(locked / "home")
     finally:
         locked.chmod(0o700)

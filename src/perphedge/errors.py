@@ -5,9 +5,12 @@
     ├── DataError                  market data missing, corrupt or out of range: sync or import (exit 2)
     ├── CapabilityError            the venue cannot do this: pick another venue or feature (exit 2)
     ├── SafetyError                a guardrail refused to act: read the message, nothing was sent (exit 3)
+    ├── ReconcileError             exchange and journal disagree, or an order's outcome stays
+    │                              unknown: nothing more is sent until `hedge check` agrees (exit 5)
     └── ExchangeError              the exchange failed
         ├── TemporaryExchangeError   network, timeout, rate limit, 5xx: safe to retry with backoff
-        └── PermanentExchangeError   auth, rejected order, unknown symbol: do not retry (exit 4)
+        ├── PermanentExchangeError   auth, rejected order, unknown symbol: do not retry (exit 4)
+        └── PartialRunError          a run ended short of its target: "partial: X of Y" (exit 4)
 
 The CLI maps these to exit codes in one place (`perphedge.cli.app`).
 """
@@ -61,6 +64,13 @@ class SafetyError(PerphedgeError):
     exit_code = 3
 
 
+class ReconcileError(PerphedgeError):
+    """The account does not match what the journal says (or an outcome is unknown). Stop: run
+    `perphedge hedge check`, resolve by hand or with `--adopt`, then run again."""
+
+    exit_code = 5
+
+
 class ExchangeError(PerphedgeError):
     """The exchange failed to do what was asked."""
 
@@ -104,3 +114,8 @@ def require_fraction(field: str, value: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise InputError(field, value, "give a fraction between 0 and 1 (0.5 = half)")
     return float(value)
+
+
+class PartialRunError(ExchangeError):
+    """A run ended short of its target (partial fills, a rejected leg): the message says how far
+    each leg got ("partial: X of Y") and the next step."""

@@ -1,7 +1,8 @@
 """The `perphedge` command: one Typer app; errors mapped to exit codes in one place.
 
 Exit codes: 0 ok; 2 bad input, data or capability (one line naming field, value and fix);
-3 a safety guardrail refused; 4 the exchange failed; 1 anything unexpected.
+3 a safety guardrail refused; 4 the exchange failed (or a run ended short of target); 5 the
+account and the journal disagree (nothing more is sent); 1 anything unexpected.
 `--debug` shows tracebacks.
 """
 

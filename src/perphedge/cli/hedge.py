@@ -20,10 +20,18 @@ from rich.progress import Progress
 
 from perphedge.cli import wiring
 from perphedge.config import PortfolioConfig, load_portfolio
-from perphedge.errors import CapabilityError, InputError, PermanentExchangeError
+from perphedge.errors import CapabilityError, InputError, PartialRunError
 from perphedge.exchanges.capabilities import require_for, unverified_notes
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.instruments import ContractKind
+from perphedge.live.check import (
+    AccountRef,
+    adopt,
+    check_account,
+    gate_after,
+    gate_before,
+    require_agreement,
+)
 from perphedge.live.execute import (
     LiveSession,
     Proposal,
@@ -114,6 +122,11 @@ def _new_paper_deposit(config: PortfolioConfig, name: str, inverse: bool) -> Dec
     prints the wallet; paper reset PORTFOLIO --deposit USD funds it otherwise)."""
     adapters = wiring.current()
     return new_paper_deposit(config, name, home_dir(), adapters.history(), adapters.clock)
+
+
+def account_name(ports: Ports) -> str:
+    """How the account is named to people: "paper:binance" or "binance"."""
+    return f"paper:{ports.exchange}" if ports.paper else ports.exchange
 
 
 def _targets(
@@ -211,6 +224,8 @@ def run_hedge(kind: str, args: HedgeArgs) -> None:
         session = _session(ports, journal, args)
         resumed = _resume(session, args)
         targets = _targets(kind, config, session, args.min_drift)
+        if args.execute:
+            gate_before(session, [t.symbol for t in targets])
         proposal = propose(session, targets, kind, args.limits)
         report = _decide_and_send(session, proposal, ports, args)
         if args.json_out:
@@ -220,9 +235,18 @@ def run_hedge(kind: str, args: HedgeArgs) -> None:
                 "notes": list(proposal.notes), "resumed": [_report_json(r) for r in resumed],
                 "report": _report_json(report),
             })  # fmt: skip
-    problems = [p for r in (*resumed, report) if r is not None for p in r.problems]
-    if problems:
-        raise PermanentExchangeError("; ".join(problems))
+        problems = [p for r in (*resumed, report) if r is not None for p in r.problems]
+        if report is not None:
+            gate_after(session, proposal, problems, _next_step(kind, args))
+        elif problems:
+            raise PartialRunError("partial: " + "; ".join(problems))
+
+
+def _next_step(kind: str, args: HedgeArgs) -> str:
+    where = " --paper" if args.paper else ""
+    if kind == "close":
+        return f"run perphedge hedge close {args.portfolio}{where} --execute again"
+    return f"run perphedge hedge rebalance {args.portfolio}{where} --execute to finish the hedge"
 
 
 def _resume(session: LiveSession, args: HedgeArgs) -> list[RunReport]:
@@ -379,3 +403,76 @@ def history(
     ]  # fmt: skip
     console.print(table(f"journal {path}", ["run", "exchange", "status", "orders", "filled"], rows))
     console.print(f"{fills} fill(s); funding received {fmt_num(funding)}", highlight=False)
+
+
+def _check_ports(
+    portfolio: Path | None, exchange: str | None, paper: bool, base_url: str | None
+) -> Ports:
+    if portfolio is not None:
+        return open_ports(load_portfolio(portfolio), exchange, paper, base_url, "monitor")
+    if exchange is None:
+        raise InputError("--exchange", None, "name the venue when no portfolio file is given")
+    name = venue(exchange).name
+    if paper:
+        return paper_ports(name, home_dir(), [])
+    return live_ports(name, base_url)
+
+
+def _in_file(symbol: str, symbols: list[str], portfolio: Path | None) -> str:
+    if portfolio is None:
+        return "-"
+    return "yes" if symbol in symbols else "NO"
+
+
+CHECK_HEADERS = ["symbol", "exchange", "journal", "in the file", "our open orders", "manual orders"]
+
+
+@hedge_app.command("check")
+def check(
+    portfolio: Annotated[
+        Path | None, typer.Argument(help="Portfolio TOML file (optional).")
+    ] = None,
+    exchange: str | None = EXCHANGE,
+    paper: bool = PAPER,
+    adopt_: bool = typer.Option(
+        False, "--adopt", help="Take the exchange's positions as the truth and journal that."
+    ),
+    json_out: bool = JSON,
+    base_url: str | None = BASE_URL,
+) -> None:
+    """Compare the account with the journal: positions, the last run's orders and fills.
+
+    Exit 5 when they disagree (every --execute run checks this before and after sending).
+    """
+    ports = _check_ports(portfolio, exchange, paper, base_url)
+    symbols: list[str] = []
+    if portfolio is not None:
+        config = load_portfolio(portfolio)
+        kind = config.hedge.kind
+        symbols = list(
+            dict.fromkeys(perp_symbol(h.hedge_asset, kind) for h in config.portfolio.holdings)
+        )
+    with Journal.in_home() as journal:
+        ref = AccountRef(journal_key(ports), ports.account_id)
+        result = check_account(journal, ports.account, ports.execution, ref, symbols)
+        if adopt_:
+            adopt(journal, result, ports.clock.now_ms())
+    if json_out:
+        print_json({"account": result.account, "legs": list(result.legs),
+                    "problems": list(result.problems), "notes": list(result.notes),
+                    "adopted": adopt_})  # fmt: skip
+    else:
+        rows = [
+            [leg.symbol, leg.exchange_contracts, leg.journal_contracts,
+             _in_file(leg.symbol, symbols, portfolio), leg.pending_contracts, leg.manual_orders]
+            for leg in result.legs
+        ]  # fmt: skip
+        console.print(table(f"check {result.account}", CHECK_HEADERS, rows))
+        for line in (*result.notes, *result.problems):
+            console.print(line, markup=False, highlight=False)
+    if adopt_:
+        err_console.print("adopted: the journal now takes these positions as the truth")
+    elif not result.ok:
+        require_agreement(result, "check")
+    else:
+        err_console.print("the account agrees with the journal")

@@ -19,6 +19,7 @@ from perphedge.cli.hedge import (
     JSON,
     LIVE_PRICES,
     PORTFOLIO,
+    account_name,
     open_ports,
 )
 from perphedge.config import PortfolioConfig, load_portfolio
@@ -37,7 +38,6 @@ from perphedge.report.render import (
     err_console,
     print_json,
 )
-from perphedge.services.hedge_run import journal_key
 from perphedge.services.monitor import monitor_snapshot
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
@@ -116,7 +116,7 @@ def _watch(
     seen: frozenset[tuple[str, str]] = frozenset()
     while True:
         view = monitor_snapshot(
-            config, journal_key(ports), (ports.market, ports.account, ports.clock), journal,
+            config, account_name(ports), (ports.market, ports.account, ports.clock), journal,
             limits, seen, account_id=ports.account_id,
         )  # fmt: skip
         _deliver(home_dir(), view.snapshot, view.new_alerts, webhook)

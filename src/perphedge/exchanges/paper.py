@@ -473,8 +473,10 @@ class PaperExchange:
             return out
 
     def positions(self, symbols: Sequence[str]) -> list[PositionState]:
+        """Positions among `symbols`; every position of the account when `symbols` is empty."""
         with self._session(symbols) as state:
-            return [self._position_state(s) for s in symbols if s in state["positions"]]
+            wanted = list(symbols) or sorted(state["positions"])
+            return [self._position_state(s) for s in wanted if s in state["positions"]]
 
     def _position_state(self, symbol: str) -> PositionState:
         pos, mark, inst = self._risk_parts(symbol)

@@ -27,9 +27,14 @@ class LegState:
 
     @property
     def pending_contracts(self) -> Decimal:
-        """Signed quantity still working in open orders (+ buys, - sells)."""
+        """Signed quantity still working in OUR open orders (+ buys, - sells); orders placed by
+        hand are not ours and never count (see `foreign_orders`)."""
         return sum(
-            (o.remaining_qty * o.side.sign for o in self.open_orders),
+            (
+                o.remaining_qty * o.side.sign
+                for o in self.open_orders
+                if o.client_order_id.startswith(CLIENT_ID_PREFIX)
+            ),
             Decimal(0),
         )
 
@@ -88,15 +93,18 @@ def read_exchange(account: Account, symbols: Sequence[str]) -> ExchangeState:
 
 
 def compare_with_journal(
-    journal: Journal, execution: Execution, intent_id: str | None = None
+    journal: Journal,
+    execution: Execution,
+    intent_id: str | None = None,
+    account: str | None = None,
 ) -> list[str]:
-    """Every journal order whose state differs from the exchange's, in words (empty: agree).
-
-    Also checks that fills in the journal add up to each order's filled quantity.
+    """Every journal order (of `intent_id`, else all) whose state differs from the exchange's,
+    in words (empty: agree). Also checks that the fills journaled (for `account`, else all) add
+    up to each order's filled quantity.
     """
     problems: list[str] = []
     fills_by_id: dict[str, Decimal] = {}
-    for fill in journal.fills():
+    for fill in journal.fills(account=account):
         fills_by_id[fill.client_order_id] = (
             fills_by_id.get(fill.client_order_id, Decimal(0)) + fill.qty
         )

@@ -81,8 +81,9 @@ def order_keys(proposal: Proposal) -> tuple[OrderKey, ...]:
 
 
 def journal_key(ports: Ports) -> str:
-    """Journal rows of paper and real accounts never mix: "paper:binance" vs "binance"."""
-    return f"paper:{ports.exchange}" if ports.paper else ports.exchange
+    """Journal rows of paper and real accounts never mix: "paper:binance:<tag>" vs "binance";
+    each paper account (a reset makes a new one) has its own tag."""
+    return ports.account_id
 
 
 def new_paper_deposit(

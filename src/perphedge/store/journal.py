@@ -10,6 +10,8 @@ Tables:
   fills    every execution, keyed by (account, symbol, trade id): venues number trades per
            symbol, and paper and real accounts never share a row (inserted once, never lost)
   funding  funding received (+) or paid (-), keyed by (account, symbol, settlement time)
+  adopted  per (account, symbol): the position perphedge's fills do not explain, taken as the
+           truth by `hedge check --adopt` (position = adopted + net journaled fills)
   events   an append-only log of what happened, for humans
 
 Crash rule (see `perphedge.live.execute`): an order in `intended` or `sending` is looked up on
@@ -88,6 +90,9 @@ CREATE TABLE IF NOT EXISTS fills (
 CREATE TABLE IF NOT EXISTS funding (
   account TEXT NOT NULL, symbol TEXT NOT NULL, ts_ms INTEGER NOT NULL, amount TEXT NOT NULL,
   currency TEXT NOT NULL, PRIMARY KEY (account, symbol, ts_ms));
+CREATE TABLE IF NOT EXISTS adopted (
+  account TEXT NOT NULL, symbol TEXT NOT NULL, contracts TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+  PRIMARY KEY (account, symbol));
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, intent_id TEXT,
   kind TEXT NOT NULL, detail TEXT NOT NULL);
@@ -259,9 +264,11 @@ class Journal:
         ).fetchall()
         return [Intent(*row) for row in rows]
 
-    def intents(self) -> list[Intent]:
-        rows = self._db.execute("SELECT * FROM intents ORDER BY created_ms").fetchall()
-        return [Intent(*row) for row in rows]
+    def intents(self, exchange: str | None = None) -> list[Intent]:
+        """Every intent (of `exchange`, the journal key of one account), oldest first."""
+        where, args = _where(("exchange", exchange))
+        rows = self._db.execute("SELECT * FROM intents" + where + " ORDER BY created_ms", args)
+        return [Intent(*row) for row in rows.fetchall()]
 
     def finish_intent(self, intent_id: str, status: str, ts_ms: int) -> None:
         with self._write() as db:
@@ -414,6 +421,53 @@ class Journal:
             "SELECT MAX(ts_ms) FROM funding WHERE symbol = ? AND account = ?", (symbol, account)
         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
+
+    # -- positions taken as the truth (hedge check --adopt) ------------------------------------
+
+    def adopt(self, account: str, positions: dict[str, Decimal], ts_ms: int) -> None:
+        """Take `positions` (symbol -> contracts on the exchange) as the truth: store what the
+        journaled fills do not explain, in one transaction."""
+        with self._write() as db:
+            for symbol, contracts in sorted(positions.items()):
+                base = contracts - self.net_filled(account, symbol)
+                db.execute(
+                    "INSERT OR REPLACE INTO adopted VALUES (?, ?, ?, ?)",
+                    (account, symbol, str(base), ts_ms),
+                )
+            self._event(db, ts_ms, None, "adopt", {"account": account, "positions": positions})
+
+    def net_filled(self, account: str, symbol: str) -> Decimal:
+        """Signed contracts of `account`'s journaled fills of `symbol` (+ bought, - sold)."""
+        rows = self._db.execute(
+            "SELECT side, qty FROM fills WHERE account = ? AND symbol = ?", (account, symbol)
+        ).fetchall()
+        return sum((Decimal(q) * OrderSide(side).sign for side, q in rows), Decimal(0))
+
+    def adopted(self, account: str) -> dict[str, Decimal]:
+        rows = self._db.execute(
+            "SELECT symbol, contracts FROM adopted WHERE account = ?", (account,)
+        ).fetchall()
+        return {symbol: Decimal(c) for symbol, c in rows}
+
+    def last_adopted_ms(self, account: str) -> int:
+        row = self._db.execute(
+            "SELECT MAX(ts_ms) FROM adopted WHERE account = ?", (account,)
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def symbols(self, account: str) -> list[str]:
+        """Every symbol `account` has journaled fills or an adopted position of."""
+        rows = self._db.execute(
+            "SELECT symbol FROM fills WHERE account = ? UNION "
+            "SELECT symbol FROM adopted WHERE account = ? ORDER BY 1",
+            (account, account),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def expected_position(self, account: str, symbol: str) -> Decimal:
+        """What the exchange should hold: adopted + net journaled fills."""
+        base = self.adopted(account).get(symbol, Decimal(0))
+        return base + self.net_filled(account, symbol)
 
 
 def _where(*conditions: tuple[str, str | None]) -> tuple[str, tuple[str, ...]]:
