@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from perphedge.errors import PermanentExchangeError, TemporaryExchangeError
+from perphedge.errors import PermanentExchangeError, ReconcileError, TemporaryExchangeError
 from perphedge.exchanges.ccxt_account import CcxtAccount
 from perphedge.ports import (
     Account,
@@ -167,9 +167,11 @@ def test_order_not_executed_is_sent_again_after_a_lookup(
     state = account.place_order(short("ph-retry-1"))
     assert state.status is OrderStatus.FILLED
     assert posted(fake) == outcomes
-    # the retry came only after the venue said twice it did not know the id
+    # the retry came only after the venue said at every lookup that it did not know the id, and
+    # neither its open orders nor its trades since the send held it
     lookups = fake.calls("GET", "/fapi/v1/order")
-    assert [r.outcome for r in lookups[:3]] == ["error -2013"] * 3
+    assert [r.outcome for r in lookups[:5]] == ["error -2013"] * 5
+    assert fake.calls("GET", "/fapi/v1/openOrders") and fake.calls("GET", "/fapi/v1/userTrades")
     assert fake.state.position_amt("BTCUSDT") == D("-0.010")
     assert_agree(fake, account)
 
@@ -179,9 +181,9 @@ def test_429_waits_at_least_retry_after(
 ) -> None:
     fake.inject(Fault.rate_limit(retry_after_s=3))
     account.place_order(short("ph-429-1"))
-    # before the first lookup: backoff 0.25 s raised to the Retry-After of 3 s; before the
-    # confirming second lookup: the plain 0.25 s
-    assert sleeps == [3.0, 0.25]
+    # before the first lookup: backoff 0.25 s raised to the Retry-After of 3 s; then growing
+    # waits before the confirming lookups
+    assert sleeps == [3.0, 0.5, 1.0, 2.0]
     assert_agree(fake, account)
 
 
@@ -218,6 +220,57 @@ def test_a_stale_not_found_after_a_lost_answer_does_not_double(
     ]  # fmt: skip
     assert len(posted(fake)) == 1 and fake.state.position_amt("BTCUSDT") == D("-0.010")
     assert_agree(fake, account)
+
+
+@pytest.mark.parametrize("stale", [2, 3])
+def test_stale_lookups_in_a_row_after_a_lost_answer_do_not_double(
+    fake: FakeBinance, account: CcxtAccount, sleeps: list[float], stale: int
+) -> None:
+    """The venue filled the order, the answer was lost, and the next `stale` lookups by client
+    id still say -2013. The waits grow; a later lookup finds it; nothing is sent again."""
+    fake.inject(
+        Fault.lost(),
+        Fault.reject(
+            -2013,
+            "Order does not exist.",
+            method="GET",
+            path="/fapi/v1/order",
+            times=stale,
+            after=1,  # the lookup before sending rightly finds nothing
+        ),
+    )
+    state = account.place_order(short("ph-stale-n", price=None))
+    assert state.status is OrderStatus.FILLED and state.filled_qty == D("0.010")
+    assert len(posted(fake)) == 1 and fake.state.position_amt("BTCUSDT") == D("-0.010")
+    assert sleeps == [0.25, 0.5, 1.0, 2.0][: stale + 1]  # waits grow
+    assert_agree(fake, account)
+
+
+def test_lookups_that_never_find_it_but_a_trade_since_the_send_stop_with_exit_5(
+    fake: FakeBinance, account: CcxtAccount
+) -> None:
+    """Every lookup by client id is stale and the order is no longer open, but the account
+    traded since the send: the order may exist. Not sent again; ReconcileError says so."""
+    fake.inject(
+        Fault.lost(),
+        Fault.reject(
+            -2013, "Order does not exist.", method="GET", path="/fapi/v1/order", times=4, after=1
+        ),
+    )
+    with pytest.raises(ReconcileError, match=r"outcome unknown .* trade .* may be it") as info:
+        account.place_order(short("ph-stale-x", price=None))
+    assert info.value.exit_code == 5
+    assert len(posted(fake)) == 1 and fake.state.position_amt("BTCUSDT") == D("-0.010")
+
+
+def test_lookups_that_all_fail_stop_with_exit_5(fake: FakeBinance, account: CcxtAccount) -> None:
+    fake.inject(
+        Fault.lost(),
+        Fault.server_error(503, method="GET", path="/fapi/v1/order", times=99, after=1),
+    )
+    with pytest.raises(ReconcileError, match="did not answer any lookup"):
+        account.place_order(short("ph-dark-1", price=None))
+    assert len(posted(fake)) == 1
 
 
 def test_lost_market_order_is_found_filled(fake: FakeBinance, account: CcxtAccount) -> None:
@@ -303,8 +356,8 @@ def test_exhausted_retries_raise_temporary_and_send_nothing(
     fake.inject(Fault.server_error(503, times=4))
     with pytest.raises(TemporaryExchangeError, match="not accepted after 4 attempts"):
         account.place_order(short("ph-down-1"))
-    # two pauses (each before a lookup) per attempt, doubling from attempt to attempt
-    assert sleeps == [0.25, 0.25, 0.5, 0.5, 1.0, 1.0, 2.0, 2.0]
+    # four lookups per attempt, the waits before them growing
+    assert sleeps == [0.25, 0.5, 1.0, 2.0] * 4
     assert fake.state.orders == {}
     state = account.place_order(short("ph-down-1"))  # the venue is back: exactly one order
     assert state.status is OrderStatus.FILLED and posted(fake)[-1] == "ok"

@@ -10,6 +10,7 @@ once; orders are split into children of at most 10,000 USD (BTC 4 x 0.125 = 4 x 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -222,3 +223,21 @@ def test_margin_mode_the_venue_refuses_stops_before_any_order(
     assert refused.code == 4
     assert "-4048" in refused.err or "Margin type cannot be changed" in refused.err
     assert len(posts(fake)) == before
+
+
+def test_a_lost_answer_and_stale_lookups_stop_with_exit_5_and_never_double(
+    fake: FakeBinance, hedge: Hedge, home: Path
+) -> None:
+    """The first BTC child is filled, its answer lost, and every lookup by client id (and of
+    the trade's order) says -2013. Before: a re-send and BTC at -0.625, exit 0. Now: exit 5 with
+    what is known, nothing re-sent; once the venue answers, the same command finishes exactly."""
+    stale = Fault.reject(-2013, "Order does not exist.", method="GET", path="/fapi/v1/order")
+    fake.inject(Fault.lost(), dataclasses.replace(stale, times=5, after=1))
+    first = hedge("open")
+    assert first.code == 5, first.err
+    assert "outcome unknown" in first.err and "may be it" in first.err
+    assert positions(fake) == (D("-0.125"), D(0))  # one child, never doubled
+    second = hedge("open")
+    assert second.code == 0, second.err
+    assert positions(fake) == (D("-0.5"), D(-8))
+    assert_journal_agrees(fake, home)

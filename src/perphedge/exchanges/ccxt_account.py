@@ -2,9 +2,13 @@
 
 The one rule that keeps money safe here: **an order is never blindly re-sent.** When sending it
 fails with an error whose outcome is unknown (timeout, dropped connection, 5xx, 429), the order
-is looked up by its client order id first; it is sent again only when the venue answers twice,
-after a pause each time, that it does not know that id. A duplicate-id rejection also resolves to the existing order. So a
-`place_order` call, repeated any number of times with the same request, leaves at most one order.
+is looked up by its client order id, `LOOKUPS` times with growing waits (a venue may answer
+"does not exist" for an order it is still booking). It is sent again only when every lookup
+says so AND it is absent from the open orders AND no trade of the account on that symbol since
+the send may be it. Otherwise, or when the lookups themselves fail past the limit, the outcome
+stays unknown: `ReconcileError` (exit 5) says what is known and nothing is re-sent. A
+duplicate-id rejection also resolves to the existing order. So a `place_order` call, repeated
+any number of times with the same request, leaves at most one order.
 
 Tested end to end against Binance USDⓈ-M only (tests/fakes); other ccxt venues get the unified
 `clientOrderId` parameter and are untested here.
@@ -28,6 +32,7 @@ from perphedge.errors import (
     CapabilityError,
     PermanentExchangeError,
     PerphedgeError,
+    ReconcileError,
     TemporaryExchangeError,
 )
 from perphedge.exchanges import account_parse as parse
@@ -56,6 +61,8 @@ _DUPLICATE_ID = (
 # Binance USDⓈ-M order rejections, also when ccxt maps them to a plain ExchangeError
 _REJECTION_CODES = ("-2019", "-2021", "-2022", "-1013", "-1111", "-4003", "-4164", "-5021", "-5022")
 _BINANCE_IDS = ("binance", "binanceusdm", "binancecoinm")
+LOOKUPS = 4  # lookups by client id after an unknown outcome, before the wider search
+_SEND_CLOCK_SKEW_MS = 60_000  # trades this much before the send (clocks disagree) still count
 _ALREADY_SET = "No need to change margin type"
 
 
@@ -167,12 +174,13 @@ class CcxtAccount:
             return existing
         self._read("load markets", self._ex.load_markets)
         last: ccxt.NetworkError | None = None
-        for attempt in range(self._attempts):
+        for _ in range(self._attempts):
+            sent_ms = int(self._ex.milliseconds())
             try:
                 return self._accepted(req, self._create(req))
             except ccxt.NetworkError as unknown_outcome:
                 last = unknown_outcome
-                found = self._look_twice(req, attempt, unknown_outcome)
+                found = self._find_after_unknown(req, sent_ms, unknown_outcome)
                 if found is not None:
                     return found
             except ccxt.BaseError as e:
@@ -180,8 +188,8 @@ class CcxtAccount:
         assert last is not None
         raise TemporaryExchangeError(
             f"order {req.client_order_id} was not accepted after {self._attempts} attempts "
-            f"(the venue does not know it; safe to retry later): "
-            f"{errors.translate(last, self._venue, 'create order')}"
+            f"(the venue does not know it: not in its orders, open orders or trades since the "
+            f"send; safe to retry later): {errors.translate(last, self._venue, 'create order')}"
         ) from last
 
     def cancel_order(self, symbol: str, client_order_id: str) -> OrderState | None:
@@ -269,18 +277,57 @@ class CcxtAccount:
         }
         return self._remember(acked)
 
-    def _look_twice(
-        self, req: OrderRequest, attempt: int, error: ccxt.NetworkError
+    def _find_after_unknown(
+        self, req: OrderRequest, sent_ms: int, error: ccxt.NetworkError
     ) -> OrderState | None:
-        """After an unknown outcome: the order if the venue has it, asked twice with a pause
-        between (a venue still processing the first request may not know it yet)."""
-        first = self._delay(attempt, error)  # Retry-After of the failed send, if any
-        for delay in (first, self._delay(attempt, None)):
-            self._sleep(delay)
-            found = self.fetch_order(req.symbol, req.client_order_id)
+        """After an unknown outcome: the order if the venue has it; None only when it is
+        certainly absent (see the module docstring); ReconcileError when that cannot be told."""
+        unanswered = 0
+        for k in range(LOOKUPS):  # waits grow: Retry-After (or the backoff), then doubling
+            self._sleep(self._delay(k, error if k == 0 else None))
+            try:
+                found = self.fetch_order(req.symbol, req.client_order_id)
+            except TemporaryExchangeError:
+                unanswered += 1
+                continue
             if found is not None:
                 return found
+        if unanswered == LOOKUPS:
+            raise self._unknown(req, "the venue did not answer any lookup")
+        try:
+            listed = self.open_orders(req.symbol)
+            trades = self._read(
+                "fetch my trades",
+                partial(self._ex.fetch_my_trades, req.symbol, sent_ms - _SEND_CLOCK_SKEW_MS),
+            )
+        except PerphedgeError as bad:
+            raise self._unknown(req, f"open orders and trades could not be read ({bad})") from bad
+        for state in listed:
+            if state.client_order_id == req.client_order_id:
+                return state
+        for trade in trades:
+            if self._may_be(req, trade):
+                raise self._unknown(
+                    req,
+                    f"trade {trade.get('id')} of order {trade.get('order')} since the send "
+                    "may be it, though lookups by client id say it does not exist",
+                )
         return None
+
+    def _may_be(self, req: OrderRequest, trade: Any) -> bool:
+        """A trade since the send that is ours, or whose order cannot be identified."""
+        try:
+            owner = self._client_id_of(req.symbol, trade.get("order"))
+        except PerphedgeError:
+            return True
+        return owner in ("", req.client_order_id)
+
+    def _unknown(self, req: OrderRequest, known: str) -> ReconcileError:
+        return ReconcileError(
+            f"order {req.client_order_id} ({req.side.value} {req.qty} {req.symbol}): outcome "
+            f"unknown after {LOOKUPS} lookups with growing waits: {known}. It was not sent "
+            "again; check the account on the exchange, then run perphedge hedge check"
+        )
 
     def _after_refusal(self, req: OrderRequest, error: ccxt.BaseError) -> OrderState:
         """A definite refusal: the existing order for a duplicate id, REJECTED, or raise."""

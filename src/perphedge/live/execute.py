@@ -33,7 +33,12 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from perphedge.errors import PermanentExchangeError, SafetyError, TemporaryExchangeError
+from perphedge.errors import (
+    PermanentExchangeError,
+    ReconcileError,
+    SafetyError,
+    TemporaryExchangeError,
+)
 from perphedge.hedge.orders import (
     ExecutionLimits,
     LegPlan,
@@ -258,6 +263,10 @@ def _work_order(
     """Look up, send if unknown and allowed, work and record one order; its final status."""
     journal = session.journal
     state = session.execution.fetch_order(order.symbol, order.client_order_id)
+    if state is None and order.status == "unknown":  # its outcome was never settled: ask a human
+        problems.append(f"{order.client_order_id}: outcome unknown ({order.reason})")
+        stopped_legs.add(order.symbol)
+        return "unknown"
     if state is None:
         reason = _why_not_send(session, order, stopped_legs, too_old)
         if reason:
@@ -313,6 +322,11 @@ def _send(session: LiveSession, order: JournalOrder) -> OrderState:
             return session.execution.place_order(request)
         except PermanentExchangeError as bad:
             return _rejected(order, str(bad), session.clock.now_ms())
+        except ReconcileError as unknown:  # never re-sent by a later run either
+            journal.mark_order(
+                order.client_order_id, "unknown", session.clock.now_ms(), str(unknown)
+            )
+            raise
         except TemporaryExchangeError as bad:
             last_error = bad
             session.sleep(session.options.retry_backoff_s * 2**attempt)

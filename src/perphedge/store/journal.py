@@ -7,6 +7,7 @@ Tables:
            deterministic client order id; status follows the order:
              intended -> sending -> open|partially_filled|filled|canceled|rejected|expired
              intended|sending -> not_sent   (the exchange never saw it and it will not be sent)
+             sending -> unknown   (lookups could not settle whether it exists: never re-sent)
   fills    every execution, keyed by (account, symbol, trade id): venues number trades per
            symbol, and paper and real accounts never share a row (inserted once, never lost)
   funding  funding received (+) or paid (-), keyed by (account, symbol, settlement time)
