@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from perphedge.clocks import ManualClock
 from perphedge.errors import DataError, InputError
-from perphedge.exchanges.replay import ManualClock, ReplayClock
+from perphedge.exchanges.replay import ReplayClock
 from perphedge.live.execute import exclusive_run
 from perphedge.live.monitor import Alert, Snapshot, log_alerts
 from perphedge.ports import OrderRequest, OrderSide, OrderType
