@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -301,3 +302,28 @@ def test_history_lists_runs_from_the_journal(run_cli, portfolio, home):
     r = run_cli("hedge", "history", "--limit", "1")
     assert r.code == 0 and "│ close-" in r.out and "│ open-" not in r.out
     assert run_cli("hedge", "history", "--limit", "0").code == 2
+
+
+def _closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_once_with_the_exchange_unreachable_alerts_and_exits_4(
+    run_cli,
+    portfolio,
+    home,
+    webhook,
+    monkeypatch,
+) -> None:
+    monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", "k")
+    monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", "s")
+    url, received = webhook
+    r = run_cli("monitor", str(portfolio), "--once", "--base-url", _closed_port(), "--webhook", url)
+    assert r.code == 4, r.err
+    assert "ALERT unreachable" in r.err and "exchange unreachable since" in r.err
+    [body] = received
+    assert [a["code"] for a in body["alerts"]] == ["unreachable"]
+    lines = (home / "logs" / "monitor.log").read_text().splitlines()
+    assert [json.loads(line)["code"] for line in lines] == ["unreachable"]

@@ -15,7 +15,7 @@ from perphedge.clocks import ManualClock
 from perphedge.errors import DataError, InputError
 from perphedge.exchanges.replay import ReplayClock
 from perphedge.live.execute import exclusive_run
-from perphedge.live.monitor import Alert, Snapshot, log_alerts
+from perphedge.live.monitor import Alert, log_alerts
 from perphedge.ports import OrderRequest, OrderSide, OrderType
 from perphedge.store.private import private_dir, write_atomic
 from tests.live_support import BTC, T0, StaticMarket, make_paper
@@ -33,8 +33,7 @@ def test_paper_state_lock_log_and_clock_are_private(tmp_path: Path) -> None:
     ReplayClock(home / "paper" / "binance.clock.json", T0).advance(1)
     with exclusive_run(home):
         pass
-    snap = Snapshot(T0, "binance", "p", (), 0.0, None, ())
-    log_alerts(home, snap, [Alert("drift", BTC, "off")])
+    log_alerts(home, T0, "binance", [Alert("drift", BTC, "off")])
     files = [
         home / "paper" / "binance.json",
         home / "paper" / "binance.lock",

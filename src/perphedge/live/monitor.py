@@ -100,6 +100,8 @@ class Snapshot:
     margin_ratio: float | None
     legs: tuple[LegSnapshot, ...]
     alerts: tuple[Alert, ...] = ()
+    # positions on the account that the portfolio file does not describe: (symbol, contracts)
+    not_in_file: tuple[tuple[str, Decimal], ...] = ()
 
 
 def _position(state: PositionState | None, mark: float, inst: Perpetual) -> Position | None:
@@ -176,7 +178,9 @@ def snapshot(
     under `account_id` (default: `exchange`)."""
     account_id = account_id or exchange
     symbols = [t.symbol for t in targets]
-    states = {p.symbol: p for p in account.positions(symbols)}
+    every = account.positions([])  # every position of the account, to flag those not in the file
+    states = {p.symbol: p for p in every if p.symbol in symbols}
+    others = tuple((p.symbol, p.contracts) for p in every if p.symbol not in symbols)
     balances = {b.currency: b for b in account.balances()}
     legs: list[LegSnapshot] = []
     risks: list[_LegRisk] = []
@@ -196,7 +200,7 @@ def snapshot(
         )
         for h in config.portfolio.holdings
     )
-    return Snapshot(now_ms, exchange, config.name, holdings, equity, ratio, tuple(legs))
+    return Snapshot(now_ms, exchange, config.name, holdings, equity, ratio, tuple(legs), (), others)
 
 
 def _account_totals(
@@ -255,27 +259,40 @@ def alerts_for(snap: Snapshot, limits: Thresholds) -> tuple[Alert, ...]:
             "(liquidation at 100 %): add margin or reduce the hedge"
         )
         out.append(Alert("margin_ratio", "account", text))
+    for symbol, contracts in snap.not_in_file:
+        text = (
+            f"position of {contracts} contracts is not in the portfolio file: close it with "
+            "perphedge hedge close, or add the coin to the file"
+        )
+        out.append(Alert("not_in_file", symbol, text))
     if snap.equity_usd <= 0:
         out.append(Alert("equity", "account", f"equity is {snap.equity_usd:,.2f} USD"))
     return tuple(out)
 
 
-def log_alerts(home: Path, snap: Snapshot, alerts: Sequence[Alert]) -> None:
-    """Append alerts as JSON lines to PERPHEDGE_HOME/logs/monitor.log."""
+def log_alerts(home: Path, ts_ms: int, exchange: str, alerts: Sequence[Alert]) -> None:
+    """Append alerts as JSON lines to PERPHEDGE_HOME/logs/monitor.log (0600)."""
     lines = [
-        json.dumps({"ts_ms": snap.ts_ms, "exchange": snap.exchange, **asdict(alert)}) + "\n"
+        json.dumps({"ts_ms": ts_ms, "exchange": exchange, **asdict(alert)}) + "\n"
         for alert in alerts
     ]
     append_private(home / "logs" / "monitor.log", "".join(lines))
 
 
-def post_webhook(url: str, snap: Snapshot, alerts: Sequence[Alert], timeout_s: float = 5.0) -> str:
+def post_webhook(
+    url: str,
+    portfolio: str,
+    exchange: str,
+    ts_ms: int,
+    alerts: Sequence[Alert],
+    timeout_s: float = 5.0,
+) -> str:
     """POST {"portfolio", "exchange", "ts_ms", "alerts": [...]} as JSON; returns "" or the error."""
     body = json.dumps(
         {
-            "portfolio": snap.portfolio,
-            "exchange": snap.exchange,
-            "ts_ms": snap.ts_ms,
+            "portfolio": portfolio,
+            "exchange": exchange,
+            "ts_ms": ts_ms,
             "alerts": [asdict(a) for a in alerts],
         }
     ).encode()

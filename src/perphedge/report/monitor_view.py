@@ -32,6 +32,9 @@ def monitor_renderables(snap: Snapshot) -> list[RenderableType]:
         for leg in snap.legs
     ]  # fmt: skip
     out.append(table("hedge", HEDGE_HEADERS, legs))
+    if snap.not_in_file:
+        rows = [[symbol, contracts, "NOT IN THE FILE"] for symbol, contracts in snap.not_in_file]
+        out.append(table("other positions on the account", ["symbol", "contracts", ""], rows))
     for alert in snap.alerts:
         line = escape(f"{alert.code} {alert.subject}: {alert.message}")
         out.append(f"[bold red]ALERT[/] {line}")

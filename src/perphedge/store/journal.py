@@ -309,6 +309,13 @@ class Journal:
             for r in rows
         ]
 
+    def knows_order(self, client_order_id: str) -> bool:
+        """Whether this journal ever planned an order with this client id."""
+        row = self._db.execute(
+            "SELECT 1 FROM orders WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        return row is not None
+
     def mark_order(self, client_order_id: str, status: str, ts_ms: int, reason: str = "") -> None:
         """Set a journal-only status (sending, not_sent, unknown)."""
         with self._write() as db:
