@@ -110,8 +110,8 @@ def test_kill_switch_refuses_with_exit_3(run_cli, portfolio, home):
     [
         (["--max-order-notional", "1000"], 3, "above the maximum order notional 1,000.00"),
         (["--max-leverage", "2"], 3, "above the cap 2x"),
-        (["--max-leverage", "0"], 2, "max_leverage=0.0 is invalid"),
-        (["--order-timeout", "-1"], 2, "give values >= 0"),
+        (["--max-leverage", "0"], 2, "--max-leverage=0.0 is invalid"),
+        (["--order-timeout", "-1"], 2, "--order-timeout=-1.0 is invalid: give a number of zero"),
         (["--exchange", "nowhere"], 2, "exchange='nowhere' is invalid"),
     ],
 )

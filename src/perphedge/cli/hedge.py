@@ -20,7 +20,13 @@ from rich.progress import Progress
 
 from perphedge.cli import wiring
 from perphedge.config import PortfolioConfig, load_portfolio
-from perphedge.errors import CapabilityError, InputError, PartialRunError
+from perphedge.errors import (
+    CapabilityError,
+    InputError,
+    PartialRunError,
+    require_non_negative,
+    require_positive,
+)
 from perphedge.exchanges.capabilities import require_for, unverified_notes
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.instruments import ContractKind
@@ -32,6 +38,7 @@ from perphedge.live.check import (
     gate_before,
     require_agreement,
 )
+from perphedge.live.closing import close_targets
 from perphedge.live.execute import (
     LiveSession,
     Proposal,
@@ -44,6 +51,7 @@ from perphedge.live.execute import (
     propose,
     resume_open_intents,
 )
+from perphedge.live.guard import other_runs, require_alone
 from perphedge.live.session import (
     Ports,
     live_ports,
@@ -77,6 +85,8 @@ class HedgeArgs:
     json_out: bool
     base_url: str | None
     live_prices: bool = False
+    only: bool = False  # close: only the legs of the file
+    force: bool = False  # send even beside another perphedge run on the account
 
 
 def open_ports(
@@ -130,12 +140,19 @@ def account_name(ports: Ports) -> str:
 
 
 def _targets(
-    kind: str, config: PortfolioConfig, session: LiveSession, min_drift: float
+    kind: str, config: PortfolioConfig, session: LiveSession, min_drift: float, only: bool
 ) -> list[LegTarget]:
     found = run_targets(kind, config, session.market, session.account, min_drift)
     for w in found.unhedged:  # a leg the plan could not open leaves coins unhedged
         err_console.print(f"warning {w.subject}: {w.message}", highlight=False)
-    return list(found.targets)
+    if kind != "close":
+        return list(found.targets)
+    targets, left = close_targets(
+        found.targets, session.journal, session.account, session.account_key, only
+    )
+    for line in left:
+        err_console.print(f"note: {line}", markup=False, highlight=False)
+    return targets
 
 
 LEG_HEADERS = ["symbol", "position", "working orders", "target", "after these orders"]
@@ -223,9 +240,14 @@ def run_hedge(kind: str, args: HedgeArgs) -> None:
     with Journal.in_home() as journal, guard:
         session = _session(ports, journal, args)
         resumed = _resume(session, args)
-        targets = _targets(kind, config, session, args.min_drift)
+        targets = _targets(kind, config, session, args.min_drift, args.only)
         if args.execute:
-            gate_before(session, [t.symbol for t in targets])
+            symbols = [t.symbol for t in targets]
+            now_ms = session.clock.now_ms()
+            require_alone(
+                other_runs(journal, ports.account, ports.execution, symbols, now_ms), args.force
+            )
+            gate_before(session, symbols)
         proposal = propose(session, targets, kind, args.limits)
         report = _decide_and_send(session, proposal, ports, args)
         if args.json_out:
@@ -327,6 +349,12 @@ _PRICE_AGE = typer.Option(120.0, "--max-price-age", help="Refuse prices older th
 _TIMEOUT = typer.Option(
     30.0, "--order-timeout", help="Seconds to wait for a limit order before cancelling the rest."
 )
+_ONLY = typer.Option(
+    False, "--only", help="close: only the legs of this file (default: every leg perphedge opened)."
+)
+_FORCE = typer.Option(
+    False, "--force", help="Send even when another perphedge run trades the same symbols."
+)
 _MIN_DRIFT = typer.Option(
     0.02, "--min-drift", help="rebalance: leave legs within this fraction of target."
 )
@@ -349,19 +377,29 @@ def _hedge_command(kind: str, help_text: str) -> None:
         order_timeout: float = _TIMEOUT,
         min_drift: float = _MIN_DRIFT,
         json_out: bool = JSON,
+        only: bool = _ONLY,
+        force: bool = _FORCE,
         base_url: str | None = BASE_URL,
     ) -> None:
-        if order_timeout < 0 or min_drift < 0:
-            raise InputError(
-                "--order-timeout/--min-drift", (order_timeout, min_drift), "give values >= 0"
-            )
+        if only and kind != "close":
+            raise InputError("--only", True, "only hedge close takes --only")
+        for name, value in (
+            ("--max-order-notional", max_order_notional), ("--child-notional", child_notional),
+            ("--max-leverage", max_leverage), ("--max-price-age", max_price_age),
+        ):  # fmt: skip
+            require_positive(name, value)
+        for name, value in (
+            ("--slippage-cap", slippage_cap), ("--order-timeout", order_timeout),
+            ("--min-drift", min_drift),
+        ):  # fmt: skip
+            require_non_negative(name, value)
         limits = ExecutionLimits(
             max_order_notional, child_notional, slippage_cap, int(max_price_age * 1000),
             max_leverage, market,
         )  # fmt: skip
         args = HedgeArgs(
             portfolio, exchange, paper, do_execute, yes, limits, order_timeout, min_drift,
-            json_out, base_url, live_prices,
+            json_out, base_url, live_prices, only, force,
         )  # fmt: skip
         run_hedge(kind, args)
 

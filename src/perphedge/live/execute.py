@@ -34,6 +34,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from perphedge.errors import (
+    InputError,
     PermanentExchangeError,
     ReconcileError,
     SafetyError,
@@ -172,6 +173,13 @@ def propose(
         quote = session.market.mark_price(target.symbol)
         check_price_fresh(target.symbol, quote.ts_ms, now_ms, limits.max_price_age_ms)
         inst = session.market.instrument(target.symbol)
+        if inst.min_notional and limits.child_notional < inst.min_notional:
+            raise InputError(
+                "--child-notional",
+                limits.child_notional,
+                f"give at least {inst.min_notional:g} USD, the venue's minimum order for "
+                f"{target.symbol}",
+            )
         settle_of[target.symbol] = inst.settle
         if inst.is_inverse:
             usd_per_coin[inst.settle] = float(quote.price)
@@ -194,7 +202,21 @@ def propose(
     proposal = Proposal(kind, tuple(targets), tuple(legs), equity, gross_after, tuple(notes))
     if proposal.has_orders and gross_after > gross_before:  # reducing is always allowed
         check_gross_leverage(gross_after, equity, limits.max_leverage)
+        check_margin(proposal, state.free_in_usd(usd_per_coin))
     return proposal
+
+
+def check_margin(proposal: Proposal, free_usd: float) -> None:
+    """SafetyError, before any order, when the orders that add exposure need more initial margin
+    (their notional / the leg's leverage) than the account has available."""
+    leverage = {t.symbol: t.leverage for t in proposal.targets}
+    needed = sum(leg.adding_notional_usd / max(1, leverage[leg.symbol]) for leg in proposal.legs)
+    if needed > free_usd:
+        raise SafetyError(
+            f"not enough margin: these orders need {needed:,.2f} USD of initial margin, "
+            f"{free_usd:,.2f} USD is available ({needed - free_usd:,.2f} USD missing): deposit "
+            "it, hedge less or use more leverage (nothing was sent)"
+        )
 
 
 def execute(session: LiveSession, proposal: Proposal, portfolio: str) -> RunReport | None:

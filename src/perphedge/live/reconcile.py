@@ -76,6 +76,13 @@ class ExchangeState:
             )
         return wallet + upnl
 
+    def free_in_usd(self, usd_per_coin: Mapping[str, float]) -> float:
+        """Balance available for new margin in USD: stablecoins at 1, coins at `usd_per_coin`."""
+        return sum(
+            float(b.free) * (1.0 if b.currency in STABLE else usd_per_coin.get(b.currency, 0.0))
+            for b in self.balances
+        )
+
     def leg(self, symbol: str) -> LegState:
         return self.legs[symbol]
 
