@@ -190,14 +190,17 @@ def test_secrets_never_leave_the_process(run_cli, portfolio, home, monkeypatch, 
         monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", fake.api_key)
         monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", fake.secret)
         url = ["--base-url", fake.base_url]
+        # 10,800 USD of margin at 5x on a 10,000 USD wallet: refused before any order (exit 3)
+        short = run_cli("hedge", "open", str(portfolio), *url, "--max-leverage", "6")
+        assert short.code == 3 and "800.00 USD missing" in short.err, short.err
+        fake.state.wallet = Decimal(20_000)
         outputs = [
+            short,
             run_cli("hedge", "open", str(portfolio), *url, "--execute", "--yes", "--max-leverage", "6", "--order-timeout", "0"),
             run_cli("monitor", str(portfolio), *url, "--once", "--json"),
             run_cli("hedge", "close", str(portfolio), *url, "--execute", "--yes", "--order-timeout", "0"),
         ]  # fmt: skip
-        # exit 4: the fake refuses the last ETH child (10,800 USD margin at 5x > 10,000 USD)
-        assert [o.code for o in outputs] == [4, 0, 0], outputs[0].err
-        assert "Margin is insufficient" in outputs[0].err
+        assert [o.code for o in outputs] == [3, 0, 0, 0], outputs[1].err
         assert fake.state.position_amt("BTCUSDT") == Decimal(0)  # closed
     texts = [o.out + o.err for o in outputs]
     texts += [p.read_bytes().decode("utf-8", "replace") for p in home.rglob("*") if p.is_file()]
