@@ -59,7 +59,7 @@ _ABSENT = object()
 
 
 def _show(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     return repr(value) if isinstance(value, str) else str(value)
 
@@ -259,8 +259,8 @@ def _check_hedge(file: str, raw: dict[str, Any], hedge: HedgeConfig) -> None:
 
     if not 0.0 <= hedge.ratio <= 1.0:
         raise fail("ratio", "give a fraction between 0 and 1 (0.5 = half)")
-    if not hedge.leverage > 0:
-        raise fail("leverage", "give a leverage greater than zero, e.g. 2")
+    if not hedge.leverage >= 1:
+        raise fail("leverage", "give a leverage of at least 1 (1 = no borrowing), e.g. 2")
     try:
         normalise_asset("exchange", hedge.exchange)
     except InputError:

@@ -29,6 +29,12 @@ def normalise_asset(field: str, text: str) -> str:
     return asset
 
 
+# Far above any real holding or price, far below where float arithmetic overflows (1e308 would
+# become contracts=inf deep inside the plan instead of a message about the file).
+MAX_QUANTITY = 1e12
+MAX_PRICE_USD = 1e12
+
+
 @dataclass(frozen=True)
 class Holding:
     """Spot coins held. `qty_base` in coins; `price` in USD per coin when known."""
@@ -44,8 +50,14 @@ class Holding:
     def __post_init__(self) -> None:
         object.__setattr__(self, "asset", normalise_asset("asset", self.asset))
         require_positive("quantity", self.qty_base)
+        if self.qty_base > MAX_QUANTITY:
+            raise InputError("quantity", self.qty_base, f"give at most {MAX_QUANTITY:g} coins")
         if self.price is not None:
             require_positive("price", self.price)
+            if self.price > MAX_PRICE_USD:
+                raise InputError(
+                    "price", self.price, f"give a USD price of at most {MAX_PRICE_USD:g}"
+                )
         if self.ratio is not None:
             require_fraction("ratio", self.ratio)
         if self.proxy is not None:

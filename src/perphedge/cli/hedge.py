@@ -345,6 +345,7 @@ _SLIPPAGE = typer.Option(
 _MAX_LEVERAGE = typer.Option(
     5.0, "--max-leverage", help="Refuse when gross notional / equity would exceed this."
 )
+MAX_PRICE_AGE_S = 86_400.0
 _PRICE_AGE = typer.Option(120.0, "--max-price-age", help="Refuse prices older than this (s).")
 _TIMEOUT = typer.Option(
     30.0, "--order-timeout", help="Seconds to wait for a limit order before cancelling the rest."
@@ -388,6 +389,8 @@ def _hedge_command(kind: str, help_text: str) -> None:
             ("--max-leverage", max_leverage), ("--max-price-age", max_price_age),
         ):  # fmt: skip
             require_positive(name, value)
+        if max_price_age > MAX_PRICE_AGE_S:
+            raise InputError("--max-price-age", max_price_age, "give at most 86400 s (a day)")
         for name, value in (
             ("--slippage-cap", slippage_cap), ("--order-timeout", order_timeout),
             ("--min-drift", min_drift),

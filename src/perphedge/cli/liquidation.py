@@ -110,12 +110,19 @@ def liquidation(
     require_non_negative("--other-mm", other_mm)
     require_finite("--other-upnl", other_upnl)
     require_non_negative("--taker-fee", taker_fee)
+    for name, given in (
+        ("--qty", qty),
+        ("--contracts", contracts),
+        ("--contract-size", contract_size),
+    ):
+        if given is not None:  # named even when the contract kind does not use it
+            require_positive(name, given)
     pos = _position(Side.parse(side), kind, qty, contracts, contract_size, entry)
     risk = position_risk(
         pos,
         leverage=require_positive("--leverage", leverage),
         mark=None if mark is None else require_positive("--mark", mark),
-        wallet=None if wallet is None else require_finite("--wallet", wallet),
+        wallet=None if wallet is None else require_non_negative("--wallet", wallet),
         tiers=_tiers(tiers, mmr, cum),
         rules=_rules(rules, exchange),
         mode=mode,

@@ -7,6 +7,7 @@ never sent.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,7 +47,7 @@ class PlanRequest:
                 "give a percent in (0, 100], e.g. 95",
             )
         require_finite("--max-funding-cost", self.max_funding_cost_pct)
-        if not self.stale_days > 0:
+        if not (math.isfinite(self.stale_days) and self.stale_days > 0):
             raise InputError("--stale-days", self.stale_days, "give a number of days > 0, e.g. 7")
 
 

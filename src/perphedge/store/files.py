@@ -51,12 +51,28 @@ def file_format(path: Path) -> str:
     raise InputError("file", str(path), "name a .csv or .parquet file")
 
 
+def require_utf8(path: Path) -> None:
+    """InputError naming the line when a CSV file is not UTF-8 text (a garbled symbol must
+    never reach the store)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = data[: bad.start].count(b"\n") + 1
+        raise InputError(
+            "file",
+            str(path),
+            f"line {line} is not UTF-8 text (byte 0x{data[bad.start]:02x}): save it as UTF-8",
+        ) from None
+
+
 def read_rows(path: Path) -> tuple[list[str], list[Row], int]:
     """Column names, rows as strings, and the line number of the first row."""
     if not path.is_file():
         raise InputError("file", str(path), "give an existing file")
     try:
         if file_format(path) == "csv":
+            require_utf8(path)
             options = pacsv.ConvertOptions(strings_can_be_null=False, auto_dict_encode=False)
             table = pacsv.read_csv(path, convert_options=options)
             first_line = 2
@@ -251,11 +267,19 @@ def export_file(
             f"no {table_name} rows match {asked}; nothing written (candles and funding are "
             f"separate: try --table {other}; `perphedge data list` shows what is stored)"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    if fmt == "csv":
-        pacsv.write_csv(table, tmp)
-    else:
-        pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv":
+            pacsv.write_csv(table, tmp)
+        else:
+            pq.write_table(table, tmp, compression="zstd")
+        tmp.replace(path)
+    except OSError as bad:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        reason = bad.strerror or type(bad).__name__
+        raise InputError(
+            "out", str(path), f"cannot write it ({reason}): name a writable place"
+        ) from None
     return int(table.num_rows)
