@@ -5,7 +5,6 @@ and subnormals (enumerated from the command tree, so a new option is covered by 
 from __future__ import annotations
 
 import importlib
-import json
 import math
 from collections.abc import Iterator
 from pathlib import Path

@@ -37,10 +37,12 @@ def assert_orders_journaled(fake: FakeBinance, home: Path) -> None:
     assert set(on_exchange) <= known, f"sent without a journal entry: {set(on_exchange) - known}"
 
 
-def assert_journal_agrees(fake: FakeBinance, home: Path) -> None:
+def assert_journal_agrees(fake: FakeBinance, home: Path, account: str | None = None) -> None:
+    """`account`: compare only that account's runs and fills (a home may also hold paper ones)."""
     with Journal(home / JOURNAL_FILE) as journal:
-        orders = {o.client_order_id: o for o in journal.orders()}
-        fills = journal.fills()
+        runs = {i.intent_id for i in journal.intents(account)}
+        orders = {o.client_order_id: o for o in journal.orders() if o.intent_id in runs}
+        fills = journal.fills(account=account)
     on_exchange = [o.client_id for o in fake.state.orders.values()]
     assert len(on_exchange) == len(set(on_exchange)), f"sent twice: {on_exchange}"
     for o in fake.state.orders.values():
