@@ -362,3 +362,30 @@ class Candles:
 
     def __len__(self) -> int:
         return int(self.ts_ms.size)
+
+
+@dataclass(frozen=True)
+class MarginMove:
+    """Margin added to ("add") or taken from ("reduce") an isolated position, as the venue
+    reports it: `amount` > 0 in `currency`, at `ts_ms`."""
+
+    symbol: str
+    kind: str
+    amount: Decimal
+    currency: str
+    ts_ms: int
+
+
+@runtime_checkable
+class MarginControl(Protocol):
+    """Margin moves of isolated legs. They carry no client id: callers journal each one before
+    sending and, when the outcome is unknown, look it up in `margin_moves` before any re-send."""
+
+    def move_margin(self, symbol: str, kind: str, amount: Decimal) -> MarginMove:
+        """Add ("add") or take ("reduce") `amount` of the settle currency; sent once, never
+        retried here (TemporaryExchangeError: the outcome is unknown)."""
+        ...
+
+    def margin_moves(self, symbol: str, since_ms: int) -> Sequence[MarginMove]:
+        """The venue's history of margin moves of `symbol` from `since_ms` on, oldest first."""
+        ...

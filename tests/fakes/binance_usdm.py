@@ -291,6 +291,20 @@ def _income(f: FakeBinance, p: Params) -> Any:
     return rows[: int(p.get("limit", "100"))]
 
 
+def _margin_history(f: FakeBinance, p: Params) -> Any:
+    """Binance: rows of `symbol` (and `type`) in [startTime, endTime], oldest first."""
+    start, end = int(p.get("startTime", "0")), int(p.get("endTime", str(f.clock())))
+    with f.state.lock:
+        rows = [
+            r
+            for r in f.state.margin_history
+            if r["symbol"] == _symbol(p)
+            and p.get("type") in (None, r["type"])
+            and start <= int(r["time"]) <= end
+        ]
+    return rows[: int(p.get("limit", "500"))]
+
+
 def _positions(f: FakeBinance, p: Params) -> Any:
     with f.state.lock:
         symbols = [_symbol(p)] if "symbol" in p else list(SPECS)
@@ -344,6 +358,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/income"): (True, _income),
     ("POST", "/fapi/v1/leverage"): (True, _leverage),
     ("POST", "/fapi/v1/marginType"): (True, _margin_type),
+    ("POST", "/fapi/v1/positionMargin"): (True, lambda f, p: f.state.move_margin(p)),
+    ("GET", "/fapi/v1/positionMargin/history"): (True, _margin_history),
     ("GET", "/sapi/v1/capital/config/getall"): (True, lambda f, p: bodies.capital_config()),
     ("GET", "/sapi/v1/margin/allPairs"): (True, lambda f, p: bodies.MARGIN_PAIRS),
     ("GET", "/sapi/v1/account/apiRestrictions"): (

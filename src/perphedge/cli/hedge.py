@@ -416,6 +416,9 @@ _hedge_command("close", "Close the hedge: reduce-only orders back to zero.")
 
 
 def register(app: typer.Typer) -> None:
+    from perphedge.cli.margin import margin_app
+
+    hedge_app.add_typer(margin_app, name="margin")
     app.add_typer(hedge_app, name="hedge")
 
 

@@ -15,6 +15,7 @@ from perphedge.ports import (
     Balance,
     Fill,
     FundingPayment,
+    MarginMove,
     OrderSide,
     OrderState,
     OrderStatus,
@@ -160,4 +161,20 @@ def funding_payment(raw: Raw) -> FundingPayment:
         amount=dec0(raw.get("amount")),
         currency=str(raw.get("code") or ""),
         payment_id=str(raw.get("id") or ""),
+    )
+
+
+def margin_move(raw: Raw, symbol: str, now_ms: int) -> MarginMove:
+    """A ccxt margin-modification structure (an answer to add/reduce, or a history row)."""
+    amount = dec(raw.get("amount"))
+    kind = raw.get("type")
+    if amount is None or kind not in ("add", "reduce"):
+        raise DataError(f"unreadable margin move from the exchange: {dict(raw)!r:.200}")
+    ts = raw.get("timestamp")
+    return MarginMove(
+        str(raw.get("symbol") or symbol),
+        str(kind),
+        abs(amount),
+        str(raw.get("code") or ""),
+        int(ts) if ts is not None else now_ms,
     )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
@@ -41,6 +42,7 @@ from perphedge.ports import (
     Balance,
     Fill,
     FundingPayment,
+    MarginMove,
     OrderRequest,
     OrderState,
     OrderStatus,
@@ -246,6 +248,31 @@ class CcxtAccount:
         except PermanentExchangeError as error:
             if _ALREADY_SET not in str(error):  # Binance -4046 "No need to change margin type."
                 raise
+
+    # ------------------------------------------------------------------ MarginControl
+    def move_margin(self, symbol: str, kind: str, amount: Decimal) -> MarginMove:
+        """One request, never retried (a margin move has no id to look up): a temporary error
+        means the outcome is unknown; the caller looks at `margin_moves` before re-sending."""
+        capability = "addMargin" if kind == "add" else "reduceMargin"
+        if not self._ex.has.get(capability):
+            raise CapabilityError(f"{self._venue} cannot move isolated margin through ccxt")
+        method = self._ex.add_margin if kind == "add" else self._ex.reduce_margin
+        with errors.translated(self._venue, f"{kind} margin"):
+            raw = method(symbol, float(amount))
+        return parse.margin_move(raw, symbol, int(self._ex.milliseconds()))
+
+    def margin_moves(self, symbol: str, since_ms: int) -> list[MarginMove]:
+        if not self._ex.has.get("fetchMarginAdjustmentHistory"):
+            raise CapabilityError(
+                f"{self._venue} has no margin-move history through ccxt: a margin move whose "
+                "outcome is unknown cannot be settled there"
+            )
+        rows = self._read(
+            "fetch margin history",
+            lambda: self._ex.fetch_margin_adjustment_history(symbol, None, since_ms),
+        )
+        now = int(self._ex.milliseconds())
+        return sorted((parse.margin_move(r, symbol, now) for r in rows), key=lambda m: m.ts_ms)
 
     # ------------------------------------------------------------------ internals
     def _create(self, req: OrderRequest) -> Any:

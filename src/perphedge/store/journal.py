@@ -11,6 +11,8 @@ Tables:
   fills    every execution, keyed by (account, symbol, trade id): venues number trades per
            symbol, and paper and real accounts never share a row (inserted once, never lost)
   funding  funding received (+) or paid (-), keyed by (account, symbol, settlement time)
+  margin_moves  margin added to or taken from isolated legs, journaled before sending
+           (see `perphedge.store.journal_margin`)
   adopted  per (account, symbol): the position perphedge's fills do not explain, taken as the
            truth by `hedge check --adopt` (position = adopted + net journaled fills)
   events   an append-only log of what happened, for humans
@@ -43,12 +45,13 @@ from perphedge.ports import (
     OrderType,
 )
 from perphedge.store.crashpoint import durable_write_done
+from perphedge.store.journal_margin import MARGIN_SCHEMA, MarginMoveLog
 from perphedge.store.paths import home_dir
 from perphedge.store.private import private_file
 
 JOURNAL_FILE = "journal.sqlite"
 UNSENT = ("intended", "sending")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 2: account keys on fills and funding; 3: margin moves
 LEGACY_ACCOUNT = "unknown"  # funding rows of a version-1 journal name no account
 
 # Version 1 keyed fills by trade id alone and funding by (symbol, time). Fills get the account of
@@ -145,7 +148,7 @@ def _dec(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
-class Journal:
+class Journal(MarginMoveLog):
     """One SQLite connection to the journal file; use as a context manager."""
 
     def __init__(self, path: Path) -> None:
@@ -175,7 +178,7 @@ class Journal:
                 for statement in _MIGRATE_1_TO_2.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
-            for statement in _SCHEMA.split(";"):
+            for statement in (*_SCHEMA.split(";"), MARGIN_SCHEMA):
                 if statement.strip():
                     self._db.execute(statement)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
