@@ -178,9 +178,12 @@ BASE_ARGS = {
     "hedge rebalance": ["{portfolio}", "--paper"],
     "hedge close": ["{portfolio}", "--paper"],
     "hedge history": [],
+    "hedge keep": ["{portfolio}", "--paper", "--once"],
     "paper advance": [],
+    "ui": ["--no-browser"],  # an int option only: no hostile float is a valid port
 }
 SLOW_WHEN_VALID = {"backtest", "sweep", "beta"}  # a valid value runs the whole computation
+SERVES = {"ui"}  # a valid value (typer reads "-0.0" as port 0) starts a server until Ctrl-C
 
 
 def numeric_options() -> Iterator[tuple[str, str, str]]:
@@ -235,7 +238,7 @@ HOSTILE = st.sampled_from(
 )
 
 
-@pytest.mark.parametrize("command", sorted({c for c, _, _ in OPTIONS} - SLOW_WHEN_VALID))
+@pytest.mark.parametrize("command", sorted({c for c, _, _ in OPTIONS} - SLOW_WHEN_VALID - SERVES))
 @settings(
     max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

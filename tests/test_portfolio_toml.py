@@ -37,7 +37,7 @@ documents = st.fixed_dictionaries(
         "hedge": st.fixed_dictionaries(
             {
                 "ratio": st.floats(0, 1),
-                "leverage": st.floats(0.1, 20),
+                "leverage": st.floats(1, 20),
                 "exchange": st.sampled_from(["binance", "bybit", "okx"]),
                 "contract": st.sampled_from(["linear", "inverse"]),
                 "margin_mode": st.sampled_from(["isolated", "cross"]),

@@ -176,6 +176,8 @@ class PositionState:
     unrealized_pnl: Decimal = Decimal(0)
     margin: Decimal | None = None  # isolated margin / initial margin the venue reports
     maintenance_margin: Decimal | None = None
+    # an isolated position's margin balance (its wallet + unrealised PnL); None for cross
+    isolated_margin: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,13 @@ def liquidation_price(state: ExchangeState, symbol: str) -> Decimal:
     )
 
 
+def _isolated(state: ExchangeState, symbol: str, im: Decimal) -> Decimal:
+    """An isolated position's wallet: its initial margin plus what was moved onto it; 0 cross."""
+    if state.margin_types.get(symbol) != "ISOLATED" or not state.position_amt(symbol):
+        return Decimal(0)
+    return im + state.isolated_extra.get(symbol, Decimal(0))
+
+
 def position_risk(state: ExchangeState, symbol: str) -> dict[str, Any]:
     pos = state.positions.get(symbol)
     amt = pos.amt if pos else Decimal(0)
@@ -190,8 +197,10 @@ def position_risk(state: ExchangeState, symbol: str) -> dict[str, Any]:
         "breakEvenPrice": num(pos.entry if pos else Decimal(0)), "markPrice": num(mark),
         "unRealizedProfit": num(state.upnl(symbol)),
         "liquidationPrice": num(liquidation_price(state, symbol)),
-        "isolatedMargin": "0", "notional": num(amt * mark), "marginAsset": "USDT",
-        "isolatedWallet": "0", "initialMargin": num(im + state.order_im(symbol)),
+        "isolatedMargin": num(_isolated(state, symbol, im) + state.upnl(symbol)),
+        "notional": num(amt * mark), "marginAsset": "USDT",
+        "isolatedWallet": num(_isolated(state, symbol, im)),
+        "initialMargin": num(im + state.order_im(symbol)),
         "maintMargin": num(maint_margin(state, symbol)),
         "positionInitialMargin": num(im), "openOrderInitialMargin": num(state.order_im(symbol)),
         "adl": 0, "bidNotional": "0", "askNotional": "0",

@@ -416,9 +416,11 @@ _hedge_command("close", "Close the hedge: reduce-only orders back to zero.")
 
 
 def register(app: typer.Typer) -> None:
+    from perphedge.cli.keep import keep_command
     from perphedge.cli.margin import margin_app
 
     hedge_app.add_typer(margin_app, name="margin")
+    hedge_app.command("keep")(keep_command)
     app.add_typer(hedge_app, name="hedge")
 
 

@@ -118,6 +118,7 @@ def position_state(raw: Raw) -> PositionState:
         unrealized_pnl=dec0(raw.get("unrealizedPnl")),
         margin=dec(raw.get("initialMargin")),
         maintenance_margin=dec(raw.get("maintenanceMargin")),
+        isolated_margin=dec(raw.get("collateral")) if raw.get("marginMode") == "isolated" else None,
     )
 
 

@@ -1,0 +1,120 @@
+"""`perphedge hedge keep PORTFOLIO`: the loop that keeps the hedge alive (dry run by default).
+
+Each step reconciles, asks the keeper ([keeper] section of the file) what to do, and with
+`--execute` sends the re-sizing orders and margin moves, journaled (`perphedge.live.keep`).
+Alerts go to the terminal, PERPHEDGE_HOME/logs/monitor.log and the webhook; an unreachable
+exchange never ends the loop.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from perphedge.cli.hedge import BASE_URL, EXCHANGE, PORTFOLIO, account_name, open_ports
+from perphedge.config import PortfolioConfig, load_portfolio
+from perphedge.errors import InputError, require_positive
+from perphedge.hedge.orders import ExecutionLimits
+from perphedge.live.execute import LiveSession, check_kill_switch, check_withdrawals, exclusive_run
+from perphedge.live.keep import KeepPlan, KeepStep, keep_loop, keep_step
+from perphedge.live.outage import DEFAULT_ALERT_AFTER, Outage
+from perphedge.live.session import Ports
+from perphedge.live.watch import AlertSinks
+from perphedge.ports import MarginControl
+from perphedge.report.render import console, err_console
+from perphedge.services.targets import hedge_targets
+from perphedge.store.journal import Journal
+from perphedge.store.paths import home_dir
+from perphedge.symbols import perp_symbol
+
+_PAPER = typer.Option(False, "--paper", help="Keep the paper account's hedge (offline).")
+_ONCE = typer.Option(False, "--once", help="One step, then exit.")
+_INTERVAL = typer.Option(300.0, "--interval", help="Seconds between steps.")
+_EXECUTE = typer.Option(False, "--execute", help="Send orders and margin moves (asks once).")
+_YES = typer.Option(False, "--yes", help="Do not ask for confirmation.")
+_WEBHOOK = typer.Option(
+    None, "--webhook", envvar="PERPHEDGE_WEBHOOK_URL", help="POST alerts as JSON to this URL."
+)
+
+
+def coins_per_leg(config: PortfolioConfig) -> dict[str, float]:
+    """Coins each perpetual hedges (a proxied holding counts on its proxy's leg)."""
+    coins: dict[str, float] = {}
+    for h in config.portfolio.holdings:
+        symbol = perp_symbol(h.hedge_asset, config.hedge.kind)
+        coins[symbol] = coins.get(symbol, 0.0) + h.qty_base
+    return coins
+
+
+def _plan(config: PortfolioConfig, ports: Ports, portfolio: Path) -> KeepPlan:
+    targets = hedge_targets(config, ports.market).targets
+    reserve = config.reserve_usd if config.reserve_usd is not None else 0.0
+    return KeepPlan(
+        str(portfolio), targets, coins_per_leg(config), config.keeper, reserve, ExecutionLimits()
+    )
+
+
+def _show(step: KeepStep) -> None:
+    for leg in step.decision.legs:
+        dist = "-" if leg.distance is None else f"{leg.distance:.1%}"
+        console.print(
+            f"{leg.symbol}: short {leg.size:.8g}, margin {leg.margin:,.2f}, distance to "
+            f"liquidation {dist}, {len(leg.actions)} action(s)",
+            highlight=False,
+        )
+    for line in step.done:
+        console.print(f"  {line}", markup=False, highlight=False)
+
+
+def keep_command(
+    portfolio: Annotated[Path, PORTFOLIO],
+    exchange: str | None = EXCHANGE,
+    paper: bool = _PAPER,
+    once: bool = _ONCE,
+    interval: float = _INTERVAL,
+    do_execute: bool = _EXECUTE,
+    yes: bool = _YES,
+    webhook: str | None = _WEBHOOK,
+    base_url: str | None = BASE_URL,
+) -> None:
+    """Keep the hedge alive: re-margin, re-size, re-open and alert, step after step."""
+    require_positive("--interval", interval)
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise InputError("--webhook", "(not shown)", "give an http:// or https:// URL")
+    config = load_portfolio(portfolio)
+    ports = open_ports(config, exchange, paper, base_url)
+    control = ports.execution if isinstance(ports.execution, MarginControl) else None
+    where = f"{ports.exchange} (paper)" if paper else f"{ports.exchange} (REAL MONEY)"
+    if do_execute and not yes and not typer.confirm(f"Keep the hedge on {where}?", err=True):
+        err_console.print("cancelled: nothing sent")
+        raise typer.Exit(1)
+    home = home_dir()
+    sinks = AlertSinks(home, config.name, account_name(ports), webhook, _say)
+    with Journal.in_home() as journal:
+        session = LiveSession(
+            ports.exchange, ports.account, ports.execution, ports.market, ports.clock, journal,
+            home, account_id=ports.account_id,
+        )  # fmt: skip
+        plan = _plan(config, ports, portfolio)
+
+        def step() -> KeepStep:
+            if not do_execute:
+                return keep_step(session, plan, control, False)
+            check_kill_switch(home)
+            check_withdrawals(session.account)
+            with exclusive_run(home):
+                return keep_step(session, plan, control, True)
+
+        outage = Outage(account_name(ports), alert_after=1 if once else DEFAULT_ALERT_AFTER)
+        keep_loop(
+            step, _show, sinks, ports.clock.now_ms, time.sleep, None if once else interval, outage
+        )
+    if not do_execute:
+        err_console.print("dry run: nothing sent (add --execute to act on these decisions)")
+
+
+def _say(line: str) -> None:
+    err_console.print(line, markup=False, highlight=False)

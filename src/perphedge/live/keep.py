@@ -1,0 +1,169 @@
+"""`hedge keep`: one step of the loop that keeps the hedge alive, and the loop around it.
+
+`keep_step(session, plan, control, execute)`:
+  1. with `execute`: settle margin moves left open, finish interrupted runs, and check the
+     account against the journal (`perphedge.live.check.gate_before`; a mismatch is exit 5);
+  2. read every leg from the exchange (position, isolated margin balance, mark) into the
+     keeper's `LegState`;
+  3. ask the keeper (`perphedge.hedge.keeper.keep`, the same policy as the backtest);
+  4. with `execute`: re-size legs through the journaled order path of `hedge rebalance`
+     (`propose` / `execute`), move margin through the journaled, idempotent
+     `perphedge.live.margin.move_margin`; a dry run does nothing of it.
+  It returns the decision, what was done (in words) and the alerts (a person must act).
+`keep_loop` repeats it every interval; a temporary exchange error never ends it: `Outage` backs
+off and alerts "exchange unreachable since ..." (`perphedge.live.watch.AlertSinks`).
+Selling spot is not done here (perphedge trades perpetuals only): a SELL_SPOT decision becomes
+an alert with the amount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from perphedge.errors import CapabilityError, TemporaryExchangeError
+from perphedge.hedge.keeper import ActionKind, KeeperDecision, KeeperPolicy, keep
+from perphedge.hedge.keeper_model import LegMemory, LegState
+from perphedge.hedge.orders import ExecutionLimits, LegTarget
+from perphedge.live.check import gate_before
+from perphedge.live.execute import LiveSession, execute, propose, resume_open_intents
+from perphedge.live.margin import move_margin, settle_open
+from perphedge.live.monitor import Alert
+from perphedge.live.outage import Outage
+from perphedge.live.watch import AlertSinks
+from perphedge.ports import MarginControl
+
+SIZING = (
+    ActionKind.RESIZE, ActionKind.REOPEN, ActionKind.DELEVER, ActionKind.SELL_SPOT,
+    ActionKind.FUNDING_REDUCE, ActionKind.FUNDING_RESTORE,
+)  # fmt: skip
+MARGIN = (ActionKind.TOP_UP, ActionKind.RETURN_SURPLUS)
+
+
+@dataclass
+class KeepPlan:
+    """What the loop keeps: targets of the plan, coins per leg, the policy and the reserve."""
+
+    portfolio: str
+    targets: Sequence[LegTarget]
+    coins: Mapping[str, float]  # symbol -> coins the leg hedges
+    policy: KeeperPolicy
+    reserve_usd: float
+    limits: ExecutionLimits
+    memory: dict[str, LegMemory] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KeepStep:
+    decision: KeeperDecision
+    done: tuple[str, ...]
+    alerts: tuple[Alert, ...]
+
+
+def leg_states(session: LiveSession, plan: KeepPlan) -> list[LegState]:
+    """Each leg as the keeper sees it, read from the exchange now."""
+    held = {p.symbol: p for p in session.account.positions([t.symbol for t in plan.targets])}
+    states = []
+    for target in plan.targets:
+        inst = session.market.instrument(target.symbol)
+        mark = float(session.market.mark_price(target.symbol).price)
+        pos = held.get(target.symbol)
+        size = inst.size_from_contracts(float(abs(pos.contracts))) if pos else 0.0
+        if pos is not None and pos.isolated_margin is None:
+            raise CapabilityError(
+                f"{target.symbol} is cross-margined on {session.exchange}: the keeper keeps "
+                "isolated legs (the paper account margins every position from one cross wallet)"
+            )
+        margin = pos.isolated_margin if pos is not None else None
+        coins = plan.coins.get(target.symbol, 0.0)
+        hedged = inst.size_from_contracts(float(abs(target.target_contracts)))
+        ratio = hedged / coins if coins else 0.0
+        if inst.is_inverse:  # contracts of `contract_size` USD: ratio of USD value
+            ratio = hedged * inst.contract_size / (coins * mark) if coins else 0.0
+        states.append(
+            LegState(
+                inst, coins, mark, mark, ratio, size,
+                float(margin) if margin is not None else 0.0, float(target.leverage),
+                memory=plan.memory.get(target.symbol, LegMemory()),
+            )
+        )  # fmt: skip
+    return states
+
+
+def keep_step(
+    session: LiveSession, plan: KeepPlan, control: MarginControl | None, do_execute: bool
+) -> KeepStep:
+    """One step (see the module docstring)."""
+    if do_execute:
+        if control is not None:
+            settle_open(session, control)
+        resume_open_intents(session)
+        gate_before(session, [t.symbol for t in plan.targets])
+    decision = keep(
+        plan.policy, leg_states(session, plan), plan.reserve_usd, session.clock.now_ms()
+    )
+    alerts = [Alert(a.kind.value, a.symbol, a.message) for a in decision.alerts]
+    done: list[str] = []
+    for leg in decision.legs:
+        plan.memory[leg.symbol] = leg.memory
+    if not do_execute:
+        return KeepStep(decision, tuple(a.message for a in decision.actions), tuple(alerts))
+    for action in decision.actions:
+        if action.kind in SIZING:
+            done += _resize(session, plan, action.symbol, action.size_after)
+        if action.kind is ActionKind.SELL_SPOT:
+            text = f"sell {action.spot_sold:.8g} coins of spot and move the proceeds to margin"
+            alerts.append(Alert("sell_spot", action.symbol, text))
+        if action.kind in MARGIN and action.margin_move and control is not None:
+            done.append(_move(session, control, action.symbol, action.margin_move))
+    plan.reserve_usd = decision.reserve_usd
+    return KeepStep(decision, tuple(done), tuple(alerts))
+
+
+def _resize(session: LiveSession, plan: KeepPlan, symbol: str, size_after: float) -> list[str]:
+    inst = session.market.instrument(symbol)
+    contracts = size_after if inst.is_inverse else size_after / inst.contract_size
+    target = next(t for t in plan.targets if t.symbol == symbol)
+    wanted = replace(target, target_contracts=-Decimal(str(round(contracts, 12))))
+    proposal = propose(session, [wanted], "rebalance", plan.limits)
+    report = execute(session, proposal, plan.portfolio)
+    if report is None:
+        return []
+    return [f"{symbol}: {len(report.orders)} order(s) in run {report.intent_id}"]
+
+
+def _move(session: LiveSession, control: MarginControl, symbol: str, settle: float) -> str:
+    amount = Decimal(str(round(abs(settle), 2)))
+    kind = "add" if settle > 0 else "reduce"
+    currency = session.market.instrument(symbol).settle
+    outcome = move_margin(session, control, symbol, kind, amount, currency)
+    return f"{symbol}: margin {kind} {amount} {currency}: {outcome.status}"
+
+
+def keep_loop(
+    step: Callable[[], KeepStep],
+    show: Callable[[KeepStep], None],
+    sinks: AlertSinks,
+    now_ms: Callable[[], int],
+    sleep: Callable[[float], None],
+    interval_s: float | None,
+    outage: Outage,
+) -> None:
+    """Repeat `step` every `interval_s` (None: once); temporary errors back off, never end it."""
+    while True:
+        try:
+            result = step()
+        except TemporaryExchangeError as bad:
+            alert = outage.failed(now_ms(), bad)
+            sinks.deliver(now_ms(), [alert] if alert else [], echo=True)
+            if interval_s is None:
+                raise
+            sleep(outage.delay_s(interval_s))
+            continue
+        back = outage.recovered(now_ms())
+        sinks.deliver(now_ms(), [*([back] if back else []), *result.alerts], echo=True)
+        show(result)
+        if interval_s is None:
+            return
+        sleep(interval_s)
