@@ -114,7 +114,7 @@ def stress(
     shock_spec = StressSpec(
         shocks=parse_list("--shocks", shocks, 0.01),
         funding_per_8h=parse_list("--funding-range", funding_range, 0.01),
-        horizon_days=require_finite("--horizon-days", horizon_days),
+        horizon_days=_horizon_days(horizon_days),
         basis_bp=parse_list("--basis-bp", basis_bp),
         squeezes=parse_list("--squeeze", squeeze, 0.01),
     )
@@ -136,6 +136,17 @@ def stress(
         return
     for item in stress_renderables(result):
         console.print(item)
+
+
+MAX_HORIZON_DAYS = 3650.0
+
+
+def _horizon_days(days: float) -> float:
+    """A stress horizon of more than 0 and at most ten years (1e308 days is no horizon)."""
+    require_finite("--horizon-days", days)
+    if not 0 < days <= MAX_HORIZON_DAYS:
+        raise InputError("--horizon-days", days, "give more than 0 and at most 3650 days")
+    return days
 
 
 def register(app: typer.Typer) -> None:

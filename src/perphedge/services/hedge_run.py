@@ -5,8 +5,9 @@ Account port) to the plan's targets, without sending anything. `send_run` sends 
 fresh preview has exactly the orders the caller showed (symbol, side, quantity, type, limit price,
 reduce-only); if prices or positions moved meanwhile it refuses (SafetyError, nothing sent), so
 what was confirmed is what goes out. Sending holds the run lock, respects the kill switch and
-refuses keys that can withdraw, and first finishes any interrupted run from the journal — as
-`perphedge hedge ... --execute` does. `open_paper` opens the offline paper account for a
+refuses keys that can withdraw, first finishes any interrupted run from the journal, refuses
+beside another perphedge run on the account, and checks the account against the journal before
+and after sending (`perphedge.live.check`) — as `perphedge hedge ... --execute` does. `open_paper` opens the offline paper account for a
 portfolio; `advance_paper` lets simulated time pass (funding settles at its real times);
 `account_status` is the monitor's snapshot of the account against the plan, with its alerts.
 """
@@ -24,6 +25,7 @@ from perphedge.exchanges.paper_state import paper_path
 from perphedge.hedge.model import PlanWarning
 from perphedge.hedge.orders import ExecutionLimits
 from perphedge.instruments import ContractKind
+from perphedge.live.check import gate_after, gate_before
 from perphedge.live.execute import (
     LiveSession,
     Proposal,
@@ -35,6 +37,7 @@ from perphedge.live.execute import (
     propose,
     resume_open_intents,
 )
+from perphedge.live.guard import other_runs, require_alone
 from perphedge.live.monitor import Snapshot, Thresholds
 from perphedge.live.session import Ports, paper_account, paper_ports
 from perphedge.ports import Clock, History
@@ -152,7 +155,14 @@ def send_run(
                 "the orders changed since they were shown (prices or positions moved); "
                 "review them again: nothing was sent"
             )
+        symbols = [leg.symbol for leg in fresh.proposal.legs]
+        now_ms = session.clock.now_ms()
+        seen = other_runs(session.journal, session.account, session.execution, symbols, now_ms)
+        require_alone(seen, force=False)
+        gate_before(session, symbols)  # the account agrees with the journal (else exit 5)
         report = execute(session, fresh.proposal, portfolio_name) if fresh.orders else None
+        if report is not None:
+            gate_after(session, fresh.proposal, report.problems, "preview and send again")
     return HedgeSent(resumed, report)
 
 
