@@ -95,6 +95,8 @@ def test_a_position_changed_by_hand_stops_the_next_run_until_adopted(run_cli, po
 def test_the_dry_run_checks_margin_against_the_available_balance(run_cli, portfolio, home):  # noqa: F811
     portfolio.write_text(PORTFOLIO.format(btc=0.5).replace("leverage = 5", "leverage = 1"))
     # 0.5 BTC + 8 ETH at 1x: ~58k of notional, all of it margin, on a 20,000 USDT paper account
+    reset = run_cli("paper", "reset", "--deposit", "20000", "--yes")
+    assert reset.code == 0, reset.err
     dry = run_cli("hedge", "open", str(portfolio), "--paper")
     assert dry.code == 3
     assert "not enough margin: these orders need" in dry.err and "USD missing" in dry.err
