@@ -180,6 +180,7 @@ BASE_ARGS = {
     "hedge history": [],
     "hedge keep": ["{portfolio}", "--paper", "--once"],
     "paper advance": [],
+    "paper reset": ["--yes"],
     "ui": ["--no-browser"],  # an int option only: no hostile float is a valid port
 }
 SLOW_WHEN_VALID = {"backtest", "sweep", "beta"}  # a valid value runs the whole computation
