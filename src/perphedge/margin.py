@@ -112,6 +112,13 @@ def notional_of(size: float, price: float, contract_size: float, inverse: bool) 
     return size * contract_size / price if inverse else size * price
 
 
+def usd_notional_of(size: float, price: float, contract_size: float, inverse: bool) -> float:
+    """Value of `size` contracts in USD: size * CS (inverse: CS is USD per contract) or
+    size * CS * P (linear: CS in base coin)."""
+    usd = size * contract_size
+    return usd if inverse else usd * price
+
+
 def pnl_of(
     signed_size: float, entry: float, price: float, contract_size: float, inverse: bool
 ) -> float:

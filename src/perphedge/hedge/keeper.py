@@ -55,7 +55,13 @@ from perphedge.hedge.keeper_model import (
     LegState,
     Shortfall,
 )
-from perphedge.margin import Position, Side, liquidation, wallet_for_liquidation_at
+from perphedge.margin import (
+    Position,
+    Side,
+    liquidation,
+    usd_notional_of,
+    wallet_for_liquidation_at,
+)
 
 __all__ = [
     "HOUR_MS",
@@ -126,7 +132,7 @@ def target_size(leg: LegState, coins: float, scale: float = 1.0) -> float:
 
 def notional_usd(leg: LegState, size: float) -> float:
     inst = leg.instrument
-    return size * inst.contract_size if inst.is_inverse else size * leg.mark * inst.contract_size
+    return usd_notional_of(size, leg.mark, inst.contract_size, inst.is_inverse)
 
 
 def initial_margin(leg: LegState, size: float) -> float:

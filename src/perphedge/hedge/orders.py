@@ -26,6 +26,7 @@ from decimal import ROUND_CEILING, Decimal
 
 from perphedge.errors import InputError, SafetyError
 from perphedge.instruments import Perpetual
+from perphedge.margin import usd_notional_of
 from perphedge.ports import OrderRequest, OrderSide, OrderType
 from perphedge.units import round_price_to_tick, round_qty_to_step, to_decimal
 
@@ -146,8 +147,9 @@ def client_order_id(intent_id: str, symbol: str, child_index: int) -> str:
 
 def notional_usd(instrument: Perpetual, contracts: Decimal, price: Decimal) -> float:
     """|contracts| in USD: contracts * size * price (linear) or contracts * size (inverse)."""
-    size = abs(float(contracts)) * instrument.contract_size
-    return size if instrument.is_inverse else size * float(price)
+    return usd_notional_of(
+        abs(float(contracts)), float(price), instrument.contract_size, instrument.is_inverse
+    )
 
 
 def limit_price(side: OrderSide, mark: Decimal, slippage_cap: float, tick: float) -> Decimal:
