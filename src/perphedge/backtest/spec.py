@@ -13,7 +13,7 @@ builds it from dense arrays.
 Policies are small objects with documented parameters, defaults and bounds; each has a numeric
 `code` and a parameter vector (`params()`) that the numba kernel dispatches on. To add one: a new
 dataclass here with the next code (and in `POLICIES`), its branch in `kernels.policy_target` and
-in `reference.Simulator.target_ratio`, and its strategy in tests/test_backtest_agreement.py.
+in `reference.Simulator.target_ratio`, and its strategy in tests/backtest/test_backtest_agreement.py.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from perphedge.report.render import err_console
 
 # Commands load on first use: `perphedge --help` and an offline `plan` import only what they
 # need (no ccxt, numba or plotly). name -> (module whose register() adds it, one-line help);
-# tests/test_startup.py checks every line against the command's own docstring.
+# tests/cli/test_startup.py checks every line against the command's own docstring.
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("init", "Ask what you hold and how to insure it; write a commented portfolio TOML."),
     "liquidation": (

@@ -7,7 +7,7 @@ Capabilities have three states (`Support`):
 
 * ``yes``        ccxt says the venue can do it **and** a perphedge test feeds a recorded response
                  of that venue to the unmodified ccxt client and checks the result
-                 (`Venue.proven`; tests/test_venue_*.py register each proof);
+                 (`Venue.proven`; tests/venues/test_venue_*.py register each proof);
 * ``unverified`` ccxt says yes but we hold no recorded response proving it;
 * ``no``         ccxt (or the venue) does not offer it, or a recorded response shows that ccxt
                  claims it but does not deliver it (`Venue.disproven`).
