@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
+from html import escape
 
 import pytest
+
+from perphedge.report.explain import EXPLAIN
 
 BTC = """
 [[holdings]]
@@ -170,6 +173,13 @@ def test_reserves_csv_and_heatmap(run_cli, btc, tmp_path):
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>") and "hedge_effectiveness" in html
     assert '"type":"heatmap"' in html.replace(" ", "")
+    # the page says what went in and how to read it
+    assert "<h1>Sweep btc.toml: 8 runs, 2024-01-01" in html
+    for words in ("Portfolio", "Period", "Parameter grid", "Metric", "higher is better"):
+        assert words in html
+    assert grid in html
+    assert escape(EXPLAIN["hedge_effectiveness"]) in html and "How to read the heatmap" in html
+    assert "across: band; up: ratio" in html and "The 8 best runs" in html
 
 
 def test_heatmap_axis_must_be_a_grid_parameter(run_cli, btc, tmp_path):

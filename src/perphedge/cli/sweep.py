@@ -124,7 +124,7 @@ def sweep(
         )  # fmt: skip
     for prep in outcome.prepared:
         print_notes(prep)
-    page = heatmap_html(outcome, x, y) if heatmap and x and y else None  # checks the axes
+    page = heatmap_html(outcome, x, y, grid) if heatmap and x and y else None  # checks the axes
     if csv_path is not None:
         write_text("--csv", csv_path, sweep_csv(outcome), ".csv")
     if heatmap is not None and page is not None:

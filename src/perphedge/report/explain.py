@@ -44,6 +44,9 @@ EXPLAIN: dict[str, str] = {
     "fees": "Trading fees and slippage paid to open, resize and close the short, in USD.",
     "basis_pnl": "Gain or loss from the perpetual's price drifting away from the spot price.",
     "share_hedged": "The share of the time a short was open.",
+    "drawdown_cut_per_cost": "How much shallower the worst fall was than without insurance, "
+    "divided by what the insurance cost (fees, funding paid and margin lost), both as shares "
+    "of the starting value. 2 means each dollar of cost saved two dollars of drawdown.",
     # plan
     "exposure": "What your coins are worth now, in USD.",
     "hedge_notional": "The size of the short in USD: what it gains when prices fall by 100 %.",

@@ -1,25 +1,34 @@
 """Views of a sweep (services.sweep.SweepOutcome): ranked table, JSON, CSV and a heatmap page.
 
-The heatmap shows the ranking metric over two chosen grid parameters (policy parameters, or
-`leverage` / `reserve`); where several runs share a cell (other parameters vary), the cell shows
-the best of them by the ranking. The page inlines plotly.js, so it opens offline.
+The heatmap page (`perphedge.report.page`: title, inputs, chart, table, words) shows the ranking
+metric over two chosen grid parameters (policy parameters, or `leverage` / `reserve`); where
+several runs share a cell (other parameters vary), the cell shows the best of them by the
+ranking. The page inlines plotly.js, so it opens offline.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import math
 from pathlib import Path
 from typing import Any
 
 from perphedge.errors import InputError
+from perphedge.report.explain import EXPLAIN
+from perphedge.report.page import ReportPage, render_page, table_html
 from perphedge.report.render import fmt_num, fmt_pct, table, to_json
-from perphedge.services.sweep import LOWER_IS_BETTER, SweepOutcome, SweepRow
+from perphedge.services.sweep import (
+    DEFAULT_RANK,
+    LOWER_IS_BETTER,
+    WHY_DEFAULT_RANK,
+    SweepOutcome,
+    SweepRow,
+)
 
 SHOWN = ("total_return", "max_drawdown", "hedge_effectiveness", "funding_pnl", "fees")
 AXES_BESIDE_PARAMS = ("leverage", "reserve")
+BEST_SHOWN = 10  # runs listed under the heatmap
 
 
 def _fmt(key: str, value: float | int) -> str:
@@ -137,24 +146,62 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def heatmap_html(o: SweepOutcome, x: str, y: str) -> str:
-    """A self-contained page: the ranking metric over two grid parameters."""
+def heatmap_inputs(o: SweepOutcome, x: str, y: str, grid: str) -> list[tuple[str, str]]:
+    """What went into the heatmap, for the page's Inputs section."""
+    from perphedge.backtest.data import fmt_ms
+
+    better = "lower" if o.rank_by in LOWER_IS_BETTER else "higher"
+    return [
+        ("Portfolio", o.portfolio),
+        ("Period", f"{fmt_ms(o.start_ms)} to {fmt_ms(o.end_ms)} (stored history, UTC)"),
+        ("Parameter grid", f"{grid} ({len(o.rows)} runs)"),
+        ("Metric", f"{o.rank_by} ({better} is better)"),
+        ("Axes", f"across: {x}; up: {y}"),
+        ("Without insurance", unhedged_line(o)),
+    ]
+
+
+def heatmap_explanations(o: SweepOutcome, x: str, y: str) -> list[tuple[str, str]]:
+    """The metric and the chart in plain words."""
+    better = "lower" if o.rank_by in LOWER_IS_BETTER else "higher"
+    metric = EXPLAIN.get(o.rank_by, "")
+    read = (
+        f"Each square is one pair of settings: {x} across, {y} up. Its colour is the {o.rank_by} "
+        f"of that run on the stored history (the scale on the right; yellow is high, dark blue "
+        f"is low); here {better} is better. Where the grid varies other settings too, the "
+        "square shows the best run with that pair, and the table below names every setting "
+        "of the best runs. An empty square had no run, or a figure that could not be computed "
+        "(for example nothing to divide by). Neighbouring squares of similar colour mean the "
+        "result does not hang on the exact setting; a lone bright square may be luck of this "
+        "period."
+    )
+    items = [(o.rank_by, metric), ("How to read the heatmap", read)]
+    if o.rank_by == DEFAULT_RANK:
+        items.append(("Why this metric", WHY_DEFAULT_RANK))
+    return [(term, words) for term, words in items if words]
+
+
+def heatmap_html(o: SweepOutcome, x: str, y: str, grid: str) -> str:
+    """A self-contained page: title, inputs, the ranking metric over two grid parameters, the
+    best runs, and the metric and chart explained."""
     import plotly.graph_objects as go
-    import plotly.io as pio
 
     xs, ys, z = heatmap_cells(o, x, y)
     fig = go.Figure(
         go.Heatmap(x=xs, y=ys, z=z, colorscale="Viridis", colorbar={"title": o.rank_by})
     )
-    fig.update_layout(title=title(o), xaxis_title=x, yaxis_title=y)
-    chart = pio.to_html(fig, include_plotlyjs=True, full_html=False, div_id="heatmap")
-    head = html.escape(title(o))
-    return (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{head}</title></head><body><h1>{head}</h1>"
-        f"<p>{html.escape(o.rank_by)}: best run per cell ({html.escape(unhedged_line(o))})</p>"
-        f"{chart}</body></html>\n"
+    fig.update_layout(title=f"{o.rank_by} by {x} and {y}", xaxis_title=x, yaxis_title=y)
+    best = [
+        [str(r.rank), r.policy, " ".join(f"{k}={v}" for k, v in r.params.items()),
+         f"{r.leverage:g}x", fmt_num(r.reserve_usd), _fmt(o.rank_by, r.summary[o.rank_by])]
+        for r in o.rows[:BEST_SHOWN]
+    ]  # fmt: skip
+    headers = ["#", "policy", "params", "leverage", "reserve USD", o.rank_by]
+    tables = f"<h2>The {len(best)} best runs</h2>{table_html(headers, best)}"
+    page = ReportPage(
+        title(o), heatmap_inputs(o, x, y, grid), (fig,), tables, heatmap_explanations(o, x, y)
     )
+    return render_page(page)
 
 
 def write_text(option: str, path: Path, text: str, suffix: str) -> None:
