@@ -31,9 +31,10 @@ counted from 0 as in the file's array.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -179,34 +180,68 @@ _FIXES = {
 }
 
 
-def _from_validation(file: str, raw: dict[str, Any], error: ValidationError) -> ConfigError:
-    errors = error.errors()  # a misspelled key also makes its right name "missing": name the typo
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    loc = tuple(first["loc"])
-    fix = _FIXES.get(first["type"], first["msg"])
-    if "{expected}" in fix:
-        fix = fix.format(expected=first.get("ctx", {}).get("expected", "the allowed values"))
-    if first["type"] == "extra_forbidden":
-        return ConfigError(file, _loc_path(loc), _ABSENT, fix)
-    return ConfigError(file, _loc_path(loc), _lookup(raw, loc), fix)
+def _from_validation(file: str, raw: dict[str, Any], error: ValidationError) -> list[ConfigError]:
+    """Every error of a validation, unknown keys first (a misspelled key also makes its right
+    name "missing": the typo is named first)."""
+    errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    found = []
+    for e in errors:
+        loc = tuple(e["loc"])
+        fix = _FIXES.get(e["type"], e["msg"])
+        if "{expected}" in fix:
+            fix = fix.format(expected=e.get("ctx", {}).get("expected", "the allowed values"))
+        value = _ABSENT if e["type"] == "extra_forbidden" else _lookup(raw, loc)
+        found.append(ConfigError(file, _loc_path(loc), value, fix))
+    return found
 
 
-def _holding(file: str, raw: dict[str, Any], index: int, cfg: HoldingConfig) -> Holding:
-    try:
-        return Holding(
-            asset=cfg.asset,
-            qty_base=cfg.quantity,
-            price=cfg.price,
-            ratio=cfg.ratio,
-            proxy=cfg.proxy,
-            beta=cfg.beta,
-            location=cfg.location,
-        )
-    except InputError as bad:
-        loc = ("holdings", index, bad.field)
-        value = _lookup(raw, loc)
-        shown = bad.value if value is _ABSENT else value
-        raise ConfigError(file, _loc_path(loc), shown, bad.fix) from None
+def _peel(build: Callable[[dict[str, Any]], object], values: dict[str, Any],
+          neutral: Callable[[str], object]) -> list[InputError]:  # fmt: skip
+    """Every field error of `build(values)`, not just the first: a failing field is replaced by
+    `neutral(field)` (a valid value) and the build is tried again."""
+    found: list[InputError] = []
+    values = dict(values)
+    while True:
+        try:
+            build(values)
+            return found
+        except InputError as bad:
+            again = any(seen.field == bad.field for seen in found)  # it hangs on another field
+            if again or bad.field not in values:
+                return found + ([] if again else [bad])
+            found.append(bad)
+            values[bad.field] = neutral(bad.field)
+
+
+def _holding(values: dict[str, Any]) -> Holding:
+    """A domain holding from a [[holdings]] table's values (file names)."""
+    named = {"qty_base" if key == "quantity" else key: value for key, value in values.items()}
+    return Holding(**named)
+
+
+def _holding_errors(
+    file: str, raw: dict[str, Any], index: int, cfg: HoldingConfig
+) -> list[ConfigError]:
+    neutral = _holding_stand_ins(cfg.model_dump())
+    found = _peel(_holding, cfg.model_dump(), neutral.get)
+    return [_named(file, raw, ("holdings", index), bad) for bad in found]
+
+
+def _holding_stand_ins(table: Mapping[str, Any]) -> dict[str, object]:
+    """Valid values for a holding's fields, in place of wrong ones (the ticker is one that
+    neither the asset nor the proxy uses, so no clash is invented)."""
+    others = {str(table.get(k) or "").strip().upper() for k in ("asset", "proxy")}
+    spare = next(t for t in ("X", "Y", "Z") if t not in others)
+    return {"asset": spare, "quantity": 1.0, "proxy": spare}
+
+
+def _named(
+    file: str, raw: dict[str, Any], section: tuple[int | str, ...], bad: InputError
+) -> ConfigError:
+    """A domain error of one field, as the file's error (the value as written in the file)."""
+    loc = (*section, bad.field)
+    value = _lookup(raw, loc)
+    return ConfigError(file, _loc_path(loc), bad.value if value is _ABSENT else value, bad.fix)
 
 
 def parse_portfolio(text: str, name: str = "portfolio.toml") -> PortfolioConfig:
@@ -218,53 +253,103 @@ def parse_portfolio(text: str, name: str = "portfolio.toml") -> PortfolioConfig:
     return portfolio_from_dict(raw, name)
 
 
-def portfolio_from_dict(raw: dict[str, Any], name: str = "portfolio.toml") -> PortfolioConfig:
-    """Validate a parsed portfolio document (TOML file or the page's form), the same rules."""
+def portfolio_errors(raw: dict[str, Any], name: str = "portfolio.toml") -> list[ConfigError]:
+    """Every error of a parsed portfolio document, in file order within each kind: unknown keys
+    and wrong types first, then each holding's, [hedge]'s and [keeper]'s values (the page shows
+    them all at once; a file load names the first)."""
     try:
-        parsed = PortfolioFile.model_validate(raw)
+        PortfolioFile.model_validate(raw)
+        found: list[ConfigError] = []
     except ValidationError as bad:
-        raise _from_validation(name, raw, bad) from None
-    if not parsed.holdings:
-        raise ConfigError(name, "holdings", _ABSENT, "add at least one [[holdings]] table")
-    holdings = tuple(_holding(name, raw, i, h) for i, h in enumerate(parsed.holdings))
-    _check_hedge(name, raw, parsed.hedge)
-    keeper = _keeper(name, raw, parsed.keeper)
+        found = _from_validation(name, raw, bad)
+    holdings = raw.get("holdings")
+    if holdings == []:
+        found.append(ConfigError(name, "holdings", _ABSENT, "add at least one [[holdings]] table"))
+    domain: list[ConfigError] = []
+    for index, table in enumerate(holdings if isinstance(holdings, list) else []):
+        stand_ins = _holding_stand_ins(table) if isinstance(table, dict) else {}
+        if (cfg := _valid(HoldingConfig, table, stand_ins)) is not None:
+            domain += _holding_errors(name, raw, index, cfg)
+    if (hedge := _valid(HedgeConfig, raw.get("hedge", {}))) is not None:
+        domain += _hedge_errors(name, raw, hedge)
+    if (keeper := _valid(KeeperConfig, raw.get("keeper", {}))) is not None:
+        domain += _keeper_errors(name, raw, keeper)
+    named = {bad.path for bad in found}
+    return found + [bad for bad in domain if bad.path not in named]
+
+
+_Section = TypeVar("_Section", bound=_Model)
+
+
+def _valid(
+    model: type[_Section], raw: object, stand_ins: Mapping[str, object] | None = None
+) -> _Section | None:
+    """The section validated so that its values can be checked: a field of a wrong type (the
+    whole-file validation names it) is replaced by a valid stand-in (`stand_ins`, else the
+    field's default) and an unknown key left out. None when it is not a table."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as bad:
+        patched = dict(raw)
+        for error in bad.errors():
+            key = str(error["loc"][0]) if error["loc"] else ""
+            if error["type"] == "extra_forbidden":
+                patched.pop(key, None)
+            elif key in model.model_fields:
+                default = model.model_fields[key].default
+                patched[key] = (stand_ins or {}).get(key, default)
+    try:
+        return model.model_validate(patched)
+    except ValidationError:
+        return None
+
+
+def portfolio_from_dict(raw: dict[str, Any], name: str = "portfolio.toml") -> PortfolioConfig:
+    """Validate a parsed portfolio document (TOML file or the page's form), the same rules;
+    ConfigError names the first error (`portfolio_errors` lists them all)."""
+    errors = portfolio_errors(raw, name)
+    if errors:
+        raise errors[0]
+    parsed = PortfolioFile.model_validate(raw)
     return PortfolioConfig(
         name=name,
-        portfolio=Portfolio(holdings),
+        portfolio=Portfolio(tuple(_holding(h.model_dump()) for h in parsed.holdings)),
         hedge=parsed.hedge,
-        keeper=keeper,
+        keeper=parsed.keeper.policy(),
         reserve_usd=parsed.keeper.reserve_usd,
     )
 
 
-def _keeper(file: str, raw: dict[str, Any], keeper: KeeperConfig) -> KeeperPolicy:
+def _keeper_errors(file: str, raw: dict[str, Any], keeper: KeeperConfig) -> list[ConfigError]:
+    found = []
     reserve = keeper.reserve_usd
     if reserve is not None and not (reserve >= 0 and reserve < float("inf")):
         loc = ("keeper", "reserve_usd")
-        raise ConfigError(file, _loc_path(loc), _lookup(raw, loc), "give USD >= 0, e.g. 5000")
-    try:
-        return keeper.policy()
-    except InputError as bad:
-        loc = ("keeper", bad.field)
-        value = _lookup(raw, loc)
-        shown = bad.value if value is _ABSENT else value
-        raise ConfigError(file, _loc_path(loc), shown, bad.fix) from None
+        found.append(
+            ConfigError(file, _loc_path(loc), _lookup(raw, loc), "give USD >= 0, e.g. 5000")
+        )
+    values = keeper.model_dump(exclude={"reserve_usd"})
+    peeled = _peel(lambda v: KeeperConfig(**v).policy(), values, lambda key: getattr(_KEEPER, key))
+    return found + [_named(file, raw, ("keeper",), bad) for bad in peeled]
 
 
-def _check_hedge(file: str, raw: dict[str, Any], hedge: HedgeConfig) -> None:
+def _hedge_errors(file: str, raw: dict[str, Any], hedge: HedgeConfig) -> list[ConfigError]:
     def fail(key: str, fix: str) -> ConfigError:
         loc = ("hedge", key)
         return ConfigError(file, _loc_path(loc), _lookup(raw, loc), fix)
 
+    found = []
     if not 0.0 <= hedge.ratio <= 1.0:
-        raise fail("ratio", "give a fraction between 0 and 1 (0.5 = half)")
+        found.append(fail("ratio", "give a fraction between 0 and 1 (0.5 = half)"))
     if not hedge.leverage >= 1:
-        raise fail("leverage", "give a leverage of at least 1 (1 = no borrowing), e.g. 2")
+        found.append(fail("leverage", "give a leverage of at least 1 (1 = no borrowing), e.g. 2"))
     try:
         normalise_asset("exchange", hedge.exchange)
     except InputError:
-        raise fail("exchange", "give an exchange name such as binance") from None
+        found.append(fail("exchange", "give an exchange name such as binance"))
+    return found
 
 
 def load_portfolio(path: str | Path) -> PortfolioConfig:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
 from perphedge.config import load_portfolio
+from perphedge.services.backtest import prepare
+from perphedge.store.market import MarketStore
 from perphedge.web.server import Server
 from perphedge.web.views import PAGES
 from tests.browser import WIDTHS, Tab, browser, open_tab, screenshot_folder, server
@@ -65,6 +69,39 @@ def test_a_bad_field_shows_its_error_beside_it(browser: Browser, server: Server)
     page.press("#holdings-0-quantity", "Tab")
     page.get_by_text("Everything is valid.").wait_for()
     assert error.inner_text() == ""
+    assert tab.errors == []
+
+
+def test_every_bad_field_shows_its_error_at_once(browser: Browser, server: Server) -> None:
+    tab = open_tab(browser, server)
+    page = tab.page
+    page.fill("#holdings-0-asset", "BTC")
+    page.fill("#holdings-0-quantity", "-3")
+    page.get_by_role("button", name="+ Add a holding").click()
+    page.wait_for_selector("#holdings-1-asset")
+    page.fill("#holdings-1-asset", "e t h")
+    page.fill("#holdings-1-quantity", "lots")
+    page.fill("#hedge-ratio", "1.5")
+    page.fill("#hedge-leverage", "0.5")
+    page.get_by_role("button", name="Check").click()
+    problems = page.locator("#form-problems li")
+    page.wait_for_function("n => document.querySelectorAll('#form-problems li').length >= n", arg=5)
+    beside = {  # each field's own slot says what is wrong with it, all at the same time
+        "holdings-0-quantity": "greater than zero",
+        "holdings-1-asset": "coin ticker",
+        "holdings-1-quantity": "give a number",
+        "hedge-ratio": "between 0 and 1",
+        "hedge-leverage": "at least 1",
+    }
+    for field, words in beside.items():
+        assert words in page.locator(f"#err-{field}").inner_text(), field
+    assert problems.count() == len(beside)
+    assert page.locator("#holdings-1-quantity").input_value() == "lots"  # what was typed stays
+    assert page.locator(".field-error:not(:empty)").count() == len(beside)
+    page.fill("#hedge-ratio", "1")
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_function("n => document.querySelectorAll('#form-problems li').length == n", arg=4)
+    assert page.locator("#err-hedge-ratio").inner_text() == ""
     assert tab.errors == []
 
 
@@ -219,6 +256,14 @@ def test_funding_compares_venues_and_marks_the_tradable_ones(
     assert tab.errors == []
 
 
+def _bars(since: date, until: date) -> int:
+    """Bars of the backtest grid between two days, read by the service the page calls."""
+    since_ms, until_ms = (int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()) * 1000
+                          for d in (since, until))  # fmt: skip
+    prep = prepare(load_portfolio(EXAMPLE), since_ms, until_ms, None, False, MarketStore())
+    return prep.market.n_bars
+
+
 def test_backtest_shows_progress_then_every_metric_explained(
     browser: Browser, server: Server
 ) -> None:
@@ -229,9 +274,25 @@ def test_backtest_shows_progress_then_every_metric_explained(
     page.fill("#since", "2024-01-01")
     page.fill("#until", "2024-03-31")
     page.check("input[name=policy][value=band]")
+    seen: list[str] = []  # every progress answer the page polled
+    page.on("response", lambda r: seen.append(r.text()) if "/backtest/job/" in r.url else None)
     page.get_by_role("button", name="Run the backtest").click()
     page.locator("#backtest-progress progress").wait_for()
     page.locator("#backtest-metrics").wait_for(timeout=120_000)
+    # the bars of every run, as the service counted them: 3 runs (hedged, keeper, band)
+    done = page.locator("#backtest-done")
+    total = int(done.get_attribute("data-total") or 0)
+    bars = 3 * _bars(date(2024, 1, 1), date(2024, 3, 31))
+    assert int(done.get_attribute("data-done") or 0) == total == bars
+    assert f"{bars:,} of {bars:,} bars simulated" in done.inner_text()
+    polled = [
+        (int(m.group(1)), int(m.group(2)))
+        for text in seen
+        if (m := re.search(r'data-done="(\d+)" data-total="(\d+)"', text))
+    ]
+    assert polled and polled[-1] == (bars, bars)  # the last answer: all of them
+    assert all(t == bars and 0 <= d <= t for d, t in polled)
+    assert [d for d, _ in polled] == sorted(d for d, _ in polled)  # it only moves forward
     headers = page.locator("#backtest-metrics thead").inner_text()
     assert "unhedged" in headers and "hedged" in headers and "band" in headers
     rows = page.locator("#backtest-metrics tbody tr")

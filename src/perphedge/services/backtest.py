@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -271,12 +271,21 @@ def keeper_reserve(prep: Prepared, leverage: float) -> tuple[float, tuple[str, .
     return sum(r.reserve_usd for r in sized), notes
 
 
+Tick = Callable[[int, int], None]  # (n, total): n more of the total bars were simulated
+
+
+def _no_tick(n: int, total: int) -> None:
+    """Progress nobody watches."""
+
+
 def run_all(
     prep: Prepared, policies: list[Policy], names: list[str], settings: RunSettings,
-    reserve_usd: float = 0.0,
+    reserve_usd: float = 0.0, tick: Tick = _no_tick,
 ) -> list[Run]:  # fmt: skip
     """Unhedged, hedged at the file's ratio, then one run per policy (named by `names`); a
-    keeper run also holds `reserve_usd` of cash beside the others' starting cash."""
+    keeper run also holds `reserve_usd` of cash beside the others' starting cash. `tick(n,
+    total)`: first (0, total), then the bars of each run as it ends (total = bars x runs; the
+    unhedged figures come with the hedged run)."""
     ratio = prep.config.hedge.ratio
     cash = settings.cash_usd
     if cash is None:
@@ -284,9 +293,12 @@ def run_all(
         if settings.top_up:
             cash *= 1 + TOP_UP_RESERVE  # a reserve to top up from, beside the initial margin
     runs: list[Run] = []
-    for name, policy in [("hedged", StaticRatio(ratio)), *zip(names, policies, strict=True)]:
+    todo = [("hedged", StaticRatio(ratio)), *zip(names, policies, strict=True)]
+    tick(0, prep.market.n_bars * len(todo))
+    for name, policy in todo:
         own = cash + reserve_usd if isinstance(policy, Keeper) else cash
         result = run_backtest(make_spec(prep, policy, settings, own), prep.market)
+        tick(prep.market.n_bars, prep.market.n_bars * len(todo))
         values = {f: getattr(policy, f) for f in param_names(type(policy))}
         params = {f: v if isinstance(v, str) else float(v) for f, v in values.items()}
         runs.append(Run(name, params, result.summary(), result))
@@ -321,9 +333,10 @@ class BacktestOutcome:
 
 
 def run_backtests(
-    config: PortfolioConfig, request: BacktestRequest, store: MarketStore
+    config: PortfolioConfig, request: BacktestRequest, store: MarketStore, tick: Tick = _no_tick
 ) -> BacktestOutcome:
-    """Prepare `config`'s data and run it unhedged, hedged and under each policy."""
+    """Prepare `config`'s data and run it unhedged, hedged and under each policy; `tick` as
+    in `run_all` (it is first called once the data is loaded)."""
     prep = prepare(config, request.since_ms, request.until_ms, request.kind, request.strict, store)
     settings = settings_from(
         prep, request.leverage, request.cash_usd, request.top_up, request.slippage_bp
@@ -341,5 +354,5 @@ def run_backtests(
     reserve, notes = 0.0, ()  # type: tuple[float, tuple[str, ...]]
     if "keeper" in names and settings.cash_usd is None:  # --cash sets every run's cash
         reserve, notes = keeper_reserve(prep, settings.leverage)
-    runs = run_all(prep, policies, names, settings, reserve)
+    runs = run_all(prep, policies, names, settings, reserve, tick)
     return BacktestOutcome(prep, settings, tuple(runs), notes)

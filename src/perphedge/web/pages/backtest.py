@@ -1,7 +1,8 @@
 """Backtest: the portfolio unhedged, hedged and under chosen policies on stored history.
 
-The run goes to a background job (perphedge.web.jobs); the page shows a progress indicator and
-polls until the backtest service is done, then the metrics, each explained, and the curves.
+The run goes to a background job (perphedge.web.jobs); the page polls it and shows the bars
+simulated of the total, as the backtest service reports them, until it is done; then the
+metrics, each explained, and the curves.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from perphedge.report.explain import EXPLAIN
 from perphedge.report.html import backtest_figure
 from perphedge.services.backtest import BacktestOutcome, BacktestRequest, run_backtests
 from perphedge.store.market import MarketStore
-from perphedge.web.jobs import Jobs
+from perphedge.web.jobs import Jobs, JobState
 from perphedge.web.views import render, workspace_of
 
 POLICIES = (
@@ -76,11 +77,11 @@ async def start_run(request: Request) -> Response:
     form = {k: str(v) for k, v in data.items() if k != "policy"}
     chosen = [str(p) for p in data.getlist("policy") if str(p) in dict(POLICIES)]
     spec = _request(form, chosen)
-    job = jobs_of(request).submit(lambda: run_backtests(config, spec, MarketStore()))
-    return render(request, "backtest_progress.html", job=job, elapsed_s=0.0)
+    job = jobs_of(request).submit(lambda tick: run_backtests(config, spec, MarketStore(), tick))
+    return render(request, "backtest_progress.html", job=job, state=JobState(False, 0.0))
 
 
-def _result(request: Request, outcome: BacktestOutcome) -> Response:
+def _result(request: Request, outcome: BacktestOutcome, state: JobState) -> Response:
     runs = list(outcome.runs)
     title = backtest_title(outcome.prep, outcome.settings)
     times = outcome.prep.market.times_ms
@@ -99,6 +100,7 @@ def _result(request: Request, outcome: BacktestOutcome) -> Response:
         notes=notes,
         gaps=[g.describe() for g in outcome.prep.aligned.gaps],
         figure_json=figure.to_json(),
+        state=state,
     )
 
 
@@ -107,11 +109,12 @@ def job_status(request: Request) -> Response:
     if state is None:
         raise InputError("job", request.path_params["job"], "start the backtest again")
     if not state.done:
-        job = request.path_params["job"]
-        return render(request, "backtest_progress.html", job=job, elapsed_s=state.elapsed_s)
+        return render(
+            request, "backtest_progress.html", job=request.path_params["job"], state=state
+        )
     if state.error is not None:
         raise state.error  # a PerphedgeError becomes its one line in the page
-    return _result(request, state.result)
+    return _result(request, state.result, state)
 
 
 ROUTES = [

@@ -1,7 +1,7 @@
 """Start: a guided form builds the portfolio; save it as TOML, or load a file.
 
-The form is validated by `perphedge.config.portfolio_from_dict`, the rules that read a file, and
-the first error is shown beside its field. Saving writes the commented TOML of
+The form is validated by `perphedge.config.portfolio_errors`, the rules that read a file, and
+every error is shown at once beside its field (and listed above the form). Saving writes the commented TOML of
 `perphedge.portfolio_toml` (to a temporary file first, then renamed: never half-written).
 """
 
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from perphedge.config import ConfigError, portfolio_from_dict
+from perphedge.config import portfolio_errors, portfolio_from_dict
 from perphedge.errors import InputError
 from perphedge.portfolio_toml import (
     HOLDING_QUESTIONS,
@@ -104,11 +104,16 @@ def _feedback(
 
 
 def _check(document: dict[str, Any]) -> tuple[Any, dict[str, str]]:
-    """(config, {}) when valid, else (None, {field: its fix, "": the whole one-line error})."""
-    try:
+    """(config, {}) when valid, else (None, {field: its fix, ...; "": every error, one a
+    line}): all of the file rules' errors at once, each beside its field."""
+    found = portfolio_errors(document, "portfolio")
+    if not found:
         return portfolio_from_dict(document, "portfolio"), {}
-    except ConfigError as bad:
-        return None, {field_of(bad.path): bad.fix, "": str(bad).split(": ", 1)[1]}
+    errors: dict[str, str] = {}
+    for bad in found:
+        errors.setdefault(field_of(bad.path), bad.fix)
+    errors[""] = "\n".join(str(bad).split(": ", 1)[1] for bad in found)
+    return None, errors
 
 
 async def form_action(request: Request) -> Response:
