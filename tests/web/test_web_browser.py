@@ -73,6 +73,7 @@ def test_a_bad_field_shows_its_error_beside_it(browser: Browser, server: Server)
 
 
 def test_every_bad_field_shows_its_error_at_once(browser: Browser, server: Server) -> None:
+    server.workspace.document = server.workspace.config = None  # a blank form to start from
     tab = open_tab(browser, server)
     page = tab.page
     page.fill("#holdings-0-asset", "BTC")

@@ -25,6 +25,7 @@ def ui(
     portfolio: Annotated[
         Path | None, typer.Option("--portfolio", help="A portfolio TOML file to start with.")
     ] = None,
+    base_url: str | None = typer.Option(None, "--base-url", hidden=True),  # a local fake exchange
 ) -> None:
     """Open the local page (127.0.0.1 only, with a secret token in its address)."""
     import webbrowser
@@ -36,7 +37,7 @@ def ui(
     workspace = Workspace()
     if portfolio is not None:
         workspace.load(portfolio)
-    server = Server.open(port, wiring.current(), allow_execute, workspace)
+    server = Server.open(port, wiring.current(), allow_execute, workspace, base_url)
     url = server.launch.url
     console.print(f"perphedge page: {url}", markup=False, highlight=False, soft_wrap=True)
     console.print("Keep this address to yourself: its token opens the page. Ctrl-C stops it.")

@@ -61,8 +61,14 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-def create_app(launch: Launch, adapters: Adapters, workspace: Workspace | None = None) -> Starlette:
-    """The app for one launch; `workspace` holds the current portfolio (empty by default)."""
+def create_app(
+    launch: Launch,
+    adapters: Adapters,
+    workspace: Workspace | None = None,
+    live_base_url: str | None = None,
+) -> Starlette:
+    """The app for one launch; `workspace` holds the current portfolio (empty by default);
+    `live_base_url` sends the Live page's API calls elsewhere (a local test exchange)."""
     app = Starlette(
         routes=routes(),
         middleware=[Middleware(SecurityMiddleware, launch=launch)],
@@ -72,4 +78,5 @@ def create_app(launch: Launch, adapters: Adapters, workspace: Workspace | None =
     app.state.workspace = workspace or Workspace()
     app.state.adapters = adapters
     app.state.jobs = Jobs()
+    app.state.live_base_url = live_base_url
     return app

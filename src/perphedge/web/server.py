@@ -47,6 +47,7 @@ class Server:
     launch: Launch
     adapters: Adapters
     workspace: Workspace = field(default_factory=Workspace)
+    base_url: str | None = None  # the Live page's exchange API (None: the venue's own)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
@@ -57,13 +58,14 @@ class Server:
         adapters: Adapters,
         allow_execute: bool = False,
         workspace: Workspace | None = None,
+        base_url: str | None = None,
     ) -> Server:
         sock = bind(port)
         launch = Launch(port=sock.getsockname()[1], allow_execute=allow_execute)
-        return cls(sock, launch, adapters, workspace or Workspace())
+        return cls(sock, launch, adapters, workspace or Workspace(), base_url)
 
     def _uvicorn(self) -> uvicorn.Server:
-        app = create_app(self.launch, self.adapters, self.workspace)
+        app = create_app(self.launch, self.adapters, self.workspace, self.base_url)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         return self._server

@@ -59,7 +59,20 @@ class Shown:
     preview: HedgePreview
 
 
-def _live(config: PortfolioConfig) -> Ports:
+@dataclass(frozen=True)
+class Access:
+    """How this launch reaches accounts: its adapters, and the exchange API for Live (None:
+    the venue's own; `perphedge ui --base-url` points it at a local test exchange)."""
+
+    adapters: Adapters
+    live_base_url: str | None
+
+
+def _access(request: Request) -> Access:
+    return Access(adapters_of(request), request.app.state.live_base_url)
+
+
+def _live(config: PortfolioConfig, base_url: str | None) -> Ports:
     name = venue(config.hedge.exchange).name
     if credentials_for(name) is None:
         raise InputError(
@@ -68,17 +81,17 @@ def _live(config: PortfolioConfig) -> Ports:
             f"set it and PERPHEDGE_{name.upper()}_SECRET (a read-only key is enough to watch), "
             "or store them in the OS keyring, then restart perphedge ui",
         )
-    return live_ports(name, None, config.hedge.contract)
+    return live_ports(name, base_url, config.hedge.contract)
 
 
 @contextmanager
 def _session(
-    config: PortfolioConfig, paper: bool, adapters: Adapters
+    config: PortfolioConfig, paper: bool, access: Access
 ) -> Iterator[tuple[Ports, LiveSession]]:
     if paper:
-        ports = open_paper(config, home_dir(), adapters.history(), adapters.clock)
+        ports = open_paper(config, home_dir(), access.adapters.history(), access.adapters.clock)
     else:
-        ports = _live(config)
+        ports = _live(config, access.live_base_url)
     with Journal.in_home() as journal:
         yield ports, LiveSession(
             journal_key(ports), ports.account, ports.execution, ports.market, ports.clock,
@@ -116,21 +129,21 @@ def account_page(request: Request) -> Response:
 
 
 def _status(
-    config: PortfolioConfig, paper: bool, adapters: Adapters
+    config: PortfolioConfig, paper: bool, access: Access
 ) -> tuple[Snapshot, list[Balance], tuple[str, ...]]:
-    with _session(config, paper, adapters) as (ports, session):
+    with _session(config, paper, access) as (ports, session):
         snap = account_status(config, session)
         return snap, list(ports.account.balances()), ports.notes
 
 
 def status_panel(request: Request) -> Response:
     """Time, equity, margin, positions and alerts (the panel polls this)."""
-    snap, balances, notes = _status(_config(request), _paper(request), adapters_of(request))
+    snap, balances, notes = _status(_config(request), _paper(request), _access(request))
     return render(request, "account_status.html", snap=snap, balances=balances, notes=notes)
 
 
-def _preview(config: PortfolioConfig, paper: bool, kind: str, adapters: Adapters) -> HedgePreview:
-    with _session(config, paper, adapters) as (_, session):
+def _preview(config: PortfolioConfig, paper: bool, kind: str, access: Access) -> HedgePreview:
+    with _session(config, paper, access) as (_, session):
         return preview_run(config, kind, session, LIMITS)
 
 
@@ -140,7 +153,7 @@ async def account_preview(request: Request) -> Response:
     kind = str((await request.form()).get("kind", ""))
     if kind not in KINDS:
         raise InputError("kind", kind, f"use one of {', '.join(KINDS)}")
-    preview = await run_in_threadpool(_preview, config, paper, kind, adapters_of(request))
+    preview = await run_in_threadpool(_preview, config, paper, kind, _access(request))
     key = secrets.token_urlsafe(12)
     request.app.state.previews = {key: Shown(config, paper, preview)}  # the latest only
     where = "the paper account" if paper else f"{config.hedge.exchange} (REAL MONEY)"
@@ -149,8 +162,8 @@ async def account_preview(request: Request) -> Response:
                   paper=paper, base=base)  # fmt: skip
 
 
-def _send(shown: Shown, adapters: Adapters) -> HedgeSent:
-    with _session(shown.config, shown.paper, adapters) as (_, session):
+def _send(shown: Shown, access: Access) -> HedgeSent:
+    with _session(shown.config, shown.paper, access) as (_, session):
         return send_run(shown.config, shown.preview, session, LIMITS, shown.config.name)
 
 
@@ -160,14 +173,14 @@ async def account_send(request: Request) -> Response:
     shown = getattr(request.app.state, "previews", {}).pop(key, None)
     if shown is None or shown.paper != _paper(request):
         raise InputError("preview", key or None, "show the orders again, then send them")
-    sent = await run_in_threadpool(_send, shown, adapters_of(request))
+    sent = await run_in_threadpool(_send, shown, _access(request))
     response = render(request, "account_sent.html", sent=sent)
     response.headers["HX-Trigger"] = "account-changed"
     return response
 
 
-def _advance(config: PortfolioConfig, hours: float, adapters: Adapters) -> None:
-    with _session(config, True, adapters) as (ports, _):
+def _advance(config: PortfolioConfig, hours: float, access: Access) -> None:
+    with _session(config, True, access) as (ports, _):
         advance_paper(ports, hours)
 
 
@@ -180,7 +193,7 @@ async def paper_advance(request: Request) -> Response:
         raise InputError("hours", text, "give a number of hours, e.g. 24") from None
     if not 0 < hours <= 720:
         raise InputError("hours", text, "give more than 0 and at most 720 hours")
-    await run_in_threadpool(_advance, config, hours, adapters_of(request))
+    await run_in_threadpool(_advance, config, hours, _access(request))
     response = render(request, "_message.html", message=f"{hours:g} hours passed on paper.")
     response.headers["HX-Trigger"] = "account-changed"
     return response
