@@ -3,6 +3,7 @@
     Clock        now_ms()
     MarketData   mark_price(symbol), instrument(symbol), funding_rate(symbol)
     History      latest_price(exchange, symbol, kind), prices(...), funding(...)   (stored data)
+    MarketHistory  History with whole candles and settlements, and available() (what is stored)
     Account      balances(), positions(symbols), open_orders(symbol), can_withdraw(),
                  funding_received(symbol, since_ms)                       (read only)
     Execution    place_order(req), cancel_order(symbol, id), fetch_order(symbol, id),
@@ -337,6 +338,62 @@ class History(Protocol):
         since_ms: int | None = None,
         until_ms: int | None = None,
     ) -> FundingRows: ...
+
+
+class FundingHistoryRows(FundingRows, Protocol):
+    """Funding settlements with the mark at each (NaN where the venue gives none)."""
+
+    @property
+    def mark(self) -> npt.NDArray[np.float64]: ...
+
+
+class CandleRows(PriceRows, Protocol):
+    """Candles with their highs and lows."""
+
+    @property
+    def high(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def low(self) -> npt.NDArray[np.float64]: ...
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the store holds for one series."""
+
+    exchange: str
+    symbol: str
+    dataset: str  # "funding" or "<kind>:<interval>"
+    first_ts_ms: int
+    last_ts_ms: int
+    rows: int
+
+
+class MarketHistory(Protocol):
+    """Stored market data for backtests and funding reports (the local store: MarketStore):
+    whole candles and settlements, and what is stored. Reads raise DataError when the store
+    holds nothing for the request."""
+
+    def available(self) -> list[Coverage]:
+        """Every stored series with its first and last time and row count."""
+        ...
+
+    def prices(
+        self,
+        exchange: str,
+        symbol: str,
+        kind: str = "spot",
+        interval: str = "1d",
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> CandleRows: ...
+
+    def funding(
+        self,
+        exchange: str,
+        symbol: str,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> FundingHistoryRows: ...
 
 
 @dataclass(frozen=True)

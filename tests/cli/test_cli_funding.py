@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from perphedge.cli.wiring import Adapters
+from tests.fakes.ports import FakeStore
 from tests.report_pages import figures
 
 
@@ -152,3 +154,12 @@ def test_hourly_venue_annualises_with_24_x_365(run_cli, shared_data):
     assert venue["n_intervals"] == len(rates)
     assert venue["apr"] == pytest.approx(sum(rates) / len(rates) * 24 * 365, rel=1e-12)
     assert venue["worst_1d"]["settlements"] == 24
+
+
+def test_funding_reads_the_market_history_port_the_command_is_given(run_cli):
+    fake = FakeStore().flat("binance", "BTC/USDT:USDT", 0.0001, 60)
+    r = run_cli("funding", "BTC", "--json", adapters=Adapters(market_history=lambda _: fake))
+    assert r.code == 0, r.err
+    venues = json.loads(r.out)["symbols"]["BTC"]["venues"]
+    assert list(venues) == ["binance"]  # the fake's one series, not the bundled sample's venues
+    assert venues["binance"]["apr"] == pytest.approx(0.0001 * 3 * 365)

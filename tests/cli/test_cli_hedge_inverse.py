@@ -2,9 +2,10 @@
 --execute --yes, paper advance, monitor --once --json, rebalance, close; the journal agrees with
 the account.
 
-The replay starts 14 days before the bundled Binance COIN-M candles end (2024-07-01 08:00 UTC
-close): 2024-06-17 08:00 UTC, where the last-trade closes stand in for the mark: BTCUSD 66,118.0,
-ETHUSD 3,549.8 (the candles opened 2024-06-17 00:00 UTC).
+A new replay starts at the plan's time, or where the bundled Binance COIN-M candles end
+(2024-07-01 08:00 UTC close) when that is earlier; these tests start it 14 days before then with
+`paper reset --at`: 2024-06-17 08:00 UTC, where the last-trade closes stand in for the mark:
+BTCUSD 66,118.0, ETHUSD 3,549.8 (the candles opened 2024-06-17 00:00 UTC).
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ def home_path(tmp_path: Path) -> Path:
     return tmp_path / "home"  # run_cli sets PERPHEDGE_HOME here
 
 
+def start_replay(run_cli) -> None:
+    """The coin-margined paper account for the example, its replay 14 days before the data end."""
+    args = ("paper", "reset", str(EXAMPLE), "--coin-margined", "--at", "2024-06-17T08:00Z")
+    started = run_cli(*args, "--yes")
+    assert started.code == 0, started.err
+
+
 def run_json(run_cli, *args: str) -> dict[str, object]:
     r = run_cli(*args)
     assert r.code == 0, r.err
@@ -52,6 +60,7 @@ def value_usd(snap: dict, show: dict) -> float:
 
 
 def test_dry_run_sizes_the_1x_coin_backed_short(run_cli, home_path):
+    start_replay(run_cli)
     r = run_cli("hedge", "open", str(EXAMPLE), "--exchange", "binance", "--paper", "--json")
     assert r.code == 0, r.err
     assert r.err.count(NOTE) == 2  # said once per symbol
@@ -70,6 +79,7 @@ def test_dry_run_sizes_the_1x_coin_backed_short(run_cli, home_path):
 
 
 def test_open_advance_monitor_close_on_the_coin_margined_paper_account(run_cli, home_path):  # noqa: PLR0915 (one walkthrough)
+    start_replay(run_cli)
     opened = run_json(
         run_cli, "hedge", "open", str(EXAMPLE), "--exchange", "binance", "--paper",
         "--execute", "--yes", "--json",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from perphedge.store.market import MarketStore
 from tests.factories import portfolio_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "perphedge" / "data" / "examples"
@@ -78,3 +79,31 @@ def test_paper_legs_have_the_plan_s_margin_mode_and_distance_to_liquidation(run_
         distance = float(held["liquidation_price"]) / entry - 1
         # the same tiered formula at the same leverage: the same distance from the entry
         assert distance == pytest.approx(leg["liquidation_distance"], rel=1e-6)
+
+
+def test_reset_starts_the_replay_at_the_plan_s_time_as_far_as_the_stored_marks_go(run_cli):
+    plan = json.loads(run_cli("plan", LINEAR, "--json").out)
+    # the file gives every price: the plan is dated by its latest stored figure (BTC funding)
+    assert max(a["time"] for a in plan["as_of"]) == "2026-06-29T00:00:00Z"
+    r = run_cli("paper", "reset", LINEAR, "--yes")
+    assert r.code == 0, r.err
+    said = " ".join(r.out.split())
+    # the bundled sample's marks end earlier: the replay starts there and says why
+    assert "simulated now 2026-05-17 00:00 UTC" in said
+    assert (
+        "note: the stored marks of BTC/USDT:USDT end at 2026-05-17 00:00 UTC, before the plan's "
+        "prices (2026-06-29 00:00 UTC)"
+    ) in said
+    store = MarketStore()
+    closes = [
+        store.prices("binance", f"{s}/USDT:USDT", "mark", "8h").close[-1] for s in ("BTC", "ETH")
+    ]
+    assert (
+        f"paper prices at simulated now 2026-05-17 00:00 UTC: BTC/USDT:USDT {closes[0]:,.2f}, "
+        f"ETH/USDT:USDT {closes[1]:,.2f}"
+    ) in said
+    # two days on, the stored prices have run out: nothing changes and the fix is named
+    late = run_cli("paper", "advance", "--hours", "72")
+    assert late.code == 2 and "paper reset --at YYYY-MM-DD" in late.err
+    shown = json.loads(run_cli("paper", "show", "--json").out)
+    assert shown["simulated_now"].startswith("2026-05-17 00:0")  # (the wall clock moves it)

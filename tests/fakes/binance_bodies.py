@@ -164,16 +164,22 @@ def maint_margin(state: ExchangeState, symbol: str) -> Decimal:
 
 
 def liquidation_price(state: ExchangeState, symbol: str) -> Decimal:
-    """Cross-margin liquidation price as Binance computes it (perphedge.margin); 0 when none."""
+    """Liquidation price as Binance computes it (perphedge.margin): an isolated position on its
+    own wallet, a cross one on the cross wallet beside the others; 0 when none."""
     pos = _core_position(state, symbol)
     if pos is None:
         return Decimal(0)
-    others = [s for s in SPECS if s != symbol]
-    liq = liquidation(
-        pos, float(state.wallet), bundled(f"binance:{symbol}"), mode=MarginMode.CROSS,
-        other_mm=float(sum(maint_margin(state, s) for s in others)),
-        other_upnl=float(sum(state.upnl(s) for s in others)),
-    )  # fmt: skip
+    tiers = bundled(f"binance:{symbol}")
+    if state.margin_types.get(symbol) == "ISOLATED":
+        wallet = _isolated(state, symbol, state.position_im(symbol))
+        liq = liquidation(pos, float(wallet), tiers, mode=MarginMode.ISOLATED)
+    else:
+        others = [s for s in SPECS if s != symbol]
+        liq = liquidation(
+            pos, float(state.wallet), tiers, mode=MarginMode.CROSS,
+            other_mm=float(sum(maint_margin(state, s) for s in others)),
+            other_upnl=float(sum(state.upnl(s) for s in others)),
+        )  # fmt: skip
     return (
         Decimal(0) if liq.price is None else Decimal(repr(liq.price)).quantize(SPECS[symbol].tick)
     )

@@ -1,4 +1,5 @@
-"""Fakes of the ports the services take: a History of fixed series, a MarketData of fixed marks."""
+"""Fakes of the ports the services take: a History of fixed series, a MarketData of fixed marks,
+a MarketHistory (FakeStore) of in-memory funding series."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy.typing as npt
 
 from perphedge.errors import DataError
 from perphedge.instruments import Perpetual
-from perphedge.ports import FundingRateQuote, PriceQuote
+from perphedge.ports import Coverage, FundingRateQuote, PriceQuote
 from perphedge.venues import contract_specs
 
 DAY_MS = 86_400_000
@@ -85,3 +86,60 @@ class FakeMarket:
         return FundingRateQuote(
             symbol, self.rate_per_interval, self.interval_hours, None, self.ts_ms
         )
+
+
+@dataclass(frozen=True)
+class Settlements:
+    """Funding rows with the mark at each (the MarketHistory port's funding shape)."""
+
+    ts_ms: npt.NDArray[np.int64]
+    rate: npt.NDArray[np.float64]
+    interval_hours: npt.NDArray[np.float64]
+    mark: npt.NDArray[np.float64]
+
+
+@dataclass
+class FakeStore:
+    """MarketHistory port over in-memory funding series: {(exchange, symbol): Settlements}.
+
+    `flat(exchange, symbol, rate, days)` adds 8-hourly settlements at one rate ending 2026-01-01;
+    `available()` lists them as the store does; candles are not held (DataError)."""
+
+    series: dict[tuple[str, str], Settlements] = field(default_factory=dict)
+
+    END_MS = 1_767_225_600_000  # 2026-01-01 00:00 UTC
+
+    def flat(self, exchange: str, symbol: str, rate: float, days: int) -> FakeStore:
+        n = days * 3
+        ts = self.END_MS - np.arange(n, dtype=np.int64)[::-1] * 8 * 3_600_000
+        nan = np.full(n, np.nan)
+        self.series[(exchange, symbol)] = Settlements(ts, np.full(n, rate), np.full(n, 8.0), nan)
+        return self
+
+    def available(self) -> list[Coverage]:
+        return [
+            Coverage(ex, sym, "funding", int(s.ts_ms[0]), int(s.ts_ms[-1]), int(s.ts_ms.size))
+            for (ex, sym), s in sorted(self.series.items())
+        ]
+
+    def prices(
+        self,
+        exchange: str,
+        symbol: str,
+        kind: str = "spot",
+        interval: str = "1d",
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> Rows:
+        raise DataError(f"no {kind}:{interval} for {exchange} {symbol}")
+
+    def funding(
+        self, exchange: str, symbol: str, since_ms: int | None = None, until_ms: int | None = None
+    ) -> Settlements:
+        if (exchange, symbol) not in self.series:
+            raise DataError(f"no funding for {exchange} {symbol}")
+        s = self.series[(exchange, symbol)]
+        keep = (s.ts_ms >= (since_ms or 0)) & (s.ts_ms < (until_ms or 2**62))
+        if not keep.any():
+            raise DataError(f"no funding for {exchange} {symbol} in the range")
+        return Settlements(s.ts_ms[keep], s.rate[keep], s.interval_hours[keep], s.mark[keep])

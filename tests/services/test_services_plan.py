@@ -139,3 +139,22 @@ def test_paper_deposit_is_margin_plus_the_keeper_reserve_or_the_margin_again():
     # 0.5 x 60,000 + 8 x 3,000 = 54,000 at 5x: 10,800 margin, and as much again in reserve
     assert (deposit.initial_margin_usd, deposit.reserve_usd) == pytest.approx((10_800, 10_800))
     assert deposit.usdt == 21_600 and deposit.note == NO_RESERVE_NOTE
+
+
+def test_the_plan_s_time_is_its_latest_stored_price_else_its_latest_stored_figure():
+    cfg = parse_portfolio(BTC_ETH + "[hedge]\nleverage = 5\n")
+    stored = FakeHistory(
+        closes={("BTC/USDT", "spot"): (T0, 60_000.0), ("ETH/USDT", "spot"): (T0 - DAY_MS, 3e3)},
+        rates={"BTC/USDT:USDT": (T0 + DAY_MS, 0.0002)},  # funding stored a day later
+    )
+    clock = ManualClock(T0)
+    # the paper replay starts here: the latest price, not the later funding
+    assert plan_portfolio(cfg, PlanRequest(), stored, clock).as_of_ms == T0
+    priced = parse_portfolio(
+        portfolio_text([{"asset": "BTC", "quantity": 0.5, "price": 60_000.0}])
+        + "[hedge]\nleverage = 5\n"
+    )
+    # every price given in the file: the stored funding dates the plan
+    assert plan_portfolio(priced, PlanRequest(), stored, clock).as_of_ms == T0 + DAY_MS
+    # nothing stored at all: no time
+    assert plan_portfolio(priced, PlanRequest(), FakeHistory(), clock).as_of_ms is None

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from perphedge.cli import wiring
 from perphedge.cli.options import choice
 from perphedge.config import load_portfolio
 from perphedge.errors import InputError
@@ -29,7 +30,6 @@ from perphedge.report.backtest_view import (
 from perphedge.report.html import render_html, write_html
 from perphedge.report.render import console, err_console, print_json
 from perphedge.services.backtest import BacktestRequest, Prepared, run_backtests
-from perphedge.store.market import MarketStore
 
 MAX_GAP_LINES = 5
 
@@ -116,7 +116,8 @@ def backtest(
         top_up,
         slippage_bp,
     )
-    outcome = run_backtests(load_portfolio(portfolio), request, MarketStore(store))
+    stored = wiring.current().market_history(store)
+    outcome = run_backtests(load_portfolio(portfolio), request, stored)
     prep, settings, runs = outcome.prep, outcome.settings, list(outcome.runs)
     print_notes(prep)
     for note in outcome.keeper_notes:

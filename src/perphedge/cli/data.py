@@ -18,9 +18,10 @@ from perphedge.cli.market_args import date_range, parse_day_or_time
 from perphedge.errors import InputError
 from perphedge.exchanges.client import MarketType
 from perphedge.exchanges.market_data import CcxtMarketData
+from perphedge.ports import Coverage
 from perphedge.report.render import console, err_console, fmt_num, print_json, table
 from perphedge.store import files, sync
-from perphedge.store.market import Coverage, MarketStore
+from perphedge.store.market import MarketStore
 from perphedge.venues.registry import venue
 
 data_app = typer.Typer(

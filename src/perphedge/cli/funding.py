@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
+from perphedge.cli import wiring
 from perphedge.cli.market_args import date_range
 from perphedge.report.funding_view import funding_json, funding_renderables, write_funding_chart
 from perphedge.report.render import console, print_json
 from perphedge.services.funding import funding_report
-from perphedge.store.market import MarketStore
 
 
 def funding(
@@ -40,7 +40,8 @@ def funding(
     """
     since_ms, until_ms = date_range(since, until)
     names = [n for item in exchange or [] for n in item.split(",") if n.strip()]
-    report = funding_report(MarketStore(), symbols, names, since_ms, until_ms)
+    stored = wiring.current().market_history(None)
+    report = funding_report(stored, symbols, names, since_ms, until_ms)
     if plot is not None:
         write_funding_chart(Path(plot), report)
     if as_json:

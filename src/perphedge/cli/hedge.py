@@ -8,62 +8,54 @@ finished by the next `--execute` run before anything new is planned.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
+from rich.console import RenderableType
+from rich.text import Text
 
 from perphedge.cli import wiring
 from perphedge.config import PortfolioConfig, load_portfolio
-from perphedge.errors import (
-    CapabilityError,
-    InputError,
-    PartialRunError,
-    require_non_negative,
-    require_positive,
+from perphedge.errors import InputError, require_non_negative, require_positive
+from perphedge.hedge.orders import ExecutionLimits
+from perphedge.live.check import AccountRef, adopt, check_account, require_agreement
+from perphedge.live.execute import LiveSession, RunReport, exclusive_run
+from perphedge.live.session import Ports
+from perphedge.report.hedge_view import (
+    check_json,
+    check_renderables,
+    hedge_run_json,
+    history_json,
+    history_renderables,
+    order_count,
+    order_progress,
+    proposal_renderables,
+    run_renderables,
 )
-from perphedge.exchanges.capabilities import require_for, unverified_notes
-from perphedge.hedge.orders import ExecutionLimits, LegTarget
-from perphedge.instruments import ContractKind
-from perphedge.live.check import (
-    AccountRef,
-    adopt,
-    check_account,
-    gate_after,
-    gate_before,
-    require_agreement,
+from perphedge.report.paper_view import paper_marks_json, paper_marks_lines
+from perphedge.report.render import console, err_console, print_json
+from perphedge.services.accounts import (
+    AccountRequest,
+    OpenedAccount,
+    open_account,
+    open_venue_account,
 )
-from perphedge.live.closing import close_targets
-from perphedge.live.execute import (
-    LiveSession,
-    Proposal,
-    RunOptions,
-    RunReport,
-    check_kill_switch,
-    check_withdrawals,
-    exclusive_run,
-    execute,
-    propose,
-    resume_open_intents,
+from perphedge.services.hedge_run import (
+    PreparedRun,
+    RunChoice,
+    hedge_session,
+    journal_key,
+    prepare_run,
+    send_prepared,
+    settle_run,
 )
-from perphedge.live.guard import other_runs, require_alone
-from perphedge.live.session import (
-    Ports,
-    live_ports,
-    paper_live_ports,
-    paper_ports,
-)
-from perphedge.report.render import console, err_console, fmt_num, print_json, table
-from perphedge.services.hedge_run import journal_key, new_paper_deposit
-from perphedge.services.targets import coin_deposits, run_targets
+from perphedge.services.journal import run_history
+from perphedge.services.targets import hedge_symbols
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
-from perphedge.symbols import perp_symbol
 from perphedge.venues.registry import venue
 
 hedge_app = typer.Typer(
@@ -97,41 +89,24 @@ def open_ports(
     command: str = "hedge",
     live_prices: bool = False,
 ) -> Ports:
-    """Ports for the portfolio's venue (or `exchange`), paper or real.
-
-    First checks that the venue can do what `command` needs (CapabilityError naming the gap);
-    capabilities ccxt claims without a recorded proof are named as warnings.
-    """
-    name = venue(exchange or config.hedge.exchange).name
-    inverse = config.hedge.kind is ContractKind.INVERSE
-    for note in unverified_notes(
-        name, require_for(command, name, coin_margined=inverse, live=not paper)
-    ):
-        err_console.print(f"warning: {note}", highlight=False)
-    if paper and live_prices:
-        if inverse:
-            raise CapabilityError(
-                "--live-prices simulates USDT-margined contracts only; use --paper alone for "
-                "coin-margined ones"
-            )
-        return paper_live_ports(name, home_dir(), base_url)
-    if paper:
-        symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
-        ports = paper_ports(
-            name, home_dir(), list(dict.fromkeys(symbols)), inverse, coin_deposits(config),
-            initial_usdt=_new_paper_deposit(config, name, inverse),
-        )  # fmt: skip
-        for note in ports.notes:
-            err_console.print(f"note: {note}", markup=False, highlight=False)
-        return ports
-    return live_ports(name, base_url, config.hedge.contract)
+    """Ports for the portfolio's venue (or `exchange`), paper or real; warnings, notes and the
+    paper account's prices go to stderr."""
+    opened = _open(config, AccountRequest(exchange, paper, base_url, command, live_prices))
+    if opened.marks is not None:
+        for line in paper_marks_lines(opened.marks):
+            err_console.print(line, markup=False, highlight=False)
+    return opened.ports
 
 
-def _new_paper_deposit(config: PortfolioConfig, name: str, inverse: bool) -> Decimal | None:
-    """A new USDT paper account holds the plan's initial margin plus its reserve (paper show
-    prints the wallet; paper reset PORTFOLIO --deposit USD funds it otherwise)."""
+def _open(config: PortfolioConfig, request: AccountRequest) -> OpenedAccount:
+    """`perphedge.services.accounts.open_account`; its warnings and notes go to stderr."""
     adapters = wiring.current()
-    return new_paper_deposit(config, name, home_dir(), adapters.history(), adapters.clock)
+    opened = open_account(config, request, home_dir(), adapters.history(), adapters.clock)
+    for note in opened.warnings:
+        err_console.print(f"warning: {note}", highlight=False)
+    for note in opened.ports.notes:
+        err_console.print(f"note: {note}", markup=False, highlight=False)
+    return opened
 
 
 def account_name(ports: Ports) -> str:
@@ -139,93 +114,13 @@ def account_name(ports: Ports) -> str:
     return f"paper:{ports.exchange}" if ports.paper else ports.exchange
 
 
-def _targets(
-    kind: str, config: PortfolioConfig, session: LiveSession, min_drift: float, only: bool
-) -> list[LegTarget]:
-    found = run_targets(kind, config, session.market, session.account, min_drift)
-    for w in found.unhedged:  # a leg the plan could not open leaves coins unhedged
-        err_console.print(f"warning {w.subject}: {w.message}", highlight=False)
-    if kind != "close":
-        return list(found.targets)
-    targets, left = close_targets(
-        found.targets, session.journal, session.account, session.account_key, only
-    )
-    for line in left:
-        err_console.print(f"note: {line}", markup=False, highlight=False)
-    return targets
+def _where(ports: Ports, real: str = "") -> str:
+    return f"{ports.exchange} (paper)" if ports.paper else f"{ports.exchange}{real}"
 
 
-LEG_HEADERS = ["symbol", "position", "working orders", "target", "after these orders"]
-ORDER_HEADERS = ["symbol", "#", "side", "contracts", "type", "limit price", "reduce-only", "USD"]
-
-
-def _print_proposal(proposal: Proposal, ports: Ports) -> None:
-    where = f"{ports.exchange} (paper)" if ports.paper else ports.exchange
-    title = f"hedge {proposal.kind} on {where}: positions read back from the exchange"
-    legs = [
-        [leg.symbol, leg.position_contracts, leg.pending_contracts, leg.target_contracts,
-         leg.position_contracts + leg.pending_contracts + leg.planned_contracts]
-        for leg in proposal.legs
-    ]  # fmt: skip
-    console.print(table(title, LEG_HEADERS, legs))
-    orders = [
-        [o.symbol, o.child_index, o.side.value, o.qty, o.order_type.value,
-         "market" if o.price is None else o.price, "yes" if o.reduce_only else "no",
-         fmt_num(o.notional_usd)]
-        for leg in proposal.legs
-        for o in leg.orders
-    ]  # fmt: skip
-    if orders:
-        console.print(table("orders", ORDER_HEADERS, orders))
-    console.print(
-        f"equity {fmt_num(proposal.equity_usd)} USD; gross notional after "
-        f"{fmt_num(proposal.gross_after_usd)} USD",
-        highlight=False,
-    )
-    for note in proposal.notes:
-        console.print(f"note: {note}", markup=False, highlight=False)
-
-
-def _print_report(report: RunReport) -> None:
-    console.print(
-        table(
-            f"run {report.intent_id}",
-            ["client order id", "symbol", "side", "contracts", "status", "filled", "avg price"],
-            [
-                [
-                    o.client_order_id,
-                    o.symbol,
-                    o.side.value,
-                    o.qty,
-                    o.status,
-                    o.filled_qty,
-                    fmt_num(o.avg_price),
-                ]
-                for o in report.orders
-            ],
-        )
-    )
-    console.print(f"{report.new_fills} new fill(s) journaled", highlight=False)
-
-
-def _report_json(report: RunReport | None) -> object:
-    if report is None:
-        return None
-    return {
-        "intent_id": report.intent_id,
-        "orders": list(report.orders),
-        "new_fills": report.new_fills,
-        "problems": list(report.problems),
-    }
-
-
-def _session(ports: Ports, journal: Journal, args: HedgeArgs) -> LiveSession:
-    poll_s = min(1.0, args.order_timeout_s / 5 or 1.0)
-    options = RunOptions(order_timeout_s=args.order_timeout_s, poll_interval_s=poll_s)
-    return LiveSession(
-        journal_key(ports), ports.account, ports.execution, ports.market, ports.clock, journal,
-        home_dir(), options, account_id=ports.account_id,
-    )  # fmt: skip
+def _say(items: list[RenderableType]) -> None:
+    for item in items:
+        console.print(item, highlight=False)
 
 
 def run_hedge(kind: str, args: HedgeArgs) -> None:
@@ -233,35 +128,37 @@ def run_hedge(kind: str, args: HedgeArgs) -> None:
     if args.exchange:  # the plan (its rules and messages) is for the venue the run is on
         hedge = config.hedge.model_copy(update={"exchange": venue(args.exchange).name})
         config = replace(config, hedge=hedge)
-    ports = open_ports(
-        config, args.exchange, args.paper, args.base_url, live_prices=args.live_prices
-    )
+    request = AccountRequest(args.exchange, args.paper, args.base_url, live_prices=args.live_prices)
+    opened = _open(config, request)
+    ports = opened.ports
     guard = exclusive_run(home_dir()) if args.execute else nullcontext()
+    choice = RunChoice(args.execute, args.min_drift, args.only, args.force)
     with Journal.in_home() as journal, guard:
-        session = _session(ports, journal, args)
-        resumed = _resume(session, args)
-        targets = _targets(kind, config, session, args.min_drift, args.only)
-        if args.execute:
-            symbols = [t.symbol for t in targets]
-            now_ms = session.clock.now_ms()
-            require_alone(
-                other_runs(journal, ports.account, ports.execution, symbols, now_ms), args.force
-            )
-            gate_before(session, symbols)
-        proposal = propose(session, targets, kind, args.limits)
-        report = _decide_and_send(session, proposal, ports, args)
+        session = hedge_session(ports, journal, home_dir(), args.order_timeout_s)
+        with order_progress(session):
+            prepared = prepare_run(config, kind, session, args.limits, choice)
+        _say_prepared(prepared, args)
+        if opened.marks is not None and not args.json_out:
+            _say([Text(line) for line in paper_marks_lines(opened.marks)])
+        report = _decide_and_send(session, prepared, ports, args)
         if args.json_out:
-            print_json({
-                "kind": kind, "exchange": ports.exchange, "paper": ports.paper,
-                "dry_run": not args.execute, "legs": list(proposal.legs),
-                "notes": list(proposal.notes), "resumed": [_report_json(r) for r in resumed],
-                "report": _report_json(report),
-            })  # fmt: skip
-        problems = [p for r in (*resumed, report) if r is not None for p in r.problems]
-        if report is not None:
-            gate_after(session, proposal, problems, _next_step(kind, args))
-        elif problems:
-            raise PartialRunError("partial: " + "; ".join(problems))
+            where = (ports.exchange, ports.paper, not args.execute)
+            body = hedge_run_json(prepared.proposal, where, list(prepared.resumed), report)
+            print_json(body | paper_marks_json(opened.marks))
+        settle_run(session, prepared, report, _next_step(kind, args))
+
+
+def _say_prepared(prepared: PreparedRun, args: HedgeArgs) -> None:
+    if prepared.interrupted and not args.execute:
+        err_console.print("note: an interrupted run is pending; --execute finishes it first")
+    for report in prepared.resumed:
+        err_console.print(f"finished interrupted run {report.intent_id}", highlight=False)
+        if not args.json_out:
+            _say(run_renderables(report))
+    for w in prepared.unhedged:  # a leg the plan could not open leaves coins unhedged
+        err_console.print(f"warning {w.subject}: {w.message}", highlight=False)
+    for line in prepared.left:
+        err_console.print(f"note: {line}", markup=False, highlight=False)
 
 
 def _next_step(kind: str, args: HedgeArgs) -> str:
@@ -271,59 +168,28 @@ def _next_step(kind: str, args: HedgeArgs) -> str:
     return f"run perphedge hedge rebalance {args.portfolio}{where} --execute to finish the hedge"
 
 
-def _resume(session: LiveSession, args: HedgeArgs) -> list[RunReport]:
-    if not args.execute:
-        if session.journal.open_intents(session.exchange):
-            err_console.print("note: an interrupted run is pending; --execute finishes it first")
-        return []
-    check_kill_switch(session.home)
-    check_withdrawals(session.account)
-    with _progress(session):
-        resumed = resume_open_intents(session)
-    for report in resumed:
-        err_console.print(f"finished interrupted run {report.intent_id}", highlight=False)
-        if not args.json_out:
-            _print_report(report)
-    return resumed
-
-
 def _decide_and_send(
-    session: LiveSession, proposal: Proposal, ports: Ports, args: HedgeArgs
+    session: LiveSession, prepared: PreparedRun, ports: Ports, args: HedgeArgs
 ) -> RunReport | None:
+    proposal = prepared.proposal
     if not args.json_out:
-        _print_proposal(proposal, ports)
+        _say(proposal_renderables(proposal, _where(ports)))
     if not proposal.has_orders:
         err_console.print("nothing to do: the exchange already matches the target")
         return None
     if not args.execute:
         err_console.print("dry run: nothing sent (add --execute to send these orders)")
         return None
-    count = sum(len(leg.orders) for leg in proposal.legs)
-    where = f"{ports.exchange} (paper)" if ports.paper else f"{ports.exchange} (REAL MONEY)"
+    count = order_count(proposal)
+    where = _where(ports, " (REAL MONEY)")
     if not args.yes and not typer.confirm(f"Send {count} order(s) to {where}?", err=True):
         err_console.print("cancelled: nothing sent")
         raise typer.Exit(1)
-    with _progress(session):
-        report = execute(session, proposal, str(args.portfolio))
+    with order_progress(session):
+        report = send_prepared(session, prepared, str(args.portfolio))
     if report is not None and not args.json_out:
-        _print_report(report)
+        _say(run_renderables(report))
     return report
-
-
-@contextmanager
-def _progress(session: LiveSession) -> Iterator[None]:
-    """A progress bar on stderr while orders are worked."""
-    with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
-        task = bar.add_task("orders", total=None)
-
-        def show(done: int, total: int, text: str) -> None:
-            bar.update(task, completed=done, total=total, description=text)
-
-        session.progress = show
-        try:
-            yield
-        finally:
-            session.progress = None
 
 
 PORTFOLIO = typer.Argument(help="Portfolio TOML file.")
@@ -433,44 +299,21 @@ def history(
     if limit <= 0:
         raise InputError("--limit", limit, "give a number of runs > 0")
     with Journal.in_home() as journal:
-        intents = journal.intents()[-limit:]
-        orders = {i.intent_id: journal.orders(i.intent_id) for i in intents}
-        funding = float(journal.funding_total())
-        fills = len(journal.fills())
-        path = journal.path
+        runs = run_history(journal, limit)
     if json_out:
-        print_json({"journal": str(path), "funding_received": funding, "fills": fills,
-                    "runs": [{"intent": i, "orders": orders[i.intent_id]} for i in intents]})  # fmt: skip
+        print_json(history_json(runs))
         return
-    rows = [
-        [i.intent_id, i.exchange, i.status, len(orders[i.intent_id]),
-         sum(1 for o in orders[i.intent_id] if o.status == "filled")]
-        for i in intents
-    ]  # fmt: skip
-    console.print(table(f"journal {path}", ["run", "exchange", "status", "orders", "filled"], rows))
-    console.print(f"{fills} fill(s); funding received {fmt_num(funding)}", highlight=False)
+    _say(history_renderables(runs))
 
 
 def _check_ports(
     portfolio: Path | None, exchange: str | None, paper: bool, base_url: str | None
-) -> Ports:
-    if portfolio is not None:
-        return open_ports(load_portfolio(portfolio), exchange, paper, base_url, "monitor")
-    if exchange is None:
-        raise InputError("--exchange", None, "name the venue when no portfolio file is given")
-    name = venue(exchange).name
-    if paper:
-        return paper_ports(name, home_dir(), [])
-    return live_ports(name, base_url)
-
-
-def _in_file(symbol: str, symbols: list[str], portfolio: Path | None) -> str:
+) -> tuple[Ports, list[str] | None]:
+    """The account to check and the file's legs (None: no file given)."""
     if portfolio is None:
-        return "-"
-    return "yes" if symbol in symbols else "NO"
-
-
-CHECK_HEADERS = ["symbol", "exchange", "journal", "in the file", "our open orders", "manual orders"]
+        return open_venue_account(exchange, paper, home_dir(), base_url), None
+    config = load_portfolio(portfolio)
+    return open_ports(config, exchange, paper, base_url, "monitor"), hedge_symbols(config)
 
 
 @hedge_app.command("check")
@@ -490,32 +333,16 @@ def check(
 
     Exit 5 when they disagree (every --execute run checks this before and after sending).
     """
-    ports = _check_ports(portfolio, exchange, paper, base_url)
-    symbols: list[str] = []
-    if portfolio is not None:
-        config = load_portfolio(portfolio)
-        kind = config.hedge.kind
-        symbols = list(
-            dict.fromkeys(perp_symbol(h.hedge_asset, kind) for h in config.portfolio.holdings)
-        )
+    ports, planned = _check_ports(portfolio, exchange, paper, base_url)
     with Journal.in_home() as journal:
         ref = AccountRef(journal_key(ports), ports.account_id)
-        result = check_account(journal, ports.account, ports.execution, ref, symbols)
+        result = check_account(journal, ports.account, ports.execution, ref, planned or [])
         if adopt_:
             adopt(journal, result, ports.clock.now_ms())
     if json_out:
-        print_json({"account": result.account, "legs": list(result.legs),
-                    "problems": list(result.problems), "notes": list(result.notes),
-                    "adopted": adopt_})  # fmt: skip
+        print_json(check_json(result, adopt_))
     else:
-        rows = [
-            [leg.symbol, leg.exchange_contracts, leg.journal_contracts,
-             _in_file(leg.symbol, symbols, portfolio), leg.pending_contracts, leg.manual_orders]
-            for leg in result.legs
-        ]  # fmt: skip
-        console.print(table(f"check {result.account}", CHECK_HEADERS, rows))
-        for line in (*result.notes, *result.problems):
-            console.print(line, markup=False, highlight=False)
+        _say(check_renderables(result, planned))
     if adopt_:
         err_console.print("adopted: the journal now takes these positions as the truth")
     elif not result.ok:

@@ -16,32 +16,27 @@ from perphedge.config import load_portfolio
 from perphedge.errors import InputError
 from perphedge.exchanges.paper_state import paper_path
 from perphedge.live.session import Ports, paper_account, paper_ports
-from perphedge.report.paper_view import paper_json, paper_renderables, sim_time
-from perphedge.report.render import console, currency_digits, fmt_num, print_json
+from perphedge.report.paper_view import paper_json, paper_renderables, reset_lines, sim_time
+from perphedge.report.render import console, print_json
 from perphedge.services.paper import (
+    PaperReset,
     advance_paper,
-    given_deposit,
+    default_symbols,
+    delete_paper,
     paper_parts,
     paper_view,
-    planned_deposit,
+    plan_reset,
+    reopen_paper,
 )
-from perphedge.services.targets import coin_deposits, hedge_targets
+from perphedge.services.targets import hedge_targets
 from perphedge.store.paths import home_dir
-from perphedge.symbols import perp_symbol
 from perphedge.venues.registry import venue
 
 paper_app = typer.Typer(help="The offline paper account used by --paper.", no_args_is_help=True)
-# where a replay starts when nothing names the coins: the bundled sample's perpetuals
-DEFAULT_SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
-COIN_MARGINED_SYMBOLS = ["BTC/USD:BTC", "ETH/USD:ETH"]
 PORTFOLIO = typer.Argument(None, help="Portfolio TOML file (optional).")
 COIN_MARGINED = typer.Option(
     False, "--coin-margined", help="The coin-margined (inverse) paper account."
 )
-
-
-def _symbols(coin_margined: bool) -> list[str]:
-    return COIN_MARGINED_SYMBOLS if coin_margined else DEFAULT_SYMBOLS
 
 
 def _ports(exchange: str, coin_margined: bool) -> Ports:
@@ -53,7 +48,7 @@ def _ports(exchange: str, coin_margined: bool) -> Ports:
             name,
             f"no paper account yet: run `perphedge hedge open FILE --paper` on {kind} first",
         )
-    return paper_ports(name, home_dir(), _symbols(coin_margined), coin_margined)
+    return paper_ports(name, home_dir(), default_symbols(coin_margined), coin_margined)
 
 
 @paper_app.command("show")
@@ -104,45 +99,32 @@ def reset(
         help="USDT in the new account (default with PORTFOLIO: its plan's "
         "initial margin plus a reserve of the same size).",
     ),
-    at: str | None = typer.Option(None, "--at", help="Start the replay at this day, YYYY-MM-DD."),
+    at: str | None = typer.Option(
+        None,
+        "--at",
+        help="Start the replay at this day, YYYY-MM-DD (default: the plan's as-of time, "
+        "or where the stored marks end).",
+    ),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     coin_margined: bool = COIN_MARGINED,
 ) -> None:
     """Delete the paper account and its clock (the journal keeps its history); with PORTFOLIO,
     --deposit or --at, open a new one funded and started as asked."""
-    name = venue(exchange).name
     start_ms = None if at is None else parse_day_or_time("--at", at)
     config = None if portfolio is None else load_portfolio(portfolio)
-    ports = wiring.current()
-    funded = None
-    if deposit is not None:
-        funded = given_deposit(deposit)
-    elif config is not None and not coin_margined:
-        funded = planned_deposit(config, ports.history(), ports.clock)
-    path = paper_path(home_dir(), paper_account(name, coin_margined))
+    adapters = wiring.current()
+    request = PaperReset(venue(exchange).name, coin_margined, start_ms)
+    fresh = plan_reset(config, request, deposit, adapters.history(), adapters.clock)
+    path = paper_path(home_dir(), paper_account(request.exchange, coin_margined))
     if not yes and not typer.confirm(f"Delete the paper account {path}?", err=True):
         raise typer.Exit(1)
-    for file in (path, path.with_suffix(".clock.json"), path.with_suffix(".lock")):
-        file.unlink(missing_ok=True)
+    delete_paper(home_dir(), request)
     console.print(f"paper account {path} deleted", highlight=False)
-    if funded is None and start_ms is None:
+    if fresh is None:
         return
-    symbols = _symbols(coin_margined)
-    deposits = None
-    if config is not None:
-        symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
-        deposits = coin_deposits(config)
-    opened = paper_ports(
-        name, home_dir(), list(dict.fromkeys(symbols)), coin_margined, deposits,
-        initial_usdt=None if funded is None else funded.usdt, start_ms=start_ms,
-    )  # fmt: skip
-    paper, _, clock = paper_parts(opened)
-    wallets = ", ".join(
-        f"{fmt_num(b.total, currency_digits(b.currency))} {b.currency}" for b in paper.balances()
-    )
-    console.print(f"new paper account: {wallets}; simulated now {sim_time(clock.now_ms())}")
-    if funded is not None:
-        console.print(f"note: {funded.note}", markup=False, highlight=False)
+    opened = reopen_paper(home_dir(), request, fresh)
+    for line in reset_lines(opened):
+        console.print(line, markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

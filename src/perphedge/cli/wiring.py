@@ -1,7 +1,7 @@
 """The adapters the commands use, built in one place and replaceable as a whole.
 
-`Adapters` holds a factory per port: the local market store (History), a venue's MarketData
-(ccxt), and the clock. `perphedge.cli.app.main(argv, adapters)` runs the commands with the given
+`Adapters` holds a factory per port: the local market store (History, and MarketHistory for
+backtests and funding reports), a venue's MarketData (ccxt), and the clock. `perphedge.cli.app.main(argv, adapters)` runs the commands with the given
 set (tests pass fakes of the ports); every command reads it through `current()`. Factories import
 their adapter on first use, so a command that needs no exchange never imports ccxt.
 """
@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from perphedge.clocks import SystemClock
 from perphedge.instruments import ContractKind
-from perphedge.ports import Clock, History, MarketData
+from perphedge.ports import Clock, History, MarketData, MarketHistory
 
 
 def open_store() -> History:
@@ -25,6 +26,14 @@ def open_store() -> History:
     from perphedge.store.memo import MemoHistory
 
     return MemoHistory(MarketStore())
+
+
+def open_market_history(path: Path | None = None) -> MarketHistory:
+    """The local market store at `path` (default: PERPHEDGE_HOME's) for backtests and funding
+    reports: whole candles, settlements and what is stored."""
+    from perphedge.store.market import MarketStore
+
+    return MarketStore(path)
 
 
 def open_live(exchange: str, kind: ContractKind) -> MarketData:
@@ -39,6 +48,7 @@ class Adapters:
     """One factory per port; defaults are the real adapters."""
 
     history: Callable[[], History] = open_store
+    market_history: Callable[[Path | None], MarketHistory] = open_market_history
     live_market: Callable[[str, ContractKind], MarketData] = open_live
     clock: Clock = field(default_factory=SystemClock)
 

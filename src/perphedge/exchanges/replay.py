@@ -1,8 +1,9 @@
 """Clocks and a replayed market for the paper exchange: offline prices from the market store.
 
-`ReplayClock` runs simulated time: it starts `REPLAY_LEAD_DAYS` before the end of the bundled (or
-synced) mark prices and advances with the wall clock; `advance(hours)` jumps ahead (to watch
-funding settle). Its anchor lives beside the paper account (paper/<exchange>.clock.json), so
+`ReplayClock` runs simulated time: a new replay starts at the plan's as-of time (the time of the
+store prices `perphedge plan` uses), or at the end of the stored marks when they end before it, and
+advances with the wall clock; `advance(hours)` jumps ahead (to watch funding settle) as far as the
+stored prices go. Its anchor lives beside the paper account (paper/<exchange>.clock.json), so
 separate commands share one simulated "now".
 `StoreMarketData` implements the `MarketData` port from `perphedge.store.market.MarketStore`:
 the mark is the close of the last mark candle that ended at or before simulated now and counts as
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +34,6 @@ from perphedge.units import to_decimal
 from perphedge.venues import contract_specs
 
 HOUR_MS = 3_600_000
-REPLAY_LEAD_DAYS = 14
 MARK_INTERVALS = ("1h", "8h", "1d")
 MAX_REPLAY_GAP_MS = 2 * 24 * HOUR_MS  # a mark older than this means the replay ran out
 
@@ -102,6 +103,10 @@ class StoreMarketData:
         self._mark_cache: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
         self._funding_cache: dict[str, FundingSeries] = {}
         self.notes: list[str] = []  # one line per symbol whose mark is a stand-in
+
+    def symbols(self) -> list[str]:
+        """The symbols whose marks this replay has read."""
+        return list(self._mark_cache)
 
     def last_mark_ms(self, symbol: str) -> int:
         """When the stored marks of `symbol` end."""
@@ -177,10 +182,25 @@ class StoreMarketData:
         ]
 
 
-def replay_start_ms(market: StoreMarketData, symbols: list[str]) -> int:
-    """Where a new replay starts: REPLAY_LEAD_DAYS before the earliest end of the symbols' marks."""
+def _utc(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def replay_start(
+    market: StoreMarketData, symbols: list[str], as_of_ms: int | None
+) -> tuple[int, str | None]:
+    """Where a new replay starts, and a note when not where asked: at `as_of_ms` (the plan's
+    prices), or at the earliest end of the symbols' stored marks when they end before it (or
+    when no as-of time is given: the latest time every mark is known)."""
     if not symbols:
         raise InputError("symbols", symbols, "name at least one perpetual to replay")
-    end = min(market.last_mark_ms(s) for s in symbols)
-    start = end - REPLAY_LEAD_DAYS * 24 * HOUR_MS
-    return start - start % (8 * HOUR_MS)
+    ends = {s: market.last_mark_ms(s) for s in symbols}
+    first = min(ends, key=lambda s: ends[s])
+    end = ends[first]
+    if as_of_ms is None or as_of_ms <= end:
+        return (end if as_of_ms is None else as_of_ms), None
+    return end, (
+        f"the stored marks of {first} end at {_utc(end)}, before the plan's prices "
+        f"({_utc(as_of_ms)}): the paper clock starts at {_utc(end)}; run perphedge data sync "
+        "to replay from the plan's time"
+    )

@@ -22,7 +22,7 @@ from perphedge.clocks import ManualClock
 from perphedge.errors import CapabilityError, DataError
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.paper_state import PaperSettings, paper_path
-from perphedge.exchanges.replay import ReplayClock, StoreMarketData, replay_start_ms
+from perphedge.exchanges.replay import ReplayClock, StoreMarketData, replay_start
 from perphedge.ports import Account, Clock, Execution, MarketData
 from perphedge.venues.registry import venue
 
@@ -39,6 +39,8 @@ class Ports:
     # the account the journal keys fills and funding by: the venue for a real account, "paper:"
     # + the paper account + its tag for a paper one (each reset is a new account)
     account_id: str = ""
+    # a new replay that could not start where asked (the plan's time): where it started, and why
+    start_note: str | None = None
 
     def __post_init__(self) -> None:
         if not self.account_id:
@@ -62,11 +64,14 @@ def paper_ports(
     *,
     initial_usdt: Decimal | None = None,
     start_ms: int | None = None,
+    as_of_ms: int | None = None,
 ) -> Ports:
     """The paper account of `exchange` on replayed prices (see the module docstring).
 
     `deposits` (coin -> amount) fund a new coin-margined account, `initial_usdt` a new
-    USDT-margined one; `start_ms` starts a new replay there. An existing account is kept as is.
+    USDT-margined one. A new replay starts at `start_ms` (paper reset --at), else at `as_of_ms`
+    (the plan's prices) as far as the stored marks reach (`replay_start`). An existing account
+    and its clock are kept as they are.
     """
     from perphedge.store.market import MarketStore
 
@@ -74,7 +79,7 @@ def paper_ports(
     account = paper_account(exchange, coin_margined)
     clock_path = paper_path(home, account).with_suffix(".clock.json")
     market = StoreMarketData(store, exchange, ManualClock(0))
-    start = 0
+    start, start_note = 0, None
     available = [s for s in symbols if _has_marks(market, s)]
     if not clock_path.exists():
         if not available:
@@ -82,7 +87,9 @@ def paper_ports(
                 f"no stored mark prices for {', '.join(symbols)} on {exchange}: "
                 "run perphedge data sync first"
             )
-        start = replay_start_ms(market, available) if start_ms is None else start_ms
+        start, start_note = replay_start(market, available, as_of_ms)
+        if start_ms is not None:
+            start, start_note = start_ms, None
     clock = ReplayClock(clock_path, start)
     market.clock = clock
     coins = tuple(sorted((deposits or {}).items())) if coin_margined else None
@@ -93,7 +100,7 @@ def paper_ports(
         paper_path(home, account), market, clock, settings, funding_events=market.funding_events
     )
     tag = f"paper:{account}:{paper.account_uid()}"
-    return Ports(account, True, paper, paper, market, clock, tuple(market.notes), tag)
+    return Ports(account, True, paper, paper, market, clock, tuple(market.notes), tag, start_note)
 
 
 def paper_live_ports(exchange: str, home: Path, base_url: str | None = None) -> Ports:

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import RenderableType
 
 from perphedge.report.render import currency_digits, fmt_num, jsonable, key_value_table, table
-from perphedge.services.paper import PaperView
+from perphedge.services.paper import PaperMarks, PaperOpened, PaperView
 
 
 def sim_time(ts_ms: int) -> str:
@@ -71,3 +71,33 @@ def paper_renderables(view: PaperView, exchange: str) -> list[RenderableType]:
         key_value_table(f"paper account on {exchange}", account),
         table("positions", headers, rows),
     ]
+
+
+def paper_marks_lines(marks: PaperMarks) -> list[str]:
+    """Notes on where the replay started, then 'paper prices at simulated now 2026-05-17 00:00
+    UTC: BTC/USDT:USDT 60,000.00, ...'."""
+    quotes = ", ".join(f"{q.symbol} {fmt_num(q.price)}" for q in marks.marks) or "none"
+    lines = [] if marks.start_note is None else [f"note: {marks.start_note}"]
+    return [*lines, f"paper prices at simulated now {sim_time(marks.now_ms)}: {quotes}"]
+
+
+def paper_marks_json(marks: PaperMarks | None) -> dict[str, Any]:
+    """{"paper_prices": ...} for a replayed paper account, else nothing."""
+    if marks is None:
+        return {}
+    prices = {q.symbol: float(q.price) for q in marks.marks}
+    when = sim_time(marks.now_ms)
+    return {"paper_prices": {"simulated_now": when, "marks": prices, "note": marks.start_note}}
+
+
+def reset_lines(opened: PaperOpened) -> list[str]:
+    """What `paper reset` says about the new account: wallets and simulated now, notes (where
+    the replay starts), the marks it trades at, and how it was funded."""
+    wallets = ", ".join(
+        f"{fmt_num(b.total, currency_digits(b.currency))} {b.currency}" for b in opened.balances
+    )
+    lines = [f"new paper account: {wallets}; simulated now {sim_time(opened.marks.now_ms)}"]
+    lines += paper_marks_lines(opened.marks)
+    if opened.deposit is not None:
+        lines.append(f"note: {opened.deposit.note}")
+    return lines

@@ -39,8 +39,8 @@ from perphedge.backtest.result import BacktestResult
 from perphedge.config import PortfolioConfig
 from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
 from perphedge.instruments import ContractKind, MarginTier, Perpetual, TierTable
+from perphedge.ports import MarketHistory
 from perphedge.store.backtest_inputs import load_aligned
-from perphedge.store.market import MarketStore
 from perphedge.venues import contract_specs
 
 Summary = dict[str, float | int]
@@ -96,7 +96,7 @@ def prepare(
     until_ms: int,
     kind: ContractKind | None,
     strict: bool,
-    store: MarketStore,
+    store: MarketHistory,
 ) -> Prepared:
     """The portfolio's market data on the backtest grid (`kind` None: the file's contract)."""
     kind = kind or config.hedge.kind
@@ -333,7 +333,7 @@ class BacktestOutcome:
 
 
 def run_backtests(
-    config: PortfolioConfig, request: BacktestRequest, store: MarketStore, tick: Tick = _no_tick
+    config: PortfolioConfig, request: BacktestRequest, store: MarketHistory, tick: Tick = _no_tick
 ) -> BacktestOutcome:
     """Prepare `config`'s data and run it unhedged, hedged and under each policy; `tick` as
     in `run_all` (it is first called once the data is loaded)."""

@@ -1,6 +1,7 @@
 """Funding report service: what holding a short perpetual hedge earned or paid, per venue.
 
-Reads stored funding settlements (the bundled real sample until `data sync` adds to it), computes
+Reads stored funding settlements through the MarketHistory port (the local store: the bundled
+real sample until `data sync` adds to it), computes
 the carry statistics of perphedge.carry per symbol and venue, overall and by calendar year, and
 ranks the venues over their common window. `tradable` names the venues perphedge can hedge on.
 """
@@ -23,7 +24,7 @@ from perphedge.carry import (
 )
 from perphedge.errors import CapabilityError, DataError, InputError
 from perphedge.exchanges.capabilities import require_for
-from perphedge.store.market import Coverage, MarketStore
+from perphedge.ports import Coverage, MarketHistory
 from perphedge.symbols import SymbolPattern, symbol_pattern
 from perphedge.venues.registry import VENUES
 
@@ -61,7 +62,7 @@ def _in_range(cov: Coverage, since_ms: int | None, until_ms: int | None) -> bool
 
 
 def symbol_carry(
-    store: MarketStore,
+    store: MarketHistory,
     coverage: Sequence[Coverage],
     text: str,
     exchanges: Sequence[str],
@@ -163,7 +164,7 @@ def tradable_venues(names: Sequence[str]) -> frozenset[str]:
 
 
 def funding_report(
-    store: MarketStore,
+    store: MarketHistory,
     symbols: Sequence[str],
     exchanges: Sequence[str],
     since_ms: int | None,

@@ -19,16 +19,18 @@ from decimal import Decimal
 from pathlib import Path
 
 from perphedge.config import PortfolioConfig
-from perphedge.errors import SafetyError
+from perphedge.errors import PartialRunError, SafetyError
 from perphedge.exchanges.capabilities import require_for
 from perphedge.exchanges.paper_state import paper_path
 from perphedge.hedge.model import PlanWarning
 from perphedge.hedge.orders import ExecutionLimits
 from perphedge.instruments import ContractKind
 from perphedge.live.check import gate_after, gate_before
+from perphedge.live.closing import close_targets
 from perphedge.live.execute import (
     LiveSession,
     Proposal,
+    RunOptions,
     RunReport,
     check_kill_switch,
     check_withdrawals,
@@ -43,8 +45,8 @@ from perphedge.live.session import Ports, paper_account, paper_ports
 from perphedge.ports import Clock, History
 from perphedge.services import paper as paper_service
 from perphedge.services.monitor import monitor_snapshot
-from perphedge.services.targets import coin_deposits, run_targets
-from perphedge.symbols import perp_symbol
+from perphedge.services.targets import coin_deposits, hedge_symbols, run_targets
+from perphedge.store.journal import Journal
 from perphedge.venues.registry import venue
 
 KINDS = ("open", "rebalance", "close")
@@ -89,28 +91,27 @@ def journal_key(ports: Ports) -> str:
     return ports.account_id
 
 
-def new_paper_deposit(
-    config: PortfolioConfig, exchange: str, home: Path, history: History, clock: Clock
-) -> Decimal | None:
-    """What a new USDT paper account starts with: the plan's initial margin plus its reserve
-    (None: the account exists, or it is coin-margined and holds the coins instead)."""
-    inverse = config.hedge.kind is ContractKind.INVERSE
-    if inverse or paper_path(home, paper_account(exchange, False)).exists():
-        return None
-    return paper_service.planned_deposit(config, history, clock).usdt
-
-
-def open_paper(config: PortfolioConfig, home: Path, history: History, clock: Clock) -> Ports:
-    """The paper account for `config`'s venue and contract type (created, funded from the plan,
-    on first use)."""
-    name = venue(config.hedge.exchange).name
+def open_paper(
+    config: PortfolioConfig,
+    home: Path,
+    history: History,
+    clock: Clock,
+    exchange: str | None = None,
+) -> Ports:
+    """The paper account for `config`'s venue (or `exchange`) and contract type. On first use it
+    is funded from the plan (its initial margin plus reserve) and its replay starts at the plan's
+    as-of time, so that paper marks are the plan's prices (`replay_start`)."""
+    name = venue(exchange or config.hedge.exchange).name
     inverse = config.hedge.kind is ContractKind.INVERSE
     require_for("hedge", name, coin_margined=inverse, live=False)
-    symbols = [perp_symbol(h.hedge_asset, config.hedge.kind) for h in config.portfolio.holdings]
-    deposit = new_paper_deposit(config, name, home, history, clock)
+    path = paper_path(home, paper_account(name, inverse))
+    opening = paper_service.PaperOpening(None, None)
+    if not (path.exists() and path.with_suffix(".clock.json").exists()):
+        opening = paper_service.plan_opening(config, history, clock, name)
+    deposit = None if path.exists() or opening.deposit is None else opening.deposit.usdt
     return paper_ports(
-        name, home, list(dict.fromkeys(symbols)), inverse, coin_deposits(config),
-        initial_usdt=deposit,
+        name, home, hedge_symbols(config), inverse, coin_deposits(config),
+        initial_usdt=deposit, as_of_ms=opening.as_of_ms,
     )  # fmt: skip
 
 
@@ -120,6 +121,94 @@ def advance_paper(ports: Ports, hours: float) -> None:
     if not ports.paper or not hasattr(ports.clock, "advance"):
         raise SafetyError("only the paper account's clock can be moved; nothing changed")
     paper_service.advance_paper(*paper_service.paper_parts(ports), hours)
+
+
+@dataclass(frozen=True)
+class RunChoice:
+    """How a `hedge open|rebalance|close` run goes: send or not, drift left alone, legs closed,
+    whether to send beside another run."""
+
+    execute: bool = False
+    min_drift: float = 0.02
+    only: bool = False  # close: only the legs of the file
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run up to the point of sending: interrupted runs finished (when sending), the proposal,
+    coins the plan leaves unhedged, what a close leaves open, and whether a run is pending."""
+
+    resumed: tuple[RunReport, ...]
+    proposal: Proposal
+    unhedged: tuple[PlanWarning, ...]
+    left: tuple[str, ...]
+    interrupted: bool
+
+
+def hedge_session(
+    ports: Ports, journal: Journal, home: Path, order_timeout_s: float
+) -> LiveSession:
+    """The live session of a run on `ports`, polling orders at most every second."""
+    poll_s = min(1.0, order_timeout_s / 5 or 1.0)
+    options = RunOptions(order_timeout_s=order_timeout_s, poll_interval_s=poll_s)
+    return LiveSession(
+        journal_key(ports), ports.account, ports.execution, ports.market, ports.clock, journal,
+        home, options, account_id=ports.account_id,
+    )  # fmt: skip
+
+
+def prepare_run(
+    config: PortfolioConfig,
+    kind: str,
+    session: LiveSession,
+    limits: ExecutionLimits,
+    choice: RunChoice,
+) -> PreparedRun:
+    """Everything `hedge KIND` does before sending: with `choice.execute` the kill switch, the
+    key's withdrawal right and interrupted runs first, then the targets (a close: what this
+    journal opened), and, when sending, no other run on the symbols and the account agreeing
+    with the journal; then the orders (nothing is sent)."""
+    resumed: tuple[RunReport, ...] = ()
+    if choice.execute:
+        check_kill_switch(session.home)
+        check_withdrawals(session.account)
+        resumed = tuple(resume_open_intents(session))
+    interrupted = bool(session.journal.open_intents(session.exchange))
+    found = run_targets(kind, config, session.market, session.account, choice.min_drift)
+    targets, left = list(found.targets), list[str]()
+    if kind == "close":
+        targets, left = close_targets(
+            found.targets, session.journal, session.account, session.account_key, choice.only
+        )
+    if choice.execute:
+        symbols = [t.symbol for t in targets]
+        now_ms = session.clock.now_ms()
+        seen = other_runs(session.journal, session.account, session.execution, symbols, now_ms)
+        require_alone(seen, choice.force)
+        gate_before(session, symbols)
+    proposal = propose(session, targets, kind, limits)
+    return PreparedRun(resumed, proposal, found.unhedged, tuple(left), interrupted)
+
+
+def send_prepared(
+    session: LiveSession, prepared: PreparedRun, portfolio_name: str
+) -> RunReport | None:
+    """Send the prepared orders, each journaled before it goes out."""
+    return execute(session, prepared.proposal, portfolio_name)
+
+
+def settle_run(
+    session: LiveSession, prepared: PreparedRun, report: RunReport | None, next_step: str
+) -> None:
+    """After a run: when it sent, the account against the journal (`gate_after`: exit 5 on a
+    mismatch, 4 short of target, naming `next_step`); PartialRunError when an interrupted run it
+    finished fell short."""
+    problems = [p for r in (*prepared.resumed, report) if r is not None for p in r.problems]
+    if report is not None:
+        gate_after(session, prepared.proposal, problems, next_step)
+    elif problems:
+        raise PartialRunError("partial: " + "; ".join(problems))
 
 
 def preview_run(

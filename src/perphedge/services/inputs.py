@@ -41,6 +41,7 @@ class AsOf:
     subject: str  # "BTC price", "BTC/USDT:USDT funding", ...
     source: str
     ts_ms: int | None
+    kind: str = "price"  # "price" (a price or mark) or "funding"
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,12 @@ def _store_funding(
     per_hour = float(np.sum(rows.rate[recent]) / np.sum(rows.interval_hours[recent]))
     last = int(rows.ts_ms[-1])
     source = f"store, {FUNDING_WINDOW_DAYS}-day mean to {day_text(last)[:10]}"
-    return per_hour * hours, hours, AsOf(f"{inst.symbol} funding", source, last)
+    return per_hour * hours, hours, AsOf(f"{inst.symbol} funding", source, last, "funding")
 
 
 def _baseline(inst: Perpetual) -> tuple[float, float, AsOf]:
     hours = inst.funding_interval_hours
-    asof = AsOf(f"{inst.symbol} funding", "baseline (no data)", None)
+    asof = AsOf(f"{inst.symbol} funding", "baseline (no data)", None, "funding")
     return BASELINE_RATE_PER_8H * hours / 8.0, hours, asof
 
 
@@ -143,7 +144,7 @@ def _funding(
 ) -> tuple[float, float, AsOf]:
     if live is not None:
         quote = live.funding_rate(inst.symbol)
-        asof = AsOf(f"{inst.symbol} funding", "live", quote.ts_ms)
+        asof = AsOf(f"{inst.symbol} funding", "live", quote.ts_ms, "funding")
         return quote.rate_per_interval, quote.interval_hours, asof
     return _store_funding(history, exchange, inst) or _baseline(inst)
 

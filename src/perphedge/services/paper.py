@@ -10,18 +10,31 @@ it, or, when the replayed data ends before then, changes nothing and says what t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from perphedge.config import PortfolioConfig
 from perphedge.errors import DataError, InputError, PerphedgeError
 from perphedge.exchanges.paper import PaperExchange
+from perphedge.exchanges.paper_state import paper_path
 from perphedge.exchanges.replay import ReplayClock, StoreMarketData
 from perphedge.hedge.model import HedgePlan
 from perphedge.hedge.reserve import ReservePlan
-from perphedge.live.session import Ports
-from perphedge.ports import Balance, Clock, FundingPayment, History, OrderState, PositionState
+from perphedge.instruments import ContractKind
+from perphedge.live.session import Ports, paper_account, paper_ports
+from perphedge.ports import (
+    Balance,
+    Clock,
+    FundingPayment,
+    History,
+    OrderState,
+    PositionState,
+    PriceQuote,
+)
 from perphedge.services.plan import PlanRequest, plan_portfolio
+from perphedge.services.targets import coin_deposits, hedge_symbols
 from perphedge.units import to_decimal
 
 NO_RESERVE_NOTE = (
@@ -105,7 +118,7 @@ def advance_paper(
     before = clock.jump_ms
     clock.advance(hours)
     try:
-        for symbol in paper.symbols():
+        for symbol in paper.symbols() or market.symbols():  # held, else the ones replayed
             market.mark_price(symbol)
         paper.balances()
     except PerphedgeError as failed:
@@ -136,7 +149,124 @@ def given_deposit(deposit_usd: float) -> PaperDeposit:
     return PaperDeposit(to_decimal(deposit_usd), 0.0, 0.0, "deposit as given")
 
 
-def planned_deposit(config: PortfolioConfig, history: History, clock: Clock) -> PaperDeposit:
-    """The offline plan's initial margin plus its reserve (see `paper_deposit`)."""
-    planned = plan_portfolio(config, PlanRequest(), history, clock)
-    return paper_deposit(planned.plan, planned.reserve)
+@dataclass(frozen=True)
+class PaperOpening:
+    """What a new paper account starts from: the plan's deposit (None: coin-margined, it holds
+    the coins) and the plan's as-of time, where its replay starts (None: the plan read nothing
+    stored; the replay starts where the stored marks end)."""
+
+    deposit: PaperDeposit | None
+    as_of_ms: int | None
+
+
+def plan_opening(
+    config: PortfolioConfig, history: History, clock: Clock, exchange: str | None = None
+) -> PaperOpening:
+    """The offline plan's deposit (initial margin plus reserve, see `paper_deposit`) and time."""
+    planned = plan_portfolio(config, PlanRequest(exchange=exchange), history, clock)
+    inverse = config.hedge.kind is ContractKind.INVERSE
+    deposit = None if inverse else paper_deposit(planned.plan, planned.reserve)
+    return PaperOpening(deposit, planned.as_of_ms)
+
+
+@dataclass(frozen=True)
+class PaperMarks:
+    """The replayed marks a paper command uses, at simulated now."""
+
+    now_ms: int
+    marks: tuple[PriceQuote, ...]
+    start_note: str | None  # a new replay that started before the plan's time: why
+
+
+def paper_marks(ports: Ports, symbols: Sequence[str]) -> PaperMarks:
+    """The marks of `symbols` the paper account trades at now (a symbol without one is left
+    out: the command using it says why)."""
+    quotes = []
+    for symbol in dict.fromkeys(symbols):
+        try:
+            quotes.append(ports.market.mark_price(symbol))
+        except PerphedgeError:
+            continue
+    return PaperMarks(ports.clock.now_ms(), tuple(quotes), ports.start_note)
+
+
+# where a replay starts when nothing names the coins: the bundled sample's perpetuals
+DEFAULT_SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT")
+COIN_MARGINED_SYMBOLS = ("BTC/USD:BTC", "ETH/USD:ETH")
+
+
+def default_symbols(coin_margined: bool) -> list[str]:
+    """The perpetuals a paper account without a portfolio file replays."""
+    return list(COIN_MARGINED_SYMBOLS if coin_margined else DEFAULT_SYMBOLS)
+
+
+@dataclass(frozen=True)
+class PaperReset:
+    """Which paper account `paper reset` deletes, and where a new one starts (`--at`)."""
+
+    exchange: str
+    coin_margined: bool = False
+    start_ms: int | None = None  # None: the plan's as-of time, else where the marks end
+
+
+@dataclass(frozen=True)
+class PaperFresh:
+    """The new account a reset opens: its deposit, the plan's time, perpetuals and coins."""
+
+    opening: PaperOpening
+    symbols: tuple[str, ...]
+    coins: tuple[tuple[str, Decimal], ...] | None
+
+
+@dataclass(frozen=True)
+class PaperOpened:
+    """A new paper account: its wallets, its marks at simulated now, and how it was funded."""
+
+    balances: tuple[Balance, ...]
+    marks: PaperMarks
+    deposit: PaperDeposit | None
+
+
+def plan_reset(
+    config: PortfolioConfig | None,
+    request: PaperReset,
+    deposit_usd: float | None,
+    history: History,
+    clock: Clock,
+) -> PaperFresh | None:
+    """What a reset opens afterwards (None: nothing, only the deletion): with a file, an account
+    funded from its plan (or `deposit_usd`) starting at the plan's as-of time; without one, with
+    `deposit_usd` or a start time, one on the bundled sample's perpetuals. Checked before
+    anything is deleted."""
+    given = None if deposit_usd is None else given_deposit(deposit_usd)
+    if config is None:
+        if given is None and request.start_ms is None:
+            return None
+        return PaperFresh(
+            PaperOpening(given, None), tuple(default_symbols(request.coin_margined)), None
+        )
+    opening = plan_opening(config, history, clock, request.exchange)
+    if given is not None or request.coin_margined:
+        opening = PaperOpening(given, opening.as_of_ms)
+    symbols = tuple(hedge_symbols(config))
+    return PaperFresh(opening, symbols, tuple(sorted(coin_deposits(config).items())))
+
+
+def delete_paper(home: Path, request: PaperReset) -> None:
+    """Delete the paper account, its clock and its lock (the journal keeps its history)."""
+    path = paper_path(home, paper_account(request.exchange, request.coin_margined))
+    for file in (path, path.with_suffix(".clock.json"), path.with_suffix(".lock")):
+        file.unlink(missing_ok=True)
+
+
+def reopen_paper(home: Path, request: PaperReset, fresh: PaperFresh) -> PaperOpened:
+    """Open the account `plan_reset` described, at `request.start_ms` or the plan's time."""
+    deposit = fresh.opening.deposit
+    ports = paper_ports(
+        request.exchange, home, list(fresh.symbols), request.coin_margined,
+        None if fresh.coins is None else dict(fresh.coins),
+        initial_usdt=None if deposit is None else deposit.usdt,
+        start_ms=request.start_ms, as_of_ms=fresh.opening.as_of_ms,
+    )  # fmt: skip
+    marks = paper_marks(ports, fresh.symbols)
+    return PaperOpened(tuple(ports.account.balances()), marks, deposit)

@@ -65,6 +65,14 @@ class PlanResult:
     def as_of(self) -> tuple[AsOf, ...]:
         return self.inputs.as_of
 
+    @property
+    def as_of_ms(self) -> int | None:
+        """The plan's time: the latest of the stored prices it used, else of any stored figure
+        (funding, when the file gives every price); None when it read nothing stored."""
+        prices = [a.ts_ms for a in self.as_of if a.ts_ms is not None and a.kind == "price"]
+        every = [a.ts_ms for a in self.as_of if a.ts_ms is not None]
+        return max(prices or every, default=None)
+
 
 @dataclass(frozen=True)
 class StressOutcome:

@@ -82,6 +82,12 @@ def hedge_targets(config: PortfolioConfig, market: MarketData) -> HedgeTargets:
     return HedgeTargets(plan, targets)
 
 
+def hedge_symbols(config: PortfolioConfig) -> list[str]:
+    """The perpetuals the file's hedge trades, each once, in the file's order."""
+    kind = config.hedge.kind
+    return list(dict.fromkeys(perp_symbol(h.hedge_asset, kind) for h in config.portfolio.holdings))
+
+
 def coin_deposits(config: PortfolioConfig) -> dict[str, Decimal]:
     """Coins a new coin-margined paper account starts with: every holding hedged by its own
     coin's perpetual, as if moved to the COIN-M wallet (proxied holdings stay outside)."""

@@ -23,7 +23,8 @@ from perphedge.backtest.data import (
     fmt_ms,
 )
 from perphedge.errors import DataError
-from perphedge.store.market import Coverage, MarketStore, interval_ms
+from perphedge.ports import Coverage, MarketHistory
+from perphedge.store.market import interval_ms
 
 SPOT_FALLBACK_EXCHANGE = "binance"
 LOOKBACK_MS = 2 * DAY_MS  # load a little before --from so the first grid time has a price
@@ -53,7 +54,12 @@ def _pick_interval(
 
 
 def _prices(
-    store: MarketStore, exchange: str, symbol: str, kind: str, interval: str, span: tuple[int, int]
+    store: MarketHistory,
+    exchange: str,
+    symbol: str,
+    kind: str,
+    interval: str,
+    span: tuple[int, int],
 ) -> PriceInput:
     series = store.prices(exchange, symbol, kind, interval, span[0] - LOOKBACK_MS, span[1] + 1)
     name = f"{exchange} {symbol} {kind} {interval}"
@@ -63,7 +69,7 @@ def _prices(
 
 
 def _spot(
-    store: MarketStore,
+    store: MarketHistory,
     coverage: Sequence[Coverage],
     exchange: str,
     asset: str,
@@ -84,7 +90,7 @@ def _spot(
 
 
 def _instrument(
-    store: MarketStore,
+    store: MarketHistory,
     coverage: Sequence[Coverage],
     exchange: str,
     symbol: str,
@@ -113,7 +119,7 @@ def _instrument(
 
 
 def load_aligned(
-    store: MarketStore,
+    store: MarketHistory,
     exchange: str,
     assets: Sequence[str],
     hedge_symbols: Sequence[str],

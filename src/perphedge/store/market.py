@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # pyarrow loads with the first write or export, not with ever
     import pyarrow as pa
 
 from perphedge.errors import DataError, InputError
+from perphedge.ports import Coverage
 from perphedge.store.paths import market_store_path
 from perphedge.symbols import PRICE_KINDS
 
@@ -137,18 +138,6 @@ class PriceSeries:
 
     def __len__(self) -> int:
         return int(self.ts_ms.size)
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """What the store holds for one series."""
-
-    exchange: str
-    symbol: str
-    dataset: str  # "funding" or "<kind>:<interval>"
-    first_ts_ms: int
-    last_ts_ms: int
-    rows: int
 
 
 def sample_dir() -> Path:
