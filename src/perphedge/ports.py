@@ -348,8 +348,10 @@ class FundingHistoryRows(FundingRows, Protocol):
 
 
 class CandleRows(PriceRows, Protocol):
-    """Candles with their highs and lows."""
+    """Whole candles: open, high, low and close."""
 
+    @property
+    def open(self) -> npt.NDArray[np.float64]: ...
     @property
     def high(self) -> npt.NDArray[np.float64]: ...
     @property

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from perphedge.exchanges.capabilities import VenueCapabilities, capability_table, ccxt_version
+from perphedge.exchanges.capabilities import capability_table, ccxt_version
+from perphedge.report.data_view import capability_rows
 from perphedge.report.render import console, print_json, table
-from perphedge.venues.registry import Capability, Support, venue
-
-_MARK = {Support.YES: "yes", Support.UNVERIFIED: "unverified", Support.NO: "no"}
+from perphedge.venues.registry import venue
 
 LEGEND = (
     "yes = ccxt supports it and a perphedge test checks it on a recorded response of the venue; "
@@ -17,16 +16,6 @@ LEGEND = (
     "Liquidation: 'approximate' venues publish no formula; perphedge applies the conservative "
     "rule (Binance algebra with MMR + taker fee) and flags every result."
 )
-
-
-def _rows(selected: list[VenueCapabilities]) -> list[list[str]]:
-    rows = []
-    for cap in Capability:
-        rows.append([cap.value, *(_MARK[r.support[cap.value]] for r in selected)])
-    rows.append(["funding interval", *(r.funding_interval for r in selected)])
-    rows.append(["liquidation formula", *(r.liquidation for r in selected)])
-    rows.append(["ccxt ids", *(", ".join(r.ccxt_ids) for r in selected)])
-    return rows
 
 
 _NAMES = typer.Argument(None, help="Venues to show (default: all).")
@@ -47,7 +36,7 @@ def exchanges(
     out = table(
         f"Venue capabilities (ccxt {ccxt_version()})",
         ["capability", *(r.venue for r in rows)],
-        _rows(rows),
+        capability_rows(rows),
     )
     for column in out.columns:  # fold long cells on narrow terminals instead of cutting them
         column.overflow = "fold"

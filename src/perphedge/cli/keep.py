@@ -15,20 +15,18 @@ from typing import Annotated
 import typer
 
 from perphedge.cli.hedge import BASE_URL, EXCHANGE, PORTFOLIO, account_name, open_ports
-from perphedge.config import PortfolioConfig, load_portfolio
+from perphedge.config import load_portfolio
 from perphedge.errors import InputError, require_positive
-from perphedge.hedge.orders import ExecutionLimits
 from perphedge.live.execute import LiveSession, check_kill_switch, check_withdrawals, exclusive_run
-from perphedge.live.keep import KeepPlan, KeepStep, keep_loop, keep_step
+from perphedge.live.keep import KeepStep, keep_loop, keep_step
 from perphedge.live.outage import DEFAULT_ALERT_AFTER, Outage
-from perphedge.live.session import Ports
 from perphedge.live.watch import AlertSinks
 from perphedge.ports import MarginControl
+from perphedge.report.keep_view import keep_step_lines
 from perphedge.report.render import console, err_console
-from perphedge.services.targets import hedge_targets
+from perphedge.services.keep import keep_plan
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
-from perphedge.symbols import perp_symbol
 
 _PAPER = typer.Option(False, "--paper", help="Keep the paper account's hedge (offline).")
 _ONCE = typer.Option(False, "--once", help="One step, then exit.")
@@ -40,33 +38,9 @@ _WEBHOOK = typer.Option(
 )
 
 
-def coins_per_leg(config: PortfolioConfig) -> dict[str, float]:
-    """Coins each perpetual hedges (a proxied holding counts on its proxy's leg)."""
-    coins: dict[str, float] = {}
-    for h in config.portfolio.holdings:
-        symbol = perp_symbol(h.hedge_asset, config.hedge.kind)
-        coins[symbol] = coins.get(symbol, 0.0) + h.qty_base
-    return coins
-
-
-def _plan(config: PortfolioConfig, ports: Ports, portfolio: Path) -> KeepPlan:
-    targets = hedge_targets(config, ports.market).targets
-    reserve = config.reserve_usd if config.reserve_usd is not None else 0.0
-    return KeepPlan(
-        str(portfolio), targets, coins_per_leg(config), config.keeper, reserve, ExecutionLimits()
-    )
-
-
 def _show(step: KeepStep) -> None:
-    for leg in step.decision.legs:
-        dist = "-" if leg.distance is None else f"{leg.distance:.1%}"
-        console.print(
-            f"{leg.symbol}: short {leg.size:.8g}, margin {leg.margin:,.2f}, distance to "
-            f"liquidation {dist}, {len(leg.actions)} action(s)",
-            highlight=False,
-        )
-    for line in step.done:
-        console.print(f"  {line}", markup=False, highlight=False)
+    for line in keep_step_lines(step):
+        console.print(line, markup=False, highlight=False)
 
 
 def keep_command(
@@ -98,7 +72,7 @@ def keep_command(
             ports.exchange, ports.account, ports.execution, ports.market, ports.clock, journal,
             home, account_id=ports.account_id,
         )  # fmt: skip
-        plan = _plan(config, ports, portfolio)
+        plan = keep_plan(config, ports.market, str(portfolio))
 
         def step() -> KeepStep:
             if not do_execute:
