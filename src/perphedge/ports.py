@@ -3,7 +3,7 @@
     Clock        now_ms()
     MarketData   mark_price(symbol), instrument(symbol), funding_rate(symbol)
     History      latest_price(exchange, symbol, kind), prices(...), funding(...)   (stored data)
-    MarketHistory  History with whole candles and settlements, and available() (what is stored)
+    MarketHistory  History and available() (what is stored)
     Account      balances(), positions(symbols), open_orders(symbol), can_withdraw(),
                  funding_received(symbol, since_ms)                       (read only)
     Execution    place_order(req), cancel_order(symbol, id), fetch_order(symbol, id),
@@ -292,7 +292,8 @@ class Execution(Protocol):
 
 
 class FundingRows(Protocol):
-    """Funding settlements, oldest first: epoch ms, rate per interval, interval hours."""
+    """Funding settlements, oldest first: epoch ms, rate per interval, interval hours, and the
+    mark at each (NaN where the venue gives none)."""
 
     @property
     def ts_ms(self) -> npt.NDArray[np.int64]: ...
@@ -300,13 +301,21 @@ class FundingRows(Protocol):
     def rate(self) -> npt.NDArray[np.float64]: ...
     @property
     def interval_hours(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def mark(self) -> npt.NDArray[np.float64]: ...
 
 
 class PriceRows(Protocol):
-    """Candles, oldest first: open time in epoch ms and the close."""
+    """Candles, oldest first: open time in epoch ms, open, high, low and close."""
 
     @property
     def ts_ms(self) -> npt.NDArray[np.int64]: ...
+    @property
+    def open(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def high(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def low(self) -> npt.NDArray[np.float64]: ...
     @property
     def close(self) -> npt.NDArray[np.float64]: ...
 
@@ -340,24 +349,6 @@ class History(Protocol):
     ) -> FundingRows: ...
 
 
-class FundingHistoryRows(FundingRows, Protocol):
-    """Funding settlements with the mark at each (NaN where the venue gives none)."""
-
-    @property
-    def mark(self) -> npt.NDArray[np.float64]: ...
-
-
-class CandleRows(PriceRows, Protocol):
-    """Whole candles: open, high, low and close."""
-
-    @property
-    def open(self) -> npt.NDArray[np.float64]: ...
-    @property
-    def high(self) -> npt.NDArray[np.float64]: ...
-    @property
-    def low(self) -> npt.NDArray[np.float64]: ...
-
-
 @dataclass(frozen=True)
 class Coverage:
     """What the store holds for one series."""
@@ -370,32 +361,13 @@ class Coverage:
     rows: int
 
 
-class MarketHistory(Protocol):
-    """Stored market data for backtests and funding reports (the local store: MarketStore):
-    whole candles and settlements, and what is stored. Reads raise DataError when the store
-    holds nothing for the request."""
+class MarketHistory(History, Protocol):
+    """Stored market data and what is stored (the local store: MarketStore), for backtests and
+    funding reports."""
 
     def available(self) -> list[Coverage]:
         """Every stored series with its first and last time and row count."""
         ...
-
-    def prices(
-        self,
-        exchange: str,
-        symbol: str,
-        kind: str = "spot",
-        interval: str = "1d",
-        since_ms: int | None = None,
-        until_ms: int | None = None,
-    ) -> CandleRows: ...
-
-    def funding(
-        self,
-        exchange: str,
-        symbol: str,
-        since_ms: int | None = None,
-        until_ms: int | None = None,
-    ) -> FundingHistoryRows: ...
 
 
 @dataclass(frozen=True)

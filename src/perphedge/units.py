@@ -8,6 +8,7 @@ an order.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from perphedge.errors import InputError
@@ -62,3 +63,11 @@ def percent_to_fraction(field: str, percent: float, max_percent: float = 100.0) 
     if not (math.isfinite(percent) and 0.0 <= percent <= max_percent):
         raise InputError(field, percent, f"give a percent, 0-{max_percent:g} (30 = 30 %)")
     return percent / 100.0
+
+
+UTC_MINUTE = "%Y-%m-%d %H:%M UTC"
+
+
+def utc_text(ts_ms: int, fmt: str = UTC_MINUTE) -> str:
+    """Epoch milliseconds as UTC time in strftime `fmt` ('2026-06-29 08:00 UTC' by default)."""
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime(fmt)

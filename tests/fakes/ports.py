@@ -25,6 +25,10 @@ class Rows:
     rate: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     interval_hours: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     close: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    open: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    high: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    low: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    mark: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -62,7 +66,9 @@ class FakeHistory:
             raise DataError(f"no funding for {exchange} {symbol}")
         last, rate = self.rates[symbol]
         ts = np.arange(last - 29 * 8 * 3_600_000, last + 1, 8 * 3_600_000, dtype=np.int64)
-        return Rows(ts, np.full(ts.size, rate), np.full(ts.size, 8.0))
+        return Rows(
+            ts, np.full(ts.size, rate), np.full(ts.size, 8.0), mark=np.full(ts.size, np.nan)
+        )
 
 
 @dataclass
@@ -115,6 +121,9 @@ class FakeStore:
         nan = np.full(n, np.nan)
         self.series[(exchange, symbol)] = Settlements(ts, np.full(n, rate), np.full(n, 8.0), nan)
         return self
+
+    def latest_price(self, exchange: str, symbol: str, kind: str = "mark") -> tuple[int, float]:
+        raise DataError(f"no {kind} prices for {exchange} {symbol}")
 
     def available(self) -> list[Coverage]:
         return [

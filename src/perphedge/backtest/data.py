@@ -36,12 +36,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
 
 from perphedge.errors import DataError, InputError
+from perphedge.units import utc_text
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -54,7 +54,7 @@ DAY_MS = 86_400_000
 
 def fmt_ms(ts_ms: int) -> str:
     """Epoch ms -> '2024-01-31 08:00' (UTC)."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    return utc_text(ts_ms, "%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,17 @@ import typer
 from rich.console import RenderableType
 from rich.text import Text
 
-from perphedge.cli import wiring
-from perphedge.config import PortfolioConfig, load_portfolio
+from perphedge.cli.accounts import (
+    BASE_URL,
+    EXCHANGE,
+    JSON,
+    LIVE_PRICES,
+    PAPER,
+    PORTFOLIO,
+    open_ports,
+    open_said,
+)
+from perphedge.config import load_portfolio
 from perphedge.errors import InputError, require_non_negative, require_positive
 from perphedge.hedge.orders import ExecutionLimits
 from perphedge.live.check import AccountRef, adopt, check_account, require_agreement
@@ -39,8 +48,6 @@ from perphedge.report.paper_view import paper_marks_json, paper_marks_lines
 from perphedge.report.render import console, err_console, print_json
 from perphedge.services.accounts import (
     AccountRequest,
-    OpenedAccount,
-    open_account,
     open_venue_account,
 )
 from perphedge.services.hedge_run import (
@@ -81,39 +88,6 @@ class HedgeArgs:
     force: bool = False  # send even beside another perphedge run on the account
 
 
-def open_ports(
-    config: PortfolioConfig,
-    exchange: str | None,
-    paper: bool,
-    base_url: str | None,
-    command: str = "hedge",
-    live_prices: bool = False,
-) -> Ports:
-    """Ports for the portfolio's venue (or `exchange`), paper or real; warnings, notes and the
-    paper account's prices go to stderr."""
-    opened = _open(config, AccountRequest(exchange, paper, base_url, command, live_prices))
-    if opened.marks is not None:
-        for line in paper_marks_lines(opened.marks):
-            err_console.print(line, markup=False, highlight=False)
-    return opened.ports
-
-
-def _open(config: PortfolioConfig, request: AccountRequest) -> OpenedAccount:
-    """`perphedge.services.accounts.open_account`; its warnings and notes go to stderr."""
-    adapters = wiring.current()
-    opened = open_account(config, request, home_dir(), adapters.history(), adapters.clock)
-    for note in opened.warnings:
-        err_console.print(f"warning: {note}", highlight=False)
-    for note in opened.ports.notes:
-        err_console.print(f"note: {note}", markup=False, highlight=False)
-    return opened
-
-
-def account_name(ports: Ports) -> str:
-    """How the account is named to people: "paper:binance" or "binance"."""
-    return f"paper:{ports.exchange}" if ports.paper else ports.exchange
-
-
 def _where(ports: Ports, real: str = "") -> str:
     return f"{ports.exchange} (paper)" if ports.paper else f"{ports.exchange}{real}"
 
@@ -129,7 +103,7 @@ def run_hedge(kind: str, args: HedgeArgs) -> None:
         hedge = config.hedge.model_copy(update={"exchange": venue(args.exchange).name})
         config = replace(config, hedge=hedge)
     request = AccountRequest(args.exchange, args.paper, args.base_url, live_prices=args.live_prices)
-    opened = _open(config, request)
+    opened = open_said(config, request)
     ports = opened.ports
     guard = exclusive_run(home_dir()) if args.execute else nullcontext()
     choice = RunChoice(args.execute, args.min_drift, args.only, args.force)
@@ -192,12 +166,6 @@ def _decide_and_send(
     return report
 
 
-PORTFOLIO = typer.Argument(help="Portfolio TOML file.")
-EXCHANGE = typer.Option(None, "--exchange", help="Venue (default: the file's).")
-PAPER = typer.Option(False, "--paper", help="Use the paper exchange (offline).")
-LIVE_PRICES = typer.Option(False, "--live-prices", help="With --paper: the venue's live prices.")
-BASE_URL = typer.Option(None, "--base-url", hidden=True)  # tests: a local fake exchange
-JSON = typer.Option(False, "--json", help="Print JSON.")
 _EXECUTE = typer.Option(False, "--execute", help="Send the orders (asks first).")
 _YES = typer.Option(False, "--yes", help="Do not ask for confirmation.")
 _MARKET = typer.Option(False, "--market", help="Market orders instead of limits.")

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from perphedge.cli.hedge import BASE_URL, EXCHANGE, PORTFOLIO, account_name, open_ports
+from perphedge.cli.accounts import BASE_URL, EXCHANGE, PORTFOLIO, account_name, open_ports
 from perphedge.config import load_portfolio
 from perphedge.errors import InputError, require_positive
 from perphedge.live.execute import LiveSession, check_kill_switch, check_withdrawals, exclusive_run

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from perphedge.cli.hedge import (
+from perphedge.cli.accounts import (
     BASE_URL,
     EXCHANGE,
     JSON,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from perphedge.instruments import Perpetual
 from perphedge.ports import Clock, FundingRateQuote, PriceQuote
 from perphedge.store.market import FundingSeries, MarketStore, interval_ms
 from perphedge.store.private import write_atomic
-from perphedge.units import to_decimal
+from perphedge.units import to_decimal, utc_text
 from perphedge.venues import contract_specs
 
 HOUR_MS = 3_600_000
@@ -182,10 +181,6 @@ class StoreMarketData:
         ]
 
 
-def _utc(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def replay_start(
     market: StoreMarketData, symbols: list[str], as_of_ms: int | None
 ) -> tuple[int, str | None]:
@@ -200,7 +195,7 @@ def replay_start(
     if as_of_ms is None or as_of_ms <= end:
         return (end if as_of_ms is None else as_of_ms), None
     return end, (
-        f"the stored marks of {first} end at {_utc(end)}, before the plan's prices "
-        f"({_utc(as_of_ms)}): the paper clock starts at {_utc(end)}; run perphedge data sync "
+        f"the stored marks of {first} end at {utc_text(end)}, before the plan's prices "
+        f"({utc_text(as_of_ms)}): the paper clock starts at {utc_text(end)}; run perphedge data sync "
         "to replay from the plan's time"
     )

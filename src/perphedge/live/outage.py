@@ -11,15 +11,15 @@ again". The loop itself never ends on a temporary error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from perphedge import units
 from perphedge.live.monitor import Alert
 
 DEFAULT_ALERT_AFTER = 3
 
 
 def utc_text(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return units.utc_text(ts_ms, "%Y-%m-%d %H:%M:%S UTC")
 
 
 @dataclass

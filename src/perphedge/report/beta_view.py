@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import RenderableType
 
 from perphedge.report.render import fmt_num, fmt_pct, jsonable, table
 from perphedge.services.beta import BetaRequest, BetaRow
+from perphedge.units import utc_text
 
 
 def _day(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d")
+    return utc_text(ts_ms, "%Y-%m-%d")
 
 
 def _row_json(row: BetaRow, venue: str, asset_kind: str, hedge_kind: str) -> dict[str, Any]:

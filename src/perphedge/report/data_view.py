@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from perphedge.ports import Coverage
 from perphedge.report.render import err_console, fmt_num, table
 from perphedge.services.data import SeriesRows
 from perphedge.store.sync import SyncResult, SyncTask
+from perphedge.units import utc_text
 from perphedge.venues.registry import Capability, Support
 
 SYNC_HEADERS = ["exchange", "symbol", "dataset", "from", "until", "fetched", "new rows"]
@@ -27,7 +27,7 @@ _MARK = {Support.YES: "yes", Support.UNVERIFIED: "unverified", Support.NO: "no"}
 
 def when(ts_ms: int) -> str:
     """'2026-06-29 08:00' (UTC)."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    return utc_text(ts_ms, "%Y-%m-%d %H:%M")
 
 
 def store_line(path: Path) -> Text:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import plotly.graph_objects as go
 
 from perphedge.report.page import ReportPage, render_page, write_page
 from perphedge.report.thin import common_step, on_grid
+from perphedge.units import utc_text
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -34,7 +34,7 @@ class CumulativeLine:
 
 
 def _iso(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    return utc_text(ts_ms, "%Y-%m-%d %H:%M")
 
 
 def figure(title: str, lines: Sequence[CumulativeLine], subtitle: str) -> go.Figure:

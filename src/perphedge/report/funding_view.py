@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,15 @@ from perphedge.funding import SIGN_RULE, describe_for_short
 from perphedge.report.explain import EXPLAIN
 from perphedge.report.render import fmt_pct, fmt_rate, jsonable, table
 from perphedge.services.funding import FundingReport, SymbolCarry
+from perphedge.units import utc_text
 
 
 def _day(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d")
+    return utc_text(ts_ms, "%Y-%m-%d")
 
 
 def _time(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    return utc_text(ts_ms, "%Y-%m-%d %H:%M")
 
 
 def _window_json(window: Window | None) -> dict[str, Any] | None:

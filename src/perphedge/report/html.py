@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from plotly.subplots import make_subplots
 
 from perphedge.report.page import ReportPage, render_page, table_html, write_page
 from perphedge.report.thin import common_step, on_grid
+from perphedge.units import utc_text
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -52,7 +52,7 @@ class MetricsTable:
 
 
 def _iso(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    return utc_text(ts_ms, "%Y-%m-%d %H:%M")
 
 
 def _series(run: ChartRun, times_ms: IntArray) -> list[tuple[int, IntArray, FloatArray]]:

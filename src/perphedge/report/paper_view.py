@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import RenderableType
 
 from perphedge.report.render import currency_digits, fmt_num, jsonable, key_value_table, table
 from perphedge.services.paper import PaperMarks, PaperOpened, PaperView
+from perphedge.units import utc_text
 
 
 def sim_time(ts_ms: int) -> str:
     """'2026-06-15 08:00 UTC'."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_text(ts_ms)
 
 
 def _by_currency(view: PaperView) -> dict[str, float]:

@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from perphedge.units import utc_text
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -93,9 +95,8 @@ def key_value_table(title: str, rows: Iterable[tuple[str, str]]) -> Table:
 
 def iso_time(ts_ms: int) -> str:
     """'2026-06-29T00:00:00Z' for an epoch-ms time (UTC)."""
-    from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(ts_ms, "%Y-%m-%dT%H:%M:%SZ")
 
 
 def fmt_rate(rate_per_interval: float, interval_hours: float) -> str:

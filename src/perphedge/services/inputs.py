@@ -14,7 +14,6 @@ A price or funding figure older than `stale_days` before `now_ms` gives a warnin
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from perphedge.instruments import ContractKind, Perpetual
 from perphedge.portfolio import Holding, Portfolio
 from perphedge.ports import History, MarketData
 from perphedge.symbols import perp_symbol, spot_symbol
+from perphedge.units import utc_text
 from perphedge.venues import contract_specs
 
 BASELINE_RATE_PER_8H = 0.0001  # Binance/Bybit interest component: 0.01 % per 8 h
@@ -62,7 +62,7 @@ class PlanInputs:
 
 def day_text(ts_ms: int) -> str:
     """'2026-06-29 00:00 UTC'."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_text(ts_ms)
 
 
 def _store_price(history: History, exchange: str, asset: str) -> tuple[float, AsOf] | None:
