@@ -106,12 +106,15 @@ class Settlements:
 
 @dataclass
 class FakeStore:
-    """MarketHistory port over in-memory funding series: {(exchange, symbol): Settlements}.
+    """MarketHistory port over in-memory series: funding {(exchange, symbol): Settlements} and
+    8-hour candles {(exchange, symbol, kind): Rows}.
 
     `flat(exchange, symbol, rate, days)` adds 8-hourly settlements at one rate ending 2026-01-01;
-    `available()` lists them as the store does; candles are not held (DataError)."""
+    `candles(exchange, symbol, kind, price, days)` flat 8-hour candles opening up to then;
+    `available()` lists them as the store does."""
 
     series: dict[tuple[str, str], Settlements] = field(default_factory=dict)
+    bars: dict[tuple[str, str, str], Rows] = field(default_factory=dict)
 
     END_MS = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 
@@ -122,13 +125,27 @@ class FakeStore:
         self.series[(exchange, symbol)] = Settlements(ts, np.full(n, rate), np.full(n, 8.0), nan)
         return self
 
+    def candles(self, exchange: str, symbol: str, kind: str, price: float, days: int) -> FakeStore:
+        n = days * 3
+        ts = self.END_MS - np.arange(n, dtype=np.int64)[::-1] * 8 * 3_600_000
+        flat = np.full(n, price)
+        self.bars[(exchange, symbol, kind)] = Rows(ts, close=flat, open=flat, high=flat, low=flat)
+        return self
+
     def latest_price(self, exchange: str, symbol: str, kind: str = "mark") -> tuple[int, float]:
-        raise DataError(f"no {kind} prices for {exchange} {symbol}")
+        if (exchange, symbol, kind) not in self.bars:
+            raise DataError(f"no {kind} prices for {exchange} {symbol}")
+        rows = self.bars[(exchange, symbol, kind)]
+        return int(rows.ts_ms[-1]) + 8 * 3_600_000, float(rows.close[-1])
 
     def available(self) -> list[Coverage]:
-        return [
+        funding = [
             Coverage(ex, sym, "funding", int(s.ts_ms[0]), int(s.ts_ms[-1]), int(s.ts_ms.size))
             for (ex, sym), s in sorted(self.series.items())
+        ]
+        return funding + [
+            Coverage(ex, sym, f"{kind}:8h", int(r.ts_ms[0]), int(r.ts_ms[-1]), int(r.ts_ms.size))
+            for (ex, sym, kind), r in sorted(self.bars.items())
         ]
 
     def prices(
@@ -140,7 +157,12 @@ class FakeStore:
         since_ms: int | None = None,
         until_ms: int | None = None,
     ) -> Rows:
-        raise DataError(f"no {kind}:{interval} for {exchange} {symbol}")
+        rows = self.bars.get((exchange, symbol, kind))
+        if rows is None or interval != "8h":
+            raise DataError(f"no {kind}:{interval} for {exchange} {symbol}")
+        keep = (rows.ts_ms >= (since_ms or 0)) & (rows.ts_ms < (until_ms or 2**62))
+        c = rows.close[keep]
+        return Rows(rows.ts_ms[keep], close=c, open=c, high=c, low=c)
 
     def funding(
         self, exchange: str, symbol: str, since_ms: int | None = None, until_ms: int | None = None
