@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from perphedge.cli import wiring
 from perphedge.cli.backtest import parse_date_ms, print_notes
 from perphedge.config import load_portfolio
 from perphedge.errors import InputError, require_non_negative
@@ -35,7 +36,6 @@ from perphedge.services.sweep import (
     local_runner,
     run_sweep,
 )
-from perphedge.store.market import MarketStore
 
 EXECUTORS = ("local", "ray")
 
@@ -119,7 +119,7 @@ def sweep(
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as progress:
         task = progress.add_task("sweep", total=None)
         outcome = run_sweep(
-            load_portfolio(portfolio), request, MarketStore(store), runner,
+            load_portfolio(portfolio), request, wiring.current().market_history(store), runner,
             lambda n, total: progress.update(task, total=total, advance=n),
         )  # fmt: skip
     for prep in outcome.prepared:

@@ -24,6 +24,7 @@ from perphedge.backtest.choices import RUN_KEYS, make_policy, parse_grid
 from perphedge.config import PortfolioConfig
 from perphedge.errors import InputError, require_non_negative, require_positive
 from perphedge.instruments import ContractKind
+from perphedge.ports import MarketHistory
 from perphedge.services.backtest import (
     Prepared,
     RunSettings,
@@ -32,7 +33,6 @@ from perphedge.services.backtest import (
     prepare,
     start_cash,
 )
-from perphedge.store.market import MarketStore
 
 # Metrics where a smaller number ranks first; all others rank the larger first.
 LOWER_IS_BETTER = frozenset(
@@ -175,7 +175,7 @@ def _kind(text: str) -> ContractKind | None:
 
 
 def _prepare_all(
-    config: PortfolioConfig, kinds: list[str], request: SweepRequest, store: MarketStore
+    config: PortfolioConfig, kinds: list[str], request: SweepRequest, store: MarketHistory
 ) -> dict[str, Prepared]:
     """Market data per contract kind, cut to the span they all cover so the runs compare."""
     since, until, strict = request.since_ms, request.until_ms, request.strict
@@ -228,7 +228,7 @@ def with_protection(summary: Summary, start_equity: float) -> Summary:
 def run_sweep(
     config: PortfolioConfig,
     request: SweepRequest,
-    store: MarketStore,
+    store: MarketHistory,
     runner: SweepRunner = local_runner,
     tick: Callable[[int, int], None] = lambda n, total: None,
 ) -> SweepOutcome:
