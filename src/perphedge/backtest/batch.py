@@ -138,13 +138,15 @@ def run_batch(
     def run(bounds: tuple[int, int]) -> int:
         a, b = bounds
         state = np.ascontiguousarray(lgb[a:b].transpose(1, 2, 0))
+        cash = np.ascontiguousarray(accts[a:b].T)  # [2, c]: each row contiguous
         simulate_batch(
             data.spot, data.perp, data.mark,
             data.funding_bar, data.funding_col, data.rate_per_interval,
-            state, tiers, codes[a:b], pvecs[a:b], cfgs[a:b], accts[a:b], cols,
+            state, tiers, codes[a:b], pvecs[a:b], cfgs[a:b], cash, cols,
             data.mark_high, rec, eq_rec[a:b], dd[a:b],
         )  # fmt: skip
         lgb[a:b] = state.transpose(2, 0, 1)
+        accts[a:b] = cash.T
         return b - a
 
     chunks = _chunks(len(specs), len(legs), jobs)

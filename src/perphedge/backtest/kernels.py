@@ -115,6 +115,9 @@ K_MIN, K_TARGET, K_COOLDOWN, K_SHORTFALL, K_SURPLUS = 2, 3, 4, 5, 6
 KEEPER = 5  # the keeper's policy code
 # the policy parameters as the kernels pass them: `spec.policy_vector` as a tuple
 Params = tuple[float, float, float, float, float, float, float, float]
+# the quiet state q[L, N_Q, C] and margins qw[L, C] (`load_quiet`): what the quiet path reads
+Q_POS, Q_LO, Q_HI, Q_MMR, Q_CUM, Q_SPOT, Q_BAND = range(7)
+N_Q = 7
 # config cfg[7]
 CF_LEV, CF_FEE, CF_SLIP, CF_LIQFEE, CF_TOPUP, CF_BPY, CF_STRIDE = range(7)
 # account acct[2]: cash, min cash
@@ -347,40 +350,74 @@ def trade(
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def quiet_linear(
-    pos: float, w: float, lo: float, hi: float, mmr: float, cum: float, alive: float,
-    per_spot: float, s: float, m: float, mp: float, high: float, with_highs: bool,
-    scheduled: bool, band: float,
+    pos: float, w: float, lo: float, hi: float, mmr: float, cum: float, per_spot: float,
+    band: float, s: float, m: float, mp: float, high: float, with_highs: bool,
 ) -> tuple[bool, float]:  # fmt: skip
-    """The common case of a linear leg under a static, band or schedule policy at a bar without
-    its funding event: (nothing else to do, margin after the variation margin).
+    """The common case of a linear leg at a bar without its funding event: (nothing else to do,
+    margin after the variation margin), on the leg's quiet state (`load_quiet`).
 
     Quiet when the hedge stays in its bracket above maintenance (with highs: the whole path
-    mp -> high -> m) and inside its band; then the full step would only have moved the margin.
-    The leg's state comes in as scalars (bracket bounds, MMR, cum, ratio x beta x qty); `band`
-    is inf without one.
+    mp -> high -> m) and inside its band; then the full step would only move the margin. The test
+    may say no where the full step does nothing more (the full step decides), never the reverse.
     """
-    # Every load happens at the call site, so a loop of this over many configurations can be
-    # if-converted and run in vector registers (the batched kernel's quiet pass).
-    quiet, hedged, w_close = True, pos > 0.0, w
-    if hedged:
-        w_close = w + _pnl(-pos, mp, m, 1.0, False)
-        if not with_highs:
-            notional = _notional(pos, m, 1.0, False)
-            quiet = (lo <= notional < hi) and (w_close > _maintenance(notional, mmr, cum))
-        else:  # the whole path mp -> high -> m in one bracket, above MM at the high
-            top = max(high, mp, m)
-            notional = _notional(pos, top, 1.0, False)
-            low = _notional(pos, min(mp, m), 1.0, False)
-            quiet = (lo <= low and notional < hi) and (
-                w + _pnl(-pos, mp, top, 1.0, False) > _maintenance(notional, mmr, cum)
-            )
-    # an open hedge is alive (liquidation zeroes the size); a breach of the band implies
-    # current != target, tested last as it is rarely needed
-    if quiet and (hedged or alive > 0.0):
-        target = max(per_spot * s, 0.0)
-        current = _notional(pos, m, 1.0, False)
-        quiet = not ((scheduled or abs(current - target) > band * target) and current != target)
-    return quiet, w_close
+    # Straight-line code, every load at the call site, `&` rather than `and`: a loop of this over
+    # many configurations runs in vector registers (the batched kernel's quiet pass).
+    w_close = w + _pnl(-pos, mp, m, 1.0, False)
+    notional = _notional(pos, m, 1.0, False)
+    n_low, n_top, w_top = notional, notional, w_close
+    if with_highs:  # the whole path mp -> high -> m in one bracket, above MM at the high
+        top = max(high, mp, m)
+        n_low, n_top = _notional(pos, min(mp, m), 1.0, False), _notional(pos, top, 1.0, False)
+        w_top = w + _pnl(-pos, mp, top, 1.0, False)
+    target = max(per_spot * s, 0.0)
+    in_bracket = (lo <= n_low) & (n_top < hi)
+    above = w_top > _maintenance(n_top, mmr, cum)
+    in_band = not (abs(notional - target) > band * target)  # NaN (no band, no target): in
+    return in_bracket & above & in_band, w_close
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def quiet_funded(
+    pos: float, w: float, lo: float, hi: float, mmr: float, cum: float, per_spot: float,
+    band: float, s: float, m: float, mp: float, high: float, with_highs: bool, rate: float,
+) -> tuple[bool, float, float]:  # fmt: skip
+    """`quiet_linear` at the leg's funding event: (nothing else to do, margin after the variation
+    margin and the funding, the funding): quiet also needs the margin above maintenance after
+    the funding is booked (step 3's second check)."""
+    quiet, w_close = quiet_linear(
+        pos, w, lo, hi, mmr, cum, per_spot, band, s, m, mp, high, with_highs
+    )
+    funding = _funding_cash(-pos, rate, _notional(1.0, m, 1.0, False))
+    w_funded = w_close + funding
+    still = w_funded > _maintenance(_notional(pos, m, 1.0, False), mmr, cum)
+    return quiet & still, w_funded, funding
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def load_quiet(
+    i: int, lg: FloatArray, q: FloatArray, qw: FloatArray, c: int, fast: bool, band: float
+) -> None:
+    """Leg i's quiet state q[i, :, c] and margin qw[i, c] from its full state `lg` (one
+    configuration's), after a full step: size, margin and what `quiet_linear` tests against.
+    The margin has an array of its own: the quiet pass writes only that one, so the compiler
+    can tell that its stores never alias its loads and vectorise the loop. `fast`: a static, band or
+    schedule policy (the others always take the full step); `band`: inf without one.
+
+    Sentinels keep the test one straight line: a leg that never takes the quiet path gets the
+    bracket floor +inf; a leg without a hedge the bracket (-inf, inf) and cum +inf (never under
+    maintenance); a liquidated leg no target.
+    """
+    pos = lg[i, S_POS]
+    q[i, Q_POS, c], qw[i, c] = pos, lg[i, S_W]
+    hedged = pos > 0.0
+    q[i, Q_LO, c] = lg[i, S_LO] if hedged else -np.inf
+    q[i, Q_HI, c] = lg[i, S_HI] if hedged else np.inf
+    q[i, Q_MMR, c] = lg[i, S_MMR] if hedged else 0.0
+    q[i, Q_CUM, c] = lg[i, S_CUM] if hedged else np.inf
+    q[i, Q_SPOT, c] = lg[i, D_PER_SPOT] if lg[i, S_ALIVE] > 0.0 else 0.0
+    q[i, Q_BAND, c] = band
+    if not fast or lg[i, C_INV] > 0.0:
+        q[i, Q_LO, c] = np.inf
 
 
 @_jit
@@ -649,15 +686,12 @@ def simulate(
     every = int(pp[2]) if code == 2 else 1
     e, u, funding_total, n_bars = 0, 0, 0.0, spot.shape[0]
     full_step = np.empty(n_legs, dtype=np.int64)
-    # first-pass constants, hoisted, in few arrays (each one held costs registers): unsigned
-    # columns (no negative-index wrap per access) and whether the first pass may take the leg;
     # ratio x beta x qty in lg (the same product, in the same order as the full step's)
-    lc = np.empty((n_legs, 3), dtype=np.uint64)
-    for i in range(n_legs):
-        lc[i, 0], lc[i, 1] = cols[i, 0], cols[i, 1]
-        lc[i, 2] = 1 if lg[i, C_INV] == 0.0 and code <= 2 else 0
     lg[:, D_PER_SPOT] = pp[0] * lg[:, C_BETA] * lg[:, C_QTY]
-    band = pp[1] if pp[1] > 0.0 else np.inf  # no band: inf * target is never exceeded (or NaN)
+    band = _band(pp[1])
+    q, qw = np.empty((n_legs, N_Q, 1)), lg[:, S_W : S_W + 1].copy()
+    for i in range(n_legs):
+        load_quiet(i, lg, q, qw, 0, code <= 2, band)
     next_sample, row = 0, 0
     for t in range(n_bars):
         funding_bar = e < ev_bar.size and ev_bar[e] == t
@@ -667,17 +701,16 @@ def simulate(
         scheduled = t == 0 or (code == 2 and t % every == 0)
         for i in range(n_legs):  # first pass: the quiet linear leg
             # S_EVENT is set only on funding bars and cleared by the full step of the same bar
-            if lc[i, 2] != 0 and not (funding_bar and lg[i, S_EVENT] > 0.0):
-                j = lc[i, 1]
-                s, m = spot[t, lc[i, 0]], mark[t, j]
+            if not (scheduled or (funding_bar and lg[i, S_EVENT] > 0.0)):
+                k, j = cols[i, 0], cols[i, 1]
+                s, m = spot[t, k], mark[t, j]
                 quiet, w = quiet_linear(
-                    lg[i, S_POS], lg[i, S_W], lg[i, S_LO], lg[i, S_HI], lg[i, S_MMR],
-                    lg[i, S_CUM], lg[i, S_ALIVE], lg[i, D_PER_SPOT], s, m,
-                    mark[t - 1, j], highs[t, j] if with_highs else m, with_highs,
-                    scheduled, band,
+                    q[i, Q_POS, 0], qw[i, 0], q[i, Q_LO, 0], q[i, Q_HI, 0], q[i, Q_MMR, 0],
+                    q[i, Q_CUM, 0], q[i, Q_SPOT, 0], band, s, m, mark[t - 1, j],
+                    highs[t, j] if with_highs else m, with_highs,
                 )  # fmt: skip
                 if quiet:
-                    lg[i, S_W] = w
+                    qw[i, 0] = w
                     value = lg[i, C_QTY] * s
                     base += value
                     held += value + w
@@ -686,10 +719,12 @@ def simulate(
             n_full += 1
         for f in range(n_full):  # second pass: the full step, in leg order
             i = full_step[f]
+            lg[i, S_W] = qw[i, 0]
             value, funding_usd = leg_step(
                 i, t, spot, perp, mark, highs, with_highs, lg, tiers, code, pp, cfg, acct, cols,
                 every,
             )  # fmt: skip
+            load_quiet(i, lg, q, qw, 0, code <= 2, band)
             base += lg[i, C_QTY] * spot[t, cols[i, 0]]
             held += value
             funding_total += funding_usd
@@ -700,9 +735,11 @@ def simulate(
             funding_at[u] = funding_total
             u += 1
         if t == next_sample:  # t % stride == 0, without a division per bar
+            lg[:, S_W] = qw[:, 0]
             record(t, row, mark, lg, tiers, samples)
             next_sample += stride
             row += 1
+    lg[:, S_W] = qw[:, 0]
     for i in range(n_legs):
         if lg[i, S_POS] > 0.0:
             close_segment(i, n_bars, spot[-1, cols[i, 0]], mark[-1, cols[i, 1]], lg)
@@ -764,20 +801,99 @@ def read_once(spot: FloatArray, perp: FloatArray) -> float:
 @_jit
 def _prepare_batch(
     lgb: FloatArray, codes: IntArray, pvecs: FloatArray
-) -> tuple[IntArray, FloatArray, npt.NDArray[np.bool_]]:
-    """Per configuration: the schedule period, the band (inf: none) and whether the quiet path
-    may take it (static, band and schedule policies); fills D_PER_SPOT as `simulate` does."""
-    n_cfg = lgb.shape[2]
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Per configuration: the schedule period and the quiet state q[L, N_Q, C] (`load_quiet`),
+    every leg forced through the full step at bar 0; fills D_PER_SPOT as `simulate` does."""
+    n_legs, n_cfg = lgb.shape[0], lgb.shape[2]
     every = np.ones(n_cfg, dtype=np.int64)
-    band = np.empty(n_cfg)
-    fast = np.zeros(n_cfg, dtype=np.bool_)
+    q, qw = np.empty((n_legs, N_Q, n_cfg)), np.empty((n_legs, n_cfg))
     for c in range(n_cfg):
         if codes[c] == 2:
             every[c] = int(pvecs[c, 2])
-        band[c] = pvecs[c, 1] if pvecs[c, 1] > 0.0 else np.inf
-        fast[c] = codes[c] <= 2
         lgb[:, D_PER_SPOT, c] = pvecs[c, 0] * lgb[:, C_BETA, c] * lgb[:, C_QTY, c]
-    return every, band, fast
+        for i in range(n_legs):
+            load_quiet(i, lgb[:, :, c], q, qw, c, codes[c] <= 2, _band(pvecs[c, 1]))
+    q[:, Q_LO, :] = np.inf  # bar 0: every policy opens its hedges
+    return every, q, qw
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _band(band: float) -> float:
+    """The drift band as the quiet test takes it: inf without one."""
+    return band if band > 0.0 else np.inf
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _quiet_pass(
+    i: int, q: FloatArray, qw: FloatArray, held: FloatArray, need: npt.NDArray[np.bool_], value: float,
+    s: float, m: float, mp: float, high: float, with_highs: bool,
+) -> int:  # fmt: skip
+    """Leg i's quiet step in every configuration (vectorised over them): moves the margin and
+    adds holding + margin to `held` where quiet, flags the others in `need`; returns their count.
+    """
+    n_need = 0
+    for c in range(q.shape[2]):
+        w0 = qw[i, c]
+        quiet, w = quiet_linear(
+            q[i, Q_POS, c], w0, q[i, Q_LO, c], q[i, Q_HI, c], q[i, Q_MMR, c], q[i, Q_CUM, c],
+            q[i, Q_SPOT, c], q[i, Q_BAND, c], s, m, mp, high, with_highs,
+        )  # fmt: skip
+        qw[i, c] = w if quiet else w0
+        held[c] += value + w if quiet else 0.0
+        need[c] = not quiet
+        n_need += not quiet
+    return n_need
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _funded_pass(
+    i: int, q: FloatArray, qw: FloatArray, held: FloatArray, need: npt.NDArray[np.bool_],
+    value: float, s: float, m: float, mp: float, high: float, with_highs: bool, rate: float,
+    funding_usd: FloatArray,
+) -> int:  # fmt: skip
+    """`_quiet_pass` at leg i's funding event (`quiet_funded`); books the funding of the quiet
+    configurations in `funding_usd` (leg i's A_FUND row)."""
+    n_need = 0
+    for c in range(q.shape[2]):
+        w0 = qw[i, c]
+        quiet, w, funding = quiet_funded(
+            q[i, Q_POS, c], w0, q[i, Q_LO, c], q[i, Q_HI, c], q[i, Q_MMR, c], q[i, Q_CUM, c],
+            q[i, Q_SPOT, c], q[i, Q_BAND, c], s, m, mp, high, with_highs, rate,
+        )  # fmt: skip
+        qw[i, c] = w if quiet else w0
+        funding_usd[c] += funding if quiet else 0.0
+        held[c] += value + w if quiet else 0.0
+        need[c] = not quiet
+        n_need += not quiet
+    return n_need
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _close_bar(
+    accts: FloatArray, held: FloatArray, eq: FloatArray, peak: FloatArray,
+    low: FloatArray, dd: FloatArray, book: npt.NDArray[np.bool_],
+) -> None:  # fmt: skip
+    """The bar's close in every configuration: lowest cash, equity (into `eq`), and the maximum
+    drawdown min(eq / running peak - 1), tracked as it runs: between peaks the deepest point is
+    the lowest equity (division by a positive peak is monotonic), booked at the next peak."""
+    n_book, cash, lowest = 0, accts[AC_CASH], accts[AC_MIN]
+    for c in range(eq.size):  # vectorised: no division
+        lowest[c] = min(lowest[c], cash[c])
+        eq[c] = cash[c] + held[c]
+        held[c] = 0.0
+        p = peak[c]
+        up = eq[c] > p
+        # a dip ends at a new positive peak; a non-positive peak reverses the order: every point
+        book[c] = (up & (p > 0.0) & (low[c] < p)) | ((p <= 0.0) & (not up))
+        n_book += book[c]
+    for c in range(eq.size if n_book > 0 else 0):
+        if book[c]:
+            p = peak[c]
+            dd[c] = min(dd[c], (low[c] if eq[c] > p else eq[c]) / p - 1.0)
+    for c in range(eq.size):
+        up = eq[c] > peak[c]
+        low[c] = eq[c] if up else min(low[c], eq[c])
+        peak[c] = eq[c] if up else peak[c]
 
 
 @_jit
@@ -789,22 +905,26 @@ def simulate_batch(
     rec_bars: IntArray, eq_rec: FloatArray, dd: FloatArray,
 ) -> None:  # fmt: skip
     """Run C configurations over all bars; fills `eq_rec[C, R]` (equity at `rec_bars`, ascending,
-    ending at the last bar), `dd[C]` (maximum drawdown), `accts` and `lgb` (accumulators).
+    ending at the last bar), `dd[C]` (maximum drawdown), `accts[2, C]` (cash and lowest cash at
+    a close, each a row) and `lgb` (accumulators).
 
     lgb[:, :, c] starts as `simulate`'s lg; codes[C], pvecs[C, 8] and cfgs[C, 7] are each
     configuration's policy code, parameter vector and config row.
+
+    For each bar and leg, the quiet pass runs over the configurations' quiet state (one
+    contiguous row per field, in vector registers); the configurations it leaves (and every
+    configuration of a leg with its funding event or an inverse contract) take the full step on
+    their own state, in leg order, so cash moves in the same order as in the single run. A
+    configuration's schedule forces all its legs through the full step on the bar it is due.
     """
     n_legs, n_cfg, n_bars = lgb.shape[0], lgb.shape[2], spot.shape[0]
     with_highs = mark_high is not None
     highs = mark if mark_high is None else mark_high
-    every, band, fast = _prepare_batch(lgb, codes, pvecs)
+    every, q, qw = _prepare_batch(lgb, codes, pvecs)
     next_sched = every.copy()  # bar 0 is scheduled for every policy
-    scheduled = np.ones(n_cfg, dtype=np.bool_)
-    held, peak, low = np.zeros(n_cfg), np.full(n_cfg, -np.inf), np.zeros(n_cfg)
+    scheduling = np.any(codes == 2)
+    held, eq, peak, low = np.zeros(n_cfg), np.empty(n_cfg), np.full(n_cfg, -np.inf), np.zeros(n_cfg)
     need = np.empty(n_cfg, dtype=np.bool_)
-    # the margins apart from the rest of the state: the quiet pass writes only this array, which
-    # lets the compiler prove its loop free of aliasing and vectorise it
-    wq = lgb[:, S_W, :].copy()
     linear = np.empty(n_legs, dtype=np.bool_)
     for i in range(n_legs):
         linear[i] = lgb[i, C_INV, 0] == 0.0
@@ -820,60 +940,40 @@ def simulate_batch(
             k, j = cols[i, 0], cols[i, 1]
             s, m, mp = spot[t, k], mark[t, j], mark[t - 1, j]
             high = highs[t, j] if with_highs else m
+            value = lgb[i, C_QTY, 0] * s
             # the funding event flags are the same in every configuration (set by column)
-            quiet_leg = linear[i] and not (funding_bar and lgb[i, S_EVENT, 0] > 0.0)
-            value, n_need = lgb[i, C_QTY, 0] * s, n_cfg
-            if quiet_leg:  # first pass: the quiet path, in vector registers
-                n_need = 0
-                for c in range(n_cfg):
-                    w0 = wq[i, c]
-                    quiet, w = quiet_linear(
-                        lgb[i, S_POS, c], w0, lgb[i, S_LO, c], lgb[i, S_HI, c],
-                        lgb[i, S_MMR, c], lgb[i, S_CUM, c], lgb[i, S_ALIVE, c],
-                        lgb[i, D_PER_SPOT, c], s, m, mp, high, with_highs, scheduled[c],
-                        band[c],
-                    )  # fmt: skip
-                    quiet &= fast[c]
-                    wq[i, c] = w if quiet else w0
-                    held[c] += value + w if quiet else 0.0
-                    need[c] = not quiet
-                    n_need += not quiet
-            for c in range(n_cfg if n_need > 0 else 0):  # second pass: the full step
-                if quiet_leg and not need[c]:
-                    continue
-                pv = pvecs[c]
-                lgb[i, S_W, c] = wq[i, c]
-                held[c] += leg_step(
-                    i, t, spot, perp, mark, highs, with_highs, lgb[:, :, c], tiers, codes[c],
-                    (pv[0], pv[1], pv[2], pv[3], pv[4], pv[5], pv[6], pv[7]),
-                    cfgs[c], accts[c], cols, every[c],
-                )[0]  # fmt: skip
-                wq[i, c] = lgb[i, S_W, c]
-        record = t == rec_bars[r]
-        for c in range(n_cfg):  # the bar's close
-            cash = accts[c, AC_CASH]
-            accts[c, AC_MIN] = min(accts[c, AC_MIN], cash)
-            eq = cash + held[c]
-            held[c] = 0.0
-            # maximum drawdown min(eq / running peak - 1): between peaks the deepest point is the
-            # lowest equity (division by a positive peak is monotonic), booked at the next peak
-            p = peak[c]
-            up = eq > p
-            booked = min(dd[c], low[c] / p - 1.0)
-            dd[c] = booked if up and p > 0.0 else dd[c]
-            low[c] = eq if up else min(low[c], eq)
-            peak[c] = eq if up else p
-            if p <= 0.0 and not up:  # a non-positive peak reverses the order: every point
-                dd[c] = min(dd[c], eq / p - 1.0)
-            # the schedule of bar t + 1 (Schedule: every `every` bars from bar 0)
-            due = codes[c] == 2 and t + 1 == next_sched[c]
-            scheduled[c] = due
-            next_sched[c] += every[c] if due else 0
-            if record:
-                eq_rec[c, r] = eq
-        if record:
+            event = funding_bar and lgb[i, S_EVENT, 0] > 0.0
+            n_need = n_cfg
+            if linear[i] and not event:
+                n_need = _quiet_pass(i, q, qw, held, need, value, s, m, mp, high, with_highs)
+            elif linear[i]:
+                n_need = _funded_pass(
+                    i, q, qw, held, need, value, s, m, mp, high, with_highs,
+                    lgb[i, S_RATE, 0], lgb[i, A_FUND],
+                )  # fmt: skip
+            else:
+                need[:] = True
+            for c in range(n_cfg if n_need > 0 else 0):  # the full step
+                if need[c]:
+                    pv = pvecs[c]
+                    lgb[i, S_W, c] = qw[i, c]
+                    held[c] += leg_step(
+                        i, t, spot, perp, mark, highs, with_highs, lgb[:, :, c], tiers, codes[c],
+                        (pv[0], pv[1], pv[2], pv[3], pv[4], pv[5], pv[6], pv[7]),
+                        cfgs[c], accts[:, c], cols, every[c],
+                    )[0]  # fmt: skip
+                    load_quiet(i, lgb[:, :, c], q, qw, c, codes[c] <= 2, q[i, Q_BAND, c])
+            if event:
+                lgb[i, S_EVENT] = 0.0
+        _close_bar(accts, held, eq, peak, low, dd, need)
+        if t == rec_bars[r]:
+            eq_rec[:, r] = eq
             r += 1
-    lgb[:, S_W, :] = wq
+        for c in range(n_cfg if scheduling else 0):  # Schedule: every `every` bars from bar 0
+            if codes[c] == 2 and t + 1 == next_sched[c]:
+                next_sched[c] += every[c]
+                q[:, Q_LO, c] = np.inf  # all its legs take the full step at bar t + 1
+    lgb[:, S_W, :] = qw
     for c in range(n_cfg):
         if peak[c] > 0.0:
             dd[c] = min(dd[c], low[c] / peak[c] - 1.0)
