@@ -1,15 +1,16 @@
 """Hedge run service: open, rebalance or close the hedge, previewed first, sent only as shown.
 
-`preview_run` computes the orders that move the account's positions (read back through the
-Account port) to the plan's targets, without sending anything. `send_run` sends them only when a
-fresh preview has exactly the orders the caller showed (symbol, side, quantity, type, limit price,
-reduce-only); if prices or positions moved meanwhile it refuses (SafetyError, nothing sent), so
-what was confirmed is what goes out. Sending holds the run lock, respects the kill switch and
-refuses keys that can withdraw, first finishes any interrupted run from the journal, refuses
-beside another perphedge run on the account, and checks the account against the journal before
-and after sending (`perphedge.live.check`) — as `perphedge hedge ... --execute` does. `open_paper` opens the offline paper account for a
-portfolio; `advance_paper` lets simulated time pass (funding settles at its real times);
-`account_status` is the monitor's snapshot of the account against the plan, with its alerts.
+One path for `perphedge hedge ... [--execute]` and the page: `prepare_run` does everything a run
+does before sending (with sending: the kill switch, keys that can withdraw, interrupted runs
+finished first; the targets, a close's from this journal's fills; with sending: no other run on
+the symbols, the account against the journal), then the orders; `send_prepared` sends them,
+journaled first, and `settle_run` checks the account against the journal afterwards
+(`perphedge.live.check`). `preview_run` is `prepare_run` without sending; `send_run` sends only
+when a fresh `prepare_run` under the run lock has exactly the orders the caller showed (symbol,
+side, quantity, type, limit price, reduce-only), else SafetyError and nothing is sent.
+`open_paper` opens the offline paper account for a portfolio (funded from the plan, its replay
+at the plan's as-of time); `advance_paper` lets simulated time pass (funding settles at its real
+times); `account_status` is the monitor's snapshot of the account against the plan.
 """
 
 from __future__ import annotations
@@ -218,11 +219,9 @@ def preview_run(
     limits: ExecutionLimits,
     min_drift: float = 0.02,
 ) -> HedgePreview:
-    """The orders `kind` would send now (nothing is sent)."""
-    found = run_targets(kind, config, session.market, session.account, min_drift)
-    proposal = propose(session, list(found.targets), kind, limits)
-    interrupted = bool(session.journal.open_intents(session.exchange))
-    return HedgePreview(kind, proposal, found.unhedged, interrupted)
+    """The orders `kind` would send now (nothing is sent): `prepare_run` without sending."""
+    prepared = prepare_run(config, kind, session, limits, RunChoice(False, min_drift))
+    return HedgePreview(kind, prepared.proposal, prepared.unhedged, prepared.interrupted)
 
 
 def send_run(
@@ -233,26 +232,19 @@ def send_run(
     portfolio_name: str,
     min_drift: float = 0.02,
 ) -> HedgeSent:
-    """Send the orders of `shown`, exactly, after the same checks as `hedge --execute`."""
+    """Send the orders of `shown`, exactly, after the same checks as `hedge --execute`
+    (`prepare_run` holding the run lock); SafetyError, nothing sent, when they changed."""
     with exclusive_run(session.home):
-        check_kill_switch(session.home)
-        check_withdrawals(session.account)
-        resumed = tuple(resume_open_intents(session))
-        fresh = preview_run(config, shown.kind, session, limits, min_drift)
-        if fresh.orders != shown.orders:
+        prepared = prepare_run(config, shown.kind, session, limits, RunChoice(True, min_drift))
+        if order_keys(prepared.proposal) != shown.orders:
             raise SafetyError(
                 "the orders changed since they were shown (prices or positions moved); "
                 "review them again: nothing was sent"
             )
-        symbols = [leg.symbol for leg in fresh.proposal.legs]
-        now_ms = session.clock.now_ms()
-        seen = other_runs(session.journal, session.account, session.execution, symbols, now_ms)
-        require_alone(seen, force=False)
-        gate_before(session, symbols)  # the account agrees with the journal (else exit 5)
-        report = execute(session, fresh.proposal, portfolio_name) if fresh.orders else None
+        report = send_prepared(session, prepared, portfolio_name) if shown.orders else None
         if report is not None:
-            gate_after(session, fresh.proposal, report.problems, "preview and send again")
-    return HedgeSent(resumed, report)
+            settle_run(session, prepared, report, "preview and send again")
+    return HedgeSent(prepared.resumed, report)
 
 
 def account_status(
