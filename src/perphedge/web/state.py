@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from perphedge.config import PortfolioConfig, load_portfolio
 from perphedge.instruments import ContractKind
-from perphedge.ports import Clock, History, MarketData
+from perphedge.ports import Clock, History, MarketData, MarketHistory
 
 
 class Adapters(Protocol):
@@ -22,6 +22,9 @@ class Adapters(Protocol):
 
     @property
     def history(self) -> Callable[[], History]: ...
+
+    @property
+    def market_history(self) -> Callable[[Path | None], MarketHistory]: ...
 
     @property
     def live_market(self) -> Callable[[str, ContractKind], MarketData]: ...

@@ -18,9 +18,8 @@ from perphedge.report.backtest_view import ROWS, backtest_title, chart_runs, liq
 from perphedge.report.explain import EXPLAIN
 from perphedge.report.html import backtest_figure
 from perphedge.services.backtest import BacktestOutcome, BacktestRequest, run_backtests
-from perphedge.store.market import MarketStore
 from perphedge.web.jobs import Jobs, JobState
-from perphedge.web.views import render, workspace_of
+from perphedge.web.views import adapters_of, render, workspace_of
 
 POLICIES = (
     ("keeper", "keep the short alive: top up its margin from a reserve (your [keeper] settings)"),
@@ -77,7 +76,8 @@ async def start_run(request: Request) -> Response:
     form = {k: str(v) for k, v in data.items() if k != "policy"}
     chosen = [str(p) for p in data.getlist("policy") if str(p) in dict(POLICIES)]
     spec = _request(form, chosen)
-    job = jobs_of(request).submit(lambda tick: run_backtests(config, spec, MarketStore(), tick))
+    stored = adapters_of(request).market_history(None)
+    job = jobs_of(request).submit(lambda tick: run_backtests(config, spec, stored, tick))
     return render(request, "backtest_progress.html", job=job, state=JobState(False, 0.0))
 
 

@@ -13,8 +13,7 @@ from starlette.routing import Route
 
 from perphedge.report.funding_chart import CumulativeLine, figure
 from perphedge.services.funding import funding_report
-from perphedge.store.market import MarketStore
-from perphedge.web.views import render, workspace_of
+from perphedge.web.views import adapters_of, render, workspace_of
 
 
 def funding_page(request: Request) -> Response:
@@ -31,7 +30,8 @@ def funding_tables(request: Request) -> Response:
     if config is None:
         return render(request, "_error_fragment.html", message="no portfolio yet: see Start")
     coins = list(dict.fromkeys(h.hedge_asset for h in config.portfolio.holdings))
-    report = funding_report(MarketStore(), coins, [], None, None)
+    stored = adapters_of(request).market_history(None)
+    report = funding_report(stored, coins, [], None, None)
     figures = [
         figure(
             f"{carry.text}: cumulative funding of a short",
