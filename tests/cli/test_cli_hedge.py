@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from perphedge.cli.wiring import Adapters
 from perphedge.store.journal import Journal
 from perphedge.store.market import MarketStore
 from tests.fakes.binance_usdm import FakeBinance
@@ -253,7 +254,7 @@ def test_key_that_can_withdraw_is_refused_but_monitor_reads(run_cli, portfolio, 
         assert r.code == 0 and len(json.loads(r.out)["legs"]) == 2
 
 
-def test_monitor_loop_sends_an_alert_once_until_it_clears(run_cli, portfolio, webhook, monkeypatch):
+def test_monitor_loop_sends_an_alert_once_until_it_clears(run_cli, portfolio, webhook):
     url, received = webhook
     naps: list[float] = []
 
@@ -262,8 +263,8 @@ def test_monitor_loop_sends_an_alert_once_until_it_clears(run_cli, portfolio, we
         if len(naps) == 3:
             raise KeyboardInterrupt  # the user presses Ctrl-C during the third wait
 
-    monkeypatch.setattr("perphedge.cli.monitor.time.sleep", nap)
-    r = run_cli("monitor", str(portfolio), "--paper", "--interval", "7", "--webhook", url)
+    args = ("monitor", str(portfolio), "--paper", "--interval", "7", "--webhook", url)
+    r = run_cli(*args, adapters=Adapters(sleep=nap))
     assert r.code == 130  # interrupted
     assert naps == [7.0, 7.0, 7.0]  # three snapshots, each followed by a wait
     assert r.out.count("ALERT drift") == 6  # shown on every refresh (2 legs x 3)

@@ -8,12 +8,12 @@ exchange never ends the loop.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from perphedge.cli import wiring
 from perphedge.cli.accounts import BASE_URL, EXCHANGE, PORTFOLIO, account_name, open_ports
 from perphedge.config import load_portfolio
 from perphedge.errors import InputError, require_positive
@@ -84,7 +84,13 @@ def keep_command(
 
         outage = Outage(account_name(ports), alert_after=1 if once else DEFAULT_ALERT_AFTER)
         keep_loop(
-            step, _show, sinks, ports.clock.now_ms, time.sleep, None if once else interval, outage
+            step,
+            _show,
+            sinks,
+            ports.clock.now_ms,
+            wiring.current().sleep,
+            None if once else interval,
+            outage,
         )
     if not do_execute:
         err_console.print("dry run: nothing sent (add --execute to act on these decisions)")

@@ -9,12 +9,12 @@ refreshes, alerts "exchange unreachable since ..." (`perphedge.live.watch`).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from perphedge.cli import wiring
 from perphedge.cli.accounts import (
     BASE_URL,
     EXCHANGE,
@@ -110,7 +110,14 @@ def monitor(
                     console.print(item, highlight=False)
 
         watch(
-            read, show, limits, sinks, SystemClock(), time.sleep, None if once else interval, outage
+            read,
+            show,
+            limits,
+            sinks,
+            SystemClock(),
+            wiring.current().sleep,
+            None if once else interval,
+            outage,
         )
 
 

@@ -1,13 +1,15 @@
 """The adapters the commands use, built in one place and replaceable as a whole.
 
 `Adapters` holds a factory per port: the local market store (History, and MarketHistory for
-backtests and funding reports), a venue's MarketData (ccxt), and the clock. `perphedge.cli.app.main(argv, adapters)` runs the commands with the given
+backtests and funding reports), a venue's MarketData (ccxt), the clock, and the wait of the
+monitor and keep loops. `perphedge.cli.app.main(argv, adapters)` runs the commands with the given
 set (tests pass fakes of the ports); every command reads it through `current()`. Factories import
 their adapter on first use, so a command that needs no exchange never imports ccxt.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -51,6 +53,7 @@ class Adapters:
     market_history: Callable[[Path | None], MarketHistory] = open_market_history
     live_market: Callable[[str, ContractKind], MarketData] = open_live
     clock: Clock = field(default_factory=SystemClock)
+    sleep: Callable[[float], None] = time.sleep  # the wait between a loop's refreshes
 
 
 _CURRENT: ContextVar[Adapters | None] = ContextVar("perphedge_adapters", default=None)
