@@ -31,24 +31,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perphedge.backtest.spec import (
-    DriftBand,
-    FundingAware,
-    Keeper,
+    POLICIES,
     Policy,
-    Schedule,
-    StaticRatio,
-    VolTriggered,
 )
 from perphedge.errors import InputError
 
-POLICY_NAMES: dict[str, type[Policy]] = {
-    "static": StaticRatio,
-    "band": DriftBand,
-    "schedule": Schedule,
-    "funding": FundingAware,
-    "vol": VolTriggered,
-    "keeper": Keeper,
-}
+POLICY_NAMES: dict[str, type[Policy]] = {p.name: p for p in POLICIES}
 BAR_PARAMS = frozenset({"every_bars", "min_hold_bars", "vol_window", "reopen_cooldown_bars"})
 DURATION_DEFAULTS = {
     "every_bars": "7d",

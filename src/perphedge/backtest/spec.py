@@ -12,7 +12,7 @@ builds it from dense arrays.
 
 Policies are small objects with documented parameters, defaults and bounds; each has a numeric
 `code` and a parameter vector (`params()`) that the numba kernel dispatches on. To add one: a new
-dataclass here with the next code (and in `POLICIES`), its branch in `kernels.policy_target` and
+dataclass here with the next code and its name (and in `POLICIES`), its branch in `kernels.policy_target` and
 in `reference.Simulator.target_ratio`, and its strategy in tests/backtest/test_backtest_agreement.py.
 """
 
@@ -270,6 +270,7 @@ class StaticRatio:
     """
 
     code: ClassVar[int] = 0
+    name: ClassVar[str] = "static"  # as `--policy` and sweep grids spell it
     ratio: float = 1.0
 
     def __post_init__(self) -> None:
@@ -287,6 +288,7 @@ class DriftBand:
     """
 
     code: ClassVar[int] = 1
+    name: ClassVar[str] = "band"  # as `--policy` and sweep grids spell it
     ratio: float = 1.0
     band: float = 0.05
 
@@ -307,6 +309,7 @@ class Schedule:
     """
 
     code: ClassVar[int] = 2
+    name: ClassVar[str] = "schedule"  # as `--policy` and sweep grids spell it
     ratio: float = 1.0
     every_bars: int = 1440
 
@@ -334,6 +337,7 @@ class FundingAware:
     """
 
     code: ClassVar[int] = 3
+    name: ClassVar[str] = "funding"  # as `--policy` and sweep grids spell it
     ratio: float = 1.0
     negative_window: int = 3
     hysteresis: float = 5e-5
@@ -383,6 +387,7 @@ class VolTriggered:
     """
 
     code: ClassVar[int] = 4
+    name: ClassVar[str] = "vol"  # as `--policy` and sweep grids spell it
     ratio_low: float = 0.5
     ratio_high: float = 1.0
     vol_window: int = 10080
@@ -433,6 +438,7 @@ class Keeper:
     """
 
     code: ClassVar[int] = 5
+    name: ClassVar[str] = "keeper"  # as `--policy` and sweep grids spell it
     ratio: float = 1.0
     band: float = 0.10
     min_distance: float = 0.30
