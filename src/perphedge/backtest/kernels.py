@@ -692,6 +692,7 @@ def simulate(
     q, qw = np.empty((n_legs, N_Q, 1)), lg[:, S_W : S_W + 1].copy()
     for i in range(n_legs):
         load_quiet(i, lg, q, qw, 0, code <= 2, band)
+    ucols = cols.astype(np.uint64)  # unsigned: no negative-index wrap per access
     next_sample, row = 0, 0
     for t in range(n_bars):
         funding_bar = e < ev_bar.size and ev_bar[e] == t
@@ -702,7 +703,7 @@ def simulate(
         for i in range(n_legs):  # first pass: the quiet linear leg
             # S_EVENT is set only on funding bars and cleared by the full step of the same bar
             if not (scheduled or (funding_bar and lg[i, S_EVENT] > 0.0)):
-                k, j = cols[i, 0], cols[i, 1]
+                k, j = ucols[i, 0], ucols[i, 1]
                 s, m = spot[t, k], mark[t, j]
                 quiet, w = quiet_linear(
                     q[i, Q_POS, 0], qw[i, 0], q[i, Q_LO, 0], q[i, Q_HI, 0], q[i, Q_MMR, 0],
