@@ -77,6 +77,28 @@ def _market(
 
 ratios = st.floats(0.0, 1.5, allow_subnormal=False)  # subnormal hedges underflow every margin
 bands = st.floats(0.001, 0.5)
+
+
+@st.composite
+def keepers(draw: st.DrawFn) -> Keeper:
+    limit = draw(st.floats(0.0, 1.0))
+    return Keeper(
+        ratio=draw(ratios),
+        band=draw(st.floats(0.0, 0.5)),
+        min_distance=draw(st.floats(0.05, 0.5)),
+        target_distance=draw(st.floats(0.55, 2.0)),
+        reopen_cooldown_bars=draw(st.integers(-1, 5)),
+        on_shortfall=draw(st.sampled_from(["sell_spot", "delever", "alert"])),
+        surplus_distance=draw(st.sampled_from([0.0, 2.5, 4.0])),
+        funding_action=draw(st.sampled_from(["keep", "reduce", "unwind"])),
+        funding_limit_apr=limit,
+        funding_reduced_ratio=draw(st.floats(0.0, 1.0, allow_subnormal=False)),
+        funding_hysteresis_apr=draw(st.floats(0.0, 1.0)) * limit,
+        funding_min_hold_bars=draw(st.integers(0, 5)),
+        funding_window_bars=draw(st.integers(1, 10)),
+    )
+
+
 policies: st.SearchStrategy[Policy] = st.one_of(
     st.builds(StaticRatio, ratios),
     st.builds(DriftBand, ratios, bands),
@@ -92,22 +114,13 @@ policies: st.SearchStrategy[Policy] = st.one_of(
     ),
     st.builds(
         VolTriggered,
-        ratio_low=st.floats(0.0, 1.0),
+        ratio_low=st.floats(0.0, 1.0, allow_subnormal=False),
         ratio_high=ratios,
         vol_window=st.integers(2, 8),
         vol_threshold=st.floats(0.5, 10.0),
         band=bands,
     ),
-    st.builds(
-        Keeper,
-        ratio=ratios,
-        band=st.floats(0.0, 0.5),
-        min_distance=st.floats(0.05, 0.5),
-        target_distance=st.floats(0.55, 2.0),
-        reopen_cooldown_bars=st.integers(-1, 5),
-        on_shortfall=st.sampled_from(["sell_spot", "delever", "alert"]),
-        surplus_distance=st.sampled_from([0.0, 2.5, 4.0]),
-    ),
+    keepers(),
 )
 
 
@@ -186,6 +199,8 @@ def test_engine_agrees_with_reference(sc: Scenario) -> None:
     assert got.leg_reopens.tolist() == ref["reopens"].astype(int).tolist()
     assert got.leg_liquidations.tolist() == ref["liquidations"].astype(int).tolist()
     assert got.leg_alert_bars.tolist() == ref["alerts"].astype(int).tolist()
+    _close(got.leg_spot_fees_usd, ref["spot_fees"], scale)
+    assert got.leg_funding_switches.tolist() == ref["funding_switches"].astype(int).tolist()
 
 
 @settings(max_examples=150)

@@ -104,21 +104,26 @@ def test_spec_checks_columns_and_leverage_against_the_data() -> None:
 
 
 def test_policy_vectors_put_the_ratio_first_and_the_band_second() -> None:
-    assert policy_vector(DriftBand(0.8, 0.1)).tolist() == [0.8, 0.1, 0, 0, 0, 0, 0, 0]
-    assert policy_vector(VolTriggered(0.25, 0.9, 30, 0.7, 0.02)).tolist() == [
-        0.9,
-        0.02,
-        30.0,
-        0.7,
-        0.25,
-        0.0,
-        0.0,
-        0.0,
-    ]
-    # the keeper: ratio, band, min and target distance, cooldown bars, shortfall code, surplus
+    assert policy_vector(DriftBand(0.8, 0.1)).tolist() == [0.8, 0.1] + [0.0] * 10
+    assert (
+        policy_vector(VolTriggered(0.25, 0.9, 30, 0.7, 0.02)).tolist()
+        == [
+            0.9,
+            0.02,
+            30.0,
+            0.7,
+            0.25,
+        ]
+        + [0.0] * 7
+    )
+    # the keeper: ratio, band, min and target distance, cooldown bars, shortfall code, surplus,
+    # then the funding regime: scale (-1: keep, no regime), limit, hysteresis, hold, window
     assert policy_vector(Keeper(on_shortfall="delever")).tolist() == [
-        1.0, 0.1, 0.3, 0.5, 3.0, 2.0, 0.0, 0.0,
+        1.0, 0.1, 0.3, 0.5, 3.0, 2.0, 0.0, -1.0, 0.3, 0.1, 9.0, 21.0,
     ]  # fmt: skip
+    reduce = Keeper(funding_action="reduce", funding_reduced_ratio=0.25)
+    assert policy_vector(reduce).tolist()[7] == 0.25
+    assert policy_vector(Keeper(funding_action="unwind")).tolist()[7] == 0.0
 
 
 def test_mark_highs_and_lows_follow_the_price_rules() -> None:

@@ -80,7 +80,9 @@ class BatchResult:
             "top_ups": float(lg[:, kn.A_TOPUP].sum()),
             "margin_lost": float(lg[:, kn.A_LOST].sum()),
             "spot_sold_usd": float(lg[:, kn.A_PROCEEDS].sum()),
+            "spot_fees": float(lg[:, kn.A_SPOTFEE].sum()),
             "reopens": int(lg[:, kn.A_REOPEN].sum()),
+            "funding_switches": int(lg[:, kn.A_FSWITCH].sum()),
             "days_unhedged": days_unhedged(
                 self.times_ms, float(lg[:, kn.A_HBARS].astype(np.int64).sum()), len(lg)
             ),

@@ -8,9 +8,13 @@ Names used on the command line:
     funding   FundingAware    ratio, negative_window, hysteresis, min_hold_bars, reduced_ratio, band
     vol       VolTriggered    ratio_low, ratio_high (alias: ratio), vol_window, vol_threshold, band
     keeper    Keeper          ratio, band, min_distance, target_distance, reopen_cooldown_bars,
-                              on_shortfall (sell_spot|delever|alert), surplus_distance
+                              on_shortfall (sell_spot|delever|alert), surplus_distance,
+                              funding_action (keep|reduce|unwind), funding_limit_apr,
+                              funding_reduced_ratio, funding_hysteresis_apr,
+                              funding_min_hold_bars, funding_window_bars
 
-Parameters counted in bars (`every_bars`, `min_hold_bars`, `vol_window`) also accept a duration
+Parameters counted in bars (`every_bars`, `min_hold_bars`, `vol_window`, the keeper's
+`reopen_cooldown_bars`, `funding_min_hold_bars`, `funding_window_bars`) also accept a duration
 such as `7d` or `36h`, turned into whole bars of the data's grid (rounded, at least 1). A policy's
 `ratio` defaults to the portfolio's hedge ratio; the other defaults are the policy's own, except
 the bar counts, whose defaults here are durations (see `DURATION_DEFAULTS`) because the policies'
@@ -35,16 +39,23 @@ from perphedge.backtest.spec import (
     Policy,
 )
 from perphedge.errors import InputError
+from perphedge.hedge.keeper_model import KeeperPolicy
 
 POLICY_NAMES: dict[str, type[Policy]] = {p.name: p for p in POLICIES}
-BAR_PARAMS = frozenset({"every_bars", "min_hold_bars", "vol_window", "reopen_cooldown_bars"})
+BAR_PARAMS = frozenset(
+    {"every_bars", "min_hold_bars", "vol_window", "reopen_cooldown_bars", "funding_min_hold_bars",
+     "funding_window_bars"}
+)  # fmt: skip
+_LIVE = KeeperPolicy()  # the keeper's durations are the live keeper's defaults
 DURATION_DEFAULTS = {
     "every_bars": "7d",
     "min_hold_bars": "3d",
     "vol_window": "30d",
-    "reopen_cooldown_bars": "24h",
+    "reopen_cooldown_bars": f"{_LIVE.reopen_cooldown_hours:g}h",
+    "funding_min_hold_bars": f"{_LIVE.funding_min_hold_hours:g}h",
+    "funding_window_bars": f"{_LIVE.funding_window_days:g}d",
 }
-TEXT_PARAMS = frozenset({"on_shortfall"})
+TEXT_PARAMS = frozenset({"on_shortfall", "funding_action"})
 RUN_KEYS = frozenset({"policy", "leverage", "contract", "reserve"})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}

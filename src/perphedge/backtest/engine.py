@@ -29,8 +29,8 @@ class FlatSpec:
     legs: FloatArray  # [L, N_LEG]: constants filled, state and accumulators at their start
     tiers: FloatArray  # [L, NT, 4]
     code: int
-    params: FloatArray  # [6]
-    config: FloatArray  # [7]
+    params: FloatArray  # [N_POLICY_PARAMS]
+    config: FloatArray  # [8]
 
 
 def bars_per_year(times_ms: npt.NDArray[np.int64]) -> float:
@@ -77,6 +77,8 @@ def flatten(spec: BacktestSpec, data: MarketArrays, bpy: float | None = None) ->
     legs[:, kn.S_HOLD] = legs[:, kn.C_QTY]
     legs[:, kn.S_ALIVE] = 1.0
     legs[:, kn.S_SWITCH] = -np.inf
+    legs[:, kn.S_FLAST] = -np.inf
+    legs[:, kn.C_FINT] = [leg.funding_interval_hours for leg in spec.legs]
     legs[:, kn.A_LIQBAR] = -1.0
     costs = spec.costs
     config = np.array(  # float64: every entry is cast
@@ -88,6 +90,7 @@ def flatten(spec: BacktestSpec, data: MarketArrays, bpy: float | None = None) ->
             1.0 if spec.auto_top_up else 0.0,
             bars_per_year(data.times_ms) if bpy is None else bpy,
             spec.record.stride(data.n_bars),
+            costs.spot_taker_fee,
         ]
     )
     return FlatSpec(legs, tiers, spec.policy.code, policy_vector(spec.policy), config)
@@ -140,4 +143,6 @@ def run_backtest(spec: BacktestSpec, data: MarketArrays) -> BacktestResult:
         leg_reopens=lg[:, kn.A_REOPEN].astype(np.int64),
         leg_margin_returned_usd=lg[:, kn.A_RETURNED].copy(),
         leg_alert_bars=lg[:, kn.A_ALERTS].astype(np.int64),
+        leg_spot_fees_usd=lg[:, kn.A_SPOTFEE].copy(),
+        leg_funding_switches=lg[:, kn.A_FSWITCH].astype(np.int64),
     )

@@ -11,7 +11,9 @@
   first bar, sum(value x ratio x beta) / leverage, so hedged and unhedged runs start from the
   same capital and the hedge is funded.
 * Costs: the maker, taker and liquidation fees of the hedge perpetual (the highest among legs).
-* The keeper: the portfolio's [keeper] settings as the backtest's `Keeper` policy (`keeper_for`).
+* The keeper: the portfolio's [keeper] settings as the backtest's `Keeper` policy (`keeper_for`)
+  and its reserve, sized on the stored history before the backtest's start only, so the run
+  does not know the rallies it is about to meet (`reserve_before_start`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ import numpy as np
 
 from perphedge.backtest.spec import Costs, HedgeLeg, Keeper, MarketArrays
 from perphedge.hedge.keeper import KeeperPolicy, LegState, Shortfall
-from perphedge.hedge.reserve import LegReserve, Window, leg_reserve, worst_funding, worst_rally
+from perphedge.hedge.reserve import (
+    DAY_MS,
+    LegHistory,
+    LegReserve,
+    Window,
+    leg_reserve,
+    worst_funding,
+    worst_rally,
+)
 from perphedge.instruments import Perpetual
 from perphedge.portfolio import Portfolio
 
@@ -85,6 +95,7 @@ def hedge_legs(plan: Layout, instruments: Mapping[str, Perpetual]) -> tuple[Hedg
             name=leg.asset
             if leg.asset == leg.hedge_asset
             else f"{leg.asset} via {leg.hedge_asset}",
+            funding_interval_hours=instruments[leg.hedge_asset].funding_interval_hours,
         )
         for leg in plan.legs
     )
@@ -120,10 +131,12 @@ def costs_for(instruments: Sequence[Perpetual], slippage_bp: float) -> Costs:
 
 
 def keeper_for(policy: KeeperPolicy, ratio: float, bar_ms: int) -> Keeper:
-    """The live keeper's settings as the backtest policy: the cooldown in whole bars (rounded
-    up; -1 when re-open is off), sell_spot without the coins on the exchange is an alert, and
-    surplus_distance 0 when surplus is kept. The funding regime is not modelled (see Keeper)."""
-    cooldown = math.ceil(policy.reopen_cooldown_hours * 3_600_000 / bar_ms)
+    """The live keeper's settings as the backtest policy: the cooldown and the funding minimum
+    hold in whole bars (rounded up; cooldown -1 when re-open is off), the funding window in
+    whole bars (rounded, at least 1), sell_spot without the coins on the exchange is an alert,
+    and surplus_distance 0 when surplus is kept."""
+    hour_bars = 3_600_000 / bar_ms
+    cooldown = math.ceil(policy.reopen_cooldown_hours * hour_bars)
     shortfall = policy.on_shortfall
     if shortfall is Shortfall.SELL_SPOT and not policy.spot_on_exchange:
         shortfall = Shortfall.ALERT
@@ -135,40 +148,72 @@ def keeper_for(policy: KeeperPolicy, ratio: float, bar_ms: int) -> Keeper:
         reopen_cooldown_bars=cooldown if policy.reopen else -1,
         on_shortfall=shortfall.value,
         surplus_distance=policy.surplus_distance if policy.return_surplus else 0.0,
+        funding_action=policy.funding_action.value,
+        funding_limit_apr=policy.funding_limit_apr,
+        funding_reduced_ratio=policy.funding_reduced_ratio,
+        funding_hysteresis_apr=policy.funding_hysteresis_apr,
+        funding_min_hold_bars=math.ceil(policy.funding_min_hold_hours * hour_bars),
+        funding_window_bars=max(1, round(policy.funding_window_days * 24 * hour_bars)),
     )
 
 
-def reserve_from_history(
+MIN_HISTORY_DAYS = 90.0  # stored marks before the start needed to size the reserve on them
+FALLBACK_RESERVE_OF_NOTIONAL = 1.0  # else: this x the leg's hedge notional on the first bar
+
+
+@dataclass(frozen=True)
+class StartReserve:
+    """A leg's keeper reserve for a backtest, sized only on what was known at its start.
+
+    `sized`: the reserve on the stored history before the start (`history_from_ms` to
+    `history_to_ms`), or None when that history is shorter than MIN_HISTORY_DAYS: then
+    FALLBACK_RESERVE_OF_NOTIONAL x `notional_usd` (the leg's hedge notional on the first bar).
+    """
+
+    symbol: str
+    reserve_usd: float
+    notional_usd: float
+    sized: LegReserve | None
+    history_from_ms: int | None
+    history_to_ms: int | None
+
+
+def reserve_before_start(
     legs: Sequence[HedgeLeg],
     instruments: Sequence[Perpetual],
+    histories: Sequence[LegHistory | None],
     market: MarketArrays,
     policy: KeeperPolicy,
     ratio: float,
     leverage: float,
-) -> tuple[LegReserve, ...]:
-    """Each leg's keeper reserve sized on `market` (`perphedge.hedge.reserve`): the worst 30-day
-    rally of the hedge's mark and the worst 30-day funding of its perpetual, for the short opened
-    on the first bar. `instruments[i]` is leg i's perpetual."""
+) -> tuple[StartReserve, ...]:
+    """Each leg's keeper reserve, never from the backtest window itself: the worst 30-day rally
+    of the daily marks and the worst 30-day funding in `histories[i]` (leg i's stored history,
+    all of it before the first bar; None: none), for the short opened on the first bar at
+    `leverage` (`hedge.reserve.leg_reserve`); with less than MIN_HISTORY_DAYS of marks, the
+    fallback (StartReserve). `instruments[i]` is leg i's perpetual."""
     out = []
-    for leg, inst in zip(legs, instruments, strict=True):
-        marks, times = market.mark[:, leg.hedge_col], market.times_ms
-        events = market.funding_col == leg.hedge_col
-        rate_times = times[market.funding_bar[events]]
-        rates = market.rate_per_interval[events]
-        funding = (
-            worst_funding(rate_times, rates)
-            if rates.size
-            else Window(0.0, int(times[0]), int(times[0]))
-        )
+    for leg, inst, h in zip(legs, instruments, histories, strict=True):
+        mark0 = float(market.mark[0, leg.hedge_col])
         state = LegState(
-            instrument=inst,
-            coins_held=leg.qty_base,
-            spot_price=float(market.spot[0, leg.spot_col]),
-            mark=float(marks[0]),
-            hedge_ratio=ratio * leg.beta,
-            size=0.0,
-            margin=0.0,
-            leverage=leverage,
-        )
-        out.append(leg_reserve(state, policy, worst_rally(times, marks), funding))
+            instrument=inst, coins_held=leg.qty_base, spot_price=float(market.spot[0, leg.spot_col]),
+            mark=mark0, hedge_ratio=ratio * leg.beta, size=0.0, margin=0.0, leverage=leverage,
+        )  # fmt: skip
+        notional = ratio * leg.beta * leg.qty_base * state.spot_price
+        if h is None or h.times_ms.size < 2:
+            out.append(StartReserve(inst.symbol, FALLBACK_RESERVE_OF_NOTIONAL * notional,
+                                    notional, None, None, None))  # fmt: skip
+            continue
+        span = (int(h.times_ms[-1]) - int(h.times_ms[0])) / DAY_MS
+        sized = None
+        if span >= MIN_HISTORY_DAYS:
+            funding = (
+                worst_funding(h.funding_ms, h.rates)
+                if h.rates.size
+                else Window(0.0, int(h.times_ms[0]), int(h.times_ms[0]))
+            )
+            sized = leg_reserve(state, policy, worst_rally(h.times_ms, h.marks), funding)
+        usd = sized.reserve_usd if sized else FALLBACK_RESERVE_OF_NOTIONAL * notional
+        out.append(StartReserve(inst.symbol, usd, notional, sized, int(h.times_ms[0]),
+                                int(h.times_ms[-1])))  # fmt: skip
     return tuple(out)

@@ -55,6 +55,9 @@ Model (the plain-Python `reference` module implements the same, step for step):
      the slippage, fee = |traded notional at the fill| * fee rate, both out of w; then w is
      re-set to N / L (linear: from cash, which may go negative — `min_cash_usd`, the lowest
      cash at a bar's close, reports it; inverse: from the held coins).
+     The keeper (policy 5) first asks its funding regime (`funding_regime`: the live keeper's
+     `funding_switch` on the trailing cost of `funding_window`) for the fraction of the target
+     to hold; a switch forces the re-size. Its margin step follows (`keep_margin`).
 * Equity = cash + sum(coins held * spot + w at the mark); unhedged = sum(qty * spot): the
   holdings alone, without the cash set aside for margin (which is the same whatever the
   leverage, and is reported separately), so it does not move with leverage.
@@ -76,6 +79,7 @@ import numpy as np
 import numpy.typing as npt
 
 from perphedge.funding import funding_cash
+from perphedge.hedge.keeper import funding_switch, trailing_cost_apr
 from perphedge.margin import fee_of, maintenance_of, notional_of, pnl_of
 
 FloatArray = npt.NDArray[np.float64]
@@ -90,6 +94,11 @@ _notional = cast(Callable[[float, float, float, bool], float], _inline(notional_
 _pnl = cast(Callable[[float, float, float, float, bool], float], _inline(pnl_of))
 _fee = cast(Callable[[float, float], float], _inline(fee_of))
 _maintenance = cast(Callable[[float, float, float], float], _inline(maintenance_of))
+# the keeper's funding regime: the live keeper's own rule and cost
+_funding_switch = cast(
+    Callable[[bool, float, float, float, float, float], bool], _inline(funding_switch)
+)
+_trailing_cost = cast(Callable[[float, float, float], float], _inline(trailing_cost_apr))
 
 # One row per leg, lg[L, N_LEG]: constants (C_*), state (S_*) and accumulators (A_*) together,
 # so the loop touches few arrays (every array argument holds registers: data, shape, strides).
@@ -109,17 +118,23 @@ A_FUND, A_FEES, A_HPNL, A_COVERED, A_LIQ, A_TOPUP, A_TRADES, A_HBARS, A_LIQBAR =
 # live keeper alerts); S_POSTED: the margin at risk, USD: the whole margin after the last re-size
 # plus top-ups since, less surplus returned (what a liquidation takes)
 (A_SOLD, A_PROCEEDS, A_REOPEN, A_NLIQ, A_LOST, A_RETURNED, A_ALERTS, S_POSTED) = range(37, 45)
-N_LEG = 45
-# the keeper's parameter slots (`spec.Keeper.params`)
+# the keeper's funding regime: C_FINT = the perpetual's funding interval (hours); S_FPTR = first
+# funding event (of any column) still in the trailing window; S_FCOST = the leg's trailing
+# funding cost (APR); S_FRED = 1 while reduced; S_FLAST = bar of the last switch (-inf: none);
+# A_FSWITCH = switches made; A_SPOTFEE = spot fees of the coins sold (USD, also in A_FEES)
+(C_FINT, S_FPTR, S_FCOST, S_FRED, S_FLAST, A_FSWITCH, A_SPOTFEE) = range(45, 52)
+N_LEG = 52
+# the keeper's parameter slots (`spec.Keeper.params`); K_FSCALE < 0: no funding regime
 K_MIN, K_TARGET, K_COOLDOWN, K_SHORTFALL, K_SURPLUS = 2, 3, 4, 5, 6
+K_FSCALE, K_FLIMIT, K_FHYST, K_FHOLD, K_FWINDOW = 7, 8, 9, 10, 11
 KEEPER = 5  # the keeper's policy code
 # the policy parameters as the kernels pass them: `spec.policy_vector` as a tuple
-Params = tuple[float, float, float, float, float, float, float, float]
+Params = tuple[float, float, float, float, float, float, float, float, float, float, float, float]
 # the quiet state q[L, N_Q, C] and margins qw[L, C] (`load_quiet`): what the quiet path reads
 Q_POS, Q_LO, Q_HI, Q_MMR, Q_CUM, Q_SPOT, Q_BAND = range(7)
 N_Q = 7
-# config cfg[7]
-CF_LEV, CF_FEE, CF_SLIP, CF_LIQFEE, CF_TOPUP, CF_BPY, CF_STRIDE = range(7)
+# config cfg[8]
+CF_LEV, CF_FEE, CF_SLIP, CF_LIQFEE, CF_TOPUP, CF_BPY, CF_STRIDE, CF_SPOTFEE = range(8)
 # account acct[2]: cash, min cash
 AC_CASH, AC_MIN = range(2)
 
@@ -165,6 +180,48 @@ def mark_events(
                 lg[i, S_UP] = lg[i, S_UP] + 1.0 if high else 0.0
         e += 1
     return e
+
+
+@_jit
+def funding_window(
+    t: int, e_end: int, ev_bar: IntArray, ev_col: IntArray, ev_rate: FloatArray,
+    lg: FloatArray, window_bars: float,
+) -> None:  # fmt: skip
+    """Keeper: each leg's trailing funding cost (`hedge.keeper.trailing_cost_apr`) over the
+    settlements of its perpetual in bars (t - window_bars, t] (events before `e_end`), kept in
+    S_FCOST; summed again, oldest first, only when a settlement enters or leaves the window."""
+    for i in range(lg.shape[0]):
+        col, p = lg[i, C_HEDGE], int(lg[i, S_FPTR])
+        changed = lg[i, S_EVENT] > 0.0
+        while p < e_end and ev_bar[p] <= t - window_bars:
+            changed = changed or ev_col[p] == col
+            p += 1
+        lg[i, S_FPTR] = p
+        if changed:
+            total, n = 0.0, 0.0
+            for q in range(p, e_end):
+                if ev_col[q] == col:
+                    total += ev_rate[q]
+                    n += 1.0
+            lg[i, S_FCOST] = _trailing_cost(total, n, lg[i, C_FINT])
+
+
+@_jit
+def funding_regime(i: int, t: int, pp: Params, lg: FloatArray) -> tuple[float, bool]:
+    """Keeper, step 1 (`hedge.keeper.funding_switch`): (the fraction of the target to hold,
+    whether the regime switched at this bar)."""
+    if pp[K_FSCALE] < 0.0:
+        return 1.0, False
+    reduced = lg[i, S_FRED] > 0.0
+    switched = _funding_switch(
+        reduced, t - lg[i, S_FLAST], lg[i, S_FCOST], pp[K_FLIMIT], pp[K_FHYST], pp[K_FHOLD]
+    )
+    if switched:
+        reduced = not reduced
+        lg[i, S_FRED] = 1.0 if reduced else 0.0
+        lg[i, S_FLAST] = t
+        lg[i, A_FSWITCH] += 1.0
+    return (pp[K_FSCALE] if reduced else 1.0), switched
 
 
 @_jit
@@ -489,7 +546,7 @@ def margin_at_distance(
 
 @_jit
 def keep_margin(
-    i: int, t: int, s: float, m: float, px: float, pvec: Params, lg: FloatArray,
+    i: int, t: int, s: float, m: float, px: float, pvec: Params, ratio: float, lg: FloatArray,
     tiers: FloatArray, cfg: FloatArray, acct: FloatArray,
 ) -> None:  # fmt: skip
     """The keeper's margin step at the close (`perphedge.hedge.keeper`, step 4): below
@@ -509,7 +566,7 @@ def keep_margin(
             lg[i, A_TOPUP] += take * conv
             lg[i, S_POSTED] += take * conv
         if need - take > 1e-9 * max(1.0, need):
-            shortfall(i, t, s, m, px, pvec, lg, tiers, cfg, acct)
+            shortfall(i, t, s, m, px, pvec, ratio, lg, tiers, cfg, acct)
     elif pvec[K_SURPLUS] > 0.0 and w > margin_at_distance(i, pos, m, pvec[K_SURPLUS], tiers, lg):
         keep = max(
             margin_at_distance(i, pos, m, target_d, tiers, lg),
@@ -525,34 +582,40 @@ def keep_margin(
 
 @_jit
 def shortfall(
-    i: int, t: int, s: float, m: float, px: float, pvec: Params, lg: FloatArray,
+    i: int, t: int, s: float, m: float, px: float, pvec: Params, ratio: float, lg: FloatArray,
     tiers: FloatArray, cfg: FloatArray, acct: FloatArray,
 ) -> None:  # fmt: skip
     """Cash is spent and leg i is still short of target_distance: sell spot (1), de-lever (2)
-    or count an alert (0). Both solves bisect like the core keeper (100 halvings)."""
+    or count an alert (0). Both solves bisect like the core keeper (100 halvings). Coins sold
+    for a linear leg pay the spot fee out of the proceeds (an inverse leg moves the coin
+    itself); `ratio` is the target ratio in force (the funding regime's)."""
     pos, coins, w, d = lg[i, S_POS], lg[i, S_HOLD], lg[i, S_W], pvec[K_TARGET]
     inverse, cs = lg[i, C_INV] > 0.0, lg[i, C_CS]
     conv = m if inverse else 1.0
     mode = int(pvec[K_SHORTFALL])
     if mode == 1 and coins > 0.0:
         per_coin = pos / coins
+        net = s * (1.0 if inverse else 1.0 - cfg[CF_SPOTFEE]) / conv  # settle per coin sold
         lo, hi = 0.0, coins
-        if w + hi * s / conv - margin_at_distance(i, 0.0, m, d, tiers, lg) >= 0.0:
+        if w + hi * net - margin_at_distance(i, 0.0, m, d, tiers, lg) >= 0.0:
             for _ in range(100):
                 mid = 0.5 * (lo + hi)
-                if w + mid * s / conv >= margin_at_distance(
+                if w + mid * net >= margin_at_distance(
                     i, per_coin * (coins - mid), m, d, tiers, lg
                 ):
                     hi = mid
                 else:
                     lo = mid
+        spot_fee = 0.0 if inverse else _fee(hi * s, cfg[CF_SPOTFEE])
         lg[i, S_HOLD] = coins - hi
-        lg[i, S_W] += hi * s / conv
+        lg[i, S_W] += hi * net
         lg[i, A_SOLD] += hi
         lg[i, A_PROCEEDS] += hi * s
+        lg[i, A_FEES] += spot_fee
+        lg[i, A_SPOTFEE] += spot_fee
         new_pos = per_coin * (coins - hi)
         resize(
-            i, t, s, m, px, _notional(new_pos, m, cs, inverse) * conv, pvec[0], True, lg, cfg, acct
+            i, t, s, m, px, _notional(new_pos, m, cs, inverse) * conv, ratio, True, lg, cfg, acct
         )
     elif mode == 2:
         lo, hi = 0.0, pos
@@ -562,7 +625,7 @@ def shortfall(
                 lo = mid
             else:
                 hi = mid
-        resize(i, t, s, m, px, _notional(lo, m, cs, inverse) * conv, pvec[0], True, lg, cfg, acct)
+        resize(i, t, s, m, px, _notional(lo, m, cs, inverse) * conv, ratio, True, lg, cfg, acct)
     # still under min_distance: the live keeper would alert (here nothing more moves)
     if lg[i, S_POS] > 0.0 and lg[i, S_W] < margin_at_distance(
         i, lg[i, S_POS], m, pvec[K_MIN], tiers, lg
@@ -625,12 +688,15 @@ def leg_step(
             check_close(i, t, s, m, lg, tiers, cfg, acct)
     if event:
         lg[i, S_EVENT] = 0.0
-    if code == KEEPER and lg[i, S_ALIVE] == 0.0:
-        reopen_due(i, t, pp[K_COOLDOWN], lg)
+    scale, switched = 1.0, False
+    if code == KEEPER:
+        scale, switched = funding_regime(i, t, pp, lg)
+        if lg[i, S_ALIVE] == 0.0:
+            reopen_due(i, t, pp[K_COOLDOWN], lg)
     if lg[i, S_ALIVE] > 0.0:
         if code <= 2 or code == KEEPER:  # the keeper opens a missing short at once
-            ratio = pp[0]
-            force = t == 0 or (code == 2 and t % every == 0)
+            ratio = pp[0] * scale
+            force = t == 0 or (code == 2 and t % every == 0) or switched
             force = force or (code == KEEPER and lg[i, S_POS] == 0.0)
         else:
             ratio, force, lg[i, S_FLAG], lg[i, S_SWITCH], lg[i, S_VAR] = policy_target(
@@ -646,7 +712,7 @@ def leg_step(
         ):
             resize(i, t, s, m, perp[t, j], target, ratio, code == KEEPER, lg, cfg, acct)
         if code == KEEPER and lg[i, S_POS] > 0.0:
-            keep_margin(i, t, s, m, perp[t, j], pp, lg, tiers, cfg, acct)
+            keep_margin(i, t, s, m, perp[t, j], pp, ratio, lg, tiers, cfg, acct)
     w = lg[i, S_W]
     return lg[i, S_HOLD] * s + (w * m if inverse else w), funding_usd
 
@@ -680,7 +746,11 @@ def simulate(
     function; for the same reason covered spot P&L and hedged bars are booked per hedge segment.
     """
     n_legs, stride = lg.shape[0], int(cfg[CF_STRIDE])
-    pp = (pvec[0], pvec[1], pvec[2], pvec[3], pvec[4], pvec[5], pvec[6], pvec[7])
+    pp = (
+        pvec[0], pvec[1], pvec[2], pvec[3], pvec[4], pvec[5], pvec[6], pvec[7], pvec[8],
+        pvec[9], pvec[10], pvec[11],
+    )  # fmt: skip
+    regime = code == KEEPER and pp[K_FSCALE] >= 0.0  # the keeper's funding regime is on
     with_highs = mark_high is not None
     highs = mark if mark_high is None else mark_high  # leg_step reads it only with highs
     every = int(pp[2]) if code == 2 else 1
@@ -698,6 +768,8 @@ def simulate(
         funding_bar = e < ev_bar.size and ev_bar[e] == t
         if funding_bar:
             e = mark_events(t, e, ev_bar, ev_col, ev_rate, lg, pp[3])
+        if regime:
+            funding_window(t, e, ev_bar, ev_col, ev_rate, lg, pp[K_FWINDOW])
         held, base, n_full = 0.0, 0.0, 0
         scheduled = t == 0 or (code == 2 and t % every == 0)
         for i in range(n_legs):  # first pass: the quiet linear leg
@@ -909,7 +981,7 @@ def simulate_batch(
     ending at the last bar), `dd[C]` (maximum drawdown), `accts[2, C]` (cash and lowest cash at
     a close, each a row) and `lgb` (accumulators).
 
-    lgb[:, :, c] starts as `simulate`'s lg; codes[C], pvecs[C, 8] and cfgs[C, 7] are each
+    lgb[:, :, c] starts as `simulate`'s lg; codes[C], pvecs[C, 12] and cfgs[C, 8] are each
     configuration's policy code, parameter vector and config row.
 
     For each bar and leg, the quiet pass runs over the configurations' quiet state (one
@@ -937,6 +1009,9 @@ def simulate_batch(
             for c in range(n_cfg):
                 e_next = mark_events(t, e, ev_bar, ev_col, ev_rate, lgb[:, :, c], pvecs[c, 3])
             e = e_next
+        for c in range(n_cfg):
+            if codes[c] == KEEPER and pvecs[c, K_FSCALE] >= 0.0:
+                funding_window(t, e, ev_bar, ev_col, ev_rate, lgb[:, :, c], pvecs[c, K_FWINDOW])
         for i in range(n_legs):
             k, j = cols[i, 0], cols[i, 1]
             s, m, mp = spot[t, k], mark[t, j], mark[t - 1, j]
@@ -960,7 +1035,8 @@ def simulate_batch(
                     lgb[i, S_W, c] = qw[i, c]
                     held[c] += leg_step(
                         i, t, spot, perp, mark, highs, with_highs, lgb[:, :, c], tiers, codes[c],
-                        (pv[0], pv[1], pv[2], pv[3], pv[4], pv[5], pv[6], pv[7]),
+                        (pv[0], pv[1], pv[2], pv[3], pv[4], pv[5], pv[6], pv[7], pv[8], pv[9],
+                         pv[10], pv[11]),
                         cfgs[c], accts[:, c], cols, every[c],
                     )[0]  # fmt: skip
                     load_quiet(i, lgb[:, :, c], q, qw, c, codes[c] <= 2, q[i, Q_BAND, c])

@@ -15,9 +15,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from perphedge.backtest.engine import bars_per_year, flatten
-from perphedge.backtest.kernels import K_COOLDOWN, K_MIN, K_SHORTFALL, K_SURPLUS, K_TARGET, KEEPER
-from perphedge.backtest.spec import BacktestSpec, HedgeLeg, MarketArrays
+from perphedge.backtest.kernels import (
+    K_COOLDOWN,
+    K_FHOLD,
+    K_FHYST,
+    K_FLIMIT,
+    K_FSCALE,
+    K_FWINDOW,
+    K_MIN,
+    K_SHORTFALL,
+    K_SURPLUS,
+    K_TARGET,
+    KEEPER,
+)
+from perphedge.backtest.spec import N_POLICY_PARAMS, BacktestSpec, HedgeLeg, MarketArrays
 from perphedge.funding import funding_cash
+from perphedge.hedge.keeper import funding_switch, trailing_cost_apr
 from perphedge.instruments import ContractKind
 from perphedge.margin import fee_of, maintenance_of, notional_of, pnl_of
 
@@ -58,6 +71,12 @@ class Leg:
     returned: float = 0.0
     alerts: int = 0
     posted: float = 0.0  # margin at risk: after the last re-size, plus top-ups, USD
+    spot_fees: float = 0.0
+    # the keeper's funding regime: trailing cost (APR), reduced or not, bar of the last switch
+    funding_cost: float = 0.0
+    reduced: bool = False
+    last_funding_switch: float = -math.inf
+    funding_switches: int = 0
 
     @property
     def inverse(self) -> bool:
@@ -127,7 +146,9 @@ class Simulator:
     def __init__(self, spec: BacktestSpec, data: MarketArrays) -> None:
         flatten(spec, data)  # the same validation as the engine
         self.spec, self.data = spec, data
-        self.p = spec.policy.params() + (0.0,) * 6
+        params = spec.policy.params()
+        self.p = params + (0.0,) * (N_POLICY_PARAMS - len(params))
+        self.settled: list[tuple[int, int, float]] = []  # (bar, column, rate), oldest first
         self.cash = self.min_cash = float(spec.initial_cash_usd)
         self.bpy = bars_per_year(data.times_ms)
         self.legs = [Leg(leg, held=leg.qty_base) for leg in spec.legs]
@@ -143,6 +164,7 @@ class Simulator:
         for t in range(d.n_bars):
             while e < len(bars) and bars[e] == t:
                 self.observe_funding(cols[e], rates[e])
+                self.settled.append((t, cols[e], rates[e]))
                 e += 1
             held, base = 0.0, 0.0
             for leg in self.legs:
@@ -158,12 +180,13 @@ class Simulator:
                     total_funding += self.carry(leg, t, s, m)
                 leg.rate = None
                 px = float(d.perp[t, leg.spec.hedge_col])
+                scale, switched = self.funding_regime(leg, t) if keeper else (1.0, False)
                 if keeper and not leg.alive:
                     self.reopen_due(leg, t)
                 if leg.alive:
-                    self.policy_step(leg, t, s, m, px)
+                    self.policy_step(leg, t, s, m, px, scale, switched)
                 if keeper and leg.pos > 0:
-                    self.keep_margin(leg, t, s, m, px)
+                    self.keep_margin(leg, t, s, m, px, self.p[0] * scale)
                 leg.mark_prev, leg.spot_prev = m, s
                 base += leg.spec.qty_base * s
                 held += leg.held * s + leg.wallet * (m if leg.inverse else 1.0)
@@ -181,6 +204,28 @@ class Simulator:
                 negative, high = rate < 0, rate > self.p[3]
                 leg.neg_run = leg.neg_run + 1 if negative else 0
                 leg.up_run = leg.up_run + 1 if high else 0
+
+    def funding_regime(self, leg: Leg, t: int) -> tuple[float, bool]:
+        """Keeper, step 1: the live rule (`hedge.keeper.funding_switch`) on the trailing cost of
+        the leg's perpetual over the settlements of bars (t - window, t]; returns (the fraction
+        of the target to hold, whether it switched now)."""
+        p = self.p
+        if p[K_FSCALE] < 0:
+            return 1.0, False
+        total, n = 0.0, 0.0
+        for bar, col, rate in self.settled:  # summed oldest first, as the kernel does
+            if col == leg.spec.hedge_col and bar > t - p[K_FWINDOW]:
+                total += rate
+                n += 1.0
+        leg.funding_cost = trailing_cost_apr(total, n, leg.spec.funding_interval_hours)
+        switched = funding_switch(
+            leg.reduced, t - leg.last_funding_switch, leg.funding_cost, p[K_FLIMIT], p[K_FHYST],
+            p[K_FHOLD],
+        )  # fmt: skip
+        if switched:
+            leg.reduced, leg.last_funding_switch = not leg.reduced, t
+            leg.funding_switches += 1
+        return (p[K_FSCALE] if leg.reduced else 1.0), switched
 
     def carry(self, leg: Leg, t: int, s: float, m: float) -> float:
         """Variation margin, funding, then the liquidation check. Returns funding in USD."""
@@ -252,13 +297,15 @@ class Simulator:
         leg.posted = 0.0
         leg.wallet, leg.pos, leg.alive = 0.0, 0.0, False
 
-    def target_ratio(self, leg: Leg, t: int, s: float) -> tuple[float, bool]:
+    def target_ratio(
+        self, leg: Leg, t: int, s: float, scale: float, switched: bool
+    ) -> tuple[float, bool]:
         """The policy: (target ratio, re-size regardless of the band)."""
         code, p = self.spec.policy.code, self.p
         if code in (0, 1):  # StaticRatio, DriftBand
             return p[0], t == 0
-        if code == KEEPER:  # opens a missing short at once
-            return p[0], t == 0 or leg.pos == 0
+        if code == KEEPER:  # opens a missing short at once, re-sizes at a funding switch
+            return p[0] * scale, t == 0 or switched or leg.pos == 0
         if code == 2:  # Schedule
             return p[0], t % int(p[2]) == 0
         if code == 3:  # FundingAware
@@ -276,8 +323,10 @@ class Simulator:
         leg.flag = high
         return (p[0] if high else p[4]), switch or t == 0
 
-    def policy_step(self, leg: Leg, t: int, s: float, m: float, px: float) -> None:
-        ratio, force = self.target_ratio(leg, t, s)
+    def policy_step(
+        self, leg: Leg, t: int, s: float, m: float, px: float, scale: float, switched: bool
+    ) -> None:
+        ratio, force = self.target_ratio(leg, t, s, scale, switched)
         coins = leg.held + leg.wallet if leg.inverse else leg.held
         target_usd = max(ratio * leg.spec.beta * coins * s, 0.0)
         current_usd = leg.pos * leg.spec.contract_size if leg.inverse else leg.pos * m
@@ -326,8 +375,9 @@ class Simulator:
             leg.alive = True
             leg.reopens += 1
 
-    def keep_margin(self, leg: Leg, t: int, s: float, m: float, px: float) -> None:
-        """The keeper's margin step at the close (kernels.keep_margin)."""
+    def keep_margin(self, leg: Leg, t: int, s: float, m: float, px: float, ratio: float) -> None:
+        """The keeper's margin step at the close (kernels.keep_margin); `ratio`: the target
+        ratio in force."""
         p, conv = self.p, (m if leg.inverse else 1.0)
         if leg.wallet < leg.margin_at_distance(leg.pos, m, p[K_MIN]):
             need = leg.margin_at_distance(leg.pos, m, p[K_TARGET]) - leg.wallet
@@ -338,7 +388,7 @@ class Simulator:
                 leg.top_up += take * conv
                 leg.posted += take * conv
             if need - take > 1e-9 * max(1.0, need):
-                self.shortfall(leg, t, s, m, px)
+                self.shortfall(leg, t, s, m, px, ratio)
         elif p[K_SURPLUS] > 0 and leg.wallet > leg.margin_at_distance(leg.pos, m, p[K_SURPLUS]):
             keep = max(
                 leg.margin_at_distance(leg.pos, m, p[K_TARGET]),
@@ -351,33 +401,39 @@ class Simulator:
                 leg.returned += back * conv
                 leg.posted -= back * conv
 
-    def shortfall(self, leg: Leg, t: int, s: float, m: float, px: float) -> None:
-        """Cash is spent: sell spot (the short reduced in step), de-lever, or count an alert."""
+    def shortfall(self, leg: Leg, t: int, s: float, m: float, px: float, ratio: float) -> None:
+        """Cash is spent: sell spot (the short reduced in step; a linear leg's coins pay the
+        spot fee, an inverse leg's coin moves as it is), de-lever, or count an alert."""
         p, conv, d = self.p, (m if leg.inverse else 1.0), self.p[K_TARGET]
         pos, coins, cs = leg.pos, leg.held, leg.spec.contract_size
         mode = int(p[K_SHORTFALL])
         if mode == 1 and coins > 0:
+            spot_fee = 0.0 if leg.inverse else self.spec.costs.spot_taker_fee
+            net = s * (1.0 if leg.inverse else 1.0 - spot_fee) / conv  # settle per coin sold
             per_coin, lo, hi = pos / coins, 0.0, coins
-            if leg.wallet + hi * s / conv - leg.margin_at_distance(0.0, m, d) >= 0:
+            if leg.wallet + hi * net - leg.margin_at_distance(0.0, m, d) >= 0:
                 for _ in range(100):
                     mid = 0.5 * (lo + hi)
-                    enough = leg.wallet + mid * s / conv >= leg.margin_at_distance(
+                    enough = leg.wallet + mid * net >= leg.margin_at_distance(
                         per_coin * (coins - mid), m, d
                     )
                     lo, hi = (lo, mid) if enough else (mid, hi)
+            fee = 0.0 if leg.inverse else fee_of(hi * s, spot_fee)
             leg.held = coins - hi
-            leg.wallet += hi * s / conv
+            leg.wallet += hi * net
             leg.sold += hi
             leg.proceeds += hi * s
+            leg.fees += fee
+            leg.spot_fees += fee
             new_pos = per_coin * (coins - hi)
-            self.resize(leg, s, m, px, notional_of(new_pos, m, cs, leg.inverse) * conv, p[0])
+            self.resize(leg, s, m, px, notional_of(new_pos, m, cs, leg.inverse) * conv, ratio)
         elif mode == 2:
             lo, hi = 0.0, pos
             for _ in range(100):
                 mid = 0.5 * (lo + hi)
                 enough = leg.margin_at_distance(mid, m, d) <= leg.wallet
                 lo, hi = (mid, hi) if enough else (lo, mid)
-            self.resize(leg, s, m, px, notional_of(lo, m, cs, leg.inverse) * conv, p[0])
+            self.resize(leg, s, m, px, notional_of(lo, m, cs, leg.inverse) * conv, ratio)
         if leg.pos > 0 and leg.wallet < leg.margin_at_distance(leg.pos, m, p[K_MIN]):
             leg.alerts += 1
 
@@ -391,6 +447,7 @@ def simulate_reference(spec: BacktestSpec, data: MarketArrays) -> dict[str, np.n
     books: tuple[str, ...] = ("funding", "fees", "hedge_pnl", "liq_loss", "top_up", "trades")
     books += ("sold", "proceeds")
     books += ("reopens", "liquidations", "lost", "returned", "alerts")
+    books += ("spot_fees", "funding_switches")
     for field in books:
         out[field] = np.array([getattr(leg, field) for leg in legs], dtype=np.float64)
     out["basis"] = np.array([leg.hedge_pnl + leg.covered_pnl for leg in legs])

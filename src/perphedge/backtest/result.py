@@ -42,7 +42,9 @@ class BacktestResult:
       leg_margin_lost_usd (the margin posted into a short that a liquidation took, never 0 for a
       liquidated leg), leg_spot_sold (coins sold to fund margin) and leg_spot_proceeds_usd,
       leg_reopens, leg_margin_returned_usd (surplus back to cash), leg_alert_bars (closes at
-      which the keeper could not restore target_distance: the live keeper alerts).
+      which the keeper could not restore target_distance: the live keeper alerts),
+      leg_spot_fees_usd (spot fees of the coins sold, also in leg_fees_usd) and
+      leg_funding_switches (funding regime switches: reduce/unwind and restore).
     """
 
     spec: BacktestSpec
@@ -72,6 +74,8 @@ class BacktestResult:
     leg_reopens: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     leg_margin_returned_usd: FloatArray = field(default_factory=lambda: np.zeros(0))
     leg_alert_bars: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    leg_spot_fees_usd: FloatArray = field(default_factory=lambda: np.zeros(0))
+    leg_funding_switches: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_bars(self) -> int:
@@ -124,6 +128,15 @@ class BacktestResult:
         return float(self.leg_spot_proceeds_usd.sum())
 
     @property
+    def spot_fees(self) -> float:
+        """Spot fees of the coins the keeper sold, USD (part of `fees`)."""
+        return float(self.leg_spot_fees_usd.sum())
+
+    @property
+    def funding_switches(self) -> int:
+        return int(self.leg_funding_switches.sum())
+
+    @property
     def reopens(self) -> int:
         return int(self.leg_reopens.sum())
 
@@ -173,7 +186,9 @@ class BacktestResult:
             "top_ups": self.top_ups,
             "margin_lost": self.margin_lost,
             "spot_sold_usd": self.spot_sold_usd,
+            "spot_fees": self.spot_fees,
             "reopens": self.reopens,
+            "funding_switches": self.funding_switches,
             "days_unhedged": self.days_unhedged,
             "share_hedged": self.share_hedged,
             "trades": self.trades,

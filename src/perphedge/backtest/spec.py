@@ -206,7 +206,8 @@ class HedgeLeg:
     notional per USD of holding value at ratio 1 (1 for the same asset).
     `kind`: linear (size in base coin, margin in USD) or inverse (size in contracts of
     `contract_size` USD, margin, fees and funding in coin). `tiers`: maintenance brackets keyed by
-    notional in the settle currency (USD linear, coin inverse).
+    notional in the settle currency (USD linear, coin inverse). `funding_interval_hours`: the
+    perpetual's funding interval (annualises the keeper's trailing funding cost).
     """
 
     qty_base: float
@@ -217,6 +218,7 @@ class HedgeLeg:
     contract_size: float = 1.0
     tiers: TierTable = field(default_factory=lambda: TierTable.flat(0.004))
     name: str = ""
+    funding_interval_hours: float = 8.0
 
     def __post_init__(self) -> None:
         require_non_negative("qty_base", self.qty_base)
@@ -226,6 +228,7 @@ class HedgeLeg:
         if not 0.0 < self.beta <= 10.0:
             raise InputError("beta", self.beta, "give a beta in (0, 10]; 1 for the same asset")
         require_positive("contract_size", self.contract_size)
+        require_positive("funding_interval_hours", self.funding_interval_hours)
 
 
 @dataclass(frozen=True)
@@ -234,7 +237,10 @@ class Costs:
 
     Rebalances pay `taker_fee` plus `slippage_bp` (basis points of the perpetual price, against
     the trader); with `maker_rebalances` they pay `maker_fee` and no slippage. A liquidation pays
-    `liquidation_fee` of the liquidated notional out of the remaining margin.
+    `liquidation_fee` of the liquidated notional out of the remaining margin. Coins the keeper
+    sells to fund a linear leg's margin pay `spot_taker_fee` of the proceeds (default 0.001:
+    Binance spot, regular tier, taker); an inverse leg's margin is the coin itself, moved
+    without a trade, so no fee.
     """
 
     maker_fee: float = 0.0002
@@ -242,9 +248,10 @@ class Costs:
     slippage_bp: float = 1.0
     liquidation_fee: float = 0.0125
     maker_rebalances: bool = False
+    spot_taker_fee: float = 0.001
 
     def __post_init__(self) -> None:
-        for name in ("maker_fee", "taker_fee", "liquidation_fee"):
+        for name in ("maker_fee", "taker_fee", "liquidation_fee", "spot_taker_fee"):
             value = require_finite(name, getattr(self, name))
             if not -0.001 <= value < 0.1:
                 raise InputError(name, value, "give a fee as a fraction of notional, e.g. 0.0005")
@@ -419,6 +426,7 @@ class VolTriggered:
 
 
 SHORTFALL_CODES = {"alert": 0.0, "sell_spot": 1.0, "delever": 2.0}
+FUNDING_ACTIONS = ("keep", "reduce", "unwind")
 
 
 @dataclass(frozen=True)
@@ -429,12 +437,21 @@ class Keeper:
     the short reduced in step), delever, or alert (nothing moves; counted); re-open a liquidated
     short after `reopen_cooldown_bars` (-1: never); with `surplus_distance` > 0, margin above
     what that distance needs goes back to cash, down to the target (never below N / L).
-    Not modelled here: the funding regime (keep/reduce/unwind; use the `funding` policy).
+    Funding regime (`hedge.keeper.funding_switch`, the live rule): with `funding_action` reduce
+    or unwind, when the trailing funding cost of a leg's perpetual (the settlements in the last
+    `funding_window_bars` bars, as an APR, `hedge.keeper.trailing_cost_apr`) passes
+    `funding_limit_apr`, its short goes to `funding_reduced_ratio` x target (reduce) or 0
+    (unwind); below `funding_limit_apr - funding_hysteresis_apr` it is restored; no switch
+    within `funding_min_hold_bars` of the previous one.
 
     ratio: 0..3, default 1. band: [0, 1], default 0.1. min_distance: (0, 1), default 0.3.
     target_distance: (min_distance, 5], default 0.5. reopen_cooldown_bars: >= -1, default 3
     (24 h of 8-hour bars). on_shortfall: sell_spot|delever|alert. surplus_distance: 0 (off) or
-    (target_distance, 10].
+    (target_distance, 10]. funding_action: keep|reduce|unwind, default keep.
+    funding_limit_apr: [0, 10], default 0.3. funding_reduced_ratio: [0, 1], default 0.5.
+    funding_hysteresis_apr: [0, funding_limit_apr], default 0.1. funding_min_hold_bars: >= 0,
+    default 9 (72 h of 8-hour bars). funding_window_bars: >= 1, default 21 (7 days of 8-hour
+    bars). The defaults are `hedge.keeper.KeeperPolicy`'s.
     """
 
     code: ClassVar[int] = 5
@@ -446,6 +463,12 @@ class Keeper:
     reopen_cooldown_bars: int = 3
     on_shortfall: str = "sell_spot"
     surplus_distance: float = 0.0
+    funding_action: str = "keep"
+    funding_limit_apr: float = 0.30
+    funding_reduced_ratio: float = 0.5
+    funding_hysteresis_apr: float = 0.10
+    funding_min_hold_bars: int = 9
+    funding_window_bars: int = 21
 
     def __post_init__(self) -> None:
         _ratio("ratio", self.ratio)
@@ -466,6 +489,32 @@ class Keeper:
             raise InputError(
                 "surplus_distance", self.surplus_distance, "give 0 (off) or above target_distance"
             )
+        self._check_funding()
+
+    def _check_funding(self) -> None:
+        if self.funding_action not in FUNDING_ACTIONS:
+            raise InputError("funding_action", self.funding_action, "use keep, reduce or unwind")
+        require_finite("funding_limit_apr", self.funding_limit_apr)
+        if not 0.0 <= self.funding_limit_apr <= 10.0:
+            raise InputError(
+                "funding_limit_apr", self.funding_limit_apr, "give an APR fraction in [0, 10]"
+            )
+        require_fraction("funding_reduced_ratio", self.funding_reduced_ratio)
+        require_finite("funding_hysteresis_apr", self.funding_hysteresis_apr)
+        if not 0.0 <= self.funding_hysteresis_apr <= self.funding_limit_apr:
+            raise InputError(
+                "funding_hysteresis_apr", self.funding_hysteresis_apr,
+                f"give an APR fraction between 0 and funding_limit_apr ({self.funding_limit_apr:g})",
+            )  # fmt: skip
+        _int_at_least("funding_min_hold_bars", self.funding_min_hold_bars, 0)
+        _int_at_least("funding_window_bars", self.funding_window_bars, 1)
+
+    @property
+    def funding_scale(self) -> float:
+        """Fraction of the target kept while the funding regime is on; -1: no regime (keep)."""
+        if self.funding_action == "keep":
+            return -1.0
+        return 0.0 if self.funding_action == "unwind" else self.funding_reduced_ratio
 
     def params(self) -> tuple[float, ...]:
         return (
@@ -476,6 +525,11 @@ class Keeper:
             float(self.reopen_cooldown_bars),
             SHORTFALL_CODES[self.on_shortfall],
             self.surplus_distance,
+            self.funding_scale,
+            self.funding_limit_apr,
+            self.funding_hysteresis_apr,
+            float(self.funding_min_hold_bars),
+            float(self.funding_window_bars),
         )
 
 
@@ -483,7 +537,7 @@ Policy = StaticRatio | DriftBand | Schedule | FundingAware | VolTriggered | Keep
 POLICIES: tuple[type[Policy], ...] = (
     StaticRatio, DriftBand, Schedule, FundingAware, VolTriggered, Keeper,
 )  # fmt: skip
-N_POLICY_PARAMS = 8
+N_POLICY_PARAMS = 12
 
 
 def policy_vector(policy: Policy) -> FloatArray:

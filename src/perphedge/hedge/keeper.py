@@ -76,11 +76,13 @@ __all__ = [
     "Shortfall",
     "distance",
     "funding_cost_apr",
+    "funding_switch",
     "initial_margin",
     "keep",
     "margin_for_distance",
     "notional_usd",
     "target_size",
+    "trailing_cost_apr",
 ]
 
 _BISECT_STEPS = 100
@@ -90,9 +92,33 @@ def funding_cost_apr(rates: Sequence[float], interval_hours: float) -> float:
     """Trailing funding cost to a short as an APR (> 0: the short pays): minus the mean rate per
     interval times the intervals in a year (the sign rule of `perphedge.funding`)."""
     require_positive("interval_hours", interval_hours)
-    if not rates:
+    return trailing_cost_apr(math.fsum(rates), float(len(rates)), interval_hours)
+
+
+def trailing_cost_apr(rate_sum: float, n_rates: float, interval_hours: float) -> float:
+    """`funding_cost_apr` from the sum of `n_rates` rates per interval (0 without rates).
+
+    On scalars only, so the backtest kernel compiles this very function (numba, inline)."""
+    if n_rates <= 0.0:
         return 0.0
-    return -math.fsum(rates) / len(rates) * (365.0 * 24.0 / interval_hours)
+    return -rate_sum / n_rates * (365.0 * 24.0 / interval_hours)
+
+
+def funding_switch(
+    reduced: bool, elapsed: float, cost_apr: float, limit_apr: float, hysteresis_apr: float,
+    min_hold: float,
+) -> bool:  # fmt: skip
+    """Step 1's rule: does the funding regime switch now? A leg at full size is reduced when the
+    trailing cost passes `limit_apr`; a reduced one is restored when the cost falls below
+    `limit_apr - hysteresis_apr`; neither within `min_hold` of the previous switch (`elapsed`
+    since it, in the same unit; inf when there was none).
+
+    On scalars only, so the backtest kernel compiles this very function (numba, inline)."""
+    if elapsed < min_hold:
+        return False
+    if reduced:
+        return cost_apr < limit_apr - hysteresis_apr
+    return cost_apr > limit_apr
 
 
 def _position(leg: LegState, size: float) -> Position:
@@ -208,23 +234,15 @@ def _funding(policy: KeeperPolicy, leg: _Leg, now_ms: int) -> tuple[float, Actio
     """Step 1: (target scale, the switch made now if any); updates the leg's memory."""
     if policy.funding_action is FundingAction.KEEP:
         return 1.0, None
-    memory, cost = leg.memory, leg.state.funding_cost_apr
-    held = memory.switched_ms is None or (
-        now_ms - memory.switched_ms >= policy.funding_min_hold_hours * HOUR_MS
-    )
+    memory = leg.memory
+    elapsed = math.inf if memory.switched_ms is None else float(now_ms - memory.switched_ms)
     switched: ActionKind | None = None
-    if held and not memory.reduced and cost > policy.funding_limit_apr:
-        leg.memory, switched = (
-            replace(memory, reduced=True, switched_ms=now_ms),
-            ActionKind.FUNDING_REDUCE,
-        )
-    elif (
-        held and memory.reduced and cost < policy.funding_limit_apr - policy.funding_hysteresis_apr
-    ):
-        leg.memory, switched = (
-            replace(memory, reduced=False, switched_ms=now_ms),
-            ActionKind.FUNDING_RESTORE,
-        )
+    if funding_switch(
+        memory.reduced, elapsed, leg.state.funding_cost_apr, policy.funding_limit_apr,
+        policy.funding_hysteresis_apr, policy.funding_min_hold_hours * HOUR_MS,
+    ):  # fmt: skip
+        leg.memory = replace(memory, reduced=not memory.reduced, switched_ms=now_ms)
+        switched = ActionKind.FUNDING_RESTORE if memory.reduced else ActionKind.FUNDING_REDUCE
     if not leg.memory.reduced:
         return 1.0, switched
     unwind = policy.funding_action is FundingAction.UNWIND

@@ -36,12 +36,16 @@ EXPLAIN: dict[str, str] = {
     "spot_sold_usd": "Coins the keeper sold on the exchange to refill the margin when the "
     "reserve ran short, in USD.",
     "reopens": "How many times the keeper opened a short again after it was liquidated.",
+    "spot_fees": "Exchange fees paid on the coins the keeper sold, in USD (part of the fees).",
+    "funding_switches": "How many times the keeper cut the short because funding cost too "
+    "much, or restored it when the cost came down.",
     "days_unhedged": "Days the coins spent without their short, between a liquidation and "
     "the short being opened again.",
     "trades": "Orders the policy placed to open, resize or close the short.",
     "final_equity": "The account's value at the end, in USD.",
     "funding_pnl": "Funding received (+) or paid (-) by the short over the period, in USD.",
-    "fees": "Trading fees and slippage paid to open, resize and close the short, in USD.",
+    "fees": "Trading fees and slippage paid to open, resize and close the short, and the "
+    "fees on coins sold to refill the margin, in USD.",
     "basis_pnl": "Gain or loss from the perpetual's price drifting away from the spot price.",
     "share_hedged": "The share of the time a short was open.",
     "drawdown_cut_per_cost": "How much shallower the worst fall was than without insurance, "

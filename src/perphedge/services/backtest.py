@@ -4,6 +4,8 @@
 with the bundled contract specs of its hedge perpetuals; `run_backtests` runs the pure backtest
 core (perphedge.backtest) for each policy. `make_spec` and `start_cash` are shared with the sweep.
 Starting cash, unless given: the hedge's initial margin on the first bar (backtest.from_portfolio).
+A keeper run holds its reserve beside it: the file's [keeper] reserve_usd, else sized on the
+stored history before the first bar only (`keeper_reserve`).
 """
 
 from __future__ import annotations
@@ -27,19 +29,23 @@ from perphedge.backtest import (
 from perphedge.backtest.choices import make_policy, param_names, parse_params, policy_class
 from perphedge.backtest.data import AlignedMarket, fmt_ms
 from perphedge.backtest.from_portfolio import (
+    FALLBACK_RESERVE_OF_NOTIONAL,
+    MIN_HISTORY_DAYS,
     Layout,
+    StartReserve,
     costs_for,
     hedge_legs,
     keeper_for,
     layout,
-    reserve_from_history,
+    reserve_before_start,
     start_margin_usd,
 )
 from perphedge.backtest.result import BacktestResult
 from perphedge.config import PortfolioConfig
 from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
 from perphedge.instruments import ContractKind, MarginTier, Perpetual, TierTable
-from perphedge.ports import MarketHistory
+from perphedge.ports import History, MarketHistory
+from perphedge.services.inputs import leg_history
 from perphedge.store.backtest_inputs import load_aligned
 from perphedge.venues import contract_specs
 
@@ -233,7 +239,7 @@ def unhedged_summary(result: BacktestResult) -> Summary:
     var, cvar = metrics.var_cvar(eq, t, level=0.95)
     zero_cost: tuple[str, ...] = ("funding_pnl", "fees", "basis_pnl", "liquidation_loss")
     zero_cost += ("top_ups", "share_hedged", "margin_lost", "spot_sold_usd", "reopens")
-    zero_cost += ("days_unhedged",)
+    zero_cost += ("days_unhedged", "spot_fees", "funding_switches")
     summary: Summary = {
         "total_return": metrics.total_return(eq),
         "volatility": metrics.annualised_volatility(eq, t),
@@ -251,24 +257,47 @@ def unhedged_summary(result: BacktestResult) -> Summary:
     return summary
 
 
-def keeper_reserve(prep: Prepared, leverage: float) -> tuple[float, tuple[str, ...]]:
-    """The keeper's reserve (USD): the file's [keeper] reserve_usd, else sized on this history's
-    worst 30-day rally and funding (`hedge.reserve`); with notes naming the windows."""
+def keeper_reserve(
+    prep: Prepared, leverage: float, history: History
+) -> tuple[float, tuple[str, ...]]:
+    """The keeper's reserve (USD): the file's [keeper] reserve_usd, else sized on the stored
+    history before the first bar only (`from_portfolio.reserve_before_start`: no look-ahead);
+    with notes naming the history and windows used, or the fallback."""
     if prep.config.reserve_usd is not None:
         usd = prep.config.reserve_usd
         return usd, (f"keeper reserve {usd:,.2f} USD (from the file's [keeper] reserve_usd)",)
     legs = hedge_legs(prep.plan, prep.instruments)
     insts = [prep.instruments[leg.hedge_asset] for leg in prep.plan.legs]
-    sized = reserve_from_history(
-        legs, insts, prep.market, prep.config.keeper, prep.config.hedge.ratio, leverage
+    start_ms = int(prep.market.times_ms[0])
+    exchange = prep.config.hedge.exchange.lower()
+    histories = [leg_history(history, exchange, inst.symbol, until_ms=start_ms) for inst in insts]
+    sized = reserve_before_start(
+        legs, insts, histories, prep.market, prep.config.keeper, prep.config.hedge.ratio, leverage
     )
-    notes = tuple(
-        f"keeper reserve for {r.symbol}: {r.reserve_usd:,.2f} USD (worst 30-day rally "
-        f"{r.rally.move:+.1%} from {fmt_ms(r.rally.start_ms)} to {fmt_ms(r.rally.end_ms)}; worst "
-        f"30-day funding paid {r.funding.move:.2%} to {fmt_ms(r.funding.end_ms)})"
-        for r in sized
+    return sum(r.reserve_usd for r in sized), tuple(_reserve_note(r, start_ms) for r in sized)
+
+
+def _reserve_note(r: StartReserve, start_ms: int) -> str:
+    head = f"keeper reserve for {r.symbol}: {r.reserve_usd:,.2f} USD"
+    if r.sized is None:
+        had = (
+            "no stored daily marks"
+            if r.history_from_ms is None or r.history_to_ms is None
+            else f"only {(r.history_to_ms - r.history_from_ms) / 86_400_000:.0f} days of stored "
+            "daily marks"
+        )
+        return (
+            f"{head} = {FALLBACK_RESERVE_OF_NOTIONAL:.0%} of the hedge notional on the first bar "
+            f"(fallback: {had} before the start {fmt_ms(start_ms)}, fewer than "
+            f"{MIN_HISTORY_DAYS:.0f})"
+        )
+    w = r.sized
+    return (
+        f"{head}, sized on the stored history before the start only (daily marks "
+        f"{fmt_ms(r.history_from_ms or 0)} to {fmt_ms(r.history_to_ms or 0)}): worst 30-day rally "
+        f"{w.rally.move:+.1%} from {fmt_ms(w.rally.start_ms)} to {fmt_ms(w.rally.end_ms)}; worst "
+        f"30-day funding paid {w.funding.move:.2%} to {fmt_ms(w.funding.end_ms)}"
     )
-    return sum(r.reserve_usd for r in sized), notes
 
 
 Tick = Callable[[int, int], None]  # (n, total): n more of the total bars were simulated
@@ -353,6 +382,6 @@ def run_backtests(
         names, policies = ["keeper"], [keeper_for(config.keeper, ratio, prep.bar_ms)]
     reserve, notes = 0.0, ()  # type: tuple[float, tuple[str, ...]]
     if "keeper" in names and settings.cash_usd is None:  # --cash sets every run's cash
-        reserve, notes = keeper_reserve(prep, settings.leverage)
+        reserve, notes = keeper_reserve(prep, settings.leverage, store)
     runs = run_all(prep, policies, names, settings, reserve, tick)
     return BacktestOutcome(prep, settings, tuple(runs), notes)

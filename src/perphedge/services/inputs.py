@@ -21,6 +21,7 @@ from perphedge.carry import JITTER_MS
 from perphedge.config import PortfolioConfig
 from perphedge.errors import DataError, ExchangeError, InputError, PerphedgeError
 from perphedge.hedge.model import LegMarket
+from perphedge.hedge.reserve import LegHistory
 from perphedge.instruments import ContractKind, Perpetual
 from perphedge.portfolio import Holding, Portfolio
 from perphedge.ports import History, MarketData
@@ -305,3 +306,22 @@ def _estimated_betas(
         holdings.append(new)
         notes += [note] if note else []
     return replace(cfg, portfolio=Portfolio(tuple(holdings))), notes
+
+
+def leg_history(
+    history: History, exchange: str, symbol: str, until_ms: int | None = None
+) -> LegHistory | None:
+    """Daily mark closes and funding settlements of `symbol` from the store, those before
+    `until_ms` only when given (None: fewer than two daily marks)."""
+    try:
+        marks = history.prices(exchange, symbol, "mark", "1d", until_ms=until_ms)
+    except PerphedgeError:
+        return None
+    if marks.ts_ms.size < 2:
+        return None
+    try:
+        funding = history.funding(exchange, symbol, until_ms=until_ms)
+        f_ms, rates = funding.ts_ms, funding.rate
+    except PerphedgeError:
+        f_ms, rates = np.zeros(0, dtype=np.int64), np.zeros(0)
+    return LegHistory(symbol, marks.ts_ms, marks.close, f_ms, rates)

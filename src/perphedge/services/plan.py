@@ -11,18 +11,23 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from perphedge.config import PortfolioConfig
-from perphedge.errors import InputError, PerphedgeError, require_finite
+from perphedge.errors import InputError, require_finite
 from perphedge.exchanges.capabilities import require_for, unverified_notes
 from perphedge.hedge.keeper import LegState
-from perphedge.hedge.reserve import LegHistory, ReservePlan, plan_reserve
+from perphedge.hedge.reserve import ReservePlan, plan_reserve
 from perphedge.hedge.sizing import HedgePlan, HedgeSpec, build_plan, hedge_spec
 from perphedge.hedge.stress import StressResult, StressSpec, run_stress
 from perphedge.instruments import ContractKind
 from perphedge.ports import Clock, History, MarketData
-from perphedge.services.inputs import STALE_DAYS, AsOf, PlanInputs, resolve, stale_warnings
+from perphedge.services.inputs import (
+    STALE_DAYS,
+    AsOf,
+    PlanInputs,
+    leg_history,
+    resolve,
+    stale_warnings,
+)
 from perphedge.units import percent_to_fraction
 
 OpenLive = Callable[[str, ContractKind], MarketData]  # (venue, contract kind) -> adapter
@@ -113,22 +118,6 @@ def plan_portfolio(
     return PlanResult(plan, inputs, notes + missing, stale, reserve)
 
 
-def _leg_history(history: History, exchange: str, symbol: str) -> LegHistory | None:
-    """Daily mark closes and funding settlements of `symbol` from the store (None: no marks)."""
-    try:
-        marks = history.prices(exchange, symbol, "mark", "1d")
-    except PerphedgeError:
-        return None
-    if marks.ts_ms.size < 2:
-        return None
-    try:
-        funding = history.funding(exchange, symbol)
-        f_ms, rates = funding.ts_ms, funding.rate
-    except PerphedgeError:
-        f_ms, rates = np.zeros(0, dtype=np.int64), np.zeros(0)
-    return LegHistory(symbol, marks.ts_ms, marks.close, f_ms, rates)
-
-
 def keeper_reserve(
     cfg: PortfolioConfig, plan: HedgePlan, history: History, quantile: float
 ) -> tuple[ReservePlan | None, tuple[str, ...]]:
@@ -138,7 +127,7 @@ def keeper_reserve(
     for leg in plan.legs:
         if leg.position is None:
             continue
-        h = _leg_history(history, plan.spec.exchange, leg.symbol)
+        h = leg_history(history, plan.spec.exchange, leg.symbol)
         if h is None:
             notes.append(f"no stored daily marks of {leg.symbol}: its keeper reserve is not sized")
             continue
