@@ -178,3 +178,20 @@ def test_backtest_names_the_history_before_the_start_or_the_fallback(run_cli, tm
     assert "of the hedge notional on the first bar (fallback: only 21 days" in early.err
     keeper = json.loads(early.out)["runs"][-1]
     assert keeper["name"] == "keeper" and "spot_fees" in keeper and "funding_switches" in keeper
+
+
+def test_margin_lost_after_a_surplus_return_is_the_margin_left_in() -> None:
+    # 1 coin short at 100, 1x: margin 100. At 50 the short gained 50 (margin 150) and the
+    # surplus above the initial margin at that mark (50 / 1 = 50) goes back: 100 returned.
+    # The gap to 200 liquidates it: what it loses is the 50 left in, not 100 - 100 = 0.
+    price = np.array([100.0, 50.0, 50.0, 200.0]).reshape(-1, 1)
+    times = np.arange(4, dtype=np.int64) * EIGHT_H
+    data = MarketArrays(
+        times, price, price.copy(), price.copy(), NONE_I, NONE_I, NONE_F, ("s",), ("p",)
+    )
+    keeper = Keeper(surplus_distance=2.5, on_shortfall="alert", reopen_cooldown_bars=-1)
+    spec = BacktestSpec((HedgeLeg(1.0, 0, 0),), keeper, leverage=1.0, costs=NO_COSTS)
+    r, ref = run_backtest(spec, data), simulate_reference(spec, data)
+    assert r.liquidations == 1
+    assert r.leg_margin_returned_usd.tolist() == [100.0]
+    assert r.leg_margin_lost_usd.tolist() == [50.0] == ref["lost"].tolist()

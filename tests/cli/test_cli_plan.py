@@ -269,3 +269,13 @@ def test_planning_funding_rate_is_the_trailing_30_day_mean(run_cli, shared_data)
     assert btc["funding_source"] == "store, 30-day mean to 2026-06-29"
     # the short earns when the mean rate is positive: 0.5 BTC * 60,000 * rate * 3 per day
     assert btc["funding_per_day"] == pytest.approx(30_000 * btc["funding_rate"] * 3, rel=1e-12)
+
+
+def test_stress_says_which_leverage_would_have_kept_the_shorts(run_cli):
+    r = run_cli("stress", ISSUE, "--shocks", "25,50", "--horizon-days", "30")
+    assert r.code == 0, r.err
+    words = " ".join(r.out.split())  # the terminal wraps lines
+    # 5x shorts die near +19.5 %; the same scenarios were run again at lower leverage
+    assert "+25%: BTC/USDT:USDT, ETH/USDT:USDT liquidated; prevented by a top-up of" in words
+    assert "a leverage of 3x instead of 5x (not liquidated there)" in words
+    assert "a leverage of 1.5x instead of 5x" in words

@@ -13,6 +13,7 @@ from perphedge.hedge.stress import (
     funding_regime,
     price_shock,
     run_stress,
+    safe_leverages,
     short_squeeze,
 )
 from perphedge.instruments import ContractKind
@@ -147,3 +148,19 @@ def test_cross_margin_legs_share_the_wallet_and_die_together():
     assert lost.hedge_pnl == pytest.approx(-10_800)  # the whole cross wallet
     # top-up: MM 0.4 % of 67,500 = 270 minus balance 10,800 - 13,500 = -2,700
     assert lost.top_up == pytest.approx(2_970)
+
+
+def test_safe_leverage_is_the_highest_lower_leverage_the_same_scenario_lives_at():
+    btc = [Holding("BTC", 1.0, 60_000)]
+    spec = StressSpec(shocks=(0.1, 0.4, 2.0), funding_per_8h=(), basis_bp=(), squeezes=())
+
+    def at(leverage):
+        return run_stress(make_plan(btc, HedgeSpec(leverage=leverage)), spec)
+
+    result = at(5.0)
+    # a 5x short is liquidated near +19 %: +10 % lives; +40 % needs the 2x short (liquidated
+    # near +49 %; 3x goes near +32 %); +200 % kills even a 1x short (near +98 %)
+    assert [o.liquidated for o in result.outcomes] == [False, True, True]
+    assert safe_leverages(result, 5.0, at) == (None, 2.0, None)
+    for lev, o in zip((2.0, 3.0), (at(2.0).outcomes[1], at(3.0).outcomes[1]), strict=True):
+        assert o.liquidated is (lev == 3.0)  # the claim, checked at 2x and just above it

@@ -116,7 +116,7 @@ A_FUND, A_FEES, A_HPNL, A_COVERED, A_LIQ, A_TOPUP, A_TRADES, A_HBARS, A_LIQBAR =
 # keeper accumulators (USD unless noted): coins sold, their proceeds, re-opens, liquidations,
 # margin lost in liquidations, margin returned to cash, closes with an unresolved shortfall (the
 # live keeper alerts); S_POSTED: the margin at risk, USD: the whole margin after the last re-size
-# plus top-ups since, less surplus returned (what a liquidation takes)
+# or surplus return, plus top-ups since (what a liquidation takes)
 (A_SOLD, A_PROCEEDS, A_REOPEN, A_NLIQ, A_LOST, A_RETURNED, A_ALERTS, S_POSTED) = range(37, 45)
 # the keeper's funding regime: C_FINT = the perpetual's funding interval (hours); S_FPTR = first
 # funding event (of any column) still in the trailing window; S_FCOST = the leg's trailing
@@ -577,7 +577,7 @@ def keep_margin(
             lg[i, S_W] = keep
             acct[AC_CASH] += back * conv
             lg[i, A_RETURNED] += back * conv
-            lg[i, S_POSTED] -= back * conv
+            lg[i, S_POSTED] = keep * conv  # the margin left in is what a liquidation takes
 
 
 @_jit

@@ -70,7 +70,7 @@ class Leg:
     lost: float = 0.0
     returned: float = 0.0
     alerts: int = 0
-    posted: float = 0.0  # margin at risk: after the last re-size, plus top-ups, USD
+    posted: float = 0.0  # margin at risk: after the last re-size or return, plus top-ups, USD
     spot_fees: float = 0.0
     # the keeper's funding regime: trailing cost (APR), reduced or not, bar of the last switch
     funding_cost: float = 0.0
@@ -399,7 +399,7 @@ class Simulator:
                 leg.wallet = keep
                 self.cash += back * conv
                 leg.returned += back * conv
-                leg.posted -= back * conv
+                leg.posted = keep * conv  # the margin left in is at risk from now on
 
     def shortfall(self, leg: Leg, t: int, s: float, m: float, px: float, ratio: float) -> None:
         """Cash is spent: sell spot (the short reduced in step; a linear leg's coins pay the

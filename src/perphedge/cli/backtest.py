@@ -125,7 +125,12 @@ def backtest(
     title = backtest_title(prep, settings)
     if report is not None:
         gaps = (f"gap: {g.describe()}" for g in prep.aligned.gaps)
-        notes = [*liquidation_lines(runs), *prep.notes, *prep.aligned.notes, *gaps]
+        notes = [
+            *liquidation_lines(runs, outcome.preventions),
+            *prep.notes,
+            *prep.aligned.notes,
+            *gaps,
+        ]
         inputs = backtest_inputs(prep, settings, runs)
         page = render_html(
             title, prep.market.times_ms, chart_runs(runs), metrics_table(runs), notes, inputs
@@ -135,7 +140,7 @@ def backtest(
         print_json(backtest_json(prep, settings, runs))
     else:
         console.print(rich_table(title, runs))
-        for line in liquidation_lines(runs):
+        for line in liquidation_lines(runs, outcome.preventions):
             console.print(line, markup=False, highlight=False)
         if report is not None:
             console.print(f"report written to {report}", markup=False, highlight=False)

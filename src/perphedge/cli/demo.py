@@ -41,7 +41,8 @@ def _show(name: str, stress_it: bool) -> None:
         console.print(item)
     if stress_it:
         console.print(Rule(f"perphedge stress {name}"))
-        for item in stress_renderables(outcome.stress):
+        leverage = outcome.planned.plan.spec.leverage
+        for item in stress_renderables(outcome.stress, outcome.safe_leverage, leverage):
             console.print(item)
 
 

@@ -134,7 +134,8 @@ def stress(
     if as_json:
         print_json(stress_dict(result))
         return
-    for item in stress_renderables(result):
+    leverage = outcome.planned.plan.spec.leverage
+    for item in stress_renderables(result, outcome.safe_leverage, leverage):
         console.print(item)
 
 

@@ -34,7 +34,7 @@ the whole horizon: maintenance margin at the end mark minus the balance there af
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from perphedge.errors import InputError, require_finite, require_positive
@@ -118,6 +118,11 @@ class StressResult:
     funding: tuple[Outcome, ...]
     basis: tuple[Outcome, ...]
     squeezes: tuple[Outcome, ...]
+
+    @property
+    def outcomes(self) -> tuple[Outcome, ...]:
+        """Every scenario, family by family."""
+        return (*self.price_shocks, *self.funding, *self.basis, *self.squeezes)
 
 
 @dataclass(frozen=True)
@@ -381,3 +386,24 @@ def run_stress(plan: HedgePlan, spec: StressSpec) -> StressResult:
         tuple(basis_shock(plan, bp, days) for bp in spec.basis_bp),
         tuple(short_squeeze(plan, p, days) for p in spec.squeezes),
     )
+
+
+SAFER_LEVERAGES = (10.0, 5.0, 3.0, 2.0, 1.5, 1.0)  # tried, highest first, below the plan's
+
+
+def safe_leverages(
+    result: StressResult, leverage: float, at_leverage: Callable[[float], StressResult]
+) -> tuple[float | None, ...]:
+    """Per scenario of `result` (`outcomes` order): None when it is not liquidated, else the
+    highest of SAFER_LEVERAGES below `leverage` at which the same scenario is not liquidated
+    (`at_leverage(x)`: the stress result of the same plan at x), None when none is."""
+    safe: list[float | None] = [None] * len(result.outcomes)
+    todo = {k for k, o in enumerate(result.outcomes) if o.liquidated}
+    for lev in (x for x in SAFER_LEVERAGES if x < leverage):
+        if not todo:
+            break
+        again = at_leverage(lev).outcomes
+        for k in [k for k in todo if not again[k].liquidated]:
+            safe[k] = lev
+            todo.discard(k)
+    return tuple(safe)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from perphedge import metrics
 from perphedge.backtest.data import fmt_ms
+from perphedge.backtest.prevention import SAFER_LEVERAGES, KeptAlive, Prevention
 from perphedge.backtest.result import BacktestResult
 from perphedge.report.explain import EXPLAIN
 from perphedge.report.html import ChartRun, MetricsTable
@@ -155,9 +156,11 @@ def run_json(run: Run) -> dict[str, Any]:
     }
 
 
-def liquidation_lines(runs: Sequence[Run]) -> list[str]:
+def liquidation_lines(runs: Sequence[Run], preventions: Sequence[Prevention] = ()) -> list[str]:
     """'band: BTC liquidated at 2024-03-04 16:00 (lost 14,500.00 USD of margin)' for every
-    liquidated leg of every run, and once, what would have kept the shorts alive."""
+    liquidated leg of every run, then what would have kept the shorts alive: the leverage and
+    the keeper (settings and reserve) that lived through the same history (`preventions`;
+    without them, the general advice)."""
     lines = [
         f"{run.name}: {leg['leg']} liquidated at {leg['liquidated_at']} (lost "
         f"{fmt_num(leg['margin_lost'])} USD of margin)"
@@ -166,8 +169,14 @@ def liquidation_lines(runs: Sequence[Run]) -> list[str]:
         for leg in legs(run.result)
         if leg["liquidated_at"] is not None
     ]
-    if lines:
+    if lines and not preventions:
         lines.append(PREVENTION)
+    grouped: dict[tuple[float, float | None], list[str]] = {}
+    for p in preventions:  # runs with the same answer share a line
+        grouped.setdefault((p.leverage, p.safe_leverage), []).append(p.run)
+    lines += [_leverage_words(", ".join(names), *key) for key, names in grouped.items()]
+    if preventions:
+        lines.append(_keeper_words(preventions[0].kept_alive))
     return lines
 
 
@@ -176,6 +185,39 @@ PREVENTION = (
     "the margin up from a reserve at 30 % from liquidation and sells spot in step when the "
     "reserve runs out); the keeper column shows the same history with it"
 )
+
+
+def _leverage_words(runs: str, leverage: float, safe: float | None) -> str:
+    head = f"what would have prevented it ({runs}):"
+    if safe is not None:
+        return (
+            f"{head} a leverage of {safe:g}x instead of {leverage:g}x (the same history at "
+            f"{safe:g}x: no liquidation)"
+        )
+    if leverage <= 1.0:
+        return f"{head} not a lower leverage: it ran at {leverage:g}x already"
+    tried = max(x for x in SAFER_LEVERAGES if x < leverage)
+    return (
+        f"{head} not a lower leverage alone: run again at every leverage from {tried:g}x "
+        "down to 1x, it still lost a short"
+    )
+
+
+def _keeper_words(kept: KeptAlive | None) -> str:
+    if kept is None:
+        return (
+            "or the keeper? even with four times the reserve sized before the start it lost a "
+            "short here: lower the leverage or the hedge ratio"
+        )
+    k = kept.keeper
+    where = "the keeper column" if kept.own_run else "a keeper run made for this advice"
+    return (
+        f"or the keeper (min_distance {k.min_distance:.0%}, target_distance "
+        f"{k.target_distance:.0%}, on_shortfall {k.on_shortfall}, funding_action "
+        f"{k.funding_action}) with a reserve of {fmt_num(kept.reserve_usd)} USD: no liquidation; "
+        f"it used {fmt_num(kept.reserve_used_usd)} USD of the reserve and sold "
+        f"{fmt_num(kept.spot_sold_usd)} USD of coins ({where})"
+    )
 
 
 def _worst_margin_ratio(result: BacktestResult) -> np.ndarray:

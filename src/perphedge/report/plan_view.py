@@ -7,6 +7,7 @@ plus exposures, orders, warnings and notes; stress -> price_shocks, funding, bas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
@@ -315,8 +316,11 @@ def _liq(o: Outcome) -> str:
     return "LIQ" if o.drain_day is None else f"LIQ d{o.drain_day:.0f}"
 
 
-def prevention_line(o: Outcome) -> str | None:
-    """A liquidated scenario in plain words: when, and what would have prevented it."""
+def prevention_line(
+    o: Outcome, safe_leverage: float | None = None, leverage: float | None = None
+) -> str | None:
+    """A liquidated scenario in plain words: when, and what would have prevented it (with the
+    plan's `leverage` and the `safe_leverage` found for the scenario: which leverage)."""
     if not o.liquidated:
         return None
     how = (
@@ -325,15 +329,33 @@ def prevention_line(o: Outcome) -> str | None:
         else f"{', '.join(o.liquidated_symbols)} liquidated"
     )
     return (
-        f"{o.label}: {how}; prevented by a top-up of {fmt_num(o.top_up, 0)} USD, a lower "
-        "leverage, or the keeper with at least that reserve"
+        f"{o.label}: {how}; prevented by a top-up of {fmt_num(o.top_up, 0)} USD, "
+        f"{_leverage_words(safe_leverage, leverage)}, or the keeper with at least that reserve"
     )
 
 
-def prevention_lines(result: StressResult) -> list[str]:
-    """Plain words for every liquidated scenario: when, and what would have prevented it."""
-    outcomes = (*result.price_shocks, *result.funding, *result.basis, *result.squeezes)
-    return [line for o in outcomes if (line := prevention_line(o)) is not None]
+def _leverage_words(safe: float | None, leverage: float | None) -> str:
+    if leverage is None:
+        return "a lower leverage"
+    if safe is not None:
+        return f"a leverage of {safe:g}x instead of {leverage:g}x (not liquidated there)"
+    if leverage <= 1.0:
+        return f"not a lower leverage ({leverage:g}x already)"
+    return "not a lower leverage alone (liquidated at every leverage down to 1x)"
+
+
+def prevention_lines(
+    result: StressResult, safe: Sequence[float | None] = (), leverage: float | None = None
+) -> list[str]:
+    """Plain words for every liquidated scenario: when, and what would have prevented it;
+    `safe`: per scenario (`StressResult.outcomes` order), the leverage it lives at."""
+    found = list(safe) or [None] * len(result.outcomes)
+    lev = leverage if safe else None
+    return [
+        line
+        for o, s in zip(result.outcomes, found, strict=True)
+        if (line := prevention_line(o, s, lev)) is not None
+    ]
 
 
 _STRESS_HEADERS = [
@@ -341,7 +363,9 @@ _STRESS_HEADERS = [
 ]  # fmt: skip
 
 
-def stress_renderables(result: StressResult) -> list[RenderableType]:
+def stress_renderables(
+    result: StressResult, safe: Sequence[float | None] = (), leverage: float | None = None
+) -> list[RenderableType]:
     """One table per scenario family (USD)."""
     days = f"{result.spec.horizon_days:g} days"
     sections = (
@@ -354,7 +378,7 @@ def stress_renderables(result: StressResult) -> list[RenderableType]:
         _compact(table(title + " — USD", _STRESS_HEADERS, _outcome_rows(rows)))
         for title, rows in sections
     ]
-    return [*tables, *prevention_lines(result)]
+    return [*tables, *prevention_lines(result, safe, leverage)]
 
 
 def _compact(out: Table) -> Table:

@@ -40,6 +40,7 @@ from perphedge.backtest.from_portfolio import (
     reserve_before_start,
     start_margin_usd,
 )
+from perphedge.backtest.prevention import Prevention, prevent
 from perphedge.backtest.result import BacktestResult
 from perphedge.config import PortfolioConfig
 from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
@@ -359,6 +360,7 @@ class BacktestOutcome:
     settings: RunSettings
     runs: tuple[Run, ...]
     keeper_notes: tuple[str, ...] = ()
+    preventions: tuple[Prevention, ...] = ()  # what would have kept lost shorts alive
 
 
 def run_backtests(
@@ -380,8 +382,12 @@ def run_backtests(
     ]
     if not names:  # the default: the keeper with the file's [keeper] settings
         names, policies = ["keeper"], [keeper_for(config.keeper, ratio, prep.bar_ms)]
+    sized, sized_notes = keeper_reserve(prep, settings.leverage, store)
     reserve, notes = 0.0, ()  # type: tuple[float, tuple[str, ...]]
     if "keeper" in names and settings.cash_usd is None:  # --cash sets every run's cash
-        reserve, notes = keeper_reserve(prep, settings.leverage, store)
+        reserve, notes = sized, sized_notes
     runs = run_all(prep, policies, names, settings, reserve, tick)
-    return BacktestOutcome(prep, settings, tuple(runs), notes)
+    keeper = keeper_for(config.keeper, ratio, prep.bar_ms)
+    hedged = [(run.name, run.result) for run in runs[1:]]
+    preventions = prevent(hedged, prep.market, keeper, sized)
+    return BacktestOutcome(prep, settings, tuple(runs), notes, preventions)

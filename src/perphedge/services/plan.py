@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from perphedge.config import PortfolioConfig
 from perphedge.errors import InputError, require_finite
@@ -17,7 +17,7 @@ from perphedge.exchanges.capabilities import require_for, unverified_notes
 from perphedge.hedge.keeper import LegState
 from perphedge.hedge.reserve import ReservePlan, plan_reserve
 from perphedge.hedge.sizing import HedgePlan, HedgeSpec, build_plan, hedge_spec
-from perphedge.hedge.stress import StressResult, StressSpec, run_stress
+from perphedge.hedge.stress import StressResult, StressSpec, run_stress, safe_leverages
 from perphedge.instruments import ContractKind
 from perphedge.ports import Clock, History, MarketData
 from perphedge.services.inputs import (
@@ -85,6 +85,9 @@ class StressOutcome:
 
     planned: PlanResult
     stress: StressResult
+    # per scenario (StressResult.outcomes order): for a liquidated one, the highest lower
+    # leverage at which it is not (None: none, or not liquidated)
+    safe_leverage: tuple[float | None, ...] = ()
 
 
 def plan_spec(cfg: PortfolioConfig, request: PlanRequest) -> HedgeSpec:
@@ -154,4 +157,13 @@ def stress_portfolio(
 ) -> StressOutcome:
     """`cfg`'s plan under price shocks, funding regimes, basis and squeezes."""
     planned = plan_portfolio(cfg, request, history, clock, open_live)
-    return StressOutcome(planned, run_stress(planned.plan, stress))
+    plan, inputs = planned.plan, planned.inputs
+    result = run_stress(plan, stress)
+
+    def at_leverage(leverage: float) -> StressResult:
+        spec = replace(plan.spec, leverage=leverage)
+        again = build_plan(inputs.portfolio, spec, inputs.prices, inputs.markets, inputs.unbundled)
+        return run_stress(again, stress)
+
+    safe = safe_leverages(result, plan.spec.leverage, at_leverage)
+    return StressOutcome(planned, result, safe)

@@ -90,7 +90,11 @@ def _result(request: Request, outcome: BacktestOutcome, state: JobState) -> Resp
         (label, key, [fmt(run.summary[key]) for run in runs], EXPLAIN.get(key, ""))
         for label, key, fmt in ROWS
     ]
-    notes = [*liquidation_lines(runs), *outcome.prep.notes, *outcome.prep.aligned.notes]
+    notes = [
+        *liquidation_lines(runs, outcome.preventions),
+        *outcome.prep.notes,
+        *outcome.prep.aligned.notes,
+    ]
     return render(
         request,
         "backtest_result.html",
