@@ -313,7 +313,9 @@ def through_the_bar(
     a, vm_sum, n = mp, 0.0, 0
     while True:
         px, mm = touch_price(i, lg[i, S_W], a, hi, tiers, lg)
-        if px <= 0.0 or (n > 0 and px <= a):  # none, or float noise right after a top-up
+        # none; or touched again where it was just topped up: float noise after a full top-up
+        # (cash left), while a partial one (cash spent) left it at maintenance: liquidated here
+        if px <= 0.0 or (n > 0 and px <= a and acct[AC_CASH] > 0.0):
             break
         n += 1
         dv = variation(pos, 0.0, a, px, inverse, cs)[0]

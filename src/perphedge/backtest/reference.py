@@ -257,8 +257,8 @@ class Simulator:
         at, vm, touches = mp, 0.0, 0  # the mark reached so far, variation margin so far
         while leg.alive and (touch := leg.touch_price(leg.wallet, at, high)) is not None:
             px, mm = touch
-            if touches > 0 and px <= at:  # float noise right after a top-up
-                break
+            if touches > 0 and px <= at and self.cash > 0:  # float noise after a full top-up
+                break  # (with the cash spent, a partial top-up left it at MM: liquidated here)
             touches += 1
             vm += leg.variation(at, px)
             leg.wallet += leg.variation(at, px)
