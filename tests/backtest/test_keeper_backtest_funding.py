@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perphedge.backtest import BacktestSpec, Costs, HedgeLeg, Keeper, MarketArrays, run_backtest
 from perphedge.backtest.from_portfolio import (
@@ -15,7 +17,7 @@ from perphedge.backtest.from_portfolio import (
     reserve_before_start,
 )
 from perphedge.backtest.reference import simulate_reference
-from perphedge.hedge.keeper import KeeperPolicy
+from perphedge.hedge.keeper import KeeperPolicy, LegMemory, LegState, funding_cost_apr, keep
 from perphedge.hedge.keeper_model import FundingAction
 from perphedge.hedge.reserve import LegHistory
 from perphedge.instruments import ContractKind, Perpetual, TierTable
@@ -195,3 +197,39 @@ def test_margin_lost_after_a_surplus_return_is_the_margin_left_in() -> None:
     assert r.liquidations == 1
     assert r.leg_margin_returned_usd.tolist() == [100.0]
     assert r.leg_margin_lost_usd.tolist() == [50.0] == ref["lost"].tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=st.lists(st.integers(-12, 6), min_size=2, max_size=40),
+    window=st.integers(1, 8),
+    hold=st.integers(0, 6),
+    limit=st.sampled_from([0.05, 0.2, 0.5]),
+    hysteresis=st.sampled_from([0.0, 0.05, 0.1]),
+)
+def test_the_backtest_switches_where_the_live_keeper_does(
+    steps: list[int], window: int, hold: int, limit: float, hysteresis: float
+) -> None:
+    # rates in steps of 0.01 % per 8 h: no trailing cost can tie with these limits exactly
+    rates = [k * 1e-4 for k in steps]
+    hysteresis = min(hysteresis, limit)
+    keeper = Keeper(
+        band=0.0, funding_action="reduce", funding_reduced_ratio=0.5, funding_limit_apr=limit,
+        funding_hysteresis_apr=hysteresis, funding_min_hold_bars=hold, funding_window_bars=window,
+    )  # fmt: skip
+    spec = BacktestSpec((HedgeLeg(1.0, 0, 0),), keeper, initial_cash_usd=1e6, costs=NO_COSTS)
+    got = run_backtest(spec, _flat_with_funding(rates)).hedge_notional_usd[:, 0]
+    live = KeeperPolicy(
+        funding_action=FundingAction.REDUCE, funding_reduced_ratio=0.5, funding_limit_apr=limit,
+        funding_hysteresis_apr=hysteresis, funding_min_hold_hours=8.0 * hold,
+    )  # fmt: skip
+    memory, size = LegMemory(), 0.0
+    for t in range(len(rates)):
+        cost = funding_cost_apr(rates[max(0, t - window + 1) : t + 1], 8.0)
+        state = LegState(
+            instrument=_perp(), coins_held=1.0, spot_price=100.0, mark=100.0, hedge_ratio=1.0,
+            size=size, margin=1e6, leverage=2.0, funding_cost_apr=cost, memory=memory,
+        )  # fmt: skip
+        (leg,) = keep(live, [state], 0.0, t * EIGHT_H).legs
+        memory, size = leg.memory, leg.size
+        assert got[t] == pytest.approx(100.0 * (0.5 if memory.reduced else 1.0)), t

@@ -20,8 +20,10 @@ from perphedge.hedge.keeper import (
     Shortfall,
     distance,
     funding_cost_apr,
+    funding_switch,
     keep,
     margin_for_distance,
+    trailing_cost_apr,
 )
 from perphedge.instruments import ContractKind, Perpetual
 from perphedge.margin import Position, Side, liquidation
@@ -253,3 +255,23 @@ def test_funding_cost_apr_sign_and_scale() -> None:
     assert funding_cost_apr([0.0001], 8.0) < 0
     assert funding_cost_apr([], 8.0) == 0.0
     assert math.isfinite(funding_cost_apr([0.0], 1.0))
+
+
+def test_trailing_cost_is_the_mean_rate_annualised_with_the_short_paying_positive() -> None:
+    # 0.01 % per 8 h is 10.95 % a year (3 x 365 settlements; Binance's funding FAQ); a short
+    # pays it when the rate is negative
+    assert trailing_cost_apr(-0.0003, 3.0, 8.0) == pytest.approx(0.1095)
+    assert trailing_cost_apr(0.0001, 1.0, 8.0) == pytest.approx(-0.1095)
+    assert trailing_cost_apr(-0.0001, 8.0, 1.0) == pytest.approx(0.1095)  # hourly, 8 of them
+    assert trailing_cost_apr(0.0, 0.0, 8.0) == 0.0  # no settlement in the window
+    assert funding_cost_apr([-0.0001, -0.0002], 8.0) == pytest.approx(0.1095 * 1.5)
+
+
+def test_funding_switch_has_hysteresis_and_a_minimum_hold() -> None:
+    limit, hyst, hold = 0.3, 0.1, 72.0
+    assert funding_switch(False, math.inf, 0.31, limit, hyst, hold)  # above the limit: reduce
+    assert not funding_switch(False, math.inf, 0.30, limit, hyst, hold)  # at it: not yet
+    assert not funding_switch(True, math.inf, 0.25, limit, hyst, hold)  # inside the band: stay
+    assert funding_switch(True, math.inf, 0.19, limit, hyst, hold)  # below limit - hyst
+    assert not funding_switch(False, 71.9, 5.0, limit, hyst, hold)  # held since the last one
+    assert funding_switch(False, 72.0, 5.0, limit, hyst, hold)
