@@ -233,3 +233,20 @@ def test_the_backtest_switches_where_the_live_keeper_does(
         (leg,) = keep(live, [state], 0.0, t * EIGHT_H).legs
         memory, size = leg.memory, leg.size
         assert got[t] == pytest.approx(100.0 * (0.5 if memory.reduced else 1.0)), t
+
+
+def test_spot_fee_option_sets_the_fee_on_coins_sold(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "btc.toml"
+    path.write_text(BTC_2X, encoding="utf-8")
+    span = ["--from", "2021-01-01", "--to", "2021-04-01", "--json"]
+    runs = {}
+    for bp in ("10", "0"):
+        r = run_cli("backtest", str(path), *span, "--spot-fee-bp", bp)
+        assert r.code == 0, r.err
+        runs[bp] = json.loads(r.out)["runs"][-1]
+    # the February 2021 rally spends the reserve: the keeper sells coins into the margin
+    assert runs["10"]["spot_sold_usd"] > 1_000.0
+    assert runs["10"]["spot_fees"] == pytest.approx(0.001 * runs["10"]["spot_sold_usd"])
+    assert runs["0"]["spot_fees"] == 0.0
+    bad = run_cli("backtest", str(path), *span, "--spot-fee-bp", "-1")
+    assert bad.code == 2 and "--spot-fee-bp" in bad.err

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perphedge.backtest.spec import Costs, HedgeLeg, Keeper, MarketArrays
+from perphedge.backtest.spec import SPOT_TAKER_FEE, Costs, HedgeLeg, Keeper, MarketArrays
 from perphedge.hedge.keeper import KeeperPolicy, LegState, Shortfall
 from perphedge.hedge.reserve import (
     DAY_MS,
@@ -120,12 +120,16 @@ def start_margin_usd(
     return sum(hedge_notional_usd(legs, first_spot, ratio).values()) / leverage
 
 
-def costs_for(instruments: Sequence[Perpetual], slippage_bp: float) -> Costs:
-    """Fees of the hedge perpetuals (the highest of each among them) and the given slippage."""
+def costs_for(
+    instruments: Sequence[Perpetual], slippage_bp: float, spot_fee: float = SPOT_TAKER_FEE
+) -> Costs:
+    """Fees of the hedge perpetuals (the highest of each among them), the given slippage and
+    the spot taker fee on coins the keeper sells (a fraction)."""
     return Costs(
         maker_fee=max(p.maker_fee for p in instruments),
         taker_fee=max(p.taker_fee for p in instruments),
         slippage_bp=slippage_bp,
+        spot_taker_fee=spot_fee,
         liquidation_fee=max(p.liquidation_fee for p in instruments),
     )
 

@@ -39,6 +39,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
+SPOT_TAKER_FEE = 0.001  # Binance spot, regular tier, taker: 0.1 %
 MAX_RATIO = 3.0  # hedge ratios are fractions of the holding's value; 3x is already absurd
 
 
@@ -248,7 +249,7 @@ class Costs:
     slippage_bp: float = 1.0
     liquidation_fee: float = 0.0125
     maker_rebalances: bool = False
-    spot_taker_fee: float = 0.001
+    spot_taker_fee: float = SPOT_TAKER_FEE
 
     def __post_init__(self) -> None:
         for name in ("maker_fee", "taker_fee", "liquidation_fee", "spot_taker_fee"):

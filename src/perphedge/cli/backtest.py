@@ -89,6 +89,13 @@ def backtest(
         ),
     ] = False,
     slippage_bp: Annotated[float, typer.Option(help="Slippage per trade, basis points.")] = 1.0,
+    spot_fee_bp: Annotated[
+        float,
+        typer.Option(
+            help="Spot taker fee on coins the keeper sells to refill a margin, basis points "
+            "(10: Binance spot, regular tier)."
+        ),
+    ] = 10.0,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse data with gaps.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     report: Annotated[
@@ -115,6 +122,7 @@ def backtest(
         cash,
         top_up,
         slippage_bp,
+        spot_fee_bp,
     )
     stored = wiring.current().market_history(store)
     outcome = run_backtests(load_portfolio(portfolio), request, stored)

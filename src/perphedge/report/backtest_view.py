@@ -104,7 +104,8 @@ def backtest_inputs(
                    f"{prep.bar_ms / 3_600_000:g} h)"),
         ("starting cash", f"{fmt_num(runs[-1].result.spec.initial_cash_usd)} USD"),
         ("runs", policies),
-        ("costs", f"exchange fees and {settings.slippage_bp:g} bp slippage per trade; top-up "
+        ("costs", f"exchange fees and {settings.slippage_bp:g} bp slippage per trade; "
+                  f"{settings.spot_fee_bp:g} bp spot fee on coins sold; top-up "
                   f"{'on' if settings.top_up else 'off'}"),
     ]  # fmt: skip
 

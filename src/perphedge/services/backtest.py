@@ -42,6 +42,7 @@ from perphedge.backtest.from_portfolio import (
 )
 from perphedge.backtest.prevention import Prevention, prevent
 from perphedge.backtest.result import BacktestResult
+from perphedge.backtest.spec import SPOT_TAKER_FEE
 from perphedge.config import PortfolioConfig
 from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
 from perphedge.instruments import ContractKind, MarginTier, Perpetual, TierTable
@@ -150,6 +151,7 @@ class RunSettings:
     cash_usd: float | None  # None: the initial margin of the hedge (see from_portfolio)
     top_up: bool
     slippage_bp: float
+    spot_fee_bp: float = SPOT_TAKER_FEE * 1e4  # on coins the keeper sells
 
 
 def make_spec(
@@ -161,7 +163,9 @@ def make_spec(
         policy=policy,
         initial_cash_usd=cash_usd,
         leverage=settings.leverage,
-        costs=costs_for(list(prep.instruments.values()), settings.slippage_bp),
+        costs=costs_for(
+            list(prep.instruments.values()), settings.slippage_bp, settings.spot_fee_bp * 1e-4
+        ),
         auto_top_up=settings.top_up,
     )
 
@@ -206,9 +210,13 @@ def with_file_keeper(
 
 
 def settings_from(
-    prep: Prepared, leverage: float | None, cash: float | None, top_up: bool, slippage_bp: float
-) -> RunSettings:
+    prep: Prepared, leverage: float | None, cash: float | None, top_up: bool, slippage_bp: float,
+    spot_fee_bp: float = SPOT_TAKER_FEE * 1e4,
+) -> RunSettings:  # fmt: skip
     """Run knobs from the options; the file's leverage unless one is given."""
+    require_finite("--spot-fee-bp", spot_fee_bp)
+    if not 0.0 <= spot_fee_bp < 1000.0:
+        raise InputError("--spot-fee-bp", spot_fee_bp, "give basis points in [0, 1000), e.g. 10")
     lev = (
         require_positive("--leverage", leverage)
         if leverage is not None
@@ -221,6 +229,7 @@ def settings_from(
         slippage_bp=require_non_negative(
             "--slippage-bp", require_finite("--slippage-bp", slippage_bp)
         ),
+        spot_fee_bp=spot_fee_bp,
     )
 
 
@@ -350,6 +359,7 @@ class BacktestRequest:
     cash_usd: float | None = None
     top_up: bool = False
     slippage_bp: float = 1.0
+    spot_fee_bp: float = SPOT_TAKER_FEE * 1e4
 
 
 @dataclass(frozen=True)
@@ -370,8 +380,9 @@ def run_backtests(
     in `run_all` (it is first called once the data is loaded)."""
     prep = prepare(config, request.since_ms, request.until_ms, request.kind, request.strict, store)
     settings = settings_from(
-        prep, request.leverage, request.cash_usd, request.top_up, request.slippage_bp
-    )
+        prep, request.leverage, request.cash_usd, request.top_up, request.slippage_bp,
+        request.spot_fee_bp,
+    )  # fmt: skip
     names = [n.strip().lower() for n in request.policies]
     ratio = config.hedge.ratio
     params = parse_params(list(request.params))
