@@ -26,6 +26,7 @@ from perphedge.report.backtest_view import (
     metrics_table,
     notes_lines,
     rich_table,
+    run_notes,
 )
 from perphedge.report.html import render_html, write_html
 from perphedge.report.render import console, err_console, print_json
@@ -133,12 +134,7 @@ def backtest(
     title = backtest_title(prep, settings)
     if report is not None:
         gaps = (f"gap: {g.describe()}" for g in prep.aligned.gaps)
-        notes = [
-            *liquidation_lines(runs, outcome.preventions),
-            *prep.notes,
-            *prep.aligned.notes,
-            *gaps,
-        ]
+        notes = [*run_notes(prep, runs, outcome.preventions), *gaps]
         inputs = backtest_inputs(prep, settings, runs)
         page = render_html(
             title, prep.market.times_ms, chart_runs(runs), metrics_table(runs), notes, inputs

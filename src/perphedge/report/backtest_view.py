@@ -181,6 +181,14 @@ def liquidation_lines(runs: Sequence[Run], preventions: Sequence[Prevention] = (
     return lines
 
 
+def run_notes(
+    prep: Prepared, runs: Sequence[Run], preventions: Sequence[Prevention] = ()
+) -> list[str]:
+    """What a report says under its table: liquidated legs (and what would have kept them
+    alive, see `liquidation_lines`), then the data's notes."""
+    return [*liquidation_lines(runs, preventions), *prep.notes, *prep.aligned.notes]
+
+
 PREVENTION = (
     "what would have prevented it: a lower leverage, or the keeper (the default policy: it tops "
     "the margin up from a reserve at 30 % from liquidation and sells spot in step when the "

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from perphedge.errors import InputError
-from perphedge.report.backtest_view import ROWS, backtest_title, chart_runs, liquidation_lines
+from perphedge.report.backtest_view import ROWS, backtest_title, chart_runs, run_notes
 from perphedge.report.explain import EXPLAIN
 from perphedge.report.html import backtest_figure
 from perphedge.services.backtest import BacktestOutcome, BacktestRequest, run_backtests
@@ -90,11 +90,7 @@ def _result(request: Request, outcome: BacktestOutcome, state: JobState) -> Resp
         (label, key, [fmt(run.summary[key]) for run in runs], EXPLAIN.get(key, ""))
         for label, key, fmt in ROWS
     ]
-    notes = [
-        *liquidation_lines(runs, outcome.preventions),
-        *outcome.prep.notes,
-        *outcome.prep.aligned.notes,
-    ]
+    notes = run_notes(outcome.prep, runs, outcome.preventions)
     return render(
         request,
         "backtest_result.html",
