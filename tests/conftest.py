@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# isort: off
+import tests.kernel_stamps  # noqa: F401  (first: before anything imports the backtest kernels)
+
+# isort: on
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
