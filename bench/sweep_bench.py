@@ -8,8 +8,10 @@ hedge ratio, drift band, leverage and reserve (DriftBand policies), run by
 `backtest.batch.run_batch` on `--jobs` threads, warm (compiled on a tiny input first).
 Reports, measured in the same run: parameter-steps/s (configurations x bars x assets / wall
 time), the read-once floor (the faster of np.sum and a numba loop reading spot and perpetual
-once, one thread, median of 3), the wall time, the peak RSS against the input arrays plus the
-per-configuration state, and the machine's load (os.getloadavg) before and after. With --json
+once, one thread, median of 3), the wall time, the process's peak RSS during the sweep (reset
+after the data is generated and the kernels compiled or loaded: interpreter, numba, inputs and
+the sweep's own memory) against the input arrays plus the per-configuration state, and the
+machine's load (os.getloadavg) before and after. With --json
 the last line is {"configs", "param_steps_per_s", "floor_steps_per_s", "wall_s",
 "peak_rss_bytes", "input_bytes"}.
 """
@@ -27,7 +29,7 @@ import time
 
 import numpy as np
 
-from backtest_bench import make_data, make_spec, slice_data
+from backtest_bench import make_data, make_spec, peak_rss_bytes, reset_peak_rss, slice_data
 from perphedge.backtest import BacktestSpec, DriftBand, MarketArrays
 from perphedge.backtest import kernels as kn
 from perphedge.backtest.batch import run_batch
@@ -82,13 +84,15 @@ def main() -> None:
     specs = grid(data, args.configs)
     run_batch(specs[:2], slice_data(data, 5_000), 1)  # compile (or load numba's cache)
     floor = floor_steps_per_s(data)
+    whole_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    reset_peak_rss()  # the peak of the sweep itself, with the inputs in memory
     start, start_cpu = time.perf_counter(), time.process_time()
     result = run_batch(specs, data, args.jobs)
     summaries = result.summaries()
     wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     steps = len(specs) * data.spot.size
     input_bytes = data.spot.nbytes + data.perp.nbytes
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss_bytes()
     state = result.legs.nbytes + result.equity_usd.nbytes + len(specs) * 4 * 8
     load_after = os.getloadavg()
     liquidated = sum(int(s["liquidations"] > 0) for s in summaries)
@@ -103,6 +107,8 @@ def main() -> None:
     print(f"peak RSS {peak / 1e6:,.0f} MB {'<' if peak < limit else '>='} 2 x inputs "
           f"({2 * input_bytes / 1e6:,.0f} MB) + per-configuration state ({state / 1e6:,.1f} MB) "
           f"= {limit / 1e6:,.0f} MB; runs with a liquidation: {liquidated}")  # fmt: skip
+    print(f"peak RSS before the sweep (data generation, compilation or cache load): "
+          f"{whole_peak / 1e6:,.0f} MB")  # fmt: skip
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}")
     assert result.legs.shape[2] == kn.N_LEG
     if args.json:
