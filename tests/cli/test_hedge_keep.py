@@ -67,9 +67,18 @@ def test_keep_tops_up_a_3x_short_in_a_rally_once(run_cli, fake, tmp_path):
     assert [(m.status, m.kind, m.amount) for m in moves] == [("done", "add", added)]
 
 
-def test_keep_on_the_cross_paper_account_says_why_it_cannot(run_cli, tmp_path):
+def test_keep_on_paper_reads_the_isolated_legs(run_cli, tmp_path):
     file = tmp_path / "portfolio.toml"
     file.write_text(PORTFOLIO)
+    assert run_cli("hedge", "open", str(file), "--paper", "--execute", "--yes").code == 0
+    r = run_cli("hedge", "keep", str(file), "--paper", "--once")
+    assert r.code == 0, r.err
+    assert "BTC/USDT:USDT: short 0.5, margin " in r.out and "distance to liquidation" in r.out
+
+
+def test_keep_of_a_cross_leg_says_why_it_cannot(run_cli, tmp_path):
+    file = tmp_path / "portfolio.toml"
+    file.write_text(PORTFOLIO.replace('"isolated"', '"cross"'))
     assert run_cli("hedge", "open", str(file), "--paper", "--execute", "--yes").code == 0
     r = run_cli("hedge", "keep", str(file), "--paper", "--once")
     assert r.code == 2 and "cross-margined" in r.err and "isolated legs" in r.err

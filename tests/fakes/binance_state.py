@@ -274,9 +274,12 @@ class ExchangeState:
         )  # fmt: skip
 
     def available(self) -> Decimal:
+        """availableBalance: an isolated position's P&L stays in its own margin (Binance's
+        cross wallet + cross unrealised P&L - initial margins)."""
         with self.lock:
             syms = list(self.marks)
-            upnl = sum((self.upnl(s) for s in syms), ZERO)
+            cross = [s for s in syms if self.margin_types.get(s) != "ISOLATED"]
+            upnl = sum((self.upnl(s) for s in cross), ZERO)
             used = sum((self.position_im(s) for s in syms), ZERO) + self.order_im()
             return self.wallet + upnl - used
 

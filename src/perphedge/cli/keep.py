@@ -72,7 +72,11 @@ def keep_command(
             ports.exchange, ports.account, ports.execution, ports.market, ports.clock, journal,
             home, account_id=ports.account_id,
         )  # fmt: skip
-        plan = keep_plan(config, ports.market, str(portfolio))
+        adapters = wiring.current()
+        setup = keep_plan(config, str(portfolio), ports.market, adapters.history(), ports.clock)
+        for note in setup.notes:
+            _say(f"note: {note}")
+        plan = setup.plan
 
         def step() -> KeepStep:
             if not do_execute:
@@ -83,15 +87,8 @@ def keep_command(
                 return keep_step(session, plan, control, True)
 
         outage = Outage(account_name(ports), alert_after=1 if once else DEFAULT_ALERT_AFTER)
-        keep_loop(
-            step,
-            _show,
-            sinks,
-            ports.clock.now_ms,
-            wiring.current().sleep,
-            None if once else interval,
-            outage,
-        )
+        wait, every = adapters.sleep, None if once else interval
+        keep_loop(step, _show, sinks, ports.clock.now_ms, wait, every, outage)
     if not do_execute:
         err_console.print("dry run: nothing sent (add --execute to act on these decisions)")
 

@@ -1,8 +1,9 @@
 """The adapters the commands use, built in one place and replaceable as a whole.
 
 `Adapters` holds a factory per port: the local market store (History, and MarketHistory for
-backtests and funding reports), a venue's MarketData (ccxt), the clock, and the wait of the
-monitor and keep loops. `perphedge.cli.app.main(argv, adapters)` runs the commands with the given
+backtests and funding reports), a venue's MarketData (ccxt), the clock (also the wall clock a
+replayed paper account's simulated time runs with), and the wait of the monitor and keep loops.
+`perphedge.cli.app.main(argv, adapters)` runs the commands with the given
 set (tests pass fakes of the ports); every command reads it through `current()`. Factories import
 their adapter on first use, so a command that needs no exchange never imports ccxt.
 """

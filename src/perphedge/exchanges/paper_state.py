@@ -64,6 +64,7 @@ def new_state(settings: PaperSettings, now_ms: int) -> dict[str, Any]:
         "fills": [],
         "funding": [],
         "liquidations": [],
+        "margin_moves": [],
         "seq": 0,
         "uid": secrets.token_hex(4),
         "settings": {

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from perphedge.errors import CapabilityError, TemporaryExchangeError
-from perphedge.hedge.keeper import ActionKind, KeeperDecision, KeeperPolicy, keep
+from perphedge.hedge.keeper import ActionKind, KeeperDecision, KeeperPolicy, distance, keep
 from perphedge.hedge.keeper_model import LegMemory, LegState
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.check import gate_before
@@ -39,11 +39,15 @@ SIZING = (
     ActionKind.FUNDING_REDUCE, ActionKind.FUNDING_RESTORE,
 )  # fmt: skip
 MARGIN = (ActionKind.TOP_UP, ActionKind.RETURN_SURPLUS)
+USD_LIKE = ("USDT", "USDC", "USD")
 
 
 @dataclass
 class KeepPlan:
-    """What the loop keeps: targets of the plan, coins per leg, the policy and the reserve."""
+    """What the loop keeps: targets of the plan, coins per leg, the policy and the reserve.
+
+    `reserve_usd` is the reserve the file sets aside; what is left of it at a step is
+    `reserve_left`."""
 
     portfolio: str
     targets: Sequence[LegTarget]
@@ -56,9 +60,13 @@ class KeepPlan:
 
 @dataclass(frozen=True)
 class KeepStep:
+    """One step: the decision, what was done (in words), alerts, and each leg's distance to
+    liquidation as found before acting (None: no short)."""
+
     decision: KeeperDecision
     done: tuple[str, ...]
     alerts: tuple[Alert, ...]
+    found: tuple[float | None, ...] = ()
 
 
 def leg_states(session: LiveSession, plan: KeepPlan) -> list[LegState]:
@@ -73,7 +81,7 @@ def leg_states(session: LiveSession, plan: KeepPlan) -> list[LegState]:
         if pos is not None and pos.isolated_margin is None:
             raise CapabilityError(
                 f"{target.symbol} is cross-margined on {session.exchange}: the keeper keeps "
-                "isolated legs (the paper account margins every position from one cross wallet)"
+                'isolated legs (margin_mode = "isolated" in the [hedge] section)'
             )
         margin = pos.isolated_margin if pos is not None else None
         coins = plan.coins.get(target.symbol, 0.0)
@@ -100,15 +108,15 @@ def keep_step(
             settle_open(session, control)
         resume_open_intents(session)
         gate_before(session, [t.symbol for t in plan.targets])
-    decision = keep(
-        plan.policy, leg_states(session, plan), plan.reserve_usd, session.clock.now_ms()
-    )
+    states = leg_states(session, plan)
+    found = tuple(distance(s, s.size, s.margin) for s in states)
+    decision = keep(plan.policy, states, reserve_left(session, plan), session.clock.now_ms())
     alerts = [Alert(a.kind.value, a.symbol, a.message) for a in decision.alerts]
     done: list[str] = []
     for leg in decision.legs:
         plan.memory[leg.symbol] = leg.memory
     if not do_execute:
-        return KeepStep(decision, tuple(a.message for a in decision.actions), tuple(alerts))
+        return KeepStep(decision, tuple(a.message for a in decision.actions), tuple(alerts), found)
     for action in decision.actions:
         if action.kind in SIZING:
             done += _resize(session, plan, action.symbol, action.size_after)
@@ -117,8 +125,23 @@ def keep_step(
             alerts.append(Alert("sell_spot", action.symbol, text))
         if action.kind in MARGIN and action.margin_move and control is not None:
             done.append(_move(session, control, action.symbol, action.margin_move))
-    plan.reserve_usd = decision.reserve_usd
-    return KeepStep(decision, tuple(done), tuple(alerts))
+    return KeepStep(decision, tuple(done), tuple(alerts), found)
+
+
+def reserve_left(session: LiveSession, plan: KeepPlan) -> float:
+    """The reserve the keeper may still draw on (USD): the file's reserve less the margin this
+    account's journal has moved onto its legs (adds less reductions, every run, so a restart
+    does not spend it again), and never more than the account's free stablecoin balance."""
+    moved = 0.0
+    for m in session.journal.margin_moves(session.account_key):
+        if m.status != "done":
+            continue
+        usd = float(m.amount)
+        if m.currency not in USD_LIKE:  # a coin-margined leg's margin, valued at the mark
+            usd *= float(session.market.mark_price(m.symbol).price)
+        moved += usd if m.kind == "add" else -usd
+    free = sum(float(b.free) for b in session.account.balances() if b.currency in USD_LIKE)
+    return max(0.0, min(plan.reserve_usd - moved, free))
 
 
 def _resize(session: LiveSession, plan: KeepPlan, symbol: str, size_after: float) -> list[str]:

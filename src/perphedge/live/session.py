@@ -55,7 +55,7 @@ def paper_account(exchange: str, coin_margined: bool) -> str:
     return f"{exchange}{COIN_MARGINED}" if coin_margined else exchange
 
 
-def paper_ports(
+def paper_ports(  # noqa: PLR0913 (keyword options of one account)
     exchange: str,
     home: Path,
     symbols: Sequence[str],
@@ -65,6 +65,7 @@ def paper_ports(
     initial_usdt: Decimal | None = None,
     start_ms: int | None = None,
     as_of_ms: int | None = None,
+    wall: Clock | None = None,
 ) -> Ports:
     """The paper account of `exchange` on replayed prices (see the module docstring).
 
@@ -72,6 +73,7 @@ def paper_ports(
     USDT-margined one. A new replay starts at `start_ms` (paper reset --at), else at `as_of_ms`
     (the plan's prices) as far as the stored marks reach (`replay_start`). An existing account
     and its clock are kept as they are.
+    `wall`: the wall clock simulated time runs with (default the system's).
     """
     from perphedge.store.market import MarketStore
 
@@ -90,7 +92,7 @@ def paper_ports(
         start, start_note = replay_start(market, available, as_of_ms)
         if start_ms is not None:
             start, start_note = start_ms, None
-    clock = ReplayClock(clock_path, start)
+    clock = ReplayClock(clock_path, start, wall)
     market.clock = clock
     coins = tuple(sorted((deposits or {}).items())) if coin_margined else None
     settings = PaperSettings(deposits=coins)

@@ -8,10 +8,17 @@ from perphedge.live.keep import KeepStep
 def keep_step_lines(step: KeepStep) -> list[str]:
     """One line per leg (size, margin, distance to liquidation, actions), then what was done."""
     lines = []
-    for leg in step.decision.legs:
-        dist = "-" if leg.distance is None else f"{leg.distance:.1%}"
+    for k, leg in enumerate(step.decision.legs):
+        dist = _distance(leg.distance)
+        found = step.found[k] if k < len(step.found) else leg.distance
+        if leg.actions and found != leg.distance:  # as found -> after the step's actions
+            dist = f"{_distance(found)} -> {dist}"
         lines.append(
             f"{leg.symbol}: short {leg.size:.8g}, margin {leg.margin:,.2f}, distance to "
             f"liquidation {dist}, {len(leg.actions)} action(s)"
         )
     return lines + [f"  {line}" for line in step.done]
+
+
+def _distance(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

@@ -112,7 +112,7 @@ def open_paper(
     deposit = None if path.exists() or opening.deposit is None else opening.deposit.usdt
     return paper_ports(
         name, home, hedge_symbols(config), inverse, coin_deposits(config),
-        initial_usdt=deposit, as_of_ms=opening.as_of_ms,
+        initial_usdt=deposit, as_of_ms=opening.as_of_ms, wall=clock,
     )  # fmt: skip
 
 

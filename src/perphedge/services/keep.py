@@ -1,17 +1,32 @@
-"""Keep service: what `hedge keep` works towards, from the portfolio file at the venue's prices.
+"""`hedge keep` service: what the keeper keeps, from the portfolio file and the venue.
 
-`keep_plan` holds the plan's per-leg targets (`perphedge.services.targets`), the coins each
-perpetual hedges, the file's [keeper] settings and reserve; `perphedge.live.keep` runs the steps.
+`keep_plan(config, portfolio, market, history, clock)`: the hedge targets at the venue's prices
+(`perphedge.services.targets`), the coins each leg hedges, the file's `[keeper]` policy and
+its reserve: `[keeper] reserve_usd` when the file sets it, else the reserve `plan` sizes on
+stored history (`perphedge.services.plan.keeper_reserve`; zero, and a note, without history).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from perphedge.config import PortfolioConfig
 from perphedge.hedge.orders import ExecutionLimits
 from perphedge.live.keep import KeepPlan
-from perphedge.ports import MarketData
+from perphedge.ports import Clock, History, MarketData
+from perphedge.services.plan import PlanRequest, plan_portfolio
 from perphedge.services.targets import hedge_targets
 from perphedge.symbols import perp_symbol
+
+NO_RESERVE = (
+    "no stored history to size the keeper's reserve on: reserve 0 ([keeper] reserve_usd sets one)"
+)
+
+
+@dataclass(frozen=True)
+class KeepSetup:
+    plan: KeepPlan
+    notes: tuple[str, ...]
 
 
 def coins_per_leg(config: PortfolioConfig) -> dict[str, float]:
@@ -23,10 +38,18 @@ def coins_per_leg(config: PortfolioConfig) -> dict[str, float]:
     return coins
 
 
-def keep_plan(config: PortfolioConfig, market: MarketData, portfolio_name: str) -> KeepPlan:
-    """The keeper's plan for `config` at `market`'s prices (no reserve in the file: none)."""
+def keep_plan(
+    config: PortfolioConfig, portfolio: str, market: MarketData, history: History, clock: Clock
+) -> KeepSetup:
+    """The keeper's plan for `config` (module docstring)."""
     targets = hedge_targets(config, market).targets
-    reserve = config.reserve_usd if config.reserve_usd is not None else 0.0
-    return KeepPlan(
-        portfolio_name, targets, coins_per_leg(config), config.keeper, reserve, ExecutionLimits()
+    notes: tuple[str, ...] = ()
+    reserve = config.reserve_usd
+    if reserve is None:
+        sized = plan_portfolio(config, PlanRequest(), history, clock).reserve
+        reserve = 0.0 if sized is None else sized.reserve_usd
+        notes = (NO_RESERVE,) if sized is None else ()
+    plan = KeepPlan(
+        portfolio, targets, coins_per_leg(config), config.keeper, reserve, ExecutionLimits()
     )
+    return KeepSetup(plan, notes)
