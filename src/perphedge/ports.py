@@ -9,6 +9,9 @@
     Execution    place_order(req), cancel_order(symbol, id), fetch_order(symbol, id),
                  fills(symbol, since_ms), set_leverage(symbol, leverage),
                  set_margin_mode(symbol, mode)
+    MarginControl  move_margin(symbol, kind, amount), margin_moves(symbol, since_ms)
+    WalletTransfer transfer_in(currency, amount), transfers_in(currency, since_ms),
+                   spot_free(currency)
 
 Adapters implement them: `perphedge.exchanges.paper` (simulated, offline) and
 `perphedge.exchanges.ccxt_account` (real venues). Nothing past an adapter sees a ccxt dict.
@@ -399,8 +402,9 @@ class Candles:
 
 @dataclass(frozen=True)
 class MarginMove:
-    """Margin added to ("add") or taken from ("reduce") an isolated position, as the venue
-    reports it: `amount` > 0 in `currency`, at `ts_ms`."""
+    """Margin added to ("add") or taken from ("reduce") an isolated position, or moved from
+    the spot wallet into the futures wallet ("transfer", `symbol` ""), as the venue reports
+    it: `amount` > 0 in `currency`, at `ts_ms`."""
 
     symbol: str
     kind: str
@@ -421,4 +425,23 @@ class MarginControl(Protocol):
 
     def margin_moves(self, symbol: str, since_ms: int) -> Sequence[MarginMove]:
         """The venue's history of margin moves of `symbol` from `since_ms` on, oldest first."""
+        ...
+
+
+@runtime_checkable
+class WalletTransfer(Protocol):
+    """Transfers from the spot wallet into the futures wallet (a cross account's top-up). Like
+    margin moves they carry no client id: journaled before sending, looked up in `transfers_in`
+    before any re-send."""
+
+    def transfer_in(self, currency: str, amount: Decimal) -> MarginMove:
+        """Move `amount` of `currency` from spot to futures; sent once, never retried here."""
+        ...
+
+    def transfers_in(self, currency: str, since_ms: int) -> Sequence[MarginMove]:
+        """The venue's history of such transfers from `since_ms` on, oldest first."""
+        ...
+
+    def spot_free(self, currency: str) -> Decimal:
+        """What the spot wallet holds free of `currency` (what a transfer can move)."""
         ...

@@ -1,15 +1,20 @@
 """`perphedge hedge keep` over ccxt against the fake Binance: a 3x isolated short in a rally is
 topped up from the reserve through POST /fapi/v1/positionMargin, journaled once; the next step
-finds it far enough and moves nothing; the dry run sends nothing."""
+finds it far enough and moves nothing; the dry run sends nothing. A cross account's futures
+wallet is topped up by a transfer from the spot wallet (POST /sapi/v1/asset/transfer), on the
+fake Binance and on paper, journaled once."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from perphedge.exchanges.paper import PaperExchange
+from perphedge.live.session import paper_ports
 from perphedge.store.journal import Journal
 from tests.fakes.binance_usdm import FakeBinance
 
@@ -76,9 +81,58 @@ def test_keep_on_paper_reads_the_isolated_legs(run_cli, tmp_path):
     assert "BTC/USDT:USDT: short 0.5, margin " in r.out and "distance to liquidation" in r.out
 
 
-def test_keep_of_a_cross_leg_says_why_it_cannot(run_cli, tmp_path):
+CROSS = PORTFOLIO.replace('"isolated"', '"cross"')
+
+
+def test_keep_tops_up_a_cross_wallet_from_spot_once(run_cli, fake, tmp_path):
+    """A cross account: the futures wallet is topped up by a transfer from the spot wallet
+    (POST /sapi/v1/asset/transfer, MAIN_UMFUTURE), journaled once."""
     file = tmp_path / "portfolio.toml"
-    file.write_text(PORTFOLIO.replace('"isolated"', '"cross"'))
+    file.write_text(CROSS)
+    fake.state.spot_wallet = D(10000)
+    url = ["--base-url", fake.base_url]
+    opened = run_cli(
+        "hedge", "open", str(file), *url, "--execute", "--yes", "--order-timeout", "0.5"
+    )
+    assert opened.code == 0, opened.err
+    fake.state.wallet = D(11000)  # the futures wallet holds about the initial margin
+    fake.state.set_mark("BTCUSDT", "75000")
+    dry = run_cli("hedge", "keep", str(file), *url, "--once")
+    assert dry.code == 0, dry.err
+    assert "moved from the reserve to the futures wallet" in dry.out and not fake.state.transfers
+    kept = run_cli("hedge", "keep", str(file), *url, "--once", "--execute", "--yes")
+    assert kept.code == 0, kept.err
+    assert "cross wallet: transfer" in kept.out and ": done" in kept.out
+    [moved] = fake.state.transfers
+    assert fake.state.spot_wallet == D(10000) - D(moved["amount"])
+    again = run_cli("hedge", "keep", str(file), *url, "--once", "--execute", "--yes")
+    assert again.code == 0, again.err
+    assert len(fake.state.transfers) == 1  # far enough now: nothing moved twice
+    with Journal(Path(tmp_path / "home" / "journal.sqlite")) as journal:
+        moves = journal.margin_moves("binance")
+    assert [(m.status, m.kind, m.amount) for m in moves] == [
+        ("done", "transfer", D(moved["amount"]))
+    ]
+
+
+def test_keep_on_a_cross_paper_account_transfers_from_its_spot_wallet(run_cli, tmp_path):
+    file = tmp_path / "portfolio.toml"
+    file.write_text(CROSS)
+    assert run_cli("paper", "reset", str(file), "--at", "2024-02-01", "--yes").code == 0
     assert run_cli("hedge", "open", str(file), "--paper", "--execute", "--yes").code == 0
-    r = run_cli("hedge", "keep", str(file), "--paper", "--once")
-    assert r.code == 2 and "cross-margined" in r.err and "isolated legs" in r.err
+    assert run_cli("paper", "advance", "--hours", "336").code == 0  # BTC +22 % by 2024-02-15
+    r = run_cli("hedge", "keep", str(file), "--paper", "--once", "--execute", "--yes")
+    assert r.code == 0, r.err
+    assert "BTC/USDT:USDT: short 0.5 (cross)" in r.out
+    assert re.search(r"cross wallet: distance to liquidation [\d.]+% -> 50.0%", r.out), r.out
+    assert "cross wallet: transfer" in r.out and ": done" in r.out
+    again = run_cli("hedge", "keep", str(file), "--paper", "--once", "--execute", "--yes")
+    assert again.code == 0 and "cross wallet: transfer" not in again.out
+    ports = paper_ports("binance", tmp_path / "home", ["BTC/USDT:USDT"])
+    assert isinstance(ports.account, PaperExchange)
+    [moved] = ports.account.transfers_in("USDT", 0)
+    with Journal(Path(tmp_path / "home" / "journal.sqlite")) as journal:
+        moves = journal.margin_moves(ports.account_id)
+    assert [(m.status, m.kind, m.amount, m.exchange_ts_ms) for m in moves] == [
+        ("done", "transfer", moved.amount, moved.ts_ms)
+    ]

@@ -144,6 +144,9 @@ class ExchangeState:
     # margin moved onto (+) or off (-) isolated positions, and Binance's history rows of it
     isolated_extra: dict[str, Decimal] = field(default_factory=dict)
     margin_history: list[dict[str, str]] = field(default_factory=list)
+    # the spot wallet (USDT) and its universal transfers into the USDⓈ-M futures wallet
+    spot_wallet: Decimal = ZERO
+    transfers: list[dict[str, str]] = field(default_factory=list)
     partial_fills: deque[Decimal] = field(default_factory=deque)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(4_000_000_001))
@@ -203,6 +206,23 @@ class ExchangeState:
             })  # fmt: skip
             return {"code": 200, "msg": "Successfully modify position margin.",
                     "amount": float(amount), "type": kind}  # fmt: skip
+
+    def transfer(self, p: dict[str, str]) -> dict[str, object]:
+        """POST /sapi/v1/asset/transfer, type MAIN_UMFUTURE: spot wallet -> futures wallet."""
+        with self.lock:
+            amount = Decimal(p.get("amount", "0"))
+            if p.get("type") != "MAIN_UMFUTURE" or p.get("asset") != "USDT" or amount <= 0:
+                raise ApiError(-1102, "Mandatory parameter 'type' was not sent or invalid.")
+            if amount > self.spot_wallet:
+                raise ApiError(-5013, "Asset transfer failed: insufficient balance")
+            self.spot_wallet -= amount
+            self.wallet += amount
+            tran_id = next(self._ids)
+            self.transfers.append({
+                "asset": "USDT", "amount": f"{amount:f}", "type": "MAIN_UMFUTURE",
+                "status": "CONFIRMED", "tranId": str(tran_id), "timestamp": str(self.clock()),
+            })  # fmt: skip
+            return {"tranId": tran_id}
 
     def position_amt(self, symbol: str) -> Decimal:
         with self.lock:

@@ -305,6 +305,25 @@ def _margin_history(f: FakeBinance, p: Params) -> Any:
     return rows[: int(p.get("limit", "500"))]
 
 
+def _transfers(f: FakeBinance, p: Params) -> Any:
+    """Binance: the universal transfers of `type` in [startTime, endTime], oldest first."""
+    start, end = int(p.get("startTime", "0")), int(p.get("endTime", str(f.clock())))
+    with f.state.lock:
+        rows = [
+            r
+            for r in f.state.transfers
+            if r["type"] == p.get("type") and start <= int(r["timestamp"]) <= end
+        ]
+    return {"total": len(rows), "rows": rows[: int(p.get("size", "100"))]}
+
+
+def _spot_account(f: FakeBinance, p: Params) -> Any:
+    """GET /api/v3/account: the spot wallet (USDT only)."""
+    with f.state.lock:
+        free = f"{f.state.spot_wallet:f}"
+    return {"canTrade": True, "balances": [{"asset": "USDT", "free": free, "locked": "0"}]}
+
+
 def _positions(f: FakeBinance, p: Params) -> Any:
     with f.state.lock:
         symbols = [_symbol(p)] if "symbol" in p else list(SPECS)
@@ -360,6 +379,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/fapi/v1/marginType"): (True, _margin_type),
     ("POST", "/fapi/v1/positionMargin"): (True, lambda f, p: f.state.move_margin(p)),
     ("GET", "/fapi/v1/positionMargin/history"): (True, _margin_history),
+    ("POST", "/sapi/v1/asset/transfer"): (True, lambda f, p: f.state.transfer(p)),
+    ("GET", "/sapi/v1/asset/transfer"): (True, _transfers),
+    ("GET", "/api/v3/account"): (True, _spot_account),
     ("GET", "/sapi/v1/capital/config/getall"): (True, lambda f, p: bodies.capital_config()),
     ("GET", "/sapi/v1/margin/allPairs"): (True, lambda f, p: bodies.MARGIN_PAIRS),
     ("GET", "/sapi/v1/account/apiRestrictions"): (

@@ -21,7 +21,7 @@ from perphedge.live.execute import LiveSession, check_kill_switch, check_withdra
 from perphedge.live.keep import KeepStep, keep_loop, keep_step
 from perphedge.live.outage import DEFAULT_ALERT_AFTER, Outage
 from perphedge.live.watch import AlertSinks
-from perphedge.ports import MarginControl
+from perphedge.ports import MarginControl, WalletTransfer
 from perphedge.report.keep_view import keep_step_lines
 from perphedge.report.render import console, err_console
 from perphedge.services.keep import keep_plan
@@ -60,7 +60,8 @@ def keep_command(
         raise InputError("--webhook", "(not shown)", "give an http:// or https:// URL")
     config = load_portfolio(portfolio)
     ports = open_ports(config, exchange, paper, base_url)
-    control = ports.execution if isinstance(ports.execution, MarginControl) else None
+    movers = (MarginControl, WalletTransfer)
+    control = ports.execution if isinstance(ports.execution, movers) else None
     where = f"{ports.exchange} (paper)" if paper else f"{ports.exchange} (REAL MONEY)"
     if do_execute and not yes and not typer.confirm(f"Keep the hedge on {where}?", err=True):
         err_console.print("cancelled: nothing sent")

@@ -179,3 +179,25 @@ def margin_move(raw: Raw, symbol: str, now_ms: int) -> MarginMove:
         str(raw.get("code") or ""),
         int(ts) if ts is not None else now_ms,
     )
+
+
+def transfer_move(raw: Raw, currency: str, amount: Decimal | None, now_ms: int) -> MarginMove:
+    """A ccxt transfer structure (an answer to `transfer`, or a history row) as a "transfer"
+    move into the futures wallet; an answer without the amount is the `amount` sent."""
+    got = dec(raw.get("amount"))
+    if got is None:
+        got = amount
+    if got is None:
+        raise DataError(f"unreadable transfer from the exchange: {dict(raw)!r:.200}")
+    ts = raw.get("timestamp")
+    return MarginMove(
+        "", "transfer", abs(got), str(raw.get("currency") or currency),
+        int(ts) if ts is not None else now_ms,
+    )  # fmt: skip
+
+
+def spot_free(raw: Raw, currency: str) -> Decimal:
+    """The free amount of `currency` in a ccxt balance structure (0 when absent)."""
+    entry = raw.get(currency)
+    free = dec(entry.get("free")) if isinstance(entry, Mapping) else None
+    return free if free is not None else Decimal(0)

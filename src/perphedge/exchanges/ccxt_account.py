@@ -65,6 +65,8 @@ _REJECTION_CODES = ("-2019", "-2021", "-2022", "-1013", "-1111", "-4003", "-4164
 _BINANCE_IDS = ("binance", "binanceusdm", "binancecoinm")
 LOOKUPS = 4  # lookups by client id after an unknown outcome, before the wider search
 _SEND_CLOCK_SKEW_MS = 60_000  # trades this much before the send (clocks disagree) still count
+# the spot wallet also from a client whose default is the swap one (binanceusdm)
+SPOT_BALANCE = {"type": "spot", "subType": "spot"}
 _ALREADY_SET = "No need to change margin type"
 
 
@@ -273,6 +275,36 @@ class CcxtAccount:
         )
         now = int(self._ex.milliseconds())
         return sorted((parse.margin_move(r, symbol, now) for r in rows), key=lambda m: m.ts_ms)
+
+    # ------------------------------------------------------------------ WalletTransfer
+    def transfer_in(self, currency: str, amount: Decimal) -> MarginMove:
+        """Spot wallet -> futures (swap) wallet, one request, never retried (no id to look up:
+        the caller looks at `transfers_in` before re-sending). Binance: POST
+        /sapi/v1/asset/transfer, type MAIN_UMFUTURE."""
+        if not self._ex.has.get("transfer"):
+            raise CapabilityError(f"{self._venue} cannot transfer between wallets through ccxt")
+        with errors.translated(self._venue, "transfer"):
+            raw = self._ex.transfer(currency, float(amount), "spot", "swap")
+        return parse.transfer_move(raw, currency, amount, int(self._ex.milliseconds()))
+
+    def transfers_in(self, currency: str, since_ms: int) -> list[MarginMove]:
+        if not self._ex.has.get("fetchTransfers"):
+            raise CapabilityError(
+                f"{self._venue} has no transfer history through ccxt: a transfer whose outcome "
+                "is unknown cannot be settled there"
+            )
+        spot_to_swap = {"fromAccount": "spot", "toAccount": "swap"}
+        rows = self._read(
+            "fetch transfers",
+            lambda: self._ex.fetch_transfers(currency, since_ms, None, spot_to_swap),
+        )
+        now = int(self._ex.milliseconds())
+        moves = (parse.transfer_move(r, currency, None, now) for r in rows)
+        return sorted(moves, key=lambda m: m.ts_ms)
+
+    def spot_free(self, currency: str) -> Decimal:
+        raw = self._read("fetch spot balance", lambda: self._ex.fetch_balance(SPOT_BALANCE))
+        return parse.spot_free(raw, currency)
 
     # ------------------------------------------------------------------ internals
     def _create(self, req: OrderRequest) -> Any:

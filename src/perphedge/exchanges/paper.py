@@ -1,7 +1,7 @@
 """The paper exchange: a simulated perpetual account behind the ports.
 
-It implements `Account`, `Execution` and `MarginControl` (see `perphedge.ports`) so that every
-live command runs offline with `--paper`. State lives in one JSON file in the data directory
+It implements `Account`, `Execution`, `MarginControl` and `WalletTransfer` (see
+`perphedge.ports`) so that every live command runs offline with `--paper`. State lives in one JSON file in the data directory
 (PERPHEDGE_HOME/paper/<exchange>.json), replaced atomically (write, fsync, rename) under an
 exclusive file lock, so separate commands see the same account and a kill never leaves half a file.
 
@@ -34,6 +34,8 @@ rest of a wallet margins its other positions (cross within it).
   ratio (maintenance margin / (wallet less isolated margins + unrealised PnL), tiered) reaches 1.
   Positions are closed at the mark and the clearance fee charged; a loss beyond the margin is
   the insurance fund's (the wallet stops at zero). A 1x coin-margined short backed by its coins is never liquidated.
+A spot wallet (USDT) beside the futures wallets funds `transfer_in`, recorded in a history
+`transfers_in` reads (a cross account's keeper tops up its futures wallet from it).
 Client order ids are unique: placing a known id returns that order and changes nothing.
 """
 
@@ -196,6 +198,40 @@ class PaperExchange(PaperBook):
             return [
                 move_of(r) for r in rows if r["symbol"] == symbol and int(r["ts_ms"]) >= since_ms
             ]
+
+    # -- WalletTransfer port (a cross account's top-up) -----------------------------------------
+
+    def transfer_in(self, currency: str, amount: Decimal) -> MarginMove:
+        """Move `amount` from the spot wallet into the futures wallet; refused (nothing
+        changed) beyond what the spot wallet holds."""
+        if not amount.is_finite() or amount <= 0:
+            raise PermanentExchangeError(f"paper: cannot transfer {amount} {currency}")
+        with self._session([]) as state:
+            spot = state.setdefault("spot", {})
+            held = Decimal(spot.get(currency, "0"))
+            if amount > held:
+                raise PermanentExchangeError(
+                    f"paper: transfer of {amount} {currency} refused: the spot wallet holds {held}"
+                )
+            spot[currency] = str(held - amount)
+            self._credit(currency, amount)
+            row = move_record(
+                self._next_id("px"), "", "transfer", amount, currency, self.clock.now_ms()
+            )
+            state.setdefault("transfers", []).append(row)
+            return move_of(row)
+
+    def transfers_in(self, currency: str, since_ms: int) -> list[MarginMove]:
+        with self._session([], write=False) as state:
+            return [
+                move_of(r)
+                for r in state.get("transfers", [])
+                if r["currency"] == currency and int(r["ts_ms"]) >= since_ms
+            ]
+
+    def spot_free(self, currency: str) -> Decimal:
+        with self._session([], write=False) as state:
+            return Decimal(state.get("spot", {}).get(currency, "0"))
 
     # -- Account port --------------------------------------------------------------------------
 

@@ -32,13 +32,15 @@ class PaperSettings:
     """Fill model knobs; `slippage` a fraction of the mark (0.0005 = 5 bp).
 
     A new account holds `initial_usdt` in its USDT wallet or, when `deposits` is given (a
-    coin-margined account), exactly those (currency, amount) wallets.
+    coin-margined account), exactly those (currency, amount) wallets; `spot_usdt` sits in its
+    spot wallet (what a cross account's keeper transfers to the futures wallet).
     """
 
     slippage: float = 0.0005
     partial_fill_ratio: float = 1.0
     initial_usdt: Decimal = Decimal(20_000)
     deposits: tuple[tuple[str, Decimal], ...] | None = None
+    spot_usdt: Decimal = Decimal(0)
 
     @property
     def wallets(self) -> dict[str, str]:
@@ -65,6 +67,8 @@ def new_state(settings: PaperSettings, now_ms: int) -> dict[str, Any]:
         "funding": [],
         "liquidations": [],
         "margin_moves": [],
+        "spot": {SETTLE: str(settings.spot_usdt)} if settings.spot_usdt else {},
+        "transfers": [],
         "seq": 0,
         "uid": secrets.token_hex(4),
         "settings": {

@@ -5,9 +5,12 @@
      account against the journal (`perphedge.live.check.gate_before`; a mismatch is exit 5);
   2. read every leg from the exchange (position, isolated margin balance, mark) into the
      keeper's `LegState`;
-  3. ask the keeper (`perphedge.hedge.keeper.keep`, the same policy as the backtest);
+  3. ask the keeper (`perphedge.hedge.keeper.keep`, the same policy as the backtest); a
+     cross-margined plan asks `perphedge.hedge.keeper_cross.keep_cross`, whose margin step is
+     the futures wallet's (its margin balance: wallet + the legs' unrealised P&L);
   4. with `execute`: re-size legs through the journaled order path of `hedge rebalance`
-     (`propose` / `execute`), move margin through the journaled, idempotent
+     (`propose` / `execute`), move margin (isolated) or transfer from the spot wallet into the
+     futures wallet (cross) through the journaled, idempotent
      `perphedge.live.margin.move_margin`; a dry run does nothing of it.
   It returns the decision, what was done (in words) and the alerts (a person must act).
 `keep_loop` repeats it every interval; a temporary exchange error never ends it: `Outage` backs
@@ -24,15 +27,16 @@ from decimal import Decimal
 
 from perphedge.errors import CapabilityError, TemporaryExchangeError
 from perphedge.hedge.keeper import ActionKind, KeeperDecision, KeeperPolicy, distance, keep
+from perphedge.hedge.keeper_cross import CrossDecision, keep_cross
 from perphedge.hedge.keeper_model import LegMemory, LegState
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.check import gate_before
 from perphedge.live.execute import LiveSession, execute, propose, resume_open_intents
-from perphedge.live.margin import move_margin, settle_open
+from perphedge.live.margin import Mover, move_margin, settle_open
 from perphedge.live.monitor import Alert
 from perphedge.live.outage import Outage
 from perphedge.live.watch import AlertSinks
-from perphedge.ports import MarginControl
+from perphedge.ports import WalletTransfer
 
 SIZING = (
     ActionKind.RESIZE, ActionKind.REOPEN, ActionKind.DELEVER, ActionKind.SELL_SPOT,
@@ -40,6 +44,7 @@ SIZING = (
 )  # fmt: skip
 MARGIN = (ActionKind.TOP_UP, ActionKind.RETURN_SURPLUS)
 USD_LIKE = ("USDT", "USDC", "USD")
+CROSS_CURRENCY = "USDT"  # what a cross account's keeper transfers into its futures wallet
 
 
 @dataclass
@@ -56,17 +61,23 @@ class KeepPlan:
     reserve_usd: float
     limits: ExecutionLimits
     memory: dict[str, LegMemory] = field(default_factory=dict)
+    margin_mode: str = "isolated"  # "cross": one futures wallet margins every leg
+
+    @property
+    def cross(self) -> bool:
+        return self.margin_mode == "cross"
 
 
 @dataclass(frozen=True)
 class KeepStep:
     """One step: the decision, what was done (in words), alerts, and each leg's distance to
-    liquidation as found before acting (None: no short)."""
+    liquidation as found before acting (None: no short); for a cross account, the wallet's."""
 
     decision: KeeperDecision
     done: tuple[str, ...]
     alerts: tuple[Alert, ...]
     found: tuple[float | None, ...] = ()
+    wallet: CrossDecision | None = None
 
 
 def leg_states(session: LiveSession, plan: KeepPlan) -> list[LegState]:
@@ -78,7 +89,7 @@ def leg_states(session: LiveSession, plan: KeepPlan) -> list[LegState]:
         mark = float(session.market.mark_price(target.symbol).price)
         pos = held.get(target.symbol)
         size = inst.size_from_contracts(float(abs(pos.contracts))) if pos else 0.0
-        if pos is not None and pos.isolated_margin is None:
+        if pos is not None and pos.isolated_margin is None and not plan.cross:
             raise CapabilityError(
                 f"{target.symbol} is cross-margined on {session.exchange}: the keeper keeps "
                 'isolated legs (margin_mode = "isolated" in the [hedge] section)'
@@ -100,7 +111,7 @@ def leg_states(session: LiveSession, plan: KeepPlan) -> list[LegState]:
 
 
 def keep_step(
-    session: LiveSession, plan: KeepPlan, control: MarginControl | None, do_execute: bool
+    session: LiveSession, plan: KeepPlan, control: Mover | None, do_execute: bool
 ) -> KeepStep:
     """One step (see the module docstring)."""
     if do_execute:
@@ -109,6 +120,8 @@ def keep_step(
         resume_open_intents(session)
         gate_before(session, [t.symbol for t in plan.targets])
     states = leg_states(session, plan)
+    if plan.cross:
+        return _cross_step(session, plan, control, do_execute, states)
     found = tuple(distance(s, s.size, s.margin) for s in states)
     decision = keep(plan.policy, states, reserve_left(session, plan), session.clock.now_ms())
     alerts = [Alert(a.kind.value, a.symbol, a.message) for a in decision.alerts]
@@ -128,10 +141,11 @@ def keep_step(
     return KeepStep(decision, tuple(done), tuple(alerts), found)
 
 
-def reserve_left(session: LiveSession, plan: KeepPlan) -> float:
+def reserve_left(session: LiveSession, plan: KeepPlan, free_usd: float | None = None) -> float:
     """The reserve the keeper may still draw on (USD): the file's reserve less the margin this
-    account's journal has moved onto its legs (adds less reductions, every run, so a restart
-    does not spend it again), and never more than the account's free stablecoin balance."""
+    account's journal has moved onto its legs or into its futures wallet (adds and transfers
+    less reductions, every run, so a restart does not spend it again), and never more than
+    `free_usd` (default: the account's free stablecoin balance)."""
     moved = 0.0
     for m in session.journal.margin_moves(session.account_key):
         if m.status != "done":
@@ -139,9 +153,47 @@ def reserve_left(session: LiveSession, plan: KeepPlan) -> float:
         usd = float(m.amount)
         if m.currency not in USD_LIKE:  # a coin-margined leg's margin, valued at the mark
             usd *= float(session.market.mark_price(m.symbol).price)
-        moved += usd if m.kind == "add" else -usd
-    free = sum(float(b.free) for b in session.account.balances() if b.currency in USD_LIKE)
-    return max(0.0, min(plan.reserve_usd - moved, free))
+        moved += -usd if m.kind == "reduce" else usd
+    if free_usd is None:
+        free_usd = sum(float(b.free) for b in session.account.balances() if b.currency in USD_LIKE)
+    return max(0.0, min(plan.reserve_usd - moved, free_usd))
+
+
+def _cross_step(
+    session: LiveSession,
+    plan: KeepPlan,
+    control: Mover | None,
+    do_execute: bool,
+    states: Sequence[LegState],
+) -> KeepStep:
+    """A cross account's step: the legs re-sized as in `keep`, the futures wallet topped up by
+    a journaled transfer from the spot wallet (`perphedge.hedge.keeper_cross`)."""
+    symbols = [t.symbol for t in plan.targets]
+    upnl = sum(float(p.unrealized_pnl) for p in session.account.positions(symbols))
+    wallet = sum(float(b.total) for b in session.account.balances() if b.currency in USD_LIKE)
+    spot = control.spot_free(CROSS_CURRENCY) if isinstance(control, WalletTransfer) else 0
+    reserve = reserve_left(session, plan, float(spot))
+    now = session.clock.now_ms()
+    kept = keep_cross(plan.policy, states, wallet + upnl, reserve, now)
+    decision = kept.legs
+    for leg in decision.legs:
+        plan.memory[leg.symbol] = leg.memory
+    found = tuple(kept.distance for _ in states)
+    alerts = [Alert(a.kind.value, a.symbol, a.message) for a in decision.alerts]
+    if kept.missing_usd > 0.0:
+        alerts.append(Alert("alert", "cross wallet", kept.message))
+    if not do_execute:
+        said = (*(a.message for a in decision.actions), *([kept.message] if kept.message else []))
+        return KeepStep(decision, said, tuple(alerts), found, kept)
+    done: list[str] = []
+    for action in decision.actions:
+        if action.kind in SIZING:
+            done += _resize(session, plan, action.symbol, action.size_after)
+    amount = Decimal(str(round(kept.transfer_usd, 2)))
+    if amount > 0 and control is not None:
+        outcome = move_margin(session, control, "", "transfer", amount, CROSS_CURRENCY)
+        done.append(f"cross wallet: transfer {amount} {CROSS_CURRENCY} from spot: {outcome.status}")
+    return KeepStep(decision, tuple(done), tuple(alerts), found, kept)
 
 
 def _resize(session: LiveSession, plan: KeepPlan, symbol: str, size_after: float) -> list[str]:
@@ -156,7 +208,7 @@ def _resize(session: LiveSession, plan: KeepPlan, symbol: str, size_after: float
     return [f"{symbol}: {len(report.orders)} order(s) in run {report.intent_id}"]
 
 
-def _move(session: LiveSession, control: MarginControl, symbol: str, settle: float) -> str:
+def _move(session: LiveSession, control: Mover, symbol: str, settle: float) -> str:
     amount = Decimal(str(round(abs(settle), 2)))
     kind = "add" if settle > 0 else "reduce"
     currency = session.market.instrument(symbol).settle

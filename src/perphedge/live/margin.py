@@ -1,5 +1,9 @@
 """Idempotent margin moves: journal first, send once, settle unknown outcomes from the history.
 
+A move is "add" / "reduce" on an isolated leg (`MarginControl`) or "transfer" from the spot
+wallet into the futures wallet of a cross account (`WalletTransfer`, symbol ""); both go the
+same way:
+
     move_margin(session, control, symbol, kind, amount, currency)
         1. settle every earlier move left open by a crash or an unknown outcome (`settle_open`);
         2. journal the move as "intended", then "sending" (each its own durable write);
@@ -24,17 +28,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from perphedge.errors import (
+    CapabilityError,
     InputError,
     PermanentExchangeError,
     ReconcileError,
     TemporaryExchangeError,
 )
 from perphedge.live.execute import LiveSession
-from perphedge.ports import MarginControl, MarginMove
+from perphedge.ports import MarginControl, MarginMove, WalletTransfer
 from perphedge.store.journal_margin import JournalMarginMove
 
 HISTORY_SKEW_MS = 60_000  # venue and local clocks may disagree by this much
 LOOKUPS = 3
+KINDS = ("add", "reduce", "transfer")
+Mover = MarginControl | WalletTransfer
 
 
 @dataclass(frozen=True)
@@ -46,15 +53,15 @@ class MoveOutcome:
 
 def move_margin(
     session: LiveSession,
-    control: MarginControl,
+    control: Mover,
     symbol: str,
     kind: str,
     amount: Decimal,
     currency: str,
 ) -> MoveOutcome:
     """Add or take `amount` of `currency` on `symbol`'s isolated margin (see module doc)."""
-    if kind not in ("add", "reduce"):
-        raise InputError("kind", kind, "add or reduce")
+    if kind not in KINDS:
+        raise InputError("kind", kind, "add, reduce or transfer")
     if not amount.is_finite() or amount <= 0:
         raise InputError("amount", amount, "give an amount greater than zero")
     settled = settle_open(session, control)
@@ -67,7 +74,7 @@ def move_margin(
     journal.begin_margin_move(move)
     journal.mark_margin_move(move.move_id, "sending", session.clock.now_ms())
     try:
-        done = control.move_margin(symbol, kind, amount)
+        done = _send(control, move)
     except PermanentExchangeError as refused:
         journal.mark_margin_move(move.move_id, "failed", session.clock.now_ms(), None, str(refused))
         raise
@@ -78,7 +85,7 @@ def move_margin(
 
 
 def _after_unknown(
-    session: LiveSession, control: MarginControl, move: JournalMarginMove, error: Exception
+    session: LiveSession, control: Mover, move: JournalMarginMove, error: Exception
 ) -> str:
     """The answer was lost: the history decides; "done", or ReconcileError after "unknown"."""
     for k in range(LOOKUPS):
@@ -103,7 +110,7 @@ def _after_unknown(
     )
 
 
-def settle_open(session: LiveSession, control: MarginControl) -> tuple[str, ...]:
+def settle_open(session: LiveSession, control: Mover) -> tuple[str, ...]:
     """Settle every open move of the account from the venue's history (see module doc)."""
     said = []
     for move in session.journal.open_margin_moves(session.account_key):
@@ -120,12 +127,14 @@ def settle_open(session: LiveSession, control: MarginControl) -> tuple[str, ...]
     return tuple(said)
 
 
-def _in_history(
-    session: LiveSession, control: MarginControl, move: JournalMarginMove
-) -> MarginMove | None:
+def _in_history(session: LiveSession, control: Mover, move: JournalMarginMove) -> MarginMove | None:
     """The venue's entry for `move`: same symbol, kind and amount, not before it was created
     (less the clock skew), and not claimed by another journaled move."""
-    history = control.margin_moves(move.symbol, move.created_ms - HISTORY_SKEW_MS)
+    since = move.created_ms - HISTORY_SKEW_MS
+    if move.kind == "transfer":
+        history = _transfers(control).transfers_in(move.currency, since)
+    else:
+        history = _margins(control).margin_moves(move.symbol, since)
     claimed = {
         m.exchange_ts_ms
         for m in session.journal.margin_moves(move.account, move.symbol)
@@ -146,3 +155,21 @@ def _first_match(
         ):
             return entry
     return None
+
+
+def _margins(control: Mover) -> MarginControl:
+    if not isinstance(control, MarginControl):
+        raise CapabilityError("this account cannot move isolated margin")
+    return control
+
+
+def _transfers(control: Mover) -> WalletTransfer:
+    if not isinstance(control, WalletTransfer):
+        raise CapabilityError("this account cannot transfer from spot to futures")
+    return control
+
+
+def _send(control: Mover, move: JournalMarginMove) -> MarginMove:
+    if move.kind == "transfer":
+        return _transfers(control).transfer_in(move.currency, move.amount)
+    return _margins(control).move_margin(move.symbol, move.kind, move.amount)

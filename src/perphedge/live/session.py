@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ def paper_ports(  # noqa: PLR0913 (keyword options of one account)
     start_ms: int | None = None,
     as_of_ms: int | None = None,
     wall: Clock | None = None,
+    spot_usdt: Decimal | None = None,
 ) -> Ports:
     """The paper account of `exchange` on replayed prices (see the module docstring).
 
@@ -73,7 +74,8 @@ def paper_ports(  # noqa: PLR0913 (keyword options of one account)
     USDT-margined one. A new replay starts at `start_ms` (paper reset --at), else at `as_of_ms`
     (the plan's prices) as far as the stored marks reach (`replay_start`). An existing account
     and its clock are kept as they are.
-    `wall`: the wall clock simulated time runs with (default the system's).
+    `wall`: the wall clock simulated time runs with (default the system's); `spot_usdt` funds
+    a new account's spot wallet.
     """
     from perphedge.store.market import MarketStore
 
@@ -98,6 +100,8 @@ def paper_ports(  # noqa: PLR0913 (keyword options of one account)
     settings = PaperSettings(deposits=coins)
     if initial_usdt is not None:
         settings = PaperSettings(initial_usdt=initial_usdt, deposits=coins)
+    if spot_usdt:
+        settings = replace(settings, spot_usdt=spot_usdt)
     paper = PaperExchange(
         paper_path(home, account), market, clock, settings, funding_events=market.funding_events
     )

@@ -6,9 +6,15 @@ from perphedge.live.keep import KeepStep
 
 
 def keep_step_lines(step: KeepStep) -> list[str]:
-    """One line per leg (size, margin, distance to liquidation, actions), then what was done."""
+    """One line per leg (size, margin, distance to liquidation, actions; a cross account: one
+    line for its wallet), then what was done."""
     lines = []
     for k, leg in enumerate(step.decision.legs):
+        if step.wallet is not None:  # cross: the wallet's margin and distance, below
+            lines.append(
+                f"{leg.symbol}: short {leg.size:.8g} (cross), {len(leg.actions)} action(s)"
+            )
+            continue
         dist = _distance(leg.distance)
         found = step.found[k] if k < len(step.found) else leg.distance
         if leg.actions and found != leg.distance:  # as found -> after the step's actions
@@ -17,6 +23,12 @@ def keep_step_lines(step: KeepStep) -> list[str]:
             f"{leg.symbol}: short {leg.size:.8g}, margin {leg.margin:,.2f}, distance to "
             f"liquidation {dist}, {len(leg.actions)} action(s)"
         )
+    wallet = step.wallet
+    if wallet is not None:
+        dist = _distance(wallet.distance)
+        if wallet.transfer_usd > 0.0:
+            dist = f"{dist} -> {_distance(wallet.distance_after)}"
+        lines.append(f"cross wallet: distance to liquidation {dist} (all marks up together)")
     return lines + [f"  {line}" for line in step.done]
 
 

@@ -50,6 +50,7 @@ def keep_plan(
         reserve = 0.0 if sized is None else sized.reserve_usd
         notes = (NO_RESERVE,) if sized is None else ()
     plan = KeepPlan(
-        portfolio, targets, coins_per_leg(config), config.keeper, reserve, ExecutionLimits()
-    )
+        portfolio, targets, coins_per_leg(config), config.keeper, reserve, ExecutionLimits(),
+        margin_mode=config.hedge.margin_mode,
+    )  # fmt: skip
     return KeepSetup(plan, notes)

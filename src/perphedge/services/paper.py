@@ -216,6 +216,7 @@ class PaperFresh:
     opening: PaperOpening
     symbols: tuple[str, ...]
     coins: tuple[tuple[str, Decimal], ...] | None
+    cross: bool = False  # a cross-margined plan: its reserve waits in the spot wallet
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,22 @@ def plan_reset(
     if given is not None or request.coin_margined:
         opening = PaperOpening(given, opening.as_of_ms)
     symbols = tuple(hedge_symbols(config))
-    return PaperFresh(opening, symbols, tuple(sorted(coin_deposits(config).items())))
+    coins = tuple(sorted(coin_deposits(config).items()))
+    return PaperFresh(opening, symbols, coins, config.hedge.margin_mode == "cross")
+
+
+def funding_split(
+    deposit: PaperDeposit | None, cross: bool
+) -> tuple[Decimal | None, Decimal | None]:
+    """(futures wallet, spot wallet) of a new USDT account funded with `deposit`: all of it in
+    the futures wallet, except that a cross-margined plan's reserve waits in the spot wallet,
+    where its keeper transfers it from (`perphedge.live.keep`)."""
+    if deposit is None:
+        return None, None
+    if not cross or deposit.reserve_usd <= 0:
+        return deposit.usdt, None
+    spot = to_decimal(round(deposit.reserve_usd, 2))
+    return deposit.usdt - spot, spot
 
 
 def delete_paper(home: Path, request: PaperReset) -> None:
@@ -262,11 +278,12 @@ def delete_paper(home: Path, request: PaperReset) -> None:
 def reopen_paper(home: Path, request: PaperReset, fresh: PaperFresh) -> PaperOpened:
     """Open the account `plan_reset` described, at `request.start_ms` or the plan's time."""
     deposit = fresh.opening.deposit
+    usdt, spot = funding_split(deposit, fresh.cross)
     ports = paper_ports(
         request.exchange, home, list(fresh.symbols), request.coin_margined,
         None if fresh.coins is None else dict(fresh.coins),
-        initial_usdt=None if deposit is None else deposit.usdt,
-        start_ms=request.start_ms, as_of_ms=fresh.opening.as_of_ms,
+        initial_usdt=usdt, start_ms=request.start_ms, as_of_ms=fresh.opening.as_of_ms,
+        spot_usdt=spot,
     )  # fmt: skip
     marks = paper_marks(ports, fresh.symbols)
     return PaperOpened(tuple(ports.account.balances()), marks, deposit)

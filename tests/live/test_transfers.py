@@ -1,0 +1,116 @@
+"""A cross account's top-up: a transfer from the spot wallet into the USDⓈ-M futures wallet
+over ccxt against the fake Binance (POST /sapi/v1/asset/transfer type MAIN_UMFUTURE, history
+GET /sapi/v1/asset/transfer), and on the paper exchange; journaled before sending, a lost
+answer settled from the transfer history, never sent twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from perphedge.clocks import ManualClock
+from perphedge.errors import PermanentExchangeError, ReconcileError
+from perphedge.exchanges.ccxt_account import CcxtAccount
+from perphedge.exchanges.paper import PaperExchange
+from perphedge.exchanges.paper_state import PaperSettings
+from perphedge.live.execute import LiveSession
+from perphedge.live.margin import move_margin, settle_open
+from perphedge.live.session import live_ports
+from perphedge.ports import WalletTransfer
+from perphedge.store.journal import Journal
+from tests.fakes.binance_usdm import FakeBinance, Fault, make_ccxt
+from tests.live_support import T0, StaticMarket
+
+D = Decimal
+PATH = "/sapi/v1/asset/transfer"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
+    with FakeBinance() as server:
+        server.state.wallet = D(10000)
+        server.state.spot_wallet = D(5000)
+        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", server.api_key)
+        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", server.secret)
+        yield server
+
+
+def session(fake: FakeBinance, home: Path, journal: Journal) -> LiveSession:
+    ports = live_ports("binance", fake.base_url)
+    return LiveSession(
+        ports.exchange, ports.account, ports.execution, ports.market, ports.clock, journal,
+        home, sleep=lambda _s: None, account_id=ports.account_id,
+    )  # fmt: skip
+
+
+def journaled(home: Path, account: str = "binance") -> list[tuple[str, str, Decimal]]:
+    with Journal(home / "journal.sqlite") as journal:
+        return [(m.status, m.kind, m.amount) for m in journal.margin_moves(account)]
+
+
+def test_the_adapter_transfers_and_reads_the_history_and_the_spot_wallet(fake):
+    account = CcxtAccount(make_ccxt(fake), sleep=lambda _s: None)
+    assert isinstance(account, WalletTransfer)
+    assert account.spot_free("USDT") == D(5000)
+    moved = account.transfer_in("USDT", D(1200))
+    assert (moved.kind, moved.amount, moved.currency) == ("transfer", D(1200), "USDT")
+    assert (fake.state.spot_wallet, fake.state.wallet) == (D(3800), D(11200))
+    assert [(m.kind, m.amount) for m in account.transfers_in("USDT", 0)] == [("transfer", D(1200))]
+    [posted] = fake.calls("POST", PATH)
+    assert (posted.params["type"], posted.params["asset"]) == ("MAIN_UMFUTURE", "USDT")
+    assert account.spot_free("USDT") == D(3800)
+
+
+def test_a_lost_answer_is_settled_from_the_history_not_sent_again(fake, tmp_path):
+    fake.inject(Fault.lost(path=PATH))
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        s = session(fake, tmp_path, journal)
+        outcome = move_margin(s, s.execution, "", "transfer", D(700), "USDT")  # type: ignore[arg-type]
+    assert outcome.status == "done"
+    assert len(fake.state.transfers) == 1 and fake.state.spot_wallet == D(4300)
+    assert journaled(tmp_path) == [("done", "transfer", D(700))]
+
+
+def test_no_answer_and_no_history_yet_is_exit_5_then_settled_once(fake, tmp_path):
+    fake.inject(
+        Fault.lost(path=PATH),
+        Fault.server_error(503, method="GET", path=PATH, times=99),
+    )
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        s = session(fake, tmp_path, journal)
+        with pytest.raises(ReconcileError, match="outcome unknown") as info:
+            move_margin(s, s.execution, "", "transfer", D(700), "USDT")  # type: ignore[arg-type]
+        assert info.value.exit_code == 5
+        assert journaled(tmp_path) == [("unknown", "transfer", D(700))]
+        fake.faults.clear()
+        settled = settle_open(s, s.execution)  # type: ignore[arg-type]
+    assert settled and "was done" in settled[0]
+    assert journaled(tmp_path) == [("done", "transfer", D(700))]
+    assert len(fake.state.transfers) == 1
+
+
+def test_a_transfer_never_sent_is_settled_not_sent(fake, tmp_path):
+    fake.inject(Fault.server_error(503, method="POST", path=PATH))  # refused before executing
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        s = session(fake, tmp_path, journal)
+        with pytest.raises(ReconcileError):
+            move_margin(s, s.execution, "", "transfer", D(700), "USDT")  # type: ignore[arg-type]
+        settle_open(s, s.execution)  # type: ignore[arg-type]
+    assert journaled(tmp_path) == [("not_sent", "transfer", D(700))]
+    assert fake.state.transfers == [] and fake.state.spot_wallet == D(5000)
+
+
+def test_the_paper_spot_wallet_funds_transfers_and_refuses_beyond_it(tmp_path):
+    clock = ManualClock(T0)
+    settings = PaperSettings(initial_usdt=D(1000), spot_usdt=D(500))
+    paper = PaperExchange(tmp_path / "paper.json", StaticMarket(clock), clock, settings)
+    assert isinstance(paper, WalletTransfer) and paper.spot_free("USDT") == D(500)
+    with pytest.raises(PermanentExchangeError, match="spot wallet holds 500"):
+        paper.transfer_in("USDT", D("500.01"))
+    moved = paper.transfer_in("USDT", D(200))
+    assert (moved.symbol, moved.kind, moved.amount, moved.ts_ms) == ("", "transfer", D(200), T0)
+    assert paper.spot_free("USDT") == D(300) and paper.balances()[0].total == D(1200)
+    assert paper.transfers_in("USDT", 0) == [moved] and paper.transfers_in("USDT", T0 + 1) == []
