@@ -1,7 +1,7 @@
 """`hedge keep --paper` keeps a 3x half hedge of BTC, ETH and SOL alive through the
 February-March 2024 rally of the bundled real sample, with the default keeper and the reserve
 the plan sizes; every margin move is journaled once, also when the process dies at each
-durable write of a top-up.
+durable write of a top-up (and of a cross account's transfer from its spot wallet).
 
 The loop runs as a user runs it (`--interval 28800`, one step per 8-hour mark); the test's wall
 clock moves 8 hours at each wait instead of waiting (`Adapters(clock, sleep)`), so the replayed
@@ -204,10 +204,55 @@ def test_a_top_up_killed_at_each_durable_write_is_journaled_once(run_cli, tmp_pa
         journal = [status for status, *_ in journaled(home, account)]
         moved = bool(exchange.margin_moves(SYMBOLS[2], 0))
         seen.add((tuple(journal), moved))
+        if not journal:
+            continue  # died before the top-up began: a plain restart, nothing to settle
         again = keep_once(home, file, None)
         assert again.returncode == 0, again.stderr[-1500:]
         history = assert_journal_and_account_agree(home)
         assert [(s, k) for s, k, *_ in history] == [(SYMBOLS[2], "add")]  # moved once
+    else:
+        pytest.fail("the step never got through")
+    assert {
+        (("intended",), False), (("sending",), False), (("sending",), True), (("done",), True)
+    } <= seen  # fmt: skip
+
+
+def test_a_cross_top_up_killed_at_each_durable_write_is_journaled_once(run_cli, tmp_path):
+    """The same for a cross account: two weeks into the rally the wallet is 13 % from
+    liquidation and the keeper transfers from the spot wallet into the futures wallet; killed
+    at each durable write, the next run finishes it, and it is transferred and journaled once."""
+    file = tmp_path / "portfolio.toml"
+    file.write_text(PORTFOLIO.replace('"isolated"', '"cross"'))
+    # the futures wallet holds the initial margin and a little more; the reserve waits in spot
+    reset = ["paper", "reset", str(file), "--at", "2024-02-01", "--deposit", "9000"]
+    assert run_cli(*reset, "--spot", "20000", "--yes").code == 0
+    assert run_cli("hedge", "open", str(file), "--paper", "--execute", "--yes").code == 0
+    base = tmp_path / "home"
+    assert run_cli("paper", "advance", "--hours", "340").code == 0
+    spot_before = paper(base)[0].spot_free("USDT")
+    seen = set()
+    for n in range(1, 40):
+        home = tmp_path / f"home-{n}"
+        shutil.copytree(base, home)
+        crashed = keep_once(home, file, n)
+        if crashed.returncode == 0:
+            break
+        assert crashed.returncode == 137, crashed.stderr[-1500:]
+        exchange, account = paper(home)
+        statuses = tuple(s for s, *_ in journaled(home, account))
+        seen.add((statuses, bool(exchange.transfers_in("USDT", 0))))
+        if not statuses:
+            continue  # died before the top-up began: a plain restart, nothing to settle
+        again = keep_once(home, file, None)
+        assert again.returncode == 0, again.stderr[-1500:]
+        exchange, account = paper(home)
+        [moved] = exchange.transfers_in("USDT", 0)
+        journal = journaled(home, account)
+        assert [(s, k, a, ts) for s, k, a, ts in journal if s == "done"] == [
+            ("done", "transfer", moved.amount, moved.ts_ms)
+        ]
+        assert all(s in ("done", "not_sent") for s, *_ in journal)
+        assert exchange.spot_free("USDT") == spot_before - moved.amount
     else:
         pytest.fail("the step never got through")
     assert {

@@ -93,6 +93,12 @@ def advance(
 def reset(
     portfolio: Path | None = PORTFOLIO,
     exchange: str = typer.Option("binance", "--exchange", help="Venue simulated."),
+    spot: float = typer.Option(
+        0.0,
+        "--spot",
+        help="USDT in the new account's spot wallet, which a cross account's keeper transfers "
+        "to the futures wallet.",
+    ),
     deposit: float | None = typer.Option(
         None,
         "--deposit",
@@ -113,7 +119,7 @@ def reset(
     start_ms = None if at is None else parse_day_or_time("--at", at)
     config = None if portfolio is None else load_portfolio(portfolio)
     adapters = wiring.current()
-    request = PaperReset(venue(exchange).name, coin_margined, start_ms)
+    request = PaperReset(venue(exchange).name, coin_margined, start_ms, spot)
     fresh = plan_reset(config, request, deposit, adapters.history(), adapters.clock)
     path = paper_path(home_dir(), paper_account(request.exchange, coin_margined))
     if not yes and not typer.confirm(f"Delete the paper account {path}?", err=True):

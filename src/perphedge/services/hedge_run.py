@@ -109,11 +109,10 @@ def open_paper(
     opening = paper_service.PaperOpening(None, None)
     if not (path.exists() and path.with_suffix(".clock.json").exists()):
         opening = paper_service.plan_opening(config, history, clock, name)
-    deposit = None if path.exists() else opening.deposit
-    usdt, spot = paper_service.funding_split(deposit, config.hedge.margin_mode == "cross")
+    deposit = None if path.exists() or opening.deposit is None else opening.deposit.usdt
     return paper_ports(
         name, home, hedge_symbols(config), inverse, coin_deposits(config),
-        initial_usdt=usdt, as_of_ms=opening.as_of_ms, wall=clock, spot_usdt=spot,
+        initial_usdt=deposit, as_of_ms=opening.as_of_ms, wall=clock,
     )  # fmt: skip
 
 

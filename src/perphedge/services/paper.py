@@ -37,6 +37,7 @@ from perphedge.services.plan import PlanRequest, plan_portfolio
 from perphedge.services.targets import coin_deposits, hedge_symbols
 from perphedge.units import to_decimal
 
+MAX_SPOT_USD = 1e12
 NO_RESERVE_NOTE = (
     "reserve = the initial margin (no stored history to size the keeper's reserve on); "
     "paper reset --deposit USD funds it otherwise"
@@ -207,6 +208,13 @@ class PaperReset:
     exchange: str
     coin_margined: bool = False
     start_ms: int | None = None  # None: the plan's as-of time, else where the marks end
+    spot_usd: float = 0.0  # USDT in the new account's spot wallet (--spot)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.spot_usd) and 0.0 <= self.spot_usd <= MAX_SPOT_USD):
+            raise InputError(
+                "--spot", self.spot_usd, f"give the USDT for the spot wallet, 0 to {MAX_SPOT_USD:g}"
+            )
 
 
 @dataclass(frozen=True)
@@ -216,7 +224,6 @@ class PaperFresh:
     opening: PaperOpening
     symbols: tuple[str, ...]
     coins: tuple[tuple[str, Decimal], ...] | None
-    cross: bool = False  # a cross-margined plan: its reserve waits in the spot wallet
 
 
 @dataclass(frozen=True)
@@ -250,22 +257,7 @@ def plan_reset(
     if given is not None or request.coin_margined:
         opening = PaperOpening(given, opening.as_of_ms)
     symbols = tuple(hedge_symbols(config))
-    coins = tuple(sorted(coin_deposits(config).items()))
-    return PaperFresh(opening, symbols, coins, config.hedge.margin_mode == "cross")
-
-
-def funding_split(
-    deposit: PaperDeposit | None, cross: bool
-) -> tuple[Decimal | None, Decimal | None]:
-    """(futures wallet, spot wallet) of a new USDT account funded with `deposit`: all of it in
-    the futures wallet, except that a cross-margined plan's reserve waits in the spot wallet,
-    where its keeper transfers it from (`perphedge.live.keep`)."""
-    if deposit is None:
-        return None, None
-    if not cross or deposit.reserve_usd <= 0:
-        return deposit.usdt, None
-    spot = to_decimal(round(deposit.reserve_usd, 2))
-    return deposit.usdt - spot, spot
+    return PaperFresh(opening, symbols, tuple(sorted(coin_deposits(config).items())))
 
 
 def delete_paper(home: Path, request: PaperReset) -> None:
@@ -278,12 +270,12 @@ def delete_paper(home: Path, request: PaperReset) -> None:
 def reopen_paper(home: Path, request: PaperReset, fresh: PaperFresh) -> PaperOpened:
     """Open the account `plan_reset` described, at `request.start_ms` or the plan's time."""
     deposit = fresh.opening.deposit
-    usdt, spot = funding_split(deposit, fresh.cross)
     ports = paper_ports(
         request.exchange, home, list(fresh.symbols), request.coin_margined,
         None if fresh.coins is None else dict(fresh.coins),
-        initial_usdt=usdt, start_ms=request.start_ms, as_of_ms=fresh.opening.as_of_ms,
-        spot_usdt=spot,
+        initial_usdt=None if deposit is None else deposit.usdt,
+        start_ms=request.start_ms, as_of_ms=fresh.opening.as_of_ms,
+        spot_usdt=to_decimal(request.spot_usd) if request.spot_usd else None,
     )  # fmt: skip
     marks = paper_marks(ports, fresh.symbols)
     return PaperOpened(tuple(ports.account.balances()), marks, deposit)
