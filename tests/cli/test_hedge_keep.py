@@ -6,6 +6,7 @@ fake Binance and on paper, journaled once."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -123,6 +124,8 @@ def test_keep_on_a_cross_paper_account_transfers_from_its_spot_wallet(run_cli, t
     assert run_cli(*reset, "--spot", "10000", "--yes").code == 0
     assert run_cli("hedge", "open", str(file), "--paper", "--execute", "--yes").code == 0
     assert run_cli("paper", "advance", "--hours", "336").code == 0  # BTC +22 % by 2024-02-15
+    shown = json.loads(run_cli("paper", "show", "--json").out)
+    assert shown["spot_usdt"] == 10000
     r = run_cli("hedge", "keep", str(file), "--paper", "--once", "--execute", "--yes")
     assert r.code == 0, r.err
     assert "BTC/USDT:USDT: short 0.5 (cross)" in r.out
@@ -133,6 +136,9 @@ def test_keep_on_a_cross_paper_account_transfers_from_its_spot_wallet(run_cli, t
     ports = paper_ports("binance", tmp_path / "home", ["BTC/USDT:USDT"])
     assert isinstance(ports.account, PaperExchange)
     [moved] = ports.account.transfers_in("USDT", 0)
+    assert json.loads(run_cli("paper", "show", "--json").out)["spot_usdt"] == float(
+        10000 - moved.amount
+    )
     with Journal(Path(tmp_path / "home" / "journal.sqlite")) as journal:
         moves = journal.margin_moves(ports.account_id)
     assert [(m.status, m.kind, m.amount, m.exchange_ts_ms) for m in moves] == [

@@ -29,6 +29,7 @@ def paper_json(view: PaperView) -> dict[str, Any]:
     return {
         "simulated_now": sim_time(view.now_ms),
         "balances": jsonable(view.balances),
+        "spot_usdt": float(view.spot_usdt),
         "positions": [
             {**jsonable(p.state), "funding_received": float(p.funding_total), "in_file": p.in_file}
             for p in view.positions
@@ -48,6 +49,7 @@ def paper_renderables(view: PaperView, exchange: str) -> list[RenderableType]:
             (f"{b.currency} wallet", fmt_num(b.total, currency_digits(b.currency)))
             for b in view.balances
         ),
+        *((("USDT spot wallet", fmt_num(view.spot_usdt, 2)),) if view.spot_usdt else ()),
         *(
             (f"funding received {c}", fmt_num(v, currency_digits(c)))
             for c, v in _by_currency(view).items()

@@ -83,13 +83,15 @@ class PaperPosition:
 
 @dataclass(frozen=True)
 class PaperView:
-    """The account at simulated now: balances, every position, open orders."""
+    """The account at simulated now: balances, every position, open orders, and the USDT in its
+    spot wallet (what a cross account's keeper transfers from)."""
 
     now_ms: int
     balances: tuple[Balance, ...]
     positions: tuple[PaperPosition, ...]
     funding: tuple[FundingPayment, ...]
     open_orders: tuple[OrderState, ...]
+    spot_usdt: Decimal = Decimal(0)
 
 
 def paper_view(
@@ -108,7 +110,8 @@ def paper_view(
         for state in paper.positions(symbols)
     )
     orders = tuple(paper.open_orders())
-    return PaperView(clock.now_ms(), tuple(paper.balances()), positions, funding, orders)
+    spot = paper.spot_free("USDT")
+    return PaperView(clock.now_ms(), tuple(paper.balances()), positions, funding, orders, spot)
 
 
 def advance_paper(
