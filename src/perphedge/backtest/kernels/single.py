@@ -103,6 +103,12 @@ def simulate(
             if not (scheduled or (funding_bar and lg[i, S_EVENT] > 0.0)):
                 k, j = ucols[i, 0], ucols[i, 1]
                 s, m = spot[t, k], mark[t, j]
+                # a linear leg on the quiet path without a hedge and none to open: nothing moves
+                if q[i, Q_POS, 0] == 0.0 and q[i, Q_SPOT, 0] == 0.0 and q[i, Q_LO, 0] < 0.0:
+                    value = lg[i, C_QTY] * s
+                    base += value
+                    held += value + qw[i, 0]
+                    continue
                 quiet, w = quiet_linear(
                     q[i, Q_POS, 0], qw[i, 0], q[i, Q_LO, 0], q[i, Q_HI, 0], q[i, Q_MMR, 0],
                     q[i, Q_CUM, 0], q[i, Q_SPOT, 0], band, s, m, mark[t - 1, j],
