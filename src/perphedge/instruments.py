@@ -114,13 +114,6 @@ class TierTable:
     def max_leverage_for(self, notional: float) -> float:
         return self.tier_for(notional).max_leverage
 
-    def maintenance_margin(self, notional: float) -> float:
-        """notional * mmr - cum of the bracket containing `notional` (`margin.maintenance_of`)."""
-        from perphedge.margin import maintenance_of  # margin imports this module
-
-        tier = self.tier_for(notional)
-        return maintenance_of(notional, tier.mmr, tier.cum)
-
     def cum_is_consistent(self, rel: float = 1e-9) -> bool:
         """Whether every `cum` follows the recursion, so that MM is continuous across brackets."""
         expected = 0.0

@@ -139,6 +139,12 @@ def maintenance_of(notional_settle: float, mmr: float, cum: float) -> float:
     return notional_settle * mmr - cum
 
 
+def tier_maintenance(tiers: TierTable, notional_settle: float) -> float:
+    """N * MMR - cum of the bracket of `tiers` containing N (by notional, never by margin)."""
+    tier = tiers.tier_for(notional_settle)
+    return maintenance_of(notional_settle, tier.mmr, tier.cum)
+
+
 def notional(pos: Position, price: float) -> float:
     """Position value at `price` in the settle currency (quote for linear, coin for inverse)."""
     require_positive("price", price)

@@ -24,6 +24,7 @@ from perphedge.backtest import (
 )
 from perphedge.backtest.reference import simulate_reference
 from perphedge.instruments import ContractKind, TierTable
+from perphedge.margin import tier_maintenance
 from perphedge.venues.tier_tables import bundled
 
 T0 = 1_700_000_000_000
@@ -193,7 +194,7 @@ def test_maintenance_margin_follows_the_bracket_of_the_notional() -> None:
     assert r.margin_ratio[:, 0] == pytest.approx(
         [5_550 / 100_000, 4_250 / 300_000, 2_450 / 600_000]
     )
-    assert tiers.maintenance_margin(500_000.0) == pytest.approx(2_450.0)
+    assert tier_maintenance(tiers, 500_000.0) == pytest.approx(2_450.0)
 
 
 def test_funding_aware_drops_the_hedge_after_negative_funding_and_restores_it() -> None:

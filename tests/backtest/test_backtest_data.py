@@ -18,7 +18,7 @@ from perphedge.backtest.data import (
     find_gaps,
 )
 from perphedge.errors import DataError, InputError
-from perphedge.store.backtest_inputs import load_aligned
+from perphedge.services.backtest_inputs import load_aligned
 from perphedge.store.market import MarketStore
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC

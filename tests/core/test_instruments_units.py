@@ -9,6 +9,7 @@ import pytest
 
 from perphedge.errors import InputError
 from perphedge.instruments import ContractKind, MarginTier, Perpetual, TierTable
+from perphedge.margin import tier_maintenance
 from perphedge.units import periods_per_year, rel_close, round_price_to_tick, round_qty_to_step
 from perphedge.venues import tier_tables
 
@@ -31,8 +32,8 @@ def test_tier_lookup_by_notional_edges():
     assert table.max_leverage_for(600_000) == 75
     # maintenance margin is continuous at a bracket boundary thanks to cum:
     # 600,000 * 0.5 % - 50 = 2,950 = 600,000 * 0.65 % - 950
-    assert table.maintenance_margin(599_999.999999) == pytest.approx(2_950, rel=1e-9)
-    assert table.maintenance_margin(600_000) == pytest.approx(2_950, rel=1e-12)
+    assert tier_maintenance(table, 599_999.999999) == pytest.approx(2_950, rel=1e-9)
+    assert tier_maintenance(table, 600_000) == pytest.approx(2_950, rel=1e-12)
 
 
 def test_tier_table_validation():

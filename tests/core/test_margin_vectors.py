@@ -22,6 +22,7 @@ from perphedge.margin import (
     margin_ratio,
     notional,
     position_risk,
+    tier_maintenance,
     trade_fee,
     unrealized_pnl,
 )
@@ -200,10 +201,10 @@ def test_v52_tier_lookup_old_btcusdt_table():
 def test_binance_faq_maintenance_examples():
     """Binance FAQ MM examples: 3,500,032.458 * 2.5 % - 16,300 = 71,200.81144 and
     4,918,775.081 * 10 % - 135,365 = 356,512.5081."""
-    assert TierTable.flat(0.025, 16_300).maintenance_margin(3_500_032.458) == pytest.approx(
+    assert tier_maintenance(TierTable.flat(0.025, 16_300), 3_500_032.458) == pytest.approx(
         71_200.81145, rel=1e-9
     )
-    assert TierTable.flat(0.10, 135_365).maintenance_margin(4_918_775.081) == pytest.approx(
+    assert tier_maintenance(TierTable.flat(0.10, 135_365), 4_918_775.081) == pytest.approx(
         356_512.5081, rel=1e-9
     )
 

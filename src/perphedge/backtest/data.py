@@ -1,7 +1,7 @@
 """Backtest inputs on one time grid: native price and funding series -> aligned arrays.
 
 Pure: numpy arrays in, numpy arrays out; no I/O, no clock. The shell
-(`perphedge.store.backtest_inputs`) reads the market store and hands the series here.
+(`perphedge.services.backtest_inputs`) reads the market store and hands the series here.
 
 Rules (one place for each):
 

@@ -32,7 +32,7 @@ from perphedge.backtest.spec import N_POLICY_PARAMS, BacktestSpec, HedgeLeg, Mar
 from perphedge.funding import funding_cash
 from perphedge.hedge.keeper import funding_switch, trailing_cost_apr
 from perphedge.instruments import ContractKind
-from perphedge.margin import fee_of, maintenance_of, notional_of, pnl_of
+from perphedge.margin import fee_of, maintenance_of, notional_of, pnl_of, tier_maintenance
 
 
 @dataclass
@@ -87,8 +87,8 @@ class Leg:
         return notional_of(self.pos, mark, self.spec.contract_size, self.inverse)
 
     def maintenance(self, mark: float) -> float:
-        """N * MMR - cum of the bracket containing N (`margin.maintenance_of`)."""
-        return self.spec.tiers.maintenance_margin(self.notional(mark))
+        """N * MMR - cum of the bracket containing N (`margin.tier_maintenance`)."""
+        return tier_maintenance(self.spec.tiers, self.notional(mark))
 
     def variation(self, a: float, b: float) -> float:
         """Variation margin of the short as the mark moves a -> b (settle currency)."""
@@ -105,8 +105,7 @@ class Leg:
         mark): MM at P = mark (1 + dist), bracket of the notional there, minus the PnL to P."""
         cs, price = self.spec.contract_size, mark * (1.0 + dist)
         n = notional_of(pos, price, cs, self.inverse)
-        tier = self.spec.tiers.tier_for(n)
-        return maintenance_of(n, tier.mmr, tier.cum) - pnl_of(-pos, mark, price, cs, self.inverse)
+        return tier_maintenance(self.spec.tiers, n) - pnl_of(-pos, mark, price, cs, self.inverse)
 
     def touch_price(self, wallet: float, a: float, hi: float) -> tuple[float, float] | None:
         """(P, MM at P): the first mark in [a, hi] at which the margin (`wallet` at mark a, plus

@@ -6,13 +6,13 @@ resumable, never duplicating rows); `import` / `export` move tidy CSV or Parquet
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
 from rich.console import RenderableType
 
 from perphedge.cli.market_args import date_range, parse_day_or_time
+from perphedge.cli.wiring import current
 from perphedge.errors import InputError
 from perphedge.report.data_view import (
     coverage_renderables,
@@ -23,9 +23,15 @@ from perphedge.report.data_view import (
     sync_rows,
 )
 from perphedge.report.render import console, print_json
-from perphedge.services.data import series_rows, sync_store
-from perphedge.store import files, sync
-from perphedge.store.market import MarketStore
+from perphedge.services.data import (
+    ExportQuery,
+    export_rows,
+    import_rows,
+    series_rows,
+    stored_series,
+    sync_store,
+)
+from perphedge.store import sync
 from perphedge.venues.registry import venue
 
 data_app = typer.Typer(
@@ -70,12 +76,12 @@ def sync_command(
     """Fetch new funding and candles from the exchange into the store (resumes, no duplicates)."""
     name = venue(exchange).name
     wanted = sync.parse_datasets(datasets)
-    now_ms = int(time.time() * 1000)
+    now_ms = current().clock.now_ms()
     since_ms = parse_day_or_time("--since", since)
     until_ms = now_ms if until is None else parse_day_or_time("--until", until, end_of_day=True)
     if since_ms >= until_ms:
         raise InputError("--since", since, f"must be before {until or 'now'}")
-    store = MarketStore(store_path)
+    store = current().market_store(store_path)
     with sync_progress() as on_task:
         results = sync_store(
             store, name, _symbols(symbols), wanted, (since_ms, until_ms), base_url, on_task
@@ -97,12 +103,11 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """What the store holds: each series with its first and last time and row count."""
-    store = MarketStore(store_path)
-    covs = store.available()
+    stored = stored_series(current().market_store(store_path))
     if as_json:
-        print_json({"store": str(store.path), "created": store.exists, "series": covs})
+        print_json({"store": str(stored.path), "created": stored.created, "series": stored.series})
         return
-    _say(coverage_renderables(covs, store.path, store.exists))
+    _say(coverage_renderables(stored.series, stored.path, stored.created))
 
 
 @data_app.command("show")
@@ -121,7 +126,9 @@ def show_command(
     if len(picked) != 1:
         raise InputError("--dataset", dataset, "give one dataset, e.g. funding or spot:1d")
     span = date_range(since, until)
-    series = series_rows(MarketStore(store_path), exchange, symbol, picked[0], span, tail)
+    series = series_rows(
+        current().market_history(store_path), exchange, symbol, picked[0], span, tail
+    )
     if as_json:
         print_json(series_json(series))
         return
@@ -134,10 +141,10 @@ def import_command(
     store_path: Path | None = STORE_OPTION,
 ) -> None:
     """Add a CSV or Parquet file to the store (all rows checked first; all or nothing)."""
-    store = MarketStore(store_path)
-    table_name, rows, new = files.import_file(store, file)
+    done = import_rows(current().market_store(store_path), file)
     console.print(
-        f"imported {rows:,} {table_name} rows from {file} ({new:,} new); store: {store.path}",
+        f"imported {done.rows:,} {done.table_name} rows from {file} ({done.new_rows:,} new); "
+        f"store: {done.store_path}",
         markup=False,
         highlight=False,
     )
@@ -156,14 +163,6 @@ def export_command(
     store_path: Path | None = STORE_OPTION,
 ) -> None:
     """Write store rows to CSV or Parquet (the same columns `data import` reads)."""
-    since_ms, until_ms = date_range(since, until)
-    where = {
-        k: v for k, v in (("exchange", exchange and exchange.lower()), ("symbol", symbol)) if v
-    }
-    if table_name == "prices":
-        where |= {k: v for k, v in (("kind", kind), ("interval", interval)) if v}
-    elif kind or interval:
-        raise InputError("--kind/--interval", kind or interval, "only with --table prices")
-    store = MarketStore(store_path)
-    n = files.export_file(store, table_name, out, where, since_ms, until_ms)
+    query = ExportQuery(table_name, exchange, symbol, kind, interval, date_range(since, until))
+    n = export_rows(current().market_store(store_path), query, out)
     console.print(f"wrote {n:,} {table_name} rows to {out}", markup=False, highlight=False)

@@ -1,9 +1,10 @@
 """The adapters the commands use, built in one place and replaceable as a whole.
 
-`Adapters` holds a factory per port: the local market store (History, and MarketHistory for
-backtests and funding reports), a venue's MarketData (ccxt), the clock (also the wall clock a
-replayed paper account's simulated time runs with), and the wait of the monitor and keep loops.
-`perphedge.cli.app.main(argv, adapters)` runs the commands with the given
+`Adapters` holds a factory per port: the local market store (History, MarketHistory for
+backtests and funding reports, the writable store for the data commands), a venue's MarketData
+(ccxt), the clock (also the wall clock a replayed paper account's simulated time runs with), and
+the wait of the monitor and keep loops. `perphedge.cli.app.main(argv, adapters)` runs the
+commands with the given
 set (tests pass fakes of the ports); every command reads it through `current()`. Factories import
 their adapter on first use, so a command that needs no exchange never imports ccxt.
 """
@@ -16,10 +17,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perphedge.clocks import SystemClock
 from perphedge.instruments import ContractKind
 from perphedge.ports import Clock, History, MarketData, MarketHistory
+
+if TYPE_CHECKING:
+    from perphedge.store.market import MarketStore
 
 
 def open_store() -> History:
@@ -31,9 +36,9 @@ def open_store() -> History:
     return MemoHistory(MarketStore())
 
 
-def open_market_history(path: Path | None = None) -> MarketHistory:
-    """The local market store at `path` (default: PERPHEDGE_HOME's) for backtests and funding
-    reports: whole candles, settlements and what is stored."""
+def open_market_store(path: Path | None = None) -> MarketStore:
+    """The local market store at `path` (default: PERPHEDGE_HOME's): read whole by backtests and
+    funding reports (MarketHistory), written by `data sync` and `data import`."""
     from perphedge.store.market import MarketStore
 
     return MarketStore(path)
@@ -51,7 +56,8 @@ class Adapters:
     """One factory per port; defaults are the real adapters."""
 
     history: Callable[[], History] = open_store
-    market_history: Callable[[Path | None], MarketHistory] = open_market_history
+    market_history: Callable[[Path | None], MarketHistory] = open_market_store
+    market_store: Callable[[Path | None], MarketStore] = open_market_store
     live_market: Callable[[str, ContractKind], MarketData] = open_live
     clock: Clock = field(default_factory=SystemClock)
     sleep: Callable[[float], None] = time.sleep  # the wait between a loop's refreshes

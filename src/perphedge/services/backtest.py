@@ -1,6 +1,6 @@
 """Backtest service: a portfolio file's hedge on stored history, unhedged, hedged and per policy.
 
-`prepare` loads the portfolio's market data on the backtest grid (perphedge.store.backtest_inputs)
+`prepare` loads the portfolio's market data on the backtest grid (perphedge.services.backtest_inputs)
 with the bundled contract specs of its hedge perpetuals; `run_backtests` runs the pure backtest
 core (perphedge.backtest) for each policy. `make_spec` and `start_cash` are shared with the sweep.
 Starting cash, unless given: the hedge's initial margin on the first bar (backtest.from_portfolio).
@@ -47,8 +47,8 @@ from perphedge.config import PortfolioConfig
 from perphedge.errors import InputError, require_finite, require_non_negative, require_positive
 from perphedge.instruments import ContractKind, MarginTier, Perpetual, TierTable
 from perphedge.ports import History, MarketHistory
+from perphedge.services.backtest_inputs import load_aligned
 from perphedge.services.inputs import leg_history
-from perphedge.store.backtest_inputs import load_aligned
 from perphedge.venues import contract_specs
 
 Summary = dict[str, float | int]

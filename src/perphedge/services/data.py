@@ -2,20 +2,23 @@
 
 `sync_store` plans every series of every perpetual (funding and candles; spot for its coin) from
 where the store ends and fetches it through the venue's ccxt adapter (`perphedge.store.sync`),
-reporting progress per series to the caller. `series_rows` reads one stored series as rows.
+reporting progress per series to the caller. `series_rows` reads one stored series as rows;
+`stored_series` lists what is stored; `import_rows` and `export_rows` move tidy CSV or Parquet
+in and out (`perphedge.store.files`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from perphedge.errors import InputError
-from perphedge.ports import MarketHistory
-from perphedge.store import sync
+from perphedge.ports import Coverage, MarketHistory
+from perphedge.store import files, sync
 from perphedge.store.market import MarketStore
 
 if TYPE_CHECKING:
@@ -90,3 +93,58 @@ def series_rows(
         ]
         headers = ("time", "open", "high", "low", "close")
     return SeriesRows(dataset, headers, tuple(rows[-tail:] if tail else rows))
+
+
+@dataclass(frozen=True)
+class StoredSeries:
+    """What the store at `path` holds (`created`: False while only the bundled sample is read)."""
+
+    path: Path
+    created: bool
+    series: list[Coverage]
+
+
+def stored_series(store: MarketStore) -> StoredSeries:
+    """Each stored series with its first and last time and row count."""
+    return StoredSeries(store.path, store.exists, store.available())
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A file added to the store: its table, its rows, and how many of them were new."""
+
+    table_name: str
+    rows: int
+    new_rows: int
+    store_path: Path
+
+
+def import_rows(store: MarketStore, path: Path) -> Imported:
+    """Add a CSV or Parquet file to the store (all rows checked first; all or nothing)."""
+    table_name, rows, new = files.import_file(store, path)
+    return Imported(table_name, rows, new, store.path)
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    """Which rows `export_rows` writes; `kind` and `interval` select prices only."""
+
+    table_name: str
+    exchange: str | None = None
+    symbol: str | None = None
+    kind: str | None = None
+    interval: str | None = None
+    span: tuple[int | None, int | None] = (None, None)
+
+
+def export_rows(store: MarketStore, query: ExportQuery, out: Path) -> int:
+    """Write the store's rows matching `query` to `out` (CSV or Parquet); returns the count."""
+    pairs = (("exchange", query.exchange and query.exchange.lower()), ("symbol", query.symbol))
+    where = {k: v for k, v in pairs if v}
+    if query.table_name == "prices":
+        where |= {k: v for k, v in (("kind", query.kind), ("interval", query.interval)) if v}
+    elif query.kind or query.interval:
+        raise InputError(
+            "--kind/--interval", query.kind or query.interval, "only with --table prices"
+        )
+    return files.export_file(store, query.table_name, out, where, *query.span)

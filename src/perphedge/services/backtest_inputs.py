@@ -1,11 +1,10 @@
-"""Read what a backtest needs from the market store and align it (shell around backtest.data).
+"""What a backtest needs, read through the MarketHistory port and aligned by backtest.data.
 
 For each held coin: its spot candles (`COIN/USDT`) on the hedge's exchange, else on Binance. For
 each hedge perpetual: funding settlements, mark candles with their highs and lows (else the
 perpetual's last-trade candles, with a note) and last-trade candles where stored. Of the
 intervals stored for a series, the one that covers most of the requested range is used (the
-finer one on a tie). Alignment rules live in
-`perphedge.backtest.data`.
+finer one on a tie). Alignment rules live in `perphedge.backtest.data`.
 """
 
 from __future__ import annotations
