@@ -15,13 +15,13 @@ from perphedge.backtest import (
     StaticRatio,
     run_backtest,
 )
+from tests.factories import portfolio_file
 
-BTC_2X = '[[holdings]]\nasset = "BTC"\nquantity = 1\n\n[hedge]\nleverage = 2\n'
+ONE_BTC = [{"asset": "BTC", "quantity": 1}]
 
 
 def test_default_keeper_keeps_1_btc_at_2x_hedged_2021_to_2024(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "btc.toml"
-    path.write_text(BTC_2X, encoding="utf-8")
+    path = portfolio_file(tmp_path, ONE_BTC, "btc.toml", leverage=2)
     r = run_cli("backtest", str(path), "--from", "2021-01-01", "--to", "2024-12-31", "--json")
     assert r.code == 0, r.err
     runs = {run["name"]: run for run in json.loads(r.out)["runs"]}
@@ -37,8 +37,7 @@ def test_default_keeper_keeps_1_btc_at_2x_hedged_2021_to_2024(run_cli, tmp_path)
 def test_a_liquidation_names_what_was_lost_and_what_would_have_prevented_it(
     run_cli, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "btc.toml"
-    path.write_text(BTC_2X, encoding="utf-8")
+    path = portfolio_file(tmp_path, ONE_BTC, "btc.toml", leverage=2)
     r = run_cli("backtest", str(path), "--from", "2021-01-01", "--to", "2021-06-01")
     assert r.code == 0, r.err
     assert "hedged: BTC liquidated at 2021-02-09 00:00 (lost 14," in r.out
@@ -87,8 +86,8 @@ def test_keeper_alert_mode_lets_the_short_go_then_reopens() -> None:
 
 
 def test_policy_keeper_runs_the_files_keeper_settings_with_params_on_top(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "btc.toml"
-    path.write_text(BTC_2X + "\n[keeper]\nmin_distance = 0.2\ntarget_distance = 0.6\n")
+    keeper = {"min_distance": 0.2, "target_distance": 0.6}
+    path = portfolio_file(tmp_path, ONE_BTC, "btc.toml", leverage=2, keeper=keeper)
     span = ["--from", "2024-01-01", "--to", "2024-02-01", "--json", "--policy", "keeper"]
     runs = json.loads(run_cli("backtest", str(path), *span).out)["runs"]
     assert (

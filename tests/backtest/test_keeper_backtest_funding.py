@@ -21,6 +21,7 @@ from perphedge.hedge.keeper import KeeperPolicy, LegMemory, LegState, funding_co
 from perphedge.hedge.keeper_model import FundingAction
 from perphedge.hedge.reserve import LegHistory
 from perphedge.instruments import ContractKind, Perpetual, TierTable
+from tests.factories import portfolio_file
 
 EIGHT_H = 8 * 3_600_000
 DAY = 86_400_000
@@ -166,12 +167,11 @@ def test_too_little_history_before_the_start_falls_back_to_the_notional() -> Non
         assert r.reserve_usd == FALLBACK_RESERVE_OF_NOTIONAL * 200.0 == r.reserve_usd
 
 
-BTC_2X = '[[holdings]]\nasset = "BTC"\nquantity = 1\n\n[hedge]\nleverage = 2\n'
+ONE_BTC = [{"asset": "BTC", "quantity": 1}]
 
 
 def test_backtest_names_the_history_before_the_start_or_the_fallback(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "btc.toml"
-    path.write_text(BTC_2X, encoding="utf-8")
+    path = portfolio_file(tmp_path, ONE_BTC, "btc.toml", leverage=2)
     r = run_cli("backtest", str(path), "--from", "2021-01-01", "--to", "2021-03-01", "--json")
     assert r.code == 0, r.err
     assert "before the start only (daily marks 2019-12-24 00:00 to 2020-12-31 00:00)" in r.err
@@ -236,8 +236,7 @@ def test_the_backtest_switches_where_the_live_keeper_does(
 
 
 def test_spot_fee_option_sets_the_fee_on_coins_sold(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "btc.toml"
-    path.write_text(BTC_2X, encoding="utf-8")
+    path = portfolio_file(tmp_path, ONE_BTC, "btc.toml", leverage=2)
     span = ["--from", "2021-01-01", "--to", "2021-04-01", "--json"]
     runs = {}
     for bp in ("10", "0"):

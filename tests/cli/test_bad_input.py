@@ -15,17 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perphedge.cli.app import COMMANDS
+from tests.factories import portfolio_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "perphedge" / "data" / "examples"
-PORTFOLIO = """
-[[holdings]]
-asset = "BTC"
-quantity = {qty}
-{extra}
-[hedge]
-leverage = {leverage}
-exchange = "binance"
-"""
 
 
 def one_line_error(r, *needles: str) -> None:
@@ -54,18 +46,19 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
-def portfolio(tmp_path: Path, qty: str = "0.5", leverage: str = "5", extra: str = "") -> str:
-    path = tmp_path / "p.toml"
-    path.write_text(PORTFOLIO.format(qty=qty, leverage=leverage, extra=extra))
-    return str(path)
+def portfolio(
+    tmp_path: Path, qty: float = 0.5, leverage: float = 5, extra: dict[str, object] | None = None
+) -> str:
+    btc = {"asset": "BTC", "quantity": qty, **(extra or {})}
+    return str(portfolio_file(tmp_path, [btc], "p.toml", leverage=leverage, exchange="binance"))
 
 
 @pytest.mark.parametrize(
     ("qty", "extra", "needle"),
     [
-        ("1e308", "", "holdings[0].quantity=1e+308: give at most 1e+12 coins"),
-        ("0.5", "price = 1e308", "holdings[0].price=1e+308"),
-        ("0.5", 'proxy = "ETH"\nbeta = 1e308', "holdings[0].beta=1e+308"),
+        (1e308, {}, "holdings[0].quantity=1e+308: give at most 1e+12 coins"),
+        (0.5, {"price": 1e308}, "holdings[0].price=1e+308"),
+        (0.5, {"proxy": "ETH", "beta": 1e308}, "holdings[0].beta=1e+308"),
     ],
 )
 def test_1e308_in_the_file_is_named(run_cli, tmp_path, home, qty, extra, needle):
@@ -81,7 +74,7 @@ def test_1e308_in_the_file_is_named(run_cli, tmp_path, home, qty, extra, needle)
 
 def test_leverage_below_1_is_refused(run_cli, tmp_path):
     one_line_error(
-        run_cli("plan", portfolio(tmp_path, leverage="0.5")), "hedge.leverage=0.5", "at least 1"
+        run_cli("plan", portfolio(tmp_path, leverage=0.5)), "hedge.leverage=0.5", "at least 1"
     )
 
 

@@ -10,37 +10,23 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.factories import portfolio_file
 from tests.report_pages import figures
 
-BTC = """
-[[holdings]]
-asset = "BTC"
-quantity = 1
-
-[hedge]
-ratio = 1.0
-leverage = 2
-exchange = "binance"
-contract = "linear"
-"""
-
-ETH = BTC.replace('"BTC"', '"ETH"').replace("quantity = 1", "quantity = 10")
+BTC = [{"asset": "BTC", "quantity": 1}]
+HEDGE = {"ratio": 1.0, "leverage": 2, "exchange": "binance", "contract": "linear"}
 
 JAN = ["--from", "2024-01-01", "--to", "2024-02-01"]
 
 
 @pytest.fixture
 def btc(tmp_path):
-    path = tmp_path / "btc.toml"
-    path.write_text(BTC)
-    return str(path)
+    return str(portfolio_file(tmp_path, BTC, "btc.toml", **HEDGE))
 
 
 @pytest.fixture
 def eth(tmp_path):
-    path = tmp_path / "eth.toml"
-    path.write_text(ETH)
-    return str(path)
+    return str(portfolio_file(tmp_path, [{"asset": "ETH", "quantity": 10}], "eth.toml", **HEDGE))
 
 
 def _ms(text: str) -> int:
@@ -193,11 +179,8 @@ def _daily_closes(path) -> dict[int, float]:
 
 
 def test_proxy_hedge_with_beta_funding_is_the_plain_sum(run_cli, tmp_path, shared_data):
-    path = tmp_path / "sol.toml"
-    path.write_text(
-        '[[holdings]]\nasset = "SOL"\nquantity = 100\nproxy = "BTC"\nbeta = 1.2\n\n'
-        '[hedge]\nratio = 1.0\nleverage = 2\nexchange = "binance"\n'
-    )
+    sol = {"asset": "SOL", "quantity": 100, "proxy": "BTC", "beta": 1.2}
+    path = portfolio_file(tmp_path, [sol], "sol.toml", ratio=1.0, leverage=2, exchange="binance")
     r = run_cli("backtest", str(path), *JAN, "--slippage-bp", "0", "--json")
     assert r.code == 0, r.err
     data = json.loads(r.out)
@@ -223,8 +206,7 @@ def test_inverse_contract_runs_on_the_coin_margined_sample(run_cli, btc):
 
 
 def test_venue_with_assumed_maintenance_tiers_is_noted(run_cli, tmp_path):
-    path = tmp_path / "bybit.toml"
-    path.write_text(BTC.replace("binance", "bybit"))
+    path = portfolio_file(tmp_path, BTC, "bybit.toml", **(HEDGE | {"exchange": "bybit"}))
     r = run_cli("backtest", str(path), "--from", "2023-06-01", "--to", "2023-07-01", "--json")
     assert r.code == 0, r.err
     # the spec is generic (or bundled with assumed tiers): either way a note says so
@@ -234,8 +216,7 @@ def test_venue_with_assumed_maintenance_tiers_is_noted(run_cli, tmp_path):
 
 
 def test_nothing_to_hedge_is_an_input_error(run_cli, tmp_path):
-    path = tmp_path / "zero.toml"
-    path.write_text(BTC.replace("ratio = 1.0", "ratio = 0.0"))
+    path = portfolio_file(tmp_path, BTC, "zero.toml", **(HEDGE | {"ratio": 0.0}))
     r = run_cli("backtest", str(path), *JAN)
     assert r.code == 2
     assert "nothing to backtest" in r.err
@@ -305,8 +286,7 @@ def test_liquidation_replayed_by_hand_from_the_csv(run_cli, btc, shared_data):
 
 
 def test_cross_margin_file_is_modelled_isolated_and_says_so(run_cli, tmp_path):
-    path = tmp_path / "cross.toml"
-    path.write_text(BTC + 'margin_mode = "cross"\n')
+    path = portfolio_file(tmp_path, BTC, "cross.toml", **HEDGE, margin_mode="cross")
     r = run_cli("backtest", str(path), *JAN, "--json")
     assert r.code == 0, r.err
     assert "note: margin_mode cross: modelled as isolated per leg" in r.err

@@ -17,28 +17,19 @@ import pytest
 from perphedge.cli.wiring import Adapters
 from perphedge.store.journal import Journal
 from perphedge.store.market import MarketStore
+from tests.factories import portfolio_file
 from tests.fakes.binance_usdm import FakeBinance
 
-PORTFOLIO = """
-[[holdings]]
-asset = "BTC"
-quantity = {btc}
+HEDGE = {"leverage": 5, "exchange": "binance"}
 
-[[holdings]]
-asset = "ETH"
-quantity = 8
 
-[hedge]
-leverage = 5
-exchange = "binance"
-"""
+def holdings(btc: float) -> list[dict[str, object]]:
+    return [{"asset": "BTC", "quantity": btc}, {"asset": "ETH", "quantity": 8}]
 
 
 @pytest.fixture
 def portfolio(tmp_path: Path) -> Path:
-    path = tmp_path / "portfolio.toml"
-    path.write_text(PORTFOLIO.format(btc=0.5))
-    return path
+    return portfolio_file(tmp_path, holdings(btc=0.5), **HEDGE)
 
 
 @pytest.fixture
@@ -74,7 +65,7 @@ def test_open_rebalance_close_on_paper(run_cli, portfolio, home):
     after = legs(run_cli, portfolio)
     assert [after[s]["position_contracts"] for s in after] == [-0.5, -8.0]
     assert [after[s]["drift_fraction"] for s in after] == [0.0, 0.0]
-    portfolio.write_text(PORTFOLIO.format(btc=0.6))  # bought 0.1 BTC more
+    portfolio_file(portfolio.parent, holdings(btc=0.6), portfolio.name, **HEDGE)  # 0.1 BTC more
     r = run_cli("hedge", "rebalance", str(portfolio), "--paper", "--execute", "--yes", "--json")
     assert r.code == 0, r.err
     orders = [o for leg in json.loads(r.out)["legs"] for o in leg["orders"]]

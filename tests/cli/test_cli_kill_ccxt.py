@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from perphedge.store.crashpoint import ENV_VAR
+from tests.factories import portfolio_file
 from tests.fakes.agreement import assert_journal_agrees, assert_orders_journaled
 from tests.fakes.binance_usdm import FakeBinance, Fault
-from tests.live.test_live_e2e_hedge import PORTFOLIO
+from tests.live.test_live_e2e_hedge import BTC_ETH, CROSS_5X
 
 pytestmark = pytest.mark.slow  # a few perphedge processes per case
 
@@ -69,8 +70,7 @@ def positions(fake: FakeBinance) -> tuple[Decimal, Decimal]:
 
 @pytest.fixture
 def opened(fake: FakeBinance, tmp_path: Path) -> Path:
-    file = tmp_path / "portfolio.toml"
-    file.write_text(PORTFOLIO)
+    file = portfolio_file(tmp_path, BTC_ETH, **CROSS_5X)
     assert run(fake, tmp_path / "home", "open", file) == 0
     assert positions(fake) == (D("-0.5"), D(-8))
     return file
@@ -79,7 +79,8 @@ def opened(fake: FakeBinance, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("crash_after", [1, 2, 4, 5])
 def test_rebalance_killed_then_rerun(fake, tmp_path, opened, crash_after):
     home = tmp_path / "home"
-    opened.write_text(PORTFOLIO.replace("quantity = 0.5", "quantity = 0.6"))
+    bought = [{"asset": "BTC", "quantity": 0.6}, *BTC_ETH[1:]]  # 0.1 BTC more
+    portfolio_file(opened.parent, bought, opened.name, **CROSS_5X)
     assert run(fake, home, "rebalance", opened, crash_after) == 137
     assert_orders_journaled(fake, home)
     assert run(fake, home, "rebalance", opened) == 0
@@ -101,8 +102,7 @@ def test_a_run_from_another_home_refuses_while_the_first_is_trading(fake, tmp_pa
     """Home A's first order is on the exchange (its answer held back); a run from home B on the
     same account sees an order of perphedge's its own journal never sent and refuses (exit 3)
     instead of doubling the hedge. A then finishes alone, exactly at the target."""
-    file = tmp_path / "portfolio.toml"
-    file.write_text(PORTFOLIO)
+    file = portfolio_file(tmp_path, BTC_ETH, **CROSS_5X)
     second: list[subprocess.CompletedProcess[str]] = []
 
     def run_home_b() -> None:

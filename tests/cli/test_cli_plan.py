@@ -14,6 +14,7 @@ from perphedge.cli.wiring import Adapters
 from perphedge.errors import DataError
 from perphedge.instruments import ContractKind, TierTable
 from perphedge.ports import FundingRateQuote, MarketData, PriceQuote
+from tests.factories import portfolio_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "perphedge" / "data" / "examples"
 ISSUE = str(EXAMPLES / "portfolio.toml")
@@ -151,8 +152,8 @@ class EmptyStore:
 
 
 def test_missing_price_with_no_store_exit_2(run_cli, tmp_path):
-    text = '[[holdings]]\nasset = "ETH"\nquantity = 8'
-    r = run_cli("plan", write(tmp_path, text), adapters=Adapters(history=EmptyStore))
+    path = portfolio_file(tmp_path, [{"asset": "ETH", "quantity": 8}], "p.toml")
+    r = run_cli("plan", str(path), adapters=Adapters(history=EmptyStore))
     assert r.code == 2
     assert r.err.strip() == (
         "error: no price for ETH: add price = ... to the holding or run perphedge data sync"
@@ -188,9 +189,9 @@ class FakeMarket:
 def test_live_uses_the_market_data_port(run_cli, tmp_path):
     fake = FakeMarket()
     assert isinstance(fake, MarketData)
-    text = '[[holdings]]\nasset = "BTC"\nquantity = 1\n[hedge]\nleverage = 1'
+    path = portfolio_file(tmp_path, [{"asset": "BTC", "quantity": 1}], "p.toml", leverage=1)
     adapters = Adapters(live_market=lambda exchange, kind: fake)
-    r = run_cli("plan", write(tmp_path, text), "--live", "--json", adapters=adapters)
+    r = run_cli("plan", str(path), "--live", "--json", adapters=adapters)
     assert r.code == 0, r.err
     (leg,) = json.loads(r.out)["legs"]
     assert (leg["mark"], leg["notional"], leg["funding_interval_hours"]) == (50_000, 50_000, 4)
@@ -232,8 +233,8 @@ def test_proxy_without_beta_takes_it_from_the_store(run_cli, tmp_path):
     from perphedge.services.beta import BetaRequest, estimate_beta
     from perphedge.store.market import MarketStore
 
-    text = '[[holdings]]\nasset = "SOL"\nquantity = 100\nprice = 150\nproxy = "BTC"'
-    data = json.loads(run_cli("plan", write(tmp_path, text), "--json").out)
+    sol = {"asset": "SOL", "quantity": 100, "price": 150, "proxy": "BTC"}
+    data = json.loads(run_cli("plan", str(portfolio_file(tmp_path, [sol], "p.toml")), "--json").out)
     req = BetaRequest(vs="BTC", ci_method=CiMethod.FISHER_Z)
     beta = estimate_beta(MarketStore(), "SOL", req).estimate.beta
     assert data["exposures"][0]["beta"] == pytest.approx(beta, rel=1e-12)

@@ -11,18 +11,10 @@ from pathlib import Path
 
 from perphedge.live.session import paper_ports
 from perphedge.ports import OrderRequest, OrderSide, OrderType
-from tests.cli.test_cli_hedge import PORTFOLIO, home, portfolio  # noqa: F401 (fixtures)
+from tests.cli.test_cli_hedge import HEDGE, holdings, home, portfolio  # noqa: F401 (fixtures)
+from tests.factories import portfolio_file
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
-BTC_ONLY = """
-[[holdings]]
-asset = "BTC"
-quantity = 0.5
-
-[hedge]
-leverage = 5
-exchange = "binance"
-"""
 
 
 def positions(run_cli, file: Path) -> dict[str, float]:
@@ -45,7 +37,8 @@ def by_hand(folder: Path, req: OrderRequest) -> None:
 
 def test_close_closes_a_leg_removed_from_the_file(run_cli, portfolio, home):  # noqa: F811
     assert execute(run_cli, "open", portfolio).code == 0
-    portfolio.write_text(BTC_ONLY)  # ETH sold and removed from the file: its short stays open
+    # ETH sold and removed from the file: its short stays open
+    portfolio_file(portfolio.parent, holdings(btc=0.5)[:1], portfolio.name, **HEDGE)
     shown = run_cli("monitor", str(portfolio), "--paper", "--once")
     assert "ETH/USDT:USDT" in shown.out and "NOT IN THE FILE" in shown.out
     assert "ALERT not_in_file ETH/USDT:USDT" in shown.out
@@ -93,7 +86,7 @@ def test_a_position_changed_by_hand_stops_the_next_run_until_adopted(run_cli, po
 
 
 def test_the_dry_run_checks_margin_against_the_available_balance(run_cli, portfolio, home):  # noqa: F811
-    portfolio.write_text(PORTFOLIO.format(btc=0.5).replace("leverage = 5", "leverage = 1"))
+    portfolio_file(portfolio.parent, holdings(btc=0.5), portfolio.name, **(HEDGE | {"leverage": 1}))
     # 0.5 BTC + 8 ETH at 1x: ~58k of notional, all of it margin, on a 20,000 USDT paper account
     reset = run_cli("paper", "reset", "--deposit", "20000", "--yes")
     assert reset.code == 0, reset.err

@@ -9,17 +9,9 @@ from html import escape
 import pytest
 
 from perphedge.report.explain import EXPLAIN
+from tests.factories import portfolio_file
 
-BTC = """
-[[holdings]]
-asset = "BTC"
-quantity = 1
-
-[hedge]
-ratio = 1.0
-leverage = 2
-exchange = "binance"
-"""
+HEDGE = {"ratio": 1.0, "leverage": 2, "exchange": "binance"}
 
 JAN = ["--from", "2024-01-01", "--to", "2024-02-01"]
 GRID = "policy=static,band;ratio=0.5,1;band=0.01;leverage=2,5"
@@ -27,9 +19,7 @@ GRID = "policy=static,band;ratio=0.5,1;band=0.01;leverage=2,5"
 
 @pytest.fixture
 def btc(tmp_path):
-    path = tmp_path / "btc.toml"
-    path.write_text(BTC)
-    return str(path)
+    return str(portfolio_file(tmp_path, [{"asset": "BTC", "quantity": 1}], "btc.toml", **HEDGE))
 
 
 def _ordered(values, descending):
@@ -139,8 +129,7 @@ def test_contract_kinds_run_over_the_span_both_cover(run_cli, btc):
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_an_error_inside_a_run_is_one_line_in_parallel_too(run_cli, tmp_path, jobs):
     # 10 BTC (~420,000 USD) sit in Binance's 50k-600k bracket: at most 100x there
-    path = tmp_path / "big.toml"
-    path.write_text(BTC.replace("quantity = 1", "quantity = 10"))
+    path = portfolio_file(tmp_path, [{"asset": "BTC", "quantity": 10}], "big.toml", **HEDGE)
     r = run_cli("sweep", str(path), *JAN, "--grid", "leverage=2,120", "--jobs", jobs)
     assert r.code == 2
     assert r.err == "error: leverage=120.0 is invalid: leg 0 allows at most 100x at its notional\n"

@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from perphedge.config import ConfigError, parse_portfolio
 from perphedge.hedge.keeper import FundingAction, KeeperPolicy, Shortfall
+from tests.factories import portfolio_text
 
-HOLDING = '[[holdings]]\nasset = "BTC"\nquantity = 1\nprice = 60000\n'
+HOLDING = portfolio_text([{"asset": "BTC", "quantity": 1, "price": 60_000}])
 
 
 def test_no_keeper_section_gives_the_default_policy() -> None:

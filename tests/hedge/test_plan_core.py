@@ -16,25 +16,20 @@ from perphedge.margin import MarginMode
 from perphedge.portfolio import Holding, Portfolio, exposure_usd
 from perphedge.ports import OrderSide, OrderType
 from perphedge.venues import contract_specs
+from tests.factories import portfolio_text
 
-ISSUE_EXAMPLE = """
-[[holdings]]
-asset = "BTC"
-quantity = 0.5
-price = 60000          # optional
-
-[[holdings]]
-asset = "ETH"
-quantity = 8
-price = 3000
-
-[hedge]
-ratio = 1.0            # 0.5 hedges half
-leverage = 5
-exchange = "binance"
-contract = "linear"    # or "inverse" (coin-margined)
-margin_mode = "isolated"
-"""
+# the values of the bundled example, data/examples/portfolio.toml
+ISSUE_HOLDINGS = [
+    {"asset": "BTC", "quantity": 0.5, "price": 60_000},
+    {"asset": "ETH", "quantity": 8, "price": 3_000},
+]
+ISSUE_HEDGE = {
+    "ratio": 1.0,
+    "leverage": 5,
+    "exchange": "binance",
+    "contract": "linear",
+    "margin_mode": "isolated",
+}
 
 
 def markets(prices, kind=ContractKind.LINEAR, rate=0.0001):
@@ -53,7 +48,7 @@ def plan_of(holdings, spec=None, prices=None, rate=0.0001):
 
 
 def test_issue_example_totals_and_legs():
-    cfg = parse_portfolio(ISSUE_EXAMPLE)
+    cfg = parse_portfolio(portfolio_text(ISSUE_HOLDINGS, **ISSUE_HEDGE))
     spec = HedgeSpec(ratio=cfg.hedge.ratio, leverage=cfg.hedge.leverage)
     plan = build_plan(cfg.portfolio, spec, {}, markets(cfg.portfolio.given_prices()))
     assert plan.total_exposure == 54_000.0  # 0.5 * 60,000 + 8 * 3,000

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliResult
+from tests.factories import portfolio_file
 from tests.fakes.agreement import assert_journal_agrees
 from tests.fakes.binance_state import PositionRow
 from tests.fakes.binance_usdm import FakeBinance, Fault
@@ -27,22 +28,14 @@ from tests.fakes.binance_usdm import FakeBinance, Fault
 pytestmark = pytest.mark.slow
 
 D = Decimal
-PORTFOLIO = """
-[[holdings]]
-asset = "BTC"
-quantity = 0.5
-
-[[holdings]]
-asset = "ETH"
-quantity = 8
-
-[hedge]
-ratio = 1.0
-leverage = 5
-exchange = "binance"
-contract = "linear"
-margin_mode = "cross"
-"""
+BTC_ETH = [{"asset": "BTC", "quantity": 0.5}, {"asset": "ETH", "quantity": 8}]
+CROSS_5X = {
+    "ratio": 1.0,
+    "leverage": 5,
+    "exchange": "binance",
+    "contract": "linear",
+    "margin_mode": "cross",
+}
 Hedge = Callable[..., CliResult]
 
 
@@ -62,8 +55,7 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def hedge(run_cli: Callable[..., CliResult], fake: FakeBinance, tmp_path: Path) -> Hedge:
-    portfolio = tmp_path / "portfolio.toml"
-    portfolio.write_text(PORTFOLIO)
+    portfolio = portfolio_file(tmp_path, BTC_ETH, **CROSS_5X)
 
     def run(kind: str, *extra: str) -> CliResult:
         return run_cli(

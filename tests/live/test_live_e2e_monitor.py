@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliResult
+from tests.factories import portfolio_file
 from tests.fakes.agreement import assert_journal_agrees
 from tests.fakes.binance_usdm import FakeBinance
-from tests.live.test_live_e2e_hedge import PORTFOLIO
+from tests.live.test_live_e2e_hedge import BTC_ETH, CROSS_5X
 
 # several full command runs each, paced by ccxt's client-side rate limiter as in production
 pytestmark = pytest.mark.slow
@@ -39,8 +40,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
 def cli(
     run_cli: Callable[..., CliResult], fake: FakeBinance, tmp_path: Path
 ) -> Callable[..., CliResult]:
-    portfolio = tmp_path / "portfolio.toml"
-    portfolio.write_text(PORTFOLIO)
+    portfolio = portfolio_file(tmp_path, BTC_ETH, **CROSS_5X)
 
     def run(*args: str) -> CliResult:
         return run_cli(args[0], *args[1:], str(portfolio), "--base-url", fake.base_url)

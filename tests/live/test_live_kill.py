@@ -25,6 +25,7 @@ from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.execute import execute, propose, resume_open_intents
 from perphedge.store import crashpoint
 from perphedge.store.journal import Journal
+from tests.factories import portfolio_file
 from tests.live_support import (
     BTC,
     ETH,
@@ -114,24 +115,12 @@ def test_real_sigkill_at_random_moments(tmp_path):
         check_consistent(home)
 
 
-PORTFOLIO = """
-[[holdings]]
-asset = "BTC"
-quantity = 0.5
-
-[[holdings]]
-asset = "ETH"
-quantity = 8
-
-[hedge]
-leverage = 5
-exchange = "binance"
-"""
+BTC_ETH = [{"asset": "BTC", "quantity": 0.5}, {"asset": "ETH", "quantity": 8}]
 
 
 def test_cli_subprocess_killed_then_rerun(tmp_path):
     crash_after = 27  # inside the third child order
-    (tmp_path / "p.toml").write_text(PORTFOLIO)
+    portfolio_file(tmp_path, BTC_ETH, "p.toml", leverage=5, exchange="binance")
     env = {**os.environ, "PERPHEDGE_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
     cmd = [sys.executable, "-m", "perphedge", "hedge", "open", str(tmp_path / "p.toml"), "--paper", "--execute", "--yes", "--json"]  # fmt: skip
     first = subprocess.run(cmd, check=False, env={**env, crashpoint.ENV_VAR: str(crash_after)}, capture_output=True, text=True, timeout=120)  # fmt: skip

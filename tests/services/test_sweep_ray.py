@@ -14,7 +14,8 @@ from perphedge.config import load_portfolio
 from perphedge.report.sweep_view import sweep_json
 from perphedge.services.sweep import SweepRequest, run_sweep
 from perphedge.store.market import MarketStore
-from tests.cli.test_cli_sweep import BTC
+from tests.cli.test_cli_sweep import HEDGE
+from tests.factories import portfolio_file
 
 
 @pytest.fixture
@@ -26,8 +27,7 @@ def ray_dir():
 
 
 def test_ray_sweep_equals_the_local_sweep(tmp_path, ray_dir):
-    portfolio = tmp_path / "btc.toml"
-    portfolio.write_text(BTC)
+    portfolio = portfolio_file(tmp_path, [{"asset": "BTC", "quantity": 1}], "btc.toml", **HEDGE)
     request = SweepRequest(
         "policy=static,band;ratio=0.5,1;band=0.01;leverage=2,5;reserve=0,1000",
         parse_date_ms("--from", "2024-01-01"),

@@ -20,26 +20,19 @@ from perphedge.cli.wiring import Adapters
 from perphedge.web.server import Server
 from perphedge.web.state import Workspace
 from tests.browser import browser, open_tab, screenshot_folder
+from tests.factories import portfolio_file
 from tests.fakes.binance_usdm import FakeBinance
 
 __all__ = ["browser"]  # the module-scoped fixture used below
 
-PORTFOLIO = """
-[[holdings]]
-asset = "BTC"
-quantity = 0.5
-
-[[holdings]]
-asset = "ETH"
-quantity = 8
-
-[hedge]
-ratio = 1.0
-leverage = 5
-exchange = "binance"
-contract = "linear"
-margin_mode = "cross"
-"""
+BTC_ETH = [{"asset": "BTC", "quantity": 0.5}, {"asset": "ETH", "quantity": 8}]
+CROSS_5X = {
+    "ratio": 1.0,
+    "leverage": 5,
+    "exchange": "binance",
+    "contract": "linear",
+    "margin_mode": "cross",
+}
 ORDER = "/fapi/v1/order"
 
 
@@ -53,8 +46,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
 
 
 def _page_server(fake: FakeBinance, tmp_path: Path, allow_execute: bool) -> Server:
-    path = tmp_path / "portfolio.toml"
-    path.write_text(PORTFOLIO)
+    path = portfolio_file(tmp_path, BTC_ETH, **CROSS_5X)
     workspace = Workspace()
     workspace.load(path)
     server = Server.open(0, Adapters(), allow_execute, workspace, base_url=fake.base_url)
