@@ -22,17 +22,10 @@ from perphedge.web.state import Workspace
 from tests.browser import browser, open_tab, screenshot_folder
 from tests.factories import portfolio_file
 from tests.fakes.binance_usdm import FakeBinance
+from tests.live.test_live_e2e_hedge import BTC_ETH, CROSS_5X
 
 __all__ = ["browser"]  # the module-scoped fixture used below
 
-BTC_ETH = [{"asset": "BTC", "quantity": 0.5}, {"asset": "ETH", "quantity": 8}]
-CROSS_5X = {
-    "ratio": 1.0,
-    "leverage": 5,
-    "exchange": "binance",
-    "contract": "linear",
-    "margin_mode": "cross",
-}
 ORDER = "/fapi/v1/order"
 
 

@@ -2,64 +2,38 @@
 
 Dry run by default; with `--execute` (and a confirmation, or `--yes`) the move is journaled
 first and sent once; an unknown outcome is settled from the venue's margin history before
-anything else is sent (`perphedge.live.margin`).
+anything else is sent (`perphedge.services.margin_move`).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 import typer
 
-from perphedge.errors import CapabilityError, InputError, require_positive
-from perphedge.live.execute import LiveSession, check_kill_switch, exclusive_run
-from perphedge.live.margin import move_margin
-from perphedge.live.session import live_ports, paper_ports
-from perphedge.ports import MarginControl
 from perphedge.report.render import console, err_console
-from perphedge.store.journal import Journal
+from perphedge.services.margin_move import MarginMoveRequest, prepare_move, send_move
 from perphedge.store.paths import home_dir
-from perphedge.symbols import market_symbol
-from perphedge.venues.registry import venue
 
 margin_app = typer.Typer(help="Move isolated margin onto or off a hedge leg.", no_args_is_help=True)
-MAX_MOVE_USD = 10_000_000.0
 
 
 def _move(
     kind: str, symbol: str, usd: float, exchange: str, paper: bool, execute: bool, yes: bool,
     base_url: str | None,
 ) -> None:  # fmt: skip
-    require_positive("USD", usd)
-    if usd > MAX_MOVE_USD:
-        raise InputError("USD", usd, f"give at most {MAX_MOVE_USD:,.0f} per move")
-    amount = Decimal(str(round(usd, 2)))
-    unified = market_symbol(symbol, "perp")
-    name = venue(exchange).name
-    ports = paper_ports(name, home_dir(), [unified]) if paper else live_ports(name, base_url)
-    control = ports.execution
-    if not isinstance(control, MarginControl):
-        raise CapabilityError(
-            f"{ports.exchange}{' (paper)' if paper else ''} cannot move isolated margin: the paper "
-            "account margins every position from one cross wallet"
-        )
+    home = home_dir()
+    move = prepare_move(MarginMoveRequest(kind, symbol, usd, exchange, paper, base_url), home)
+    where, amount = move.ports.exchange, move.amount
     verb = "add to" if kind == "add" else "take from"
-    console.print(f"{verb} {unified} isolated margin: {amount} USDT on {ports.exchange}")
+    console.print(f"{verb} {move.symbol} isolated margin: {amount} USDT on {where}")
     if not execute:
         err_console.print("dry run: nothing sent (add --execute to move the margin)")
         return
-    if not yes and not typer.confirm(f"Move {amount} USDT on {ports.exchange}?", err=True):
+    if not yes and not typer.confirm(f"Move {amount} USDT on {where}?", err=True):
         err_console.print("cancelled: nothing sent")
         raise typer.Exit(1)
-    home = home_dir()
-    check_kill_switch(home)
-    with Journal.in_home() as journal, exclusive_run(home):
-        session = LiveSession(
-            ports.exchange, ports.account, ports.execution, ports.market, ports.clock, journal,
-            home, account_id=ports.account_id,
-        )  # fmt: skip
-        outcome = move_margin(session, control, unified, kind, amount, "USDT")
+    outcome = send_move(move, home)
     for line in outcome.settled:
         err_console.print(f"settled earlier move {line}", markup=False, highlight=False)
     console.print(f"margin move {outcome.move_id}: {outcome.status}", highlight=False)
