@@ -17,22 +17,13 @@ import pytest
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.live.session import paper_ports
 from perphedge.store.journal import Journal
+from tests.factories import portfolio_file
 from tests.fakes.binance_usdm import FakeBinance
 
 D = Decimal
-PORTFOLIO = """
-[[holdings]]
-asset = "BTC"
-quantity = 0.5
-
-[hedge]
-leverage = 3
-exchange = "binance"
-margin_mode = "isolated"
-
-[keeper]
-reserve_usd = 10000
-"""
+BTC_HALF = [{"asset": "BTC", "quantity": 0.5}]
+HEDGE = {"leverage": 3, "exchange": "binance", "margin_mode": "isolated"}
+KEEPER = {"reserve_usd": 10000}
 
 
 @pytest.fixture
@@ -45,8 +36,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
 
 
 def test_keep_tops_up_a_3x_short_in_a_rally_once(run_cli, fake, tmp_path):
-    file = tmp_path / "portfolio.toml"
-    file.write_text(PORTFOLIO)
+    file = portfolio_file(tmp_path, BTC_HALF, **HEDGE, keeper=KEEPER)
     url = ["--base-url", fake.base_url]
     opened = run_cli(
         "hedge", "open", str(file), *url, "--execute", "--yes", "--order-timeout", "0.5"
@@ -74,22 +64,20 @@ def test_keep_tops_up_a_3x_short_in_a_rally_once(run_cli, fake, tmp_path):
 
 
 def test_keep_on_paper_reads_the_isolated_legs(run_cli, tmp_path):
-    file = tmp_path / "portfolio.toml"
-    file.write_text(PORTFOLIO)
+    file = portfolio_file(tmp_path, BTC_HALF, **HEDGE, keeper=KEEPER)
     assert run_cli("hedge", "open", str(file), "--paper", "--execute", "--yes").code == 0
     r = run_cli("hedge", "keep", str(file), "--paper", "--once")
     assert r.code == 0, r.err
     assert "BTC/USDT:USDT: short 0.5, margin " in r.out and "distance to liquidation" in r.out
 
 
-CROSS = PORTFOLIO.replace('"isolated"', '"cross"')
+CROSS = HEDGE | {"margin_mode": "cross"}
 
 
 def test_keep_tops_up_a_cross_wallet_from_spot_once(run_cli, fake, tmp_path):
     """A cross account: the futures wallet is topped up by a transfer from the spot wallet
     (POST /sapi/v1/asset/transfer, MAIN_UMFUTURE), journaled once."""
-    file = tmp_path / "portfolio.toml"
-    file.write_text(CROSS)
+    file = portfolio_file(tmp_path, BTC_HALF, **CROSS, keeper=KEEPER)
     fake.state.spot_wallet = D(10000)
     url = ["--base-url", fake.base_url]
     opened = run_cli(
@@ -117,8 +105,7 @@ def test_keep_tops_up_a_cross_wallet_from_spot_once(run_cli, fake, tmp_path):
 
 
 def test_keep_on_a_cross_paper_account_transfers_from_its_spot_wallet(run_cli, tmp_path):
-    file = tmp_path / "portfolio.toml"
-    file.write_text(CROSS)
+    file = portfolio_file(tmp_path, BTC_HALF, **CROSS, keeper=KEEPER)
     # the futures wallet holds the initial margin and a little more; the reserve waits in spot
     reset = ["paper", "reset", str(file), "--at", "2024-02-01", "--deposit", "8500"]
     assert run_cli(*reset, "--spot", "10000", "--yes").code == 0

@@ -28,6 +28,7 @@ from perphedge.exchanges.paper import PaperExchange
 from perphedge.live.session import paper_ports
 from perphedge.store.crashpoint import ENV_VAR
 from perphedge.store.journal import Journal
+from tests.factories import portfolio_file
 
 pytestmark = pytest.mark.slow
 
@@ -35,25 +36,12 @@ ROOT = Path(__file__).resolve().parents[2]
 D = Decimal
 LEVERAGE = 3
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"]
-PORTFOLIO = f"""
-[[holdings]]
-asset = "BTC"
-quantity = 0.5
-
-[[holdings]]
-asset = "ETH"
-quantity = 8
-
-[[holdings]]
-asset = "SOL"
-quantity = 100
-
-[hedge]
-ratio = 0.5
-leverage = {LEVERAGE}
-exchange = "binance"
-margin_mode = "isolated"
-"""
+HOLDINGS = [
+    {"asset": "BTC", "quantity": 0.5},
+    {"asset": "ETH", "quantity": 8},
+    {"asset": "SOL", "quantity": 100},
+]
+HEDGE = {"ratio": 0.5, "leverage": LEVERAGE, "exchange": "binance", "margin_mode": "isolated"}
 STEP_S = 8 * 3600
 STEPS = 60 * 3  # 2024-02-01 .. 2024-03-31, every 8-hour mark
 
@@ -76,8 +64,7 @@ class FastWall:
 
 
 def opened(run_cli, tmp_path: Path) -> Path:
-    file = tmp_path / "portfolio.toml"
-    file.write_text(PORTFOLIO)
+    file = portfolio_file(tmp_path, HOLDINGS, **HEDGE)
     reset = run_cli("paper", "reset", str(file), "--at", "2024-02-01", "--yes")
     assert reset.code == 0, reset.err
     r = run_cli("hedge", "open", str(file), "--paper", "--execute", "--yes")
@@ -221,8 +208,7 @@ def test_a_cross_top_up_killed_at_each_durable_write_is_journaled_once(run_cli, 
     """The same for a cross account: two weeks into the rally the wallet is 13 % from
     liquidation and the keeper transfers from the spot wallet into the futures wallet; killed
     at each durable write, the next run finishes it, and it is transferred and journaled once."""
-    file = tmp_path / "portfolio.toml"
-    file.write_text(PORTFOLIO.replace('"isolated"', '"cross"'))
+    file = portfolio_file(tmp_path, HOLDINGS, **(HEDGE | {"margin_mode": "cross"}))
     # the futures wallet holds the initial margin and a little more; the reserve waits in spot
     reset = ["paper", "reset", str(file), "--at", "2024-02-01", "--deposit", "9000"]
     assert run_cli(*reset, "--spot", "20000", "--yes").code == 0
