@@ -14,7 +14,7 @@ from tests.factories import portfolio_text
 from tests.fakes.ports import DAY_MS, FakeHistory, FakeMarket
 
 T0 = 1_780_000_000_000  # 2026-05-28 UTC
-BTC_ETH = portfolio_text([{"asset": "BTC", "quantity": 0.5}, {"asset": "ETH", "quantity": 8}])
+BTC_ETH = [{"asset": "BTC", "quantity": 0.5}, {"asset": "ETH", "quantity": 8}]
 
 
 def history() -> FakeHistory:
@@ -25,7 +25,7 @@ def history() -> FakeHistory:
 
 
 def test_offline_inputs_come_from_history_with_their_time_and_source():
-    cfg = parse_portfolio(BTC_ETH + "[hedge]\nleverage = 5\n")
+    cfg = parse_portfolio(portfolio_text(BTC_ETH, leverage=5))
     result = plan_portfolio(cfg, PlanRequest(), history(), ManualClock(T0 + DAY_MS))
     btc, eth = result.plan.legs
     assert (btc.mark, eth.mark) == (60_000.0, 3_000.0)  # spot close, else the perpetual's mark
@@ -41,7 +41,7 @@ def test_offline_inputs_come_from_history_with_their_time_and_source():
 
 
 def test_data_older_than_the_limit_is_warned_about_with_its_date():
-    cfg = parse_portfolio(BTC_ETH)
+    cfg = parse_portfolio(portfolio_text(BTC_ETH))
     result = plan_portfolio(cfg, PlanRequest(stale_days=7), history(), ManualClock(T0 + 8 * DAY_MS))
     assert len(result.stale) == 3  # two prices and one funding series
     assert result.stale[0].startswith("BTC price is 8 days old (local store: binance BTC/USDT")
@@ -65,7 +65,7 @@ def test_live_port_supplies_marks_contracts_and_funding():
         opened.append((exchange, kind.value))
         return market
 
-    cfg = parse_portfolio(BTC_ETH)
+    cfg = parse_portfolio(portfolio_text(BTC_ETH))
     result = plan_portfolio(cfg, PlanRequest(), FakeHistory(), ManualClock(T0), open_live)
     assert opened == [("binance", "linear")]
     assert [leg.mark for leg in result.plan.legs] == [61_000.0, 3_100.0]
@@ -115,14 +115,14 @@ def test_bad_request_names_the_option(field, kwargs):
 
 
 def test_percent_options_become_fractions_once():
-    cfg = parse_portfolio(BTC_ETH + "[hedge]\nleverage = 5\n")
+    cfg = parse_portfolio(portfolio_text(BTC_ETH, leverage=5))
     request = PlanRequest(min_liq_distance_pct=25.0, max_funding_cost_pct=3.0)
     plan = plan_portfolio(cfg, request, history(), ManualClock(T0)).plan
     assert (plan.spec.min_liquidation_distance, plan.spec.max_funding_cost_apr) == (0.25, 0.03)
 
 
 def test_stress_runs_on_the_same_plan():
-    cfg = parse_portfolio(BTC_ETH + "[hedge]\nleverage = 2\n")
+    cfg = parse_portfolio(portfolio_text(BTC_ETH, leverage=2))
     outcome = stress_portfolio(cfg, PlanRequest(), StressSpec(), history(), ManualClock(T0))
     again = plan_portfolio(cfg, PlanRequest(), history(), ManualClock(T0))
     assert outcome.planned.plan == again.plan
@@ -132,7 +132,7 @@ def test_stress_runs_on_the_same_plan():
 def test_paper_deposit_is_margin_plus_the_keeper_reserve_or_the_margin_again():
     from perphedge.services.paper import NO_RESERVE_NOTE, paper_deposit
 
-    cfg = parse_portfolio(BTC_ETH + "[hedge]\nleverage = 5\n")
+    cfg = parse_portfolio(portfolio_text(BTC_ETH, leverage=5))
     result = plan_portfolio(cfg, PlanRequest(), history(), ManualClock(T0))
     assert result.reserve is None  # the fake history holds no daily marks
     deposit = paper_deposit(result.plan, result.reserve)
@@ -142,7 +142,7 @@ def test_paper_deposit_is_margin_plus_the_keeper_reserve_or_the_margin_again():
 
 
 def test_the_plan_s_time_is_its_latest_stored_price_else_its_latest_stored_figure():
-    cfg = parse_portfolio(BTC_ETH + "[hedge]\nleverage = 5\n")
+    cfg = parse_portfolio(portfolio_text(BTC_ETH, leverage=5))
     stored = FakeHistory(
         closes={("BTC/USDT", "spot"): (T0, 60_000.0), ("ETH/USDT", "spot"): (T0 - DAY_MS, 3e3)},
         rates={"BTC/USDT:USDT": (T0 + DAY_MS, 0.0002)},  # funding stored a day later
@@ -150,10 +150,8 @@ def test_the_plan_s_time_is_its_latest_stored_price_else_its_latest_stored_figur
     clock = ManualClock(T0)
     # the paper replay starts here: the latest price, not the later funding
     assert plan_portfolio(cfg, PlanRequest(), stored, clock).as_of_ms == T0
-    priced = parse_portfolio(
-        portfolio_text([{"asset": "BTC", "quantity": 0.5, "price": 60_000.0}])
-        + "[hedge]\nleverage = 5\n"
-    )
+    btc_priced = {"asset": "BTC", "quantity": 0.5, "price": 60_000.0}
+    priced = parse_portfolio(portfolio_text([btc_priced], leverage=5))
     # every price given in the file: the stored funding dates the plan
     assert plan_portfolio(priced, PlanRequest(), stored, clock).as_of_ms == T0 + DAY_MS
     # nothing stored at all: no time
