@@ -167,8 +167,8 @@ def heatmap_explanations(o: SweepOutcome, x: str, y: str) -> list[tuple[str, str
     metric = EXPLAIN.get(o.rank_by, "")
     read = (
         f"Each square is one pair of settings: {x} across, {y} up. Its colour is the {o.rank_by} "
-        f"of that run on the stored history (the scale on the right; yellow is high, dark blue "
-        f"is low); here {better} is better. Where the grid varies other settings too, the "
+        f"of that run on the stored history, written in the square (the scale on the right; "
+        f"yellow is high, dark blue is low); here {better} is better. Where the grid varies other settings too, the "
         "square shows the best run with that pair, and the table below names every setting "
         "of the best runs. An empty square had no run, or a figure that could not be computed "
         "(for example nothing to divide by). Neighbouring squares of similar colour mean the "
@@ -187,10 +187,14 @@ def heatmap_html(o: SweepOutcome, x: str, y: str, grid: str) -> str:
     import plotly.graph_objects as go
 
     xs, ys, z = heatmap_cells(o, x, y)
-    fig = go.Figure(
-        go.Heatmap(x=xs, y=ys, z=z, colorscale="Viridis", colorbar={"title": o.rank_by})
-    )
+    cells = go.Heatmap(
+        x=[f"{v:g}" for v in xs], y=[f"{v:g}" for v in ys], z=z, colorscale="Viridis",
+        colorbar={"title": o.rank_by}, texttemplate="%{z:.3g}",
+    )  # fmt: skip
+    fig = go.Figure(cells)
     fig.update_layout(title=f"{o.rank_by} by {x} and {y}", xaxis_title=x, yaxis_title=y)
+    fig.update_xaxes(type="category")  # one labelled square per grid value
+    fig.update_yaxes(type="category")
     best = [
         [str(r.rank), r.policy, " ".join(f"{k}={v}" for k, v in r.params.items()),
          f"{r.leverage:g}x", fmt_num(r.reserve_usd), _fmt(o.rank_by, r.summary[o.rank_by])]
