@@ -342,7 +342,7 @@ def test_open_a_paper_hedge_and_see_its_position(browser: Browser, server: Serve
     ).wait_for(timeout=30_000)
     assert "-0.5" in btc.inner_text()
     page.fill("#hours", "24")
-    _act(page, "Keep the hedge: let time pass")
+    _act(page, "Let time pass (no keeper)")
     page.get_by_text("24 hours passed on paper.").wait_for()
     _act(page, "Close the hedge…")
     page.locator("#preview-orders").wait_for(timeout=60_000)
@@ -363,3 +363,44 @@ def test_live_is_read_only_without_allow_execute(browser: Browser, server: Serve
     for path in ("/live/preview", "/live/send"):
         answer = page.request.post(server.launch.origin + path, form={"kind": "open"}, headers=csrf)
         assert answer.status == 409 and "--allow-execute" in answer.text()
+
+
+RALLY_START = "2024-02-26"  # BTC about 51,700 then about 73,000 on 2024-03-13 (stored marks)
+
+
+def test_keep_a_paper_hedge_alive_through_a_rally(
+    browser: Browser, server: Server, tmp_path: Path
+) -> None:
+    """From nothing to a hedge kept alive, in the page: the form, paper, the keeper."""
+    server.workspace.document = server.workspace.config = None
+    tab = open_tab(browser, server)
+    _fill_example(tab)  # the portfolio is built on the page
+    tab.go("/paper")
+    page = tab.page
+    page.fill("#paper-start", RALLY_START)
+    page.get_by_role("button", name="Start a new paper account").click()
+    page.locator("#paper-started").get_by_text("New paper account").wait_for(timeout=60_000)
+    page.locator("#account-now").get_by_text(RALLY_START).wait_for(timeout=30_000)
+    _open_on_paper(page)
+    btc = page.locator("#account-positions tr[data-symbol='BTC/USDT:USDT']")
+    mark_before = float(btc.get_attribute("data-mark") or 0)
+    page.fill("#keep-days", "16")
+    page.get_by_role("button", name="Advance and keep").click()
+    page.locator("#keep-result, #keep-action .error").first.wait_for(timeout=180_000)
+    assert page.locator("#keep-action .error").count() == 0, page.inner_text("#keep-action")
+    summary = page.locator("#keep-summary").inner_text()
+    assert "48 bars of 8 hours" in summary
+    top_ups = page.locator("#keep-log tr[data-kind='top_up']")
+    assert top_ups.count() >= 1  # the rally brought the liquidation price close: margin added
+    assert "USD of margin added from the reserve" in top_ups.first.inner_text()
+    for symbol in ("BTC/USDT:USDT", "ETH/USDT:USDT"):  # the hedge is still open
+        assert float(page.locator(f"#keep-now [data-symbol='{symbol}']").get_attribute(
+            "data-size") or 0) > 0, symbol  # fmt: skip
+    page.locator("#account-now").get_by_text("2024-03-13").wait_for(timeout=30_000)
+    mark_after = float(btc.get_attribute("data-mark") or 0)
+    assert mark_after > 1.25 * mark_before  # it was a rally
+    assert float(btc.get_attribute("data-contracts") or 0) < 0  # the short is still there
+    assert page.locator("#keep-log tr[data-kind='reopen']").count() == 0  # never lost
+    shot = screenshot_folder(tmp_path) / "paper-keep-1280.jpg"
+    page.screenshot(path=str(shot), full_page=True, type="jpeg", quality=55)
+    assert tab.errors == []

@@ -17,14 +17,13 @@ from perphedge.cli import wiring
 from perphedge.cli.accounts import BASE_URL, EXCHANGE, PORTFOLIO, account_name, open_ports
 from perphedge.config import load_portfolio
 from perphedge.errors import InputError, require_positive
-from perphedge.live.execute import LiveSession, check_kill_switch, check_withdrawals, exclusive_run
+from perphedge.live.execute import LiveSession
 from perphedge.live.keep import KeepStep, keep_loop, keep_step
 from perphedge.live.outage import DEFAULT_ALERT_AFTER, Outage
 from perphedge.live.watch import AlertSinks
-from perphedge.ports import MarginControl, WalletTransfer
 from perphedge.report.keep_view import keep_step_lines
 from perphedge.report.render import console, err_console
-from perphedge.services.keep import keep_plan
+from perphedge.services.keep import executed_step, keep_plan, margin_mover
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
 
@@ -60,8 +59,7 @@ def keep_command(
         raise InputError("--webhook", "(not shown)", "give an http:// or https:// URL")
     config = load_portfolio(portfolio)
     ports = open_ports(config, exchange, paper, base_url)
-    movers = (MarginControl, WalletTransfer)
-    control = ports.execution if isinstance(ports.execution, movers) else None
+    control = margin_mover(ports)
     where = f"{ports.exchange} (paper)" if paper else f"{ports.exchange} (REAL MONEY)"
     if do_execute and not yes and not typer.confirm(f"Keep the hedge on {where}?", err=True):
         err_console.print("cancelled: nothing sent")
@@ -82,10 +80,7 @@ def keep_command(
         def step() -> KeepStep:
             if not do_execute:
                 return keep_step(session, plan, control, False)
-            check_kill_switch(home)
-            check_withdrawals(session.account)
-            with exclusive_run(home):
-                return keep_step(session, plan, control, True)
+            return executed_step(session, plan, control)
 
         outage = Outage(account_name(ports), alert_after=1 if once else DEFAULT_ALERT_AFTER)
         wait, every = adapters.sleep, None if once else interval

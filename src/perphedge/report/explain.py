@@ -90,6 +90,51 @@ EXPLAIN: dict[str, str] = {
     "longest_negative": "The longest run of settlements in a row in which the short paid.",
 }
 
+# what the keeper does (perphedge.hedge.keeper_model.ActionKind values): a name and two sentences
+KEEPER_ACTIONS: dict[str, tuple[str, str]] = {
+    "top_up": (
+        "top-up",
+        "The price rose and brought the liquidation price too close: margin "
+        "was moved from the reserve to the short, which pushes the liquidation price up.",
+    ),
+    "resize": (
+        "re-size",
+        "The short had drifted from its target size (your coins' value "
+        "changed): orders brought it back.",
+    ),
+    "reopen": (
+        "re-open",
+        "The short had been closed by a liquidation: after the cooldown it "
+        "was opened again, so the coins are insured again.",
+    ),
+    "alert": (
+        "alert",
+        "Something a person must do: the keeper could not fix it alone "
+        "(for example the reserve is spent).",
+    ),
+    "sell_spot_and_reduce": (
+        "spot sold",
+        "The reserve was spent: some coins were sold into "
+        "the margin and the short reduced by as much.",
+    ),
+    "delever": (
+        "de-levered",
+        "The reserve was spent: the short was made smaller so that its margin lasts.",
+    ),
+    "funding_reduce": (
+        "funding cut",
+        "Funding cost the short too much: it was made smaller until funding turns.",
+    ),
+    "funding_restore": (
+        "funding back",
+        "Funding is back under the limit: the short returned to its full size.",
+    ),
+    "return_surplus": (
+        "surplus back",
+        "The price fell and left more margin than needed: the extra went back to the reserve.",
+    ),
+}
+
 RISKS: dict[str, tuple[str, str]] = {
     "funding": (
         "Funding",
@@ -143,6 +188,12 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ("Paper trading", "Trading on a simulated account with real prices and no real money."),
     ("Drawdown", "A fall from a previous high."),
     ("Reserve", "Money kept aside to top up the margin when prices rise."),
+    ("Keeper", "The rule that keeps a short alive: it checks each short again and again, adds "
+     "margin from the reserve when the liquidation price comes too close, re-sizes a short that "
+     "drifted, re-opens a lost one, and alerts you when it cannot fix something alone."),
+    ("Top-up", "Margin added to a short so that its liquidation price moves further away."),
+    ("Bar", "One step of stored prices (here 8 hours): the keeper looks at the account once "
+     "per bar when it replays history."),
 )  # fmt: skip
 
 

@@ -4,6 +4,9 @@
 (`perphedge.services.targets`), the coins each leg hedges, the file's `[keeper]` policy and
 its reserve: `[keeper] reserve_usd` when the file sets it, else the reserve `plan` sizes on
 stored history (`perphedge.services.plan.keeper_reserve`; zero, and a note, without history).
+`executed_step` is one step that sends, after the checks every sending run makes (kill switch,
+the key's withdrawal right, the run lock); `margin_mover` is what moves margin on an account.
+`hedge keep --execute` and the page's paper keeper (`perphedge.services.paper_keep`) use both.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from dataclasses import dataclass
 
 from perphedge.config import PortfolioConfig
 from perphedge.hedge.orders import ExecutionLimits
-from perphedge.live.keep import KeepPlan
-from perphedge.ports import Clock, History, MarketData
+from perphedge.live.execute import LiveSession, check_kill_switch, check_withdrawals, exclusive_run
+from perphedge.live.keep import KeepPlan, KeepStep, keep_step
+from perphedge.live.margin import Mover
+from perphedge.live.session import Ports
+from perphedge.ports import Clock, History, MarginControl, MarketData, WalletTransfer
 from perphedge.services.plan import PlanRequest, plan_portfolio
 from perphedge.services.targets import hedge_targets
 from perphedge.symbols import perp_symbol
@@ -54,3 +60,18 @@ def keep_plan(
         margin_mode=config.hedge.margin_mode,
     )  # fmt: skip
     return KeepSetup(plan, notes)
+
+
+def margin_mover(ports: Ports) -> Mover | None:
+    """What moves margin on this account: isolated margin moves and wallet transfers, when the
+    exchange adapter can (None: the keeper alerts instead)."""
+    movers = (MarginControl, WalletTransfer)
+    return ports.execution if isinstance(ports.execution, movers) else None
+
+
+def executed_step(session: LiveSession, plan: KeepPlan, control: Mover | None) -> KeepStep:
+    """One keeper step that sends, with the checks every sending run makes first."""
+    check_kill_switch(session.home)
+    check_withdrawals(session.account)
+    with exclusive_run(session.home):
+        return keep_step(session, plan, control, True)

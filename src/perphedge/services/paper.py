@@ -282,3 +282,15 @@ def reopen_paper(home: Path, request: PaperReset, fresh: PaperFresh) -> PaperOpe
     )  # fmt: skip
     marks = paper_marks(ports, fresh.symbols)
     return PaperOpened(tuple(ports.account.balances()), marks, deposit)
+
+
+def restart_paper(
+    config: PortfolioConfig, request: PaperReset, history: History, clock: Clock, home: Path
+) -> PaperOpened:
+    """`paper reset PORTFOLIO --at DAY` in one call: a new account funded from `config`'s plan
+    in place of the old one, starting at `request.start_ms` (checked before deleting)."""
+    fresh = plan_reset(config, request, None, history, clock)
+    if fresh is None:  # with a portfolio there is always an account to open
+        raise InputError("portfolio", None, "give the portfolio the new account hedges")
+    delete_paper(home, request)
+    return reopen_paper(home, request, fresh)

@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from perphedge.errors import PerphedgeError
 from perphedge.web.jobs import Jobs
-from perphedge.web.pages import account, backtest, funding, glossary, plan, start, stress
+from perphedge.web.pages import account, backtest, funding, glossary, keeping, plan, start, stress
 from perphedge.web.security import Launch, SecurityMiddleware
 from perphedge.web.state import Adapters, Workspace
 from perphedge.web.views import render
@@ -52,7 +52,7 @@ async def _error(request: Request, exc: Exception) -> Response:
 
 def routes() -> list[BaseRoute]:
     pages: list[BaseRoute] = []
-    for module in (start, plan, stress, funding, backtest, account, glossary):
+    for module in (start, plan, stress, funding, backtest, account, keeping, glossary):
         pages += module.ROUTES
     return [
         *pages,

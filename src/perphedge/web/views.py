@@ -45,6 +45,7 @@ ENV.filters["iso"] = lambda ts_ms: iso_time(int(ts_ms))
 ENV.filters["cash_words"] = explain.cash_words
 ENV.filters["signed"] = explain.signed_usd
 ENV.globals["explain"] = explain.EXPLAIN
+ENV.globals["keeper_actions"] = explain.KEEPER_ACTIONS
 ENV.globals["version"] = __version__
 
 

@@ -38,6 +38,7 @@ from perphedge.services.hedge_run import (
     preview_run,
     send_run,
 )
+from perphedge.services.paper_keep import BAR_HOURS
 from perphedge.store.journal import Journal
 from perphedge.store.paths import home_dir
 from perphedge.venues.registry import venue
@@ -47,6 +48,7 @@ from perphedge.web.views import adapters_of, launch_of, render, workspace_of
 LIMITS = ExecutionLimits(100_000.0, 10_000.0, 0.002, 120_000, 5.0, False)
 PAPER_OPTIONS = RunOptions(poll_interval_s=0.2, order_timeout_s=5.0)
 LIVE_OPTIONS = RunOptions()
+KEEP_DAYS = 7  # the keeper's first suggestion of days to advance
 KIND_LABELS = {"open": "Open the hedge…", "rebalance": "Rebalance…", "close": "Close the hedge…"}
 
 
@@ -68,7 +70,7 @@ class Access:
     live_base_url: str | None
 
 
-def _access(request: Request) -> Access:
+def access_of(request: Request) -> Access:
     return Access(adapters_of(request), request.app.state.live_base_url)
 
 
@@ -85,7 +87,7 @@ def _live(config: PortfolioConfig, base_url: str | None) -> Ports:
 
 
 @contextmanager
-def _session(
+def account_session(
     config: PortfolioConfig, paper: bool, access: Access
 ) -> Iterator[tuple[Ports, LiveSession]]:
     if paper:
@@ -99,7 +101,7 @@ def _session(
         )  # fmt: skip
 
 
-def _config(request: Request) -> PortfolioConfig:
+def config_of(request: Request) -> PortfolioConfig:
     config = workspace_of(request).config
     if config is None:
         raise InputError("portfolio", None, "fill in the Start page first")
@@ -124,36 +126,37 @@ def account_page(request: Request) -> Response:
     if workspace_of(request).config is None:
         return render(request, "no_portfolio.html", active=name, heading=name.capitalize())
     return render(
-        request, "account.html", active=name, paper=paper, kinds=KIND_LABELS, base=f"/{name}"
-    )
+        request, "account.html", active=name, paper=paper, kinds=KIND_LABELS, base=f"/{name}",
+        bar_hours=BAR_HOURS, keep_days=KEEP_DAYS,
+    )  # fmt: skip
 
 
 def _status(
     config: PortfolioConfig, paper: bool, access: Access
 ) -> tuple[Snapshot, list[Balance], tuple[str, ...]]:
-    with _session(config, paper, access) as (ports, session):
+    with account_session(config, paper, access) as (ports, session):
         snap = account_status(config, session)
         return snap, list(ports.account.balances()), ports.notes
 
 
 def status_panel(request: Request) -> Response:
     """Time, equity, margin, positions and alerts (the panel polls this)."""
-    snap, balances, notes = _status(_config(request), _paper(request), _access(request))
+    snap, balances, notes = _status(config_of(request), _paper(request), access_of(request))
     return render(request, "account_status.html", snap=snap, balances=balances, notes=notes)
 
 
 def _preview(config: PortfolioConfig, paper: bool, kind: str, access: Access) -> HedgePreview:
-    with _session(config, paper, access) as (_, session):
+    with account_session(config, paper, access) as (_, session):
         return preview_run(config, kind, session, LIMITS)
 
 
 async def account_preview(request: Request) -> Response:
     _may_send(request)
-    config, paper = _config(request), _paper(request)
+    config, paper = config_of(request), _paper(request)
     kind = str((await request.form()).get("kind", ""))
     if kind not in KINDS:
         raise InputError("kind", kind, f"use one of {', '.join(KINDS)}")
-    preview = await run_in_threadpool(_preview, config, paper, kind, _access(request))
+    preview = await run_in_threadpool(_preview, config, paper, kind, access_of(request))
     key = secrets.token_urlsafe(12)
     request.app.state.previews = {key: Shown(config, paper, preview)}  # the latest only
     where = "the paper account" if paper else f"{config.hedge.exchange} (REAL MONEY)"
@@ -163,7 +166,7 @@ async def account_preview(request: Request) -> Response:
 
 
 def _send(shown: Shown, access: Access) -> HedgeSent:
-    with _session(shown.config, shown.paper, access) as (_, session):
+    with account_session(shown.config, shown.paper, access) as (_, session):
         return send_run(shown.config, shown.preview, session, LIMITS, shown.config.name)
 
 
@@ -173,19 +176,19 @@ async def account_send(request: Request) -> Response:
     shown = getattr(request.app.state, "previews", {}).pop(key, None)
     if shown is None or shown.paper != _paper(request):
         raise InputError("preview", key or None, "show the orders again, then send them")
-    sent = await run_in_threadpool(_send, shown, _access(request))
+    sent = await run_in_threadpool(_send, shown, access_of(request))
     response = render(request, "account_sent.html", sent=sent)
     response.headers["HX-Trigger"] = "account-changed"
     return response
 
 
 def _advance(config: PortfolioConfig, hours: float, access: Access) -> None:
-    with _session(config, True, access) as (ports, _):
+    with account_session(config, True, access) as (ports, _):
         advance_paper(ports, hours)
 
 
 async def paper_advance(request: Request) -> Response:
-    config = _config(request)
+    config = config_of(request)
     text = str((await request.form()).get("hours", "")).strip()
     try:
         hours = float(text)
@@ -193,7 +196,7 @@ async def paper_advance(request: Request) -> Response:
         raise InputError("hours", text, "give a number of hours, e.g. 24") from None
     if not 0 < hours <= 720:
         raise InputError("hours", text, "give more than 0 and at most 720 hours")
-    await run_in_threadpool(_advance, config, hours, _access(request))
+    await run_in_threadpool(_advance, config, hours, access_of(request))
     response = render(request, "_message.html", message=f"{hours:g} hours passed on paper.")
     response.headers["HX-Trigger"] = "account-changed"
     return response

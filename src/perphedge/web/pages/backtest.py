@@ -7,8 +7,6 @@ metrics, each explained, and the curves.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,6 +16,7 @@ from perphedge.report.backtest_view import ROWS, backtest_title, chart_runs, run
 from perphedge.report.explain import EXPLAIN
 from perphedge.report.html import backtest_figure
 from perphedge.services.backtest import BacktestOutcome, BacktestRequest, run_backtests
+from perphedge.web.forms import day_ms
 from perphedge.web.jobs import Jobs, JobState
 from perphedge.web.views import adapters_of, render, workspace_of
 
@@ -29,15 +28,6 @@ POLICIES = (
     ("schedule", "re-size every 7 days"),
 )
 DEFAULTS = {"since": "2022-01-01", "until": "2024-06-30", "leverage": "", "top_up": ""}
-
-
-def _day_ms(field: str, text: str) -> int:
-    """'2024-01-31' (a date field) -> epoch ms at 00:00 UTC; InputError naming the field."""
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(field, text, "give a date as YYYY-MM-DD") from None
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
 def jobs_of(request: Request) -> Jobs:
@@ -53,8 +43,8 @@ def backtest_page(request: Request) -> Response:
 
 
 def _request(form: dict[str, str], chosen: list[str]) -> BacktestRequest:
-    since = _day_ms("from", form.get("since", ""))
-    until = _day_ms("to", form.get("until", ""))
+    since = day_ms("from", form.get("since", ""))
+    until = day_ms("to", form.get("until", ""))
     if since >= until:
         raise InputError("from", form.get("since"), "give a day before the 'to' day")
     text = form.get("leverage", "").strip()
