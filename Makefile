@@ -35,7 +35,7 @@ test: lint typecheck unit
 
 # the page's screenshots for the README (docs/screenshots), taken by the browser tests
 screenshots: $(STAMP) chromium
-	PERPHEDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/web/test_web_browser.py
+	PERPHEDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/web/test_web_browser.py tests/web/test_web_live_browser.py
 
 coverage: $(STAMP)
 	$(BIN)/coverage run --source=perphedge -m pytest -q -p no:xdist
