@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from perphedge.backtest import BacktestSpec, Costs, HedgeLeg, Keeper, MarketArrays, run_backtest
@@ -207,12 +207,14 @@ def test_margin_lost_after_a_surplus_return_is_the_margin_left_in() -> None:
     limit=st.sampled_from([0.05, 0.2, 0.5]),
     hysteresis=st.sampled_from([0.0, 0.05, 0.1]),
 )
+@example(steps=[2, -7, 5], window=3, hold=0, limit=0.05, hysteresis=0.05)  # once a tie at 0 APR
 def test_the_backtest_switches_where_the_live_keeper_does(
     steps: list[int], window: int, hold: int, limit: float, hysteresis: float
 ) -> None:
-    # rates in steps of 0.01 % per 8 h: no trailing cost can tie with these limits exactly
+    # rates in steps of 0.01 % per 8 h: no trailing cost can tie with these limits exactly, as
+    # long as the release threshold (limit - hysteresis) is not 0, which a zero mean would hit
     rates = [k * 1e-4 for k in steps]
-    hysteresis = min(hysteresis, limit)
+    hysteresis = min(hysteresis, limit / 2)
     keeper = Keeper(
         band=0.0, funding_action="reduce", funding_reduced_ratio=0.5, funding_limit_apr=limit,
         funding_hysteresis_apr=hysteresis, funding_min_hold_bars=hold, funding_window_bars=window,
