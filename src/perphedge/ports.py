@@ -445,3 +445,27 @@ class WalletTransfer(Protocol):
     def spot_free(self, currency: str) -> Decimal:
         """What the spot wallet holds free of `currency` (what a transfer can move)."""
         ...
+
+
+@dataclass(frozen=True)
+class Liquidation:
+    """A position the venue closed by liquidation, as the venue reports it: `contracts` is the
+    signed change to the position (+ for a short closed), `margin_lost` (settle currency) is
+    the margin the leg lost, None when the venue does not say."""
+
+    liquidation_id: str
+    symbol: str
+    ts_ms: int
+    contracts: Decimal
+    price: Decimal
+    margin_lost: Decimal | None
+    currency: str
+
+
+@runtime_checkable
+class LiquidationHistory(Protocol):
+    """The venue's record of this account's liquidations."""
+
+    def my_liquidations(self, symbol: str, since_ms: int) -> Sequence[Liquidation]:
+        """Liquidations of `symbol` from `since_ms` on, oldest first."""
+        ...

@@ -159,7 +159,7 @@ def test_a_version_1_journal_is_migrated_keeping_every_row(tmp_path):
         assert [f.trade_id for f in j.fills(account="paper:binance")] == ["t1"]  # via its intent
         assert [f.trade_id for f in j.fills(account="unknown")] == ["t2"]  # no intent: unknown
         assert j.funding_total(BTC, "unknown") == D("2.5")
-        assert j._db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert j._db.execute("PRAGMA user_version").fetchone()[0] == 4
         assert [o.client_order_id for o in j.orders()] == ["ph1"]
         same = Fill("t1", "ph1", "42", ETH, OrderSide.SELL, D("1"), D("3000"), D("1"), "USDT", 12)
         assert j.record_fills([same], "paper:binance") == 1  # the new key: (account, symbol, id)

@@ -70,6 +70,7 @@ from perphedge.ports import (
     Balance,
     Fill,
     FundingPayment,
+    Liquidation,
     MarginMove,
     OrderRequest,
     OrderSide,
@@ -327,3 +328,22 @@ class PaperExchange(PaperBook):
     def liquidations(self) -> list[dict[str, Any]]:
         with self._session([]) as state:
             return list(state["liquidations"])
+
+    def my_liquidations(self, symbol: str, since_ms: int) -> list[Liquidation]:
+        """`LiquidationHistory`: the paper account's own liquidations of `symbol` (id: the
+        symbol and time; the position closed is `contracts`, so the change is its negative)."""
+        with self._session([symbol]) as state:
+            rows = state["liquidations"]
+        return [
+            Liquidation(
+                f"{x['symbol']}@{x['ts_ms']}",
+                x["symbol"],
+                int(x["ts_ms"]),
+                -Decimal(x["contracts"]),
+                Decimal(x["price"]),
+                Decimal(x["lost"]) if "lost" in x else None,
+                x.get("currency", "USDT"),
+            )
+            for x in rows
+            if x["symbol"] == symbol and int(x["ts_ms"]) >= since_ms
+        ]

@@ -366,8 +366,9 @@ class PaperBook:
             change = max(change, -loss_cap.quantize(Decimal("1e-8")))
         self._credit(inst.settle, change)
         self._state["liquidations"].append(
-            {"symbol": symbol, "ts_ms": now_ms, "contracts": str(closing), "price": str(price)}
-        )
+            {"symbol": symbol, "ts_ms": now_ms, "contracts": str(closing), "price": str(price),
+             "lost": str(max(-change, Decimal(0))), "currency": inst.settle}
+        )  # fmt: skip
 
     def _max_addable(self, settle: str) -> Decimal:
         _, cross_mm = self._upnl_and_mm(settle)

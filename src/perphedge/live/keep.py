@@ -32,11 +32,17 @@ from perphedge.hedge.keeper_model import LegMemory, LegState
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.check import gate_before
 from perphedge.live.execute import LiveSession, execute, propose, resume_open_intents
+from perphedge.live.liquidations import (
+    describe,
+    find_liquidations,
+    journal_liquidations,
+    lost_since,
+)
 from perphedge.live.margin import Mover, move_margin, settle_open
 from perphedge.live.monitor import Alert
 from perphedge.live.outage import Outage
 from perphedge.live.watch import AlertSinks
-from perphedge.ports import WalletTransfer
+from perphedge.ports import Liquidation, WalletTransfer
 
 SIZING = (
     ActionKind.RESIZE, ActionKind.REOPEN, ActionKind.DELEVER, ActionKind.SELL_SPOT,
@@ -114,17 +120,23 @@ def keep_step(
     session: LiveSession, plan: KeepPlan, control: Mover | None, do_execute: bool
 ) -> KeepStep:
     """One step (see the module docstring)."""
+    symbols = [t.symbol for t in plan.targets]
     if do_execute:
         if control is not None:
             settle_open(session, control)
         resume_open_intents(session)
-        gate_before(session, [t.symbol for t in plan.targets])
+    lost = find_liquidations(session, symbols)
+    said = journal_liquidations(session, lost) if do_execute else [_said(x) for x in lost]
+    if do_execute:
+        gate_before(session, symbols)
+    _remember_lost(session, plan, [] if do_execute else lost)
     states = leg_states(session, plan)
     if plan.cross:
-        return _cross_step(session, plan, control, do_execute, states)
+        step = _cross_step(session, plan, control, do_execute, states)
+        return replace(step, alerts=(*said, *step.alerts))
     found = tuple(distance(s, s.size, s.margin) for s in states)
     decision = keep(plan.policy, states, reserve_left(session, plan), session.clock.now_ms())
-    alerts = [Alert(a.kind.value, a.symbol, a.message) for a in decision.alerts]
+    alerts = [*said, *(Alert(a.kind.value, a.symbol, a.message) for a in decision.alerts)]
     done: list[str] = []
     for leg in decision.legs:
         plan.memory[leg.symbol] = leg.memory
@@ -132,13 +144,28 @@ def keep_step(
         return KeepStep(decision, tuple(a.message for a in decision.actions), tuple(alerts), found)
     for action in decision.actions:
         if action.kind in SIZING:
-            done += _resize(session, plan, action.symbol, action.size_after)
+            sent = _resize(session, plan, action.symbol, action.size_after)
+            reopen = action.kind is ActionKind.REOPEN
+            done += [f"{action.message}: {line}" for line in sent] if reopen else sent
         if action.kind is ActionKind.SELL_SPOT:
             text = f"sell {action.spot_sold:.8g} coins of spot and move the proceeds to margin"
             alerts.append(Alert("sell_spot", action.symbol, text))
         if action.kind in MARGIN and action.margin_move and control is not None:
             done.append(_move(session, control, action.symbol, action.margin_move))
     return KeepStep(decision, tuple(done), tuple(alerts), found)
+
+
+def _said(liq: Liquidation) -> Alert:
+    return Alert("liquidated", liq.symbol, describe(liq))
+
+
+def _remember_lost(session: LiveSession, plan: KeepPlan, found: Sequence[Liquidation]) -> None:
+    """Give the keeper the time each lost short was liquidated (from the journal, plus `found`
+    in a dry run), so its re-open cooldown counts from there, across restarts too."""
+    lost = lost_since(session, [t.symbol for t in plan.targets], found)
+    for symbol, ts_ms in lost.items():
+        memory = plan.memory.get(symbol, LegMemory())
+        plan.memory[symbol] = replace(memory, liquidated_ms=ts_ms)
 
 
 def reserve_left(session: LiveSession, plan: KeepPlan, free_usd: float | None = None) -> float:

@@ -45,13 +45,14 @@ from perphedge.ports import (
     OrderType,
 )
 from perphedge.store.crashpoint import durable_write_done
+from perphedge.store.journal_liquidations import LIQUIDATION_SCHEMA, LiquidationLog
 from perphedge.store.journal_margin import MARGIN_SCHEMA, MarginMoveLog
 from perphedge.store.paths import home_dir
 from perphedge.store.private import private_file
 
 JOURNAL_FILE = "journal.sqlite"
 UNSENT = ("intended", "sending")
-SCHEMA_VERSION = 3  # 2: account keys on fills and funding; 3: margin moves
+SCHEMA_VERSION = 4  # 2: account keys on fills and funding; 3: margin moves; 4: liquidations
 LEGACY_ACCOUNT = "unknown"  # funding rows of a version-1 journal name no account
 
 # Version 1 keyed fills by trade id alone and funding by (symbol, time). Fills get the account of
@@ -148,7 +149,7 @@ def _dec(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
-class Journal(MarginMoveLog):
+class Journal(MarginMoveLog, LiquidationLog):
     """One SQLite connection to the journal file; use as a context manager."""
 
     def __init__(self, path: Path) -> None:
@@ -178,7 +179,7 @@ class Journal(MarginMoveLog):
                 for statement in _MIGRATE_1_TO_2.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
-            for statement in (*_SCHEMA.split(";"), MARGIN_SCHEMA):
+            for statement in (*_SCHEMA.split(";"), MARGIN_SCHEMA, LIQUIDATION_SCHEMA):
                 if statement.strip():
                     self._db.execute(statement)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -440,7 +441,7 @@ class Journal(MarginMoveLog):
         journaled fills do not explain, in one transaction."""
         with self._write() as db:
             for symbol, contracts in sorted(positions.items()):
-                base = contracts - self.net_filled(account, symbol)
+                base = contracts - self.explained(account, symbol)
                 db.execute(
                     "INSERT OR REPLACE INTO adopted VALUES (?, ?, ?, ?)",
                     (account, symbol, str(base), ts_ms),
@@ -476,9 +477,13 @@ class Journal(MarginMoveLog):
         return [r[0] for r in rows]
 
     def expected_position(self, account: str, symbol: str) -> Decimal:
-        """What the exchange should hold: adopted + net journaled fills."""
+        """What the exchange should hold: adopted + net journaled fills and liquidations."""
         base = self.adopted(account).get(symbol, Decimal(0))
-        return base + self.net_filled(account, symbol)
+        return base + self.explained(account, symbol)
+
+    def explained(self, account: str, symbol: str) -> Decimal:
+        """Signed contracts the journal explains: net fills plus liquidations."""
+        return self.net_filled(account, symbol) + self.net_liquidated(account, symbol)
 
 
 def _where(*conditions: tuple[str, str | None]) -> tuple[str, tuple[str, ...]]:
