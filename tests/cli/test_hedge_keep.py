@@ -131,3 +131,47 @@ def test_keep_on_a_cross_paper_account_transfers_from_its_spot_wallet(run_cli, t
     assert [(m.status, m.kind, m.amount, m.exchange_ts_ms) for m in moves] == [
         ("done", "transfer", moved.amount, moved.ts_ms)
     ]
+
+
+def test_keep_journals_a_liquidation_the_exchange_reports_once(run_cli, fake, tmp_path):
+    """A short the fake Binance liquidated is confirmed by its force order (GET
+    /fapi/v1/forceOrders), journaled once and alerted; `hedge check` then agrees, and the
+    re-open waits for the cooldown."""
+    file = portfolio_file(tmp_path, BTC_HALF, **HEDGE, keeper=KEEPER)
+    url = ["--base-url", fake.base_url]
+    opened = run_cli(
+        "hedge", "open", str(file), *url, "--execute", "--yes", "--order-timeout", "0.5"
+    )
+    assert opened.code == 0, opened.err
+    fake.state.set_mark("BTCUSDT", "90000")
+    force = fake.state.liquidate("BTCUSDT")
+    assert fake.state.position_amt("BTCUSDT") == 0
+    dry = run_cli("hedge", "keep", str(file), *url, "--once")
+    assert dry.code == 0, dry.err
+    assert "was liquidated at 90000" in dry.err and "re-opens after 24 h" in dry.out
+    kept = run_cli("hedge", "keep", str(file), *url, "--once", "--execute", "--yes")
+    assert kept.code == 0, kept.err
+    assert kept.err.count("BTC/USDT:USDT: the short of 0.5 contracts was liquidated at 90000") == 1
+    assert "margin lost: not reported by the exchange" in kept.err
+    again = run_cli("hedge", "keep", str(file), *url, "--once", "--execute", "--yes")
+    assert again.code == 0, again.err
+    assert "was liquidated at" not in again.err  # journaled and alerted once
+    assert fake.state.position_amt("BTCUSDT") == 0  # the cooldown has not passed
+    with Journal(Path(tmp_path / "home" / "journal.sqlite")) as journal:
+        [lost] = journal.liquidations("binance")
+    assert (lost.liquidation_id, lost.contracts) == (str(force["orderId"]), D("0.5"))
+    assert run_cli("hedge", "check", str(file), *url).code == 0
+
+
+def test_keep_stops_when_a_short_vanished_without_a_liquidation(run_cli, fake, tmp_path):
+    file = portfolio_file(tmp_path, BTC_HALF, **HEDGE, keeper=KEEPER)
+    url = ["--base-url", fake.base_url]
+    opened = run_cli(
+        "hedge", "open", str(file), *url, "--execute", "--yes", "--order-timeout", "0.5"
+    )
+    assert opened.code == 0, opened.err
+    fake.state.positions["BTCUSDT"].amt = D(0)  # gone, with no force order on record
+    r = run_cli("hedge", "keep", str(file), *url, "--once", "--execute", "--yes")
+    assert r.code == 5
+    assert "the exchange holds 0 contracts" in r.err and "hedge check --adopt" in r.err
+    assert fake.state.position_amt("BTCUSDT") == 0

@@ -147,6 +147,8 @@ class ExchangeState:
     # the spot wallet (USDT) and its universal transfers into the USDⓈ-M futures wallet
     spot_wallet: Decimal = ZERO
     transfers: list[dict[str, str]] = field(default_factory=list)
+    # GET /fapi/v1/forceOrders: the liquidation engine's orders (`liquidate`)
+    force_orders: list[dict[str, object]] = field(default_factory=list)
     partial_fills: deque[Decimal] = field(default_factory=deque)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(4_000_000_001))
@@ -223,6 +225,38 @@ class ExchangeState:
                 "status": "CONFIRMED", "tranId": str(tran_id), "timestamp": str(self.clock()),
             })  # fmt: skip
             return {"tranId": tran_id}
+
+    def liquidate(self, symbol: str) -> dict[str, object]:
+        """Close `symbol`'s position at the mark as the liquidation engine does: a force order
+        (no userTrades row of ours), the realised loss taken from the wallet and the isolated
+        margin moved onto it lost."""
+        with self.lock:
+            pos, price, now = self.positions[symbol], self.marks[symbol], self.clock()
+            qty, side = abs(pos.amt), "BUY" if pos.amt < 0 else "SELL"
+            self.wallet += self._apply_position(symbol, qty if side == "BUY" else -qty, price)
+            self.isolated_extra.pop(symbol, None)
+            row: dict[str, object] = {
+                "orderId": next(self._ids), "symbol": symbol, "status": "FILLED",
+                "clientOrderId": f"autoclose-{now}", "price": f"{price:f}", "avgPrice": f"{price:f}",
+                "origQty": f"{qty:f}", "executedQty": f"{qty:f}", "cumQuote": f"{qty * price:f}",
+                "timeInForce": "IOC", "type": "LIMIT", "reduceOnly": False, "closePosition": False,
+                "side": side, "positionSide": "BOTH", "stopPrice": "0",
+                "workingType": "CONTRACT_PRICE", "origType": "LIMIT", "time": now, "updateTime": now,
+            }  # fmt: skip
+            self.force_orders.append(row)
+            return row
+
+    def force_orders_of(self, p: dict[str, str]) -> list[dict[str, object]]:
+        """GET /fapi/v1/forceOrders: `symbol`'s (or all) in [startTime, endTime], newest last."""
+        start, end = int(p.get("startTime", "0")), int(p.get("endTime", str(self.clock())))
+        kind = p.get("autoCloseType", "LIQUIDATION")
+        with self.lock:
+            rows = [
+                r for r in self.force_orders
+                if p.get("symbol") in (None, r["symbol"]) and kind == "LIQUIDATION"
+                and start <= int(str(r["time"])) <= end
+            ]  # fmt: skip
+        return rows[: int(p.get("limit", "50"))]
 
     def position_amt(self, symbol: str) -> Decimal:
         with self.lock:

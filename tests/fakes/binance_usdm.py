@@ -379,6 +379,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/fapi/v1/marginType"): (True, _margin_type),
     ("POST", "/fapi/v1/positionMargin"): (True, lambda f, p: f.state.move_margin(p)),
     ("GET", "/fapi/v1/positionMargin/history"): (True, _margin_history),
+    ("GET", "/fapi/v1/forceOrders"): (True, lambda f, p: f.state.force_orders_of(p)),
     ("POST", "/sapi/v1/asset/transfer"): (True, lambda f, p: f.state.transfer(p)),
     ("GET", "/sapi/v1/asset/transfer"): (True, _transfers),
     ("GET", "/api/v3/account"): (True, _spot_account),

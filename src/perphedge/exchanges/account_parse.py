@@ -15,6 +15,7 @@ from perphedge.ports import (
     Balance,
     Fill,
     FundingPayment,
+    Liquidation,
     MarginMove,
     OrderSide,
     OrderState,
@@ -201,3 +202,18 @@ def spot_free(raw: Raw, currency: str) -> Decimal:
     entry = raw.get(currency)
     free = dec(entry.get("free")) if isinstance(entry, Mapping) else None
     return free if free is not None else Decimal(0)
+
+
+def liquidation(raw: Raw, symbol: str, settle: str) -> Liquidation:
+    """A ccxt liquidation structure (`fetch_my_liquidations`): its id is the venue's order id
+    (Binance: the force order's `orderId`), else the time; the change to the position is
+    + the contracts for a short closed (a "buy"). The venue does not report the margin lost."""
+    info = raw.get("info") or {}
+    contracts, price, ts = dec(raw.get("contracts")), dec(raw.get("price")), raw.get("timestamp")
+    if contracts is None or price is None or ts is None or raw.get("side") not in ("buy", "sell"):
+        raise DataError(f"unreadable liquidation from the exchange: {dict(raw)!r:.200}")
+    signed = abs(contracts) if raw.get("side") == "buy" else -abs(contracts)
+    ident = str(info.get("orderId") or f"{raw.get('symbol') or symbol}@{int(ts)}")
+    return Liquidation(
+        ident, str(raw.get("symbol") or symbol), int(ts), signed, price, None, settle
+    )

@@ -42,6 +42,7 @@ from perphedge.ports import (
     Balance,
     Fill,
     FundingPayment,
+    Liquidation,
     MarginMove,
     OrderRequest,
     OrderState,
@@ -275,6 +276,18 @@ class CcxtAccount:
         )
         now = int(self._ex.milliseconds())
         return sorted((parse.margin_move(r, symbol, now) for r in rows), key=lambda m: m.ts_ms)
+
+    # ------------------------------------------------------------------ LiquidationHistory
+    def my_liquidations(self, symbol: str, since_ms: int) -> list[Liquidation]:
+        """The account's liquidations of `symbol` (Binance: GET /fapi/v1/forceOrders)."""
+        if not self._ex.has.get("fetchMyLiquidations"):
+            raise CapabilityError(f"{self._venue} has no liquidation history through ccxt")
+        rows = self._read(
+            "fetch liquidations", lambda: self._ex.fetch_my_liquidations(symbol, since_ms)
+        )
+        settle = str(self._ex.market(symbol).get("settle") or "USDT")
+        found = (parse.liquidation(r, symbol, settle) for r in rows)
+        return sorted(found, key=lambda x: (x.ts_ms, x.liquidation_id))
 
     # ------------------------------------------------------------------ WalletTransfer
     def transfer_in(self, currency: str, amount: Decimal) -> MarginMove:

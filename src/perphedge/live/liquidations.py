@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from perphedge.errors import CapabilityError
 from perphedge.live.execute import LiveSession
 from perphedge.live.monitor import Alert
 from perphedge.ports import Liquidation, LiquidationHistory
@@ -38,7 +39,11 @@ def find_liquidations(session: LiveSession, symbols: Sequence[str]) -> list[Liqu
         if held.get(symbol, 0) != 0 or journal.expected_position(account, symbol) == 0:
             continue
         since = _last_fill_ms(session, symbol)
-        found += [x for x in venue.my_liquidations(symbol, since) if x.liquidation_id not in known]
+        try:
+            reported = venue.my_liquidations(symbol, since)
+        except CapabilityError:  # no record to confirm it: the leg stays a mismatch (exit 5)
+            continue
+        found += [x for x in reported if x.liquidation_id not in known]
     return found
 
 
