@@ -26,7 +26,14 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from perphedge.errors import CapabilityError, TemporaryExchangeError
-from perphedge.hedge.keeper import ActionKind, KeeperDecision, KeeperPolicy, distance, keep
+from perphedge.hedge.keeper import (
+    ActionKind,
+    FundingAction,
+    KeeperDecision,
+    KeeperPolicy,
+    distance,
+    keep,
+)
 from perphedge.hedge.keeper_cross import CrossDecision, keep_cross
 from perphedge.hedge.keeper_model import LegMemory, LegState
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
@@ -68,6 +75,8 @@ class KeepPlan:
     limits: ExecutionLimits
     memory: dict[str, LegMemory] = field(default_factory=dict)
     margin_mode: str = "isolated"  # "cross": one futures wallet margins every leg
+    # symbol, now_ms -> trailing funding cost to the short (APR); None: 0 (not measured)
+    funding_cost: Callable[[str, int], float] | None = None
 
     @property
     def cross(self) -> bool:
@@ -89,6 +98,8 @@ class KeepStep:
 def leg_states(session: LiveSession, plan: KeepPlan) -> list[LegState]:
     """Each leg as the keeper sees it, read from the exchange now."""
     held = {p.symbol: p for p in session.account.positions([t.symbol for t in plan.targets])}
+    measured = plan.funding_cost if plan.policy.funding_action is not FundingAction.KEEP else None
+    now = session.clock.now_ms()
     states = []
     for target in plan.targets:
         inst = session.market.instrument(target.symbol)
@@ -110,6 +121,7 @@ def leg_states(session: LiveSession, plan: KeepPlan) -> list[LegState]:
             LegState(
                 inst, coins, mark, mark, ratio, size,
                 float(margin) if margin is not None else 0.0, float(target.leverage),
+                funding_cost_apr=measured(target.symbol, now) if measured else 0.0,
                 memory=plan.memory.get(target.symbol, LegMemory()),
             )
         )  # fmt: skip

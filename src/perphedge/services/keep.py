@@ -11,9 +11,13 @@ the key's withdrawal right, the run lock); `margin_mover` is what moves margin o
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from perphedge.config import PortfolioConfig
+from perphedge.errors import DataError
+from perphedge.hedge.keeper import trailing_cost_apr
 from perphedge.hedge.orders import ExecutionLimits
 from perphedge.live.execute import LiveSession, check_kill_switch, check_withdrawals, exclusive_run
 from perphedge.live.keep import KeepPlan, KeepStep, keep_step
@@ -23,6 +27,8 @@ from perphedge.ports import Clock, History, MarginControl, MarketData, WalletTra
 from perphedge.services.plan import PlanRequest, plan_portfolio
 from perphedge.services.targets import hedge_targets
 from perphedge.symbols import perp_symbol
+
+DAY_MS = 86_400_000
 
 NO_RESERVE = (
     "no stored history to size the keeper's reserve on: reserve 0 ([keeper] reserve_usd sets one)"
@@ -58,8 +64,33 @@ def keep_plan(
     plan = KeepPlan(
         portfolio, targets, coins_per_leg(config), config.keeper, reserve, ExecutionLimits(),
         margin_mode=config.hedge.margin_mode,
+        funding_cost=trailing_funding_cost(history, config.hedge.exchange,
+                                           config.keeper.funding_window_days),
     )  # fmt: skip
     return KeepSetup(plan, notes)
+
+
+def trailing_funding_cost(
+    history: History, exchange: str, window_days: float
+) -> Callable[[str, int], float]:
+    """A leg's trailing funding cost to the short at `now_ms` (APR, > 0: the short pays), over
+    the stored settlements in (now - window, now], as the backtest measures it
+    (`hedge.keeper.trailing_cost_apr`); 0 when the store holds none there."""
+    window_ms = int(window_days * DAY_MS)
+
+    def cost(symbol: str, now_ms: int) -> float:
+        try:
+            rows = history.funding(exchange, symbol, now_ms - window_ms, now_ms)
+        except DataError:
+            return 0.0
+        inside = (rows.ts_ms > now_ms - window_ms) & (rows.ts_ms <= now_ms)
+        rates = rows.rate[inside]
+        if rates.size == 0:
+            return 0.0
+        interval = float(rows.interval_hours[inside][-1])
+        return trailing_cost_apr(math.fsum(rates.tolist()), float(rates.size), interval)
+
+    return cost
 
 
 def margin_mover(ports: Ports) -> Mover | None:
