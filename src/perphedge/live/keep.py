@@ -50,6 +50,7 @@ from perphedge.live.monitor import Alert
 from perphedge.live.outage import Outage
 from perphedge.live.watch import AlertSinks
 from perphedge.ports import Liquidation, WalletTransfer
+from perphedge.units import round_qty_to_step
 
 SIZING = (
     ActionKind.RESIZE, ActionKind.REOPEN, ActionKind.DELEVER, ActionKind.SELL_SPOT,
@@ -58,6 +59,12 @@ SIZING = (
 MARGIN = (ActionKind.TOP_UP, ActionKind.RETURN_SURPLUS)
 USD_LIKE = ("USDT", "USDC", "USD")
 CROSS_CURRENCY = "USDT"  # what a cross account's keeper transfers into its futures wallet
+
+
+def move_amount(amount: float, currency: str) -> Decimal:
+    """A margin move or transfer of |amount| `currency` as sent: rounded DOWN to a cent of a
+    stablecoin or 1e-8 of a coin, so a top-up capped at the free balance never rounds past it."""
+    return round_qty_to_step(abs(amount), Decimal("0.01" if currency in USD_LIKE else "1e-8"))
 
 
 @dataclass
@@ -228,7 +235,7 @@ def _cross_step(
     for action in decision.actions:
         if action.kind in SIZING:
             done += _resize(session, plan, action.symbol, action.size_after)
-    amount = Decimal(str(round(kept.transfer_usd, 2)))
+    amount = move_amount(kept.transfer_usd, CROSS_CURRENCY)
     if amount > 0 and control is not None:
         outcome = move_margin(session, control, "", "transfer", amount, CROSS_CURRENCY)
         done.append(f"cross wallet: transfer {amount} {CROSS_CURRENCY} from spot: {outcome.status}")
@@ -248,9 +255,11 @@ def _resize(session: LiveSession, plan: KeepPlan, symbol: str, size_after: float
 
 
 def _move(session: LiveSession, control: Mover, symbol: str, settle: float) -> str:
-    amount = Decimal(str(round(abs(settle), 2)))
-    kind = "add" if settle > 0 else "reduce"
     currency = session.market.instrument(symbol).settle
+    amount = move_amount(settle, currency)
+    kind = "add" if settle > 0 else "reduce"
+    if amount <= 0:
+        return f"{symbol}: margin {kind} of {abs(settle):.2g} {currency} too small to send"
     outcome = move_margin(session, control, symbol, kind, amount, currency)
     return f"{symbol}: margin {kind} {amount} {currency}: {outcome.status}"
 
