@@ -97,6 +97,7 @@ def test_a_liquidated_short_is_journaled_once_and_reopened_after_the_cooldown(ru
     assert "re-opens after 24 h" in said and "re-opened" not in first.out
     log = (home / "logs" / "monitor.log").read_text()
     assert log.count("was liquidated at") == 1
+    assert "SOL/USDT:USDT: SOL/USDT:USDT" not in said + log  # the subject is named once
 
     wall = after(wall, 4)  # the restart: steps at +8 h (again), +16, +24 and +32 h
     second = keep(run_cli, file, wall, "--execute", "--yes")

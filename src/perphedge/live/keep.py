@@ -155,7 +155,7 @@ def keep_step(
         return replace(step, alerts=(*said, *step.alerts))
     found = tuple(distance(s, s.size, s.margin) for s in states)
     decision = keep(plan.policy, states, reserve_left(session, plan), session.clock.now_ms())
-    alerts = [*said, *(Alert(a.kind.value, a.symbol, a.message) for a in decision.alerts)]
+    alerts = [*said, *(_alert(a.kind.value, a.symbol, a.message) for a in decision.alerts)]
     done: list[str] = []
     for leg in decision.legs:
         plan.memory[leg.symbol] = leg.memory
@@ -176,6 +176,11 @@ def keep_step(
 
 def _said(liq: Liquidation) -> Alert:
     return Alert("liquidated", liq.symbol, describe(liq))
+
+
+def _alert(code: str, symbol: str, message: str) -> Alert:
+    """An alert about `symbol`: its subject names the symbol, so the message does not again."""
+    return Alert(code, symbol, message.removeprefix(f"{symbol}: "))
 
 
 def _remember_lost(session: LiveSession, plan: KeepPlan, found: Sequence[Liquidation]) -> None:
@@ -225,7 +230,7 @@ def _cross_step(
     for leg in decision.legs:
         plan.memory[leg.symbol] = leg.memory
     found = tuple(kept.distance for _ in states)
-    alerts = [Alert(a.kind.value, a.symbol, a.message) for a in decision.alerts]
+    alerts = [_alert(a.kind.value, a.symbol, a.message) for a in decision.alerts]
     if kept.missing_usd > 0.0:
         alerts.append(Alert("alert", "cross wallet", kept.message))
     if not do_execute:

@@ -48,7 +48,8 @@ def find_liquidations(session: LiveSession, symbols: Sequence[str]) -> list[Liqu
 
 
 def describe(liq: Liquidation) -> str:
-    """The liquidation in plain words, with the margin it cost."""
+    """The liquidation in plain words, with the margin it cost (an alert's message: its
+    subject names the symbol)."""
     when = datetime.fromtimestamp(liq.ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
     lost = (
         "margin lost: not reported by the exchange"
@@ -56,7 +57,7 @@ def describe(liq: Liquidation) -> str:
         else f"{liq.margin_lost:,.2f} {liq.currency} of margin lost"
     )
     return (
-        f"{liq.symbol}: the short of {abs(liq.contracts).normalize():f} contracts was liquidated at "
+        f"the short of {abs(liq.contracts).normalize():f} contracts was liquidated at "
         f"{liq.price:f} on {when}; {lost}; the coins are unhedged until it is re-opened"
     )
 
