@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from perphedge.errors import DataError
-from perphedge.services.keep import trailing_funding_cost
+from perphedge.hedge.keeper import FundingAction, KeeperPolicy
+from perphedge.services.keep import trailing_funding_cost, unmeasured
 
 HOUR_MS = 3_600_000
 NOW = 1_709_251_200_000  # 2024-03-01 00:00 UTC, a settlement time
@@ -53,6 +54,15 @@ def test_cost_is_minus_the_mean_rate_of_the_window_as_an_apr():
     assert history.asked == [("binance", SOL, NOW - 7 * 24 * HOUR_MS, NOW)]
 
 
-def test_no_stored_settlement_costs_nothing():
-    assert trailing_funding_cost(StoredFunding([], []), "binance", 7.0)(SOL, NOW) == 0.0
-    assert trailing_funding_cost(StoredFunding([NOW], [-0.01]), "binance", 7.0)("X", NOW) == 0.0
+def test_no_stored_settlement_is_not_measured():
+    assert trailing_funding_cost(StoredFunding([], []), "binance", 7.0)(SOL, NOW) is None
+    assert trailing_funding_cost(StoredFunding([NOW], [-0.01]), "binance", 7.0)("X", NOW) is None
+
+
+def test_a_leg_the_store_cannot_measure_is_named_when_the_policy_acts_on_funding():
+    cost = trailing_funding_cost(StoredFunding([NOW], [-0.01]), "binance", 7.0)
+    acting = KeeperPolicy(funding_action=FundingAction.REDUCE)
+    (note,) = unmeasured(acting, [SOL, "ETH/USDT:USDT"], cost, NOW)
+    assert note.startswith("ETH/USDT:USDT: no stored funding in the last 7 days")
+    assert "will not reduce" in note and "perphedge data sync" in note
+    assert unmeasured(KeeperPolicy(), [SOL, "ETH/USDT:USDT"], cost, NOW) == ()  # keep: moot

@@ -82,8 +82,9 @@ class KeepPlan:
     limits: ExecutionLimits
     memory: dict[str, LegMemory] = field(default_factory=dict)
     margin_mode: str = "isolated"  # "cross": one futures wallet margins every leg
-    # symbol, now_ms -> trailing funding cost to the short (APR); None: 0 (not measured)
-    funding_cost: Callable[[str, int], float] | None = None
+    # symbol, now_ms -> trailing funding cost to the short (APR, None: no settlement stored
+    # in the window); no function, or None: counted as 0
+    funding_cost: Callable[[str, int], float | None] | None = None
 
     @property
     def cross(self) -> bool:
@@ -128,7 +129,7 @@ def leg_states(session: LiveSession, plan: KeepPlan) -> list[LegState]:
             LegState(
                 inst, coins, mark, mark, ratio, size,
                 float(margin) if margin is not None else 0.0, float(target.leverage),
-                funding_cost_apr=measured(target.symbol, now) if measured else 0.0,
+                funding_cost_apr=(measured(target.symbol, now) if measured else None) or 0.0,
                 memory=plan.memory.get(target.symbol, LegMemory()),
             )
         )  # fmt: skip

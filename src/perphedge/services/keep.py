@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from perphedge.config import PortfolioConfig
 from perphedge.errors import DataError
-from perphedge.hedge.keeper import trailing_cost_apr
+from perphedge.hedge.keeper import FundingAction, KeeperPolicy, trailing_cost_apr
 from perphedge.hedge.orders import ExecutionLimits
 from perphedge.live.execute import LiveSession, check_kill_switch, check_withdrawals, exclusive_run
 from perphedge.live.keep import KeepPlan, KeepStep, keep_step
@@ -61,32 +61,51 @@ def keep_plan(
         sized = plan_portfolio(config, PlanRequest(), history, clock).reserve
         reserve = 0.0 if sized is None else sized.reserve_usd
         notes = (NO_RESERVE,) if sized is None else ()
+    cost = trailing_funding_cost(history, config.hedge.exchange, config.keeper.funding_window_days)
     plan = KeepPlan(
         portfolio, targets, coins_per_leg(config), config.keeper, reserve, ExecutionLimits(),
-        margin_mode=config.hedge.margin_mode,
-        funding_cost=trailing_funding_cost(history, config.hedge.exchange,
-                                           config.keeper.funding_window_days),
+        margin_mode=config.hedge.margin_mode, funding_cost=cost,
     )  # fmt: skip
-    return KeepSetup(plan, notes)
+    symbols = [t.symbol for t in targets]
+    return KeepSetup(plan, notes + unmeasured(config.keeper, symbols, cost, clock.now_ms()))
+
+
+def unmeasured(
+    policy: KeeperPolicy,
+    symbols: list[str],
+    cost: Callable[[str, int], float | None],
+    now_ms: int,
+) -> tuple[str, ...]:
+    """A note for each leg whose funding cost the store cannot measure now, when the policy
+    acts on it (`funding_action` reduce or unwind): the keeper then counts it as 0."""
+    if policy.funding_action is FundingAction.KEEP:
+        return ()
+    return tuple(
+        f"{symbol}: no stored funding in the last {policy.funding_window_days:g} days, so the "
+        f"keeper counts its funding cost as 0 and will not {policy.funding_action.value}: run "
+        "`perphedge data sync` to measure it"
+        for symbol in symbols
+        if cost(symbol, now_ms) is None
+    )
 
 
 def trailing_funding_cost(
     history: History, exchange: str, window_days: float
-) -> Callable[[str, int], float]:
+) -> Callable[[str, int], float | None]:
     """A leg's trailing funding cost to the short at `now_ms` (APR, > 0: the short pays), over
     the stored settlements in (now - window, now], as the backtest measures it
-    (`hedge.keeper.trailing_cost_apr`); 0 when the store holds none there."""
+    (`hedge.keeper.trailing_cost_apr`); None when the store holds none there."""
     window_ms = int(window_days * DAY_MS)
 
-    def cost(symbol: str, now_ms: int) -> float:
+    def cost(symbol: str, now_ms: int) -> float | None:
         try:
             rows = history.funding(exchange, symbol, now_ms - window_ms, now_ms)
         except DataError:
-            return 0.0
+            return None
         inside = (rows.ts_ms > now_ms - window_ms) & (rows.ts_ms <= now_ms)
         rates = rows.rate[inside]
         if rates.size == 0:
-            return 0.0
+            return None
         interval = float(rows.interval_hours[inside][-1])
         return trailing_cost_apr(math.fsum(rates.tolist()), float(rates.size), interval)
 
