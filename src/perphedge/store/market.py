@@ -154,6 +154,7 @@ class MarketStore:
         self.path = market_store_path(path)
         self._sample = sample if sample is not None else sample_dir()
         self._seed_with_sample = seed  # False: a new store file starts empty
+        self._unwritten_con: duckdb.DuckDBPyConnection | None = None
         self.lock_wait_s = DEFAULT_LOCK_WAIT_S
 
     # ---------------------------------------------------------------- reads
@@ -166,21 +167,20 @@ class MarketStore:
     ) -> FundingSeries:
         """Funding settlements of `symbol` on `exchange` in [since_ms, until_ms)."""
         exchange = exchange.strip().lower()
-        rows = self._query(
+        ts, rate, hours, mark = self._columns(
             "SELECT ts_ms, rate, interval_hours, coalesce(mark, 'NaN'::DOUBLE) FROM funding "
             "WHERE exchange = ? AND symbol = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
             [exchange, symbol, *_bounds(since_ms, until_ms)],
         )
-        if not rows:
+        if ts.size == 0:
             self._raise_missing(exchange, symbol, "funding", since_ms, until_ms)
-        cols = list(zip(*rows, strict=True))
         return FundingSeries(
             exchange,
             symbol,
-            np.asarray(cols[0], dtype=np.int64),
-            np.asarray(cols[1], dtype=np.float64),
-            np.asarray(cols[2], dtype=np.float64),
-            np.asarray(cols[3], dtype=np.float64),
+            ts.astype(np.int64),
+            rate.astype(np.float64),
+            hours.astype(np.float64),
+            mark.astype(np.float64),
         )
 
     def prices(
@@ -196,15 +196,13 @@ class MarketStore:
         exchange = exchange.strip().lower()
         check_kind(kind)
         interval_ms(interval)
-        rows = self._query(
+        ts, o, h, lo, c = self._columns(
             "SELECT ts_ms, open, high, low, close FROM prices WHERE exchange = ? AND symbol = ? "
             'AND kind = ? AND "interval" = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms',
             [exchange, symbol, kind, interval, *_bounds(since_ms, until_ms)],
         )
-        if not rows:
+        if ts.size == 0:
             self._raise_missing(exchange, symbol, f"{kind}:{interval}", since_ms, until_ms)
-        cols = list(zip(*rows, strict=True))
-        ts, o, h, lo, c = (np.asarray(col) for col in cols)
         return PriceSeries(
             exchange,
             symbol,
@@ -392,19 +390,27 @@ class MarketStore:
 
     @contextmanager
     def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        if self.exists:
-            con = self._connect(read_only=True)
-        else:  # nothing written yet: what the first write would start from
+        # nothing written yet: what the first write would start from (a cursor per read, as a
+        # connection must not be shared between threads)
+        con = self._connect(read_only=True) if self.exists else self._unwritten().cursor()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _unwritten(self) -> duckdb.DuckDBPyConnection:
+        """One in-memory connection over the bundled sample (or an empty schema), opened once:
+        it holds no file and no lock, and reopening it cost every read of a command (the views
+        over the Parquet files were made again each time)."""
+        if self._unwritten_con is None:
             con = duckdb.connect()
             if not self._seed_with_sample:
                 _run(con, _SCHEMA)
             for name in ("funding", "prices") if self._seed_with_sample else ():
                 path = self._parquet(name).replace("'", "''")
                 _run(con, f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
-        try:
-            yield con
-        finally:
-            con.close()
+            self._unwritten_con = con
+        return self._unwritten_con
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self._reading() as con:
@@ -412,6 +418,15 @@ class MarketStore:
                 return con.execute(sql, params).fetchall()
             except duckdb.Error as e:
                 raise DataError(f"market store {self.path} query failed: {_first_line(e)}") from e
+
+    def _columns(self, sql: str, params: list[Any]) -> list[np.ndarray[Any, Any]]:
+        """The query's result as one numpy array per column (no Python row per value)."""
+        with self._reading() as con:
+            try:
+                got = con.execute(sql, params).fetchnumpy()
+            except duckdb.Error as e:
+                raise DataError(f"market store {self.path} query failed: {_first_line(e)}") from e
+        return [np.asarray(col) for col in got.values()]
 
     def _raise_missing(
         self, exchange: str, symbol: str, dataset: str, since: int | None, until: int | None
