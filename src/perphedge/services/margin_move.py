@@ -58,8 +58,8 @@ def prepare_move(request: MarginMoveRequest, home: Path) -> PreparedMove:
     control = ports.execution
     if not isinstance(control, MarginControl):
         raise CapabilityError(
-            f"{ports.exchange}{' (paper)' if request.paper else ''} cannot move isolated margin: "
-            "the paper account margins every position from one cross wallet"
+            f"{ports.exchange}{' (paper)' if request.paper else ''} cannot move isolated margin "
+            "through its API here: move it on the exchange's own page"
         )
     return PreparedMove(request.kind, ports, control, unified, amount)
 
