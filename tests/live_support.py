@@ -16,6 +16,7 @@ from perphedge.exchanges.paper_state import PaperSettings
 from perphedge.instruments import Perpetual
 from perphedge.live.execute import LiveSession, RunOptions
 from perphedge.live.reconcile import compare_with_journal
+from perphedge.live.session import live_ports
 from perphedge.ports import FundingRateQuote, PriceQuote
 from perphedge.store import crashpoint
 from perphedge.store.journal import Journal
@@ -55,6 +56,16 @@ def make_paper(
 ) -> PaperExchange:
     settings = PaperSettings(slippage=0.0005, partial_fill_ratio=ratio, initial_usdt=Decimal(usdt))
     return PaperExchange(home / "paper" / "binance.json", market, clock, settings)
+
+
+def binance_session(base_url: str, home: Path, journal: Journal) -> LiveSession:
+    """A session on the fake Binance at `base_url` through the real ccxt adapter (keys from the
+    environment), polling without sleeping."""
+    ports = live_ports("binance", base_url)
+    return LiveSession(
+        ports.exchange, ports.account, ports.execution, ports.market, ports.clock, journal,
+        home, sleep=lambda _s: None, account_id=ports.account_id,
+    )  # fmt: skip
 
 
 def make_session(

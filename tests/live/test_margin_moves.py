@@ -17,12 +17,12 @@ from perphedge.errors import ReconcileError
 from perphedge.exchanges.ccxt_account import CcxtAccount
 from perphedge.live.execute import LiveSession
 from perphedge.live.margin import move_margin, settle_open
-from perphedge.live.session import live_ports
 from perphedge.ports import MarginControl
 from perphedge.store.crashpoint import ENV_VAR
 from perphedge.store.journal import Journal
 from tests.fakes.binance_state import PositionRow
 from tests.fakes.binance_usdm import FakeBinance, Fault, make_ccxt
+from tests.live_support import binance_session
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = "BTC/USDT:USDT"
@@ -41,11 +41,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
 
 
 def session(fake: FakeBinance, home: Path, journal: Journal) -> LiveSession:
-    ports = live_ports("binance", fake.base_url)
-    return LiveSession(
-        ports.exchange, ports.account, ports.execution, ports.market, ports.clock, journal,
-        home, sleep=lambda _s: None, account_id=ports.account_id,
-    )  # fmt: skip
+    return binance_session(fake.base_url, home, journal)
 
 
 def journaled(home: Path) -> list[tuple[str, str, Decimal]]:

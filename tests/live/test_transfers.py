@@ -18,11 +18,10 @@ from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.paper_state import PaperSettings
 from perphedge.live.execute import LiveSession
 from perphedge.live.margin import move_margin, settle_open
-from perphedge.live.session import live_ports
 from perphedge.ports import WalletTransfer
 from perphedge.store.journal import Journal
 from tests.fakes.binance_usdm import FakeBinance, Fault, make_ccxt
-from tests.live_support import T0, StaticMarket
+from tests.live_support import T0, StaticMarket, binance_session
 
 D = Decimal
 PATH = "/sapi/v1/asset/transfer"
@@ -39,11 +38,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
 
 
 def session(fake: FakeBinance, home: Path, journal: Journal) -> LiveSession:
-    ports = live_ports("binance", fake.base_url)
-    return LiveSession(
-        ports.exchange, ports.account, ports.execution, ports.market, ports.clock, journal,
-        home, sleep=lambda _s: None, account_id=ports.account_id,
-    )  # fmt: skip
+    return binance_session(fake.base_url, home, journal)
 
 
 def journaled(home: Path, account: str = "binance") -> list[tuple[str, str, Decimal]]:
