@@ -116,6 +116,14 @@ def require_fraction(field: str, value: float) -> float:
     return float(value)
 
 
+def require_whole(field: str, value: int, low: int) -> int:
+    """Return `value` if it is a whole number (not a bool) >= `low`, else raise InputError naming
+    `field`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(field, value, f"give a whole number >= {low}")
+    return value
+
+
 class PartialRunError(ExchangeError):
     """A run ended short of its target (partial fills, a rejected leg): the message says how far
     each leg got ("partial: X of Y") and the next step."""

@@ -11,7 +11,7 @@ from perphedge.backtest.choices import (
     parse_params,
     policy_name,
 )
-from perphedge.backtest.spec import DriftBand, FundingAware, Schedule, StaticRatio, VolTriggered
+from perphedge.backtest.policies import DriftBand, FundingAware, Schedule, StaticRatio, VolTriggered
 from perphedge.errors import InputError
 
 H8 = 8 * 3_600_000

@@ -20,7 +20,7 @@ from perphedge.backtest import (
     VolTriggered,
     run_backtest,
 )
-from perphedge.backtest.spec import policy_vector
+from perphedge.backtest.policies import policy_vector
 from perphedge.errors import DataError, InputError
 from perphedge.venues.tier_tables import bundled
 

@@ -1,22 +1,18 @@
-"""Backtests of hedging policies: spec (inputs), kernels (numba engine), reference (plain Python),
+"""Backtests of hedging policies: spec and policies (inputs), kernels (numba engine), reference (plain Python),
 result (outputs). Entry point: `run_backtest(spec, data) -> BacktestResult`."""
 
 from perphedge.backtest.engine import run_backtest
-from perphedge.backtest.result import BacktestResult
-from perphedge.backtest.spec import (
-    BacktestSpec,
-    Costs,
+from perphedge.backtest.policies import (
     DriftBand,
     FundingAware,
-    HedgeLeg,
     Keeper,
-    MarketArrays,
     Policy,
-    RecordOptions,
     Schedule,
     StaticRatio,
     VolTriggered,
 )
+from perphedge.backtest.result import BacktestResult
+from perphedge.backtest.spec import BacktestSpec, Costs, HedgeLeg, MarketArrays, RecordOptions
 
 __all__ = [
     "BacktestResult",

@@ -34,10 +34,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from perphedge.backtest.spec import (
-    POLICIES,
-    Policy,
-)
+from perphedge.backtest.policies import POLICIES, Policy
 from perphedge.errors import InputError
 from perphedge.hedge.keeper_model import KeeperPolicy
 

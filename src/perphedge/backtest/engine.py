@@ -13,8 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from perphedge.backtest import kernels as kn
+from perphedge.backtest.policies import policy_vector
 from perphedge.backtest.result import BacktestResult
-from perphedge.backtest.spec import BacktestSpec, MarketArrays, policy_vector
+from perphedge.backtest.spec import BacktestSpec, MarketArrays
 from perphedge.errors import InputError
 from perphedge.instruments import ContractKind
 from perphedge.metrics import DAYS_PER_YEAR, MS_PER_DAY

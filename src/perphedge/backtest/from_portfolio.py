@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perphedge.backtest.spec import SPOT_TAKER_FEE, Costs, HedgeLeg, Keeper, MarketArrays
+from perphedge.backtest.policies import Keeper
+from perphedge.backtest.spec import SPOT_TAKER_FEE, Costs, HedgeLeg, MarketArrays
 from perphedge.hedge.keeper import KeeperPolicy, LegState, Shortfall
 from perphedge.hedge.reserve import (
     DAY_MS,

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 
 from perphedge.backtest.engine import run_backtest
 from perphedge.backtest.from_portfolio import start_margin_usd
+from perphedge.backtest.policies import Keeper
 from perphedge.backtest.result import BacktestResult
-from perphedge.backtest.spec import BacktestSpec, Keeper, MarketArrays
+from perphedge.backtest.spec import BacktestSpec, MarketArrays
 
 SAFER_LEVERAGES = (10.0, 5.0, 3.0, 2.0, 1.5, 1.0)
 RESERVE_STEPS = (1.0, 2.0, 4.0)

@@ -28,7 +28,8 @@ from perphedge.backtest.kernels import (
     K_TARGET,
     KEEPER,
 )
-from perphedge.backtest.spec import N_POLICY_PARAMS, BacktestSpec, HedgeLeg, MarketArrays
+from perphedge.backtest.policies import N_POLICY_PARAMS
+from perphedge.backtest.spec import BacktestSpec, HedgeLeg, MarketArrays
 from perphedge.funding import funding_cash
 from perphedge.hedge.keeper import funding_switch, trailing_cost_apr
 from perphedge.instruments import ContractKind
