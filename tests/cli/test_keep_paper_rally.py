@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -168,40 +169,60 @@ def keep_once(home: Path, file: Path, crash_after: int | None) -> subprocess.Com
     )
 
 
-def test_a_top_up_killed_at_each_durable_write_is_journaled_once(run_cli, tmp_path):
-    """From the step where SOL needs its first top-up, the step dies at its 1st, 2nd, ...
-    durable write (journal commits and paper-account saves, `os._exit` as by SIGKILL) until a
-    run gets through; each time the next run finishes the step. Among the cases: the move
-    journaled 'intended' only, 'sending' with the account untouched, 'sending' with the margin
-    moved on the account, and 'done'."""
-    file = opened(run_cli, tmp_path)
-    base = tmp_path / "home"
-    assert run_cli("paper", "advance", "--hours", "36").code == 0  # SOL's mark is up 20 %
-    due = run_cli("hedge", "keep", str(file), "--paper", "--once")
-    assert "SOL/USDT:USDT: liquidation" in due.out and "added from the reserve" in due.out
+KILL_CASES = {  # the journal's statuses left by a kill, and whether the account had moved
+    (("intended",), False), (("sending",), False), (("sending",), True), (("done",), True)
+}  # fmt: skip
+
+
+def kill_at_each_write(
+    base: Path,
+    file: Path,
+    moved: Callable[[PaperExchange], bool],
+    settled: Callable[[Path], None],
+) -> set[tuple[tuple[str, ...], bool]]:
+    """Run one `hedge keep --once --execute` step on copies of `base`, killed at its 1st, 2nd,
+    ... durable write (journal commits and paper-account saves, `os._exit` as by SIGKILL) until
+    a run gets through. After each kill that left a journaled move, the next run finishes the
+    step and `settled(home)` checks the outcome. Returns what the kills left: the journal's
+    statuses and `moved(account)`, whether the account had moved the money."""
     seen = set()
     for n in range(1, 40):
-        home = tmp_path / f"home-{n}"
+        home = base.parent / f"home-{n}"
         shutil.copytree(base, home)
         crashed = keep_once(home, file, n)
         if crashed.returncode == 0:
-            break
+            return seen
         assert crashed.returncode == 137, crashed.stderr[-1500:]
         exchange, account = paper(home)
-        journal = [status for status, *_ in journaled(home, account)]
-        moved = bool(exchange.margin_moves(SYMBOLS[2], 0))
-        seen.add((tuple(journal), moved))
-        if not journal:
+        statuses = tuple(status for status, *_ in journaled(home, account))
+        seen.add((statuses, moved(exchange)))
+        if not statuses:
             continue  # died before the top-up began: a plain restart, nothing to settle
         again = keep_once(home, file, None)
         assert again.returncode == 0, again.stderr[-1500:]
+        settled(home)
+    pytest.fail("the step never got through")
+
+
+def test_a_top_up_killed_at_each_durable_write_is_journaled_once(run_cli, tmp_path):
+    """From the step where SOL needs its first top-up, the step dies at each durable write;
+    each time the next run finishes the step. Among the cases: the move journaled 'intended'
+    only, 'sending' with the account untouched, 'sending' with the margin moved on the
+    account, and 'done'."""
+    file = opened(run_cli, tmp_path)
+    assert run_cli("paper", "advance", "--hours", "36").code == 0  # SOL's mark is up 20 %
+    due = run_cli("hedge", "keep", str(file), "--paper", "--once")
+    assert "SOL/USDT:USDT: liquidation" in due.out and "added from the reserve" in due.out
+
+    def moved_once(home: Path) -> None:
         history = assert_journal_and_account_agree(home)
-        assert [(s, k) for s, k, *_ in history] == [(SYMBOLS[2], "add")]  # moved once
-    else:
-        pytest.fail("the step never got through")
-    assert {
-        (("intended",), False), (("sending",), False), (("sending",), True), (("done",), True)
-    } <= seen  # fmt: skip
+        assert [(s, k) for s, k, *_ in history] == [(SYMBOLS[2], "add")]
+
+    def sol_moved(exchange: PaperExchange) -> bool:
+        return bool(exchange.margin_moves(SYMBOLS[2], 0))
+
+    seen = kill_at_each_write(tmp_path / "home", file, sol_moved, moved_once)
+    assert seen >= KILL_CASES
 
 
 def test_a_cross_top_up_killed_at_each_durable_write_is_journaled_once(run_cli, tmp_path):
@@ -216,21 +237,8 @@ def test_a_cross_top_up_killed_at_each_durable_write_is_journaled_once(run_cli, 
     base = tmp_path / "home"
     assert run_cli("paper", "advance", "--hours", "340").code == 0
     spot_before = paper(base)[0].spot_free("USDT")
-    seen = set()
-    for n in range(1, 40):
-        home = tmp_path / f"home-{n}"
-        shutil.copytree(base, home)
-        crashed = keep_once(home, file, n)
-        if crashed.returncode == 0:
-            break
-        assert crashed.returncode == 137, crashed.stderr[-1500:]
-        exchange, account = paper(home)
-        statuses = tuple(s for s, *_ in journaled(home, account))
-        seen.add((statuses, bool(exchange.transfers_in("USDT", 0))))
-        if not statuses:
-            continue  # died before the top-up began: a plain restart, nothing to settle
-        again = keep_once(home, file, None)
-        assert again.returncode == 0, again.stderr[-1500:]
+
+    def transferred_once(home: Path) -> None:
         exchange, account = paper(home)
         [moved] = exchange.transfers_in("USDT", 0)
         journal = journaled(home, account)
@@ -239,8 +247,9 @@ def test_a_cross_top_up_killed_at_each_durable_write_is_journaled_once(run_cli, 
         ]
         assert all(s in ("done", "not_sent") for s, *_ in journal)
         assert exchange.spot_free("USDT") == spot_before - moved.amount
-    else:
-        pytest.fail("the step never got through")
-    assert {
-        (("intended",), False), (("sending",), False), (("sending",), True), (("done",), True)
-    } <= seen  # fmt: skip
+
+    def wallet_moved(exchange: PaperExchange) -> bool:
+        return bool(exchange.transfers_in("USDT", 0))
+
+    seen = kill_at_each_write(base, file, wallet_moved, transferred_once)
+    assert seen >= KILL_CASES
