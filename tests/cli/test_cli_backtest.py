@@ -145,7 +145,7 @@ def test_gaps_warn_with_dates_or_refuse_under_strict(run_cli, eth):
         (["--from", "2010-01-01", "--to", "2010-02-01"], "no spot prices for BTC/USDT"),
         (["--from", "2024-02-01", "--to", "2024-01-01"], "--from='2024-02-01'"),
         (["--from", "2024-01-01", "--to", "2024-01-01"], "only one bar (2024-01-01 00:00)"),
-        (["--from", "2024-13-01", "--to", "2024-02-01"], "give a date as YYYY-MM-DD"),
+        (["--from", "2024-13-01", "--to", "2024-02-01"], "give a day as YYYY-MM-DD (UTC)"),
         ([*JAN, "--policy", "band", "--param", "band=2"], "band=2.0 is invalid"),
         ([*JAN, "--policy", "band", "--param", "ratio=-0.5"], "ratio=-0.5 is invalid"),
         ([*JAN, "--policy", "funding", "--param", "negative_window=0"], "negative_window=0"),

@@ -8,9 +8,9 @@ import tempfile
 import pytest
 import ray
 
-from perphedge.cli.backtest import parse_date_ms
 from perphedge.cluster.ray_runner import RayRunner
 from perphedge.config import load_portfolio
+from perphedge.dates import parse_day_ms
 from perphedge.report.sweep_view import sweep_json
 from perphedge.services.sweep import SweepRequest, run_sweep
 from perphedge.store.market import MarketStore
@@ -30,8 +30,8 @@ def test_ray_sweep_equals_the_local_sweep(tmp_path, ray_dir):
     portfolio = portfolio_file(tmp_path, [{"asset": "BTC", "quantity": 1}], "btc.toml", **HEDGE)
     request = SweepRequest(
         "policy=static,band;ratio=0.5,1;band=0.01;leverage=2,5;reserve=0,1000",
-        parse_date_ms("--from", "2024-01-01"),
-        parse_date_ms("--to", "2024-02-01"),
+        parse_day_ms("--from", "2024-01-01"),
+        parse_day_ms("--to", "2024-02-01"),
         jobs=2,
     )
     config, store = load_portfolio(portfolio), MarketStore()

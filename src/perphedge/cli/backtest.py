@@ -6,7 +6,6 @@ Shell: reads the portfolio file and the market store, calls the pure backtest co
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ import typer
 from perphedge.cli import wiring
 from perphedge.cli.options import choice
 from perphedge.config import load_portfolio
+from perphedge.dates import parse_day_ms
 from perphedge.errors import InputError
 from perphedge.instruments import ContractKind
 from perphedge.report.backtest_view import (
@@ -33,17 +33,6 @@ from perphedge.report.render import console, err_console, print_json
 from perphedge.services.backtest import BacktestRequest, Prepared, run_backtests
 
 MAX_GAP_LINES = 5
-
-
-def parse_date_ms(field: str, text: str) -> int:
-    """'2024-01-31' or '2024-01-31T08:00' (UTC unless an offset is given) -> epoch ms."""
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(field, text, "give a date as YYYY-MM-DD (UTC)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
 
 
 def _say(text: str) -> None:
@@ -107,7 +96,7 @@ def backtest(
     ] = None,
 ) -> None:
     """Unhedged, hedged and policy runs of a portfolio over stored history."""
-    since, until = parse_date_ms("--from", date_from), parse_date_ms("--to", date_to)
+    since, until = parse_day_ms("--from", date_from), parse_day_ms("--to", date_to)
     if since > until:
         raise InputError("--from", date_from, f"must not be after --to {date_to}")
     if report is not None and report.suffix.lower() not in {".html", ".htm"}:

@@ -11,8 +11,9 @@ import typer
 
 from perphedge.beta import CiMethod
 from perphedge.cli import wiring
-from perphedge.cli.market_args import parse_day_or_time, parse_days
+from perphedge.cli.market_args import parse_days
 from perphedge.cli.options import choice
+from perphedge.dates import parse_day_ms
 from perphedge.report.beta_view import beta_json, beta_renderables
 from perphedge.report.render import console, print_json
 from perphedge.services.beta import BetaRequest, check_returns_fit, estimate_betas
@@ -52,7 +53,7 @@ def beta(
         asset_kind=asset_kind,
         hedge_kind=hedge_kind,
         ewma_halflife=ewma_halflife,
-        until_ms=None if until is None else parse_day_or_time("--until", until, end_of_day=True),
+        until_ms=None if until is None else parse_day_ms("--until", until, end_of_day=True),
         ci_method=choice(CiMethod, "--ci", ci),
         ci_level=ci_level,
         seed=seed,

@@ -11,8 +11,9 @@ from pathlib import Path
 import typer
 from rich.console import RenderableType
 
-from perphedge.cli.market_args import date_range, parse_day_or_time
+from perphedge.cli.market_args import date_range
 from perphedge.cli.wiring import current
+from perphedge.dates import parse_day_ms
 from perphedge.errors import InputError
 from perphedge.report.data_view import (
     coverage_renderables,
@@ -77,8 +78,8 @@ def sync_command(
     name = venue(exchange).name
     wanted = sync.parse_datasets(datasets)
     now_ms = current().clock.now_ms()
-    since_ms = parse_day_or_time("--since", since)
-    until_ms = now_ms if until is None else parse_day_or_time("--until", until, end_of_day=True)
+    since_ms = parse_day_ms("--since", since)
+    until_ms = now_ms if until is None else parse_day_ms("--until", until, end_of_day=True)
     if since_ms >= until_ms:
         raise InputError("--since", since, f"must be before {until or 'now'}")
     store = current().market_store(store_path)

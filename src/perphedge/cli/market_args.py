@@ -1,39 +1,23 @@
-"""Parsing shared by the market-data analytics commands: dates, venues, windows.
+"""Parsing shared by the market-data analytics commands: date ranges, venues, windows.
 
-Symbols are parsed by perphedge.symbols (symbol_pattern).
+Symbols are parsed by perphedge.symbols (symbol_pattern), days and times by perphedge.dates.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
 
+from perphedge.dates import parse_day_ms
 from perphedge.errors import InputError
 
 _DAYS = re.compile(r"^(\d+)\s*([dwy])$")
 _DAYS_PER = {"d": 1, "w": 7, "y": 365}
 
 
-def parse_day_or_time(field: str, text: str, end_of_day: bool = False) -> int:
-    """Epoch ms of "YYYY-MM-DD" (UTC midnight; the next midnight when `end_of_day`) or ISO time."""
-    raw = text.strip()
-    try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return int((start + timedelta(days=1 if end_of_day else 0)).timestamp() * 1000)
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(field, text, "give a date as YYYY-MM-DD or 2024-01-31T08:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
 def date_range(since: str | None, until: str | None) -> tuple[int | None, int | None]:
     """[since_ms, until_ms) from --since/--until; a bare --until date includes that whole day."""
-    since_ms = None if since is None else parse_day_or_time("--since", since)
-    until_ms = None if until is None else parse_day_or_time("--until", until, end_of_day=True)
+    since_ms = None if since is None else parse_day_ms("--since", since)
+    until_ms = None if until is None else parse_day_ms("--until", until, end_of_day=True)
     if since_ms is not None and until_ms is not None and since_ms >= until_ms:
         raise InputError("--since", since, f"must be before --until {until}")
     return since_ms, until_ms

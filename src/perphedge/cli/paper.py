@@ -11,8 +11,8 @@ from pathlib import Path
 import typer
 
 from perphedge.cli import wiring
-from perphedge.cli.market_args import parse_day_or_time
 from perphedge.config import load_portfolio
+from perphedge.dates import parse_day_ms
 from perphedge.errors import InputError
 from perphedge.exchanges.paper_state import paper_path
 from perphedge.live.session import Ports, paper_account, paper_ports
@@ -116,7 +116,7 @@ def reset(
 ) -> None:
     """Delete the paper account and its clock (the journal keeps its history); with PORTFOLIO,
     --deposit or --at, open a new one funded and started as asked."""
-    start_ms = None if at is None else parse_day_or_time("--at", at)
+    start_ms = None if at is None else parse_day_ms("--at", at)
     config = None if portfolio is None else load_portfolio(portfolio)
     adapters = wiring.current()
     request = PaperReset(venue(exchange).name, coin_margined, start_ms, spot)

@@ -15,8 +15,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from perphedge.cli import wiring
-from perphedge.cli.backtest import parse_date_ms, print_notes
+from perphedge.cli.backtest import print_notes
 from perphedge.config import load_portfolio
+from perphedge.dates import parse_day_ms
 from perphedge.errors import InputError, require_non_negative
 from perphedge.report.render import console, err_console
 from perphedge.report.sweep_view import (
@@ -105,7 +106,7 @@ def sweep(
         raise InputError("--jobs", jobs, "give a number of threads >= 1 (0: all cores)")
     _check_heatmap(heatmap, x, y)
     runner = _runner(executor, address)
-    since, until = parse_date_ms("--from", date_from), parse_date_ms("--to", date_to)
+    since, until = parse_day_ms("--from", date_from), parse_day_ms("--to", date_to)
     if since > until:
         raise InputError("--from", date_from, f"must not be after --to {date_to}")
     request = SweepRequest(

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
 from typing import Any
 
-from perphedge.errors import InputError
 from perphedge.portfolio_toml import (
     HOLDING_QUESTIONS,
     answer,
@@ -69,12 +67,3 @@ def document_to_fields(document: Mapping[str, Any]) -> dict[str, str]:
 def field_of(path: str) -> str:
     """'holdings[1].quantity' -> 'holdings-1-quantity'; 'hedge.ratio' -> 'hedge-ratio'."""
     return re.sub(r"\[(\d+)\]\.?", r"-\1-", path).replace(".", "-").strip("-")
-
-
-def day_ms(field: str, text: str) -> int:
-    """'2024-01-31' (a date field) -> epoch ms at 00:00 UTC; InputError naming the field."""
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(field, text, "give a date as YYYY-MM-DD") from None
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)

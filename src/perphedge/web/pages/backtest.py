@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from perphedge.dates import parse_day_ms
 from perphedge.errors import InputError
 from perphedge.report.backtest_view import ROWS, backtest_title, chart_runs, run_notes
 from perphedge.report.explain import EXPLAIN
 from perphedge.report.html import backtest_figure
 from perphedge.services.backtest import BacktestOutcome, BacktestRequest, run_backtests
-from perphedge.web.forms import day_ms
 from perphedge.web.jobs import Jobs, JobState
 from perphedge.web.views import adapters_of, render, workspace_of
 
@@ -43,8 +43,8 @@ def backtest_page(request: Request) -> Response:
 
 
 def _request(form: dict[str, str], chosen: list[str]) -> BacktestRequest:
-    since = day_ms("from", form.get("since", ""))
-    until = day_ms("to", form.get("until", ""))
+    since = parse_day_ms("from", form.get("since", ""))
+    until = parse_day_ms("to", form.get("until", ""))
     if since >= until:
         raise InputError("from", form.get("since"), "give a day before the 'to' day")
     text = form.get("leverage", "").strip()

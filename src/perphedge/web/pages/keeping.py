@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from perphedge.config import PortfolioConfig
+from perphedge.dates import parse_day_ms
 from perphedge.errors import InputError
 from perphedge.instruments import ContractKind
 from perphedge.live.keep import KeepPlan
@@ -33,7 +34,6 @@ from perphedge.services.paper import PaperOpened, PaperReset, restart_paper
 from perphedge.services.paper_keep import BAR_HOURS, MAX_DAYS, KeptSpan, keep_paper
 from perphedge.store.paths import home_dir
 from perphedge.venues.registry import venue
-from perphedge.web.forms import day_ms
 from perphedge.web.jobs import JobState
 from perphedge.web.pages.account import Access, access_of, account_session, config_of
 from perphedge.web.pages.backtest import jobs_of
@@ -122,7 +122,7 @@ async def start_paper(request: Request) -> Response:
     """A new paper account whose replay starts on the day given (the old one is deleted; the
     journal keeps its history)."""
     config = config_of(request)
-    start_ms = day_ms("start", str((await request.form()).get("start", "")))
+    start_ms = parse_day_ms("start", str((await request.form()).get("start", "")))
     opened = await run_in_threadpool(_restart, config, start_ms, access_of(request))
     response = render(request, "paper_started.html", lines=reset_lines(opened))
     response.headers["HX-Trigger"] = "account-changed"
