@@ -1,4 +1,4 @@
-"""Shared test fixtures: run the CLI in-process, locate the shared real data."""
+"""Shared test fixtures: run the CLI in-process, locate the shared real data, the fake Binance."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import tests.kernel_stamps  # noqa: F401  (first: before anything imports the ba
 
 # isort: on
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, settings
 from perphedge.cli.app import main
 from perphedge.cli.wiring import Adapters
 from perphedge.report import render
+from tests.fakes.binance_usdm import FakeBinance
 
 settings.register_profile(
     "default", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -74,3 +76,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
+    """The fake Binance USD-M API (tests/fakes/binance_usdm.py) on 127.0.0.1 with 20,000 USDT in
+    its futures wallet, its API key and secret in the environment as a user's would be. A module
+    that needs another account overrides `fake` with a fixture that takes this one and sets its
+    state."""
+    with FakeBinance() as server:
+        server.state.wallet = Decimal(20000)
+        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", server.api_key)
+        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", server.secret)
+        yield server

@@ -175,25 +175,23 @@ def test_monitor_snapshot_numbers(run_cli, portfolio):
     assert [h["asset"] for h in snap["holdings"]] == ["BTC", "ETH"]
 
 
-def test_secrets_never_leave_the_process(run_cli, portfolio, home, monkeypatch, tmp_path):
+def test_secrets_never_leave_the_process(run_cli, portfolio, home, fake, tmp_path):
     """A whole flow through ccxt against the local fake with a secret in the environment:
     the secret and key appear in no output and in no file written under PERPHEDGE_HOME."""
-    with FakeBinance() as fake:
-        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", fake.api_key)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", fake.secret)
-        url = ["--base-url", fake.base_url]
-        # 10,800 USD of margin at 5x on a 10,000 USD wallet: refused before any order (exit 3)
-        short = run_cli("hedge", "open", str(portfolio), *url, "--max-leverage", "6")
-        assert short.code == 3 and "800.00 USD missing" in short.err, short.err
-        fake.state.wallet = Decimal(20_000)
-        outputs = [
-            short,
-            run_cli("hedge", "open", str(portfolio), *url, "--execute", "--yes", "--max-leverage", "6", "--order-timeout", "0"),
-            run_cli("monitor", str(portfolio), *url, "--once", "--json"),
-            run_cli("hedge", "close", str(portfolio), *url, "--execute", "--yes", "--order-timeout", "0"),
-        ]  # fmt: skip
-        assert [o.code for o in outputs] == [3, 0, 0, 0], outputs[1].err
-        assert fake.state.position_amt("BTCUSDT") == Decimal(0)  # closed
+    url = ["--base-url", fake.base_url]
+    # 10,800 USD of margin at 5x on a 10,000 USD wallet: refused before any order (exit 3)
+    fake.state.wallet = Decimal(10_000)
+    short = run_cli("hedge", "open", str(portfolio), *url, "--max-leverage", "6")
+    assert short.code == 3 and "800.00 USD missing" in short.err, short.err
+    fake.state.wallet = Decimal(20_000)
+    outputs = [
+        short,
+        run_cli("hedge", "open", str(portfolio), *url, "--execute", "--yes", "--max-leverage", "6", "--order-timeout", "0"),
+        run_cli("monitor", str(portfolio), *url, "--once", "--json"),
+        run_cli("hedge", "close", str(portfolio), *url, "--execute", "--yes", "--order-timeout", "0"),
+    ]  # fmt: skip
+    assert [o.code for o in outputs] == [3, 0, 0, 0], outputs[1].err
+    assert fake.state.position_amt("BTCUSDT") == Decimal(0)  # closed
     texts = [o.out + o.err for o in outputs]
     texts += [p.read_bytes().decode("utf-8", "replace") for p in home.rglob("*") if p.is_file()]
     assert len(texts) > 3 and any(p.name == "journal.sqlite" for p in home.rglob("*"))
@@ -232,17 +230,14 @@ def test_paper_advance_settles_funding_at_real_times(run_cli, portfolio, home):
     assert not (home / "paper" / "binance.json").exists()
 
 
-def test_key_that_can_withdraw_is_refused_but_monitor_reads(run_cli, portfolio, monkeypatch):
-    with FakeBinance() as fake:
-        fake.state.can_withdraw = True
-        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", fake.api_key)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", fake.secret)
-        url = ["--base-url", fake.base_url]
-        r = run_cli("hedge", "open", str(portfolio), *url, "--execute", "--yes")
-        assert r.code == 3 and "this API key can withdraw funds" in r.err
-        assert fake.calls("POST", "/fapi/v1/order") == []  # nothing sent
-        r = run_cli("monitor", str(portfolio), *url, "--once", "--json")
-        assert r.code == 0 and len(json.loads(r.out)["legs"]) == 2
+def test_key_that_can_withdraw_is_refused_but_monitor_reads(run_cli, portfolio, fake):
+    fake.state.can_withdraw = True
+    url = ["--base-url", fake.base_url]
+    r = run_cli("hedge", "open", str(portfolio), *url, "--execute", "--yes")
+    assert r.code == 3 and "this API key can withdraw funds" in r.err
+    assert fake.calls("POST", "/fapi/v1/order") == []  # nothing sent
+    r = run_cli("monitor", str(portfolio), *url, "--once", "--json")
+    assert r.code == 0 and len(json.loads(r.out)["legs"]) == 2
 
 
 def test_monitor_loop_sends_an_alert_once_until_it_clears(run_cli, portfolio, webhook):

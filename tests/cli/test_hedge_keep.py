@@ -8,31 +8,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-
-import pytest
 
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.live.session import paper_ports
 from perphedge.store.journal import Journal
 from tests.factories import portfolio_file
-from tests.fakes.binance_usdm import FakeBinance
 
 D = Decimal
 BTC_HALF = [{"asset": "BTC", "quantity": 0.5}]
 HEDGE = {"leverage": 3, "exchange": "binance", "margin_mode": "isolated"}
 KEEPER = {"reserve_usd": 10000}
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
-    with FakeBinance() as server:
-        server.state.wallet = D(20000)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", server.api_key)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", server.secret)
-        yield server
 
 
 def test_keep_tops_up_a_3x_short_in_a_rally_once(run_cli, fake, tmp_path):

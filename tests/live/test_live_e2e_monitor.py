@@ -9,7 +9,7 @@ reads; sending is refused by the exchange and reported with exit code 4.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,15 +25,6 @@ from tests.live.test_live_e2e_hedge import BTC_ETH, CROSS_5X
 pytestmark = pytest.mark.slow
 
 D = Decimal
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
-    with FakeBinance() as server:
-        server.state.wallet = D(20000)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", server.api_key)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", server.secret)
-        yield server
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,14 +29,11 @@ D = Decimal
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
-    with FakeBinance() as server:
-        server.state.wallet = D(20000)
-        server.state.margin_types["BTCUSDT"] = "ISOLATED"
-        server.state.positions["BTCUSDT"] = PositionRow(D("-0.5"), D(60000))
-        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", server.api_key)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", server.secret)
-        yield server
+def fake(fake: FakeBinance) -> FakeBinance:
+    """The shared fake Binance (20,000 USDT) holding an isolated short of 0.5 BTC at 60,000."""
+    fake.state.margin_types["BTCUSDT"] = "ISOLATED"
+    fake.state.positions["BTCUSDT"] = PositionRow(D("-0.5"), D(60000))
+    return fake
 
 
 def session(fake: FakeBinance, home: Path, journal: Journal) -> LiveSession:

@@ -9,11 +9,9 @@ Portfolio: 0.5 BTC and 8 ETH hedged 1:1 at 5x (marks 60,000 and 3,000, wallet 20
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser
 
 from perphedge.cli.wiring import Adapters
@@ -27,15 +25,6 @@ from tests.live.test_live_e2e_hedge import BTC_ETH, CROSS_5X
 __all__ = ["browser"]  # the module-scoped fixture used below
 
 ORDER = "/fapi/v1/order"
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
-    with FakeBinance() as server:
-        server.state.wallet = Decimal(20000)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", server.api_key)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", server.secret)
-        yield server
 
 
 def _page_server(fake: FakeBinance, tmp_path: Path, allow_execute: bool) -> Server:
