@@ -7,6 +7,8 @@
     ├── SafetyError                a guardrail refused to act: read the message, nothing was sent (exit 3)
     ├── ReconcileError             exchange and journal disagree, or an order's outcome stays
     │                              unknown: nothing more is sent until `hedge check` agrees (exit 5)
+    ├── LiquidatedError            a hedge leg was liquidated and is not re-opened: the coins are
+    │                              unhedged; look at the account, then re-open it (exit 5)
     └── ExchangeError              the exchange failed
         ├── TemporaryExchangeError   network, timeout, rate limit, 5xx: safe to retry with backoff
         ├── PermanentExchangeError   auth, rejected order, unknown symbol: do not retry (exit 4)
@@ -67,6 +69,14 @@ class SafetyError(PerphedgeError):
 class ReconcileError(PerphedgeError):
     """The account does not match what the journal says (or an outcome is unknown). Stop: run
     `perphedge hedge check`, resolve by hand or with `--adopt`, then run again."""
+
+    exit_code = 5
+
+
+class LiquidatedError(PerphedgeError):
+    """The exchange's record confirms a hedge leg was liquidated and it has not been re-opened
+    since (`hedge check`, `monitor --once`): its coins are unhedged. Look at the account, then
+    re-open the short (`hedge keep --execute` or `hedge rebalance --execute`)."""
 
     exit_code = 5
 

@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok; 2 bad input, data or capability (one line naming field, value and fix);
 3 a safety guardrail refused; 4 the exchange failed (or a run ended short of target); 5 the
-account and the journal disagree (nothing more is sent); 1 anything unexpected.
+account and the journal disagree (nothing more is sent), or `hedge check` / `monitor --once`
+found a leg liquidated and not re-opened; 1 anything unexpected.
 `--debug` shows tracebacks.
 """
 

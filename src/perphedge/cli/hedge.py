@@ -32,6 +32,7 @@ from perphedge.errors import InputError, require_non_negative, require_positive
 from perphedge.hedge.orders import ExecutionLimits
 from perphedge.live.check import AccountRef, adopt, check_account, require_agreement
 from perphedge.live.execute import LiveSession, RunReport, exclusive_run
+from perphedge.live.liquidations import require_hedged
 from perphedge.live.session import Ports
 from perphedge.report.hedge_view import (
     check_json,
@@ -299,7 +300,8 @@ def check(
 ) -> None:
     """Compare the account with the journal: positions, the last run's orders and fills.
 
-    Exit 5 when they disagree (every --execute run checks this before and after sending).
+    Exit 5 when they disagree (every --execute run checks this before and after sending), or
+    when the exchange's record shows a leg liquidated and not re-opened since.
     """
     ports, planned = _check_ports(portfolio, exchange, paper, base_url)
     with Journal.in_home() as journal:
@@ -317,3 +319,4 @@ def check(
         require_agreement(result, "check")
     else:
         err_console.print("the account agrees with the journal")
+        require_hedged(result.liquidated)

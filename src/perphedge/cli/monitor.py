@@ -4,7 +4,9 @@ Needs only read access (a read-only API key suffices). Alerts go to the terminal
 PERPHEDGE_HOME/logs/monitor.log and, with --webhook URL (or PERPHEDGE_WEBHOOK_URL), to a webhook
 as a JSON POST. In a loop an alert is sent when it first appears, not on every refresh. The loop
 never ends on a temporary exchange error: it backs off and, after --alert-after failed
-refreshes, alerts "exchange unreachable since ..." (`perphedge.live.watch`).
+refreshes, alerts "exchange unreachable since ..." (`perphedge.live.watch`). A leg the
+exchange's record shows liquidated (and not re-opened since) is alerted in plain words;
+`--once` then exits 5.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from perphedge.cli.accounts import (
 from perphedge.clocks import SystemClock
 from perphedge.config import load_portfolio
 from perphedge.errors import InputError, require_positive
+from perphedge.live.liquidations import require_hedged
 from perphedge.live.monitor import Snapshot, Thresholds
 from perphedge.live.outage import DEFAULT_ALERT_AFTER, Outage
 from perphedge.live.watch import AlertSinks, watch
@@ -109,7 +112,7 @@ def monitor(
                 for item in monitor_renderables(snap):
                     console.print(item, highlight=False)
 
-        watch(
+        last = watch(
             read,
             show,
             limits,
@@ -119,6 +122,8 @@ def monitor(
             None if once else interval,
             outage,
         )
+    if once:
+        require_hedged(last.liquidated)
 
 
 def _say(line: str) -> None:

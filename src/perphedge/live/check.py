@@ -9,7 +9,12 @@
 * after a run, the position with its target: beyond it is a mismatch (more was traded than
   planned); short of it is a partial run (`shortfalls`, exit 4 in the caller);
 * our open orders (ids with perphedge's prefix) apart from orders placed by hand, which are
-  reported and never touched.
+  reported and never touched;
+* legs lost to a confirmed liquidation and not re-opened since (`liquidated`, looked up by
+  `perphedge.live.liquidations.unhedged`): a position the exchange closed that the journal does
+  not know yet is a mismatch named as the liquidation it is; once journaled it is no mismatch
+  (a run may re-open the short); `hedge check` says it with exit 5
+  (`perphedge.live.liquidations.require_hedged`).
 Every `--execute` run calls it before planning (after finishing interrupted runs) and after
 sending; any problem raises `ReconcileError` (exit 5) and nothing more is sent.
 `adopt` takes the exchange as the truth and journals that.
@@ -23,8 +28,10 @@ from decimal import Decimal
 
 from perphedge.errors import PartialRunError, ReconcileError
 from perphedge.live.execute import LiveSession, Proposal
+from perphedge.live.liquidations import journal_liquidations, unhedged
+from perphedge.live.monitor import liquidation_words
 from perphedge.live.reconcile import compare_with_journal, read_exchange
-from perphedge.ports import Account, Execution
+from perphedge.ports import Account, Execution, Liquidation
 from perphedge.store.journal import Journal
 
 
@@ -51,6 +58,8 @@ class CheckResult:
     problems: tuple[str, ...]  # mismatches: exit 5
     shortfalls: tuple[str, ...]  # short of target after a run: exit 4
     notes: tuple[str, ...]
+    liquidated: tuple[Liquidation, ...] = ()  # legs lost, not re-opened since
+    unjournaled: tuple[Liquidation, ...] = ()  # of them, those the journal does not know yet
 
     @property
     def ok(self) -> bool:
@@ -78,6 +87,7 @@ def check_account(
     held = {p.symbol: p.contracts for p in account.positions([])}
     every = sorted(dict.fromkeys([*known, *held]))
     state = read_exchange(account, every)
+    lost, found = unhedged(account, journal, ref.account_id, every)
     legs: list[LegCheck] = []
     problems: list[str] = []
     short: list[str] = []
@@ -95,16 +105,32 @@ def check_account(
         )
         legs.append(line)
         if not line.agrees:
-            problems.append(
-                f"{symbol}: the exchange holds {line.exchange_contracts} contracts, the journal "
-                f"explains {line.journal_contracts} (changed by hand, liquidated or doubled)"
-            )
+            problems.append(_disagreement(line, [x for x in found if x.symbol == symbol]))
         if line.manual_orders:
             notes.append(f"{symbol}: {line.manual_orders} order(s) placed by hand, left alone")
         if target is not None:
             _against_target(line, target, problems, short)
     problems += _last_run(journal, execution, ref)
-    return CheckResult(ref.account_id, tuple(legs), tuple(problems), tuple(short), tuple(notes))
+    return CheckResult(
+        ref.account_id, tuple(legs), tuple(problems), tuple(short), tuple(notes), lost, found
+    )
+
+
+def _disagreement(line: LegCheck, found: Sequence[Liquidation]) -> str:
+    """The mismatch of one leg in words; one the exchange's record of liquidations explains
+    is named as that liquidation."""
+    held = f"the exchange holds {line.exchange_contracts} contracts, the journal "
+    explained = line.journal_contracts + sum((x.contracts for x in found), Decimal(0))
+    if found and explained == line.exchange_contracts:
+        return (
+            f"{line.symbol}: {held}does not know yet that {liquidation_words(found[-1])} "
+            "(hedge keep --execute journals it and re-opens the short; hedge check --adopt "
+            "journals it)"
+        )
+    return (
+        f"{line.symbol}: {held}explains {line.journal_contracts} (changed by hand, liquidated "
+        "or doubled)"
+    )
 
 
 def _against_target(line: LegCheck, target: Decimal, problems: list[str], short: list[str]) -> None:
@@ -149,7 +175,9 @@ def require_agreement(result: CheckResult, when: str) -> None:
 
 
 def adopt(journal: Journal, result: CheckResult, now_ms: int) -> None:
-    """Take every position of `result` as the truth (journaled; later checks start there)."""
+    """Take every position of `result` as the truth (journaled; later checks start there),
+    journaling first the liquidations the exchange reports that explain a closed leg."""
+    journal_liquidations(journal, result.account, result.unjournaled)
     journal.adopt(
         result.account, {leg.symbol: leg.exchange_contracts for leg in result.legs}, now_ms
     )

@@ -39,14 +39,9 @@ from perphedge.hedge.keeper_model import LegMemory, LegState
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.check import gate_before
 from perphedge.live.execute import LiveSession, execute, propose, resume_open_intents
-from perphedge.live.liquidations import (
-    describe,
-    find_liquidations,
-    journal_liquidations,
-    lost_since,
-)
+from perphedge.live.liquidations import find_liquidations, journal_liquidations, lost_since
 from perphedge.live.margin import Mover, move_margin, settle_open
-from perphedge.live.monitor import Alert
+from perphedge.live.monitor import Alert, liquidation_alert
 from perphedge.live.outage import Outage
 from perphedge.live.watch import AlertSinks
 from perphedge.ports import Liquidation, WalletTransfer
@@ -145,8 +140,12 @@ def keep_step(
         if control is not None:
             settle_open(session, control)
         resume_open_intents(session)
-    lost = find_liquidations(session, symbols)
-    said = journal_liquidations(session, lost) if do_execute else [_said(x) for x in lost]
+    journal, account = session.journal, session.account_key
+    lost = find_liquidations(session.account, journal, account, symbols)
+    if do_execute:
+        said = journal_liquidations(journal, account, lost)
+    else:
+        said = [liquidation_alert(x) for x in lost]
     if do_execute:
         gate_before(session, symbols)
     _remember_lost(session, plan, [] if do_execute else lost)
@@ -175,10 +174,6 @@ def keep_step(
     return KeepStep(decision, tuple(done), tuple(alerts), found)
 
 
-def _said(liq: Liquidation) -> Alert:
-    return Alert("liquidated", liq.symbol, describe(liq))
-
-
 def _alert(code: str, symbol: str, message: str) -> Alert:
     """An alert about `symbol`: its subject names the symbol, so the message does not again."""
     return Alert(code, symbol, message.removeprefix(f"{symbol}: "))
@@ -187,7 +182,8 @@ def _alert(code: str, symbol: str, message: str) -> Alert:
 def _remember_lost(session: LiveSession, plan: KeepPlan, found: Sequence[Liquidation]) -> None:
     """Give the keeper the time each lost short was liquidated (from the journal, plus `found`
     in a dry run), so its re-open cooldown counts from there, across restarts too."""
-    lost = lost_since(session, [t.symbol for t in plan.targets], found)
+    symbols = [t.symbol for t in plan.targets]
+    lost = lost_since(session.journal, session.account_key, symbols, found)
     for symbol, ts_ms in lost.items():
         memory = plan.memory.get(symbol, LegMemory())
         plan.memory[symbol] = replace(memory, liquidated_ms=ts_ms)

@@ -8,7 +8,10 @@ Binance; with coin-margined wallets, the highest wallet's), the next funding pay
 current rate (`perphedge.funding.funding_payment`: positive rate, the short earns) and the
 funding received so far (exchange history, kept in the journal). Coin amounts (coin-margined
 wallets, PnL and funding) are valued in USD at the leg's current mark; `unrealized_pnl` stays in
-the leg's settle currency. `alerts_for(snapshot, thresholds)` names every threshold crossed.
+the leg's settle currency. `alerts_for(snapshot, thresholds)` names every threshold crossed,
+and every leg in `liquidated` (lost to a confirmed liquidation, not re-opened since: the
+caller looks them up with `perphedge.live.liquidations.unhedged`), in the words of
+`liquidation_alert`.
 Sinks: the terminal (the CLI), a JSON-lines log (PERPHEDGE_HOME/logs/monitor.log) and an optional
 webhook (HTTP POST of the alert as JSON). A failing webhook is reported, never fatal.
 """
@@ -20,6 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,7 +32,7 @@ from perphedge.funding import funding_payment
 from perphedge.hedge.orders import LegTarget, drift_fraction, notional_usd
 from perphedge.instruments import Perpetual
 from perphedge.margin import Position, Side, distance_to, maintenance_margin, position_risk
-from perphedge.ports import Account, Balance, MarketData, PositionState
+from perphedge.ports import Account, Balance, Liquidation, MarketData, PositionState
 from perphedge.store.journal import Journal
 from perphedge.store.private import append_private
 
@@ -102,6 +106,30 @@ class Snapshot:
     alerts: tuple[Alert, ...] = ()
     # positions on the account that the portfolio file does not describe: (symbol, contracts)
     not_in_file: tuple[tuple[str, Decimal], ...] = ()
+    # legs lost to a confirmed liquidation and not re-opened since
+    liquidated: tuple[Liquidation, ...] = ()
+
+
+def liquidation_words(liq: Liquidation) -> str:
+    """A liquidation in plain words: size, price, time (UTC) and the margin it cost, or that
+    the exchange's record does not say (Binance's forceOrders, read through ccxt, does not)."""
+    when = datetime.fromtimestamp(liq.ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lost = (
+        "margin lost: not reported by the exchange (its liquidation record does not carry it; "
+        "see the account's wallet history)"
+        if liq.margin_lost is None
+        else f"{liq.margin_lost:,.2f} {liq.currency} of margin lost"
+    )
+    side = "short" if liq.contracts > 0 else "long"
+    return (
+        f"the {side} of {abs(liq.contracts).normalize():f} contracts was liquidated at "
+        f"{liq.price.normalize():f} on {when}; {lost}; the coins are unhedged until it is re-opened"
+    )
+
+
+def liquidation_alert(liq: Liquidation) -> Alert:
+    """The alert for a leg lost to a liquidation (its subject names the symbol)."""
+    return Alert("liquidated", liq.symbol, liquidation_words(liq))
 
 
 def _position(state: PositionState | None, mark: float, inst: Perpetual) -> Position | None:
@@ -267,6 +295,7 @@ def alerts_for(snap: Snapshot, limits: Thresholds) -> tuple[Alert, ...]:
         out.append(Alert("not_in_file", symbol, text))
     if snap.equity_usd <= 0:
         out.append(Alert("equity", "account", f"equity is {snap.equity_usd:,.2f} USD"))
+    out += [liquidation_alert(liq) for liq in snap.liquidated]
     return tuple(out)
 
 

@@ -6,7 +6,7 @@ file, the webhook, the terminal) when they first appear, not on every refresh. A
 exchange error never ends the loop: `perphedge.live.outage.Outage` backs off and, after
 `alert_after` failed steps, sends "exchange unreachable since ..." to every sink. Once
 (`interval_s` None; give an `Outage` with `alert_after=1`), an unreachable exchange is alerted
-at once and the error is raised (exit 4).
+at once and the error is raised (exit 4); else the snapshot is returned.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def watch(
     sleep: Callable[[float], None],
     interval_s: float | None,
     outage: Outage,
-) -> None:
-    """Run the loop (see the module docstring)."""
+) -> Snapshot:
+    """Run the loop (see the module docstring); once, return its snapshot."""
     seen: set[tuple[str, str]] = set()
     while True:
         try:
@@ -76,5 +76,5 @@ def watch(
         seen = {(a.code, a.subject) for a in alerts}
         show(snap)
         if interval_s is None:
-            return
+            return snap
         sleep(interval_s)

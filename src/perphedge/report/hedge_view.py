@@ -14,6 +14,7 @@ from rich.text import Text
 
 from perphedge.live.check import CheckResult
 from perphedge.live.execute import LiveSession, Proposal, RunReport
+from perphedge.live.monitor import liquidation_words
 from perphedge.report.render import err_console, fmt_num, table
 from perphedge.services.journal import RunHistory
 
@@ -123,7 +124,7 @@ def _in_file(symbol: str, planned: list[str] | None) -> str:
 def check_json(result: CheckResult, adopted: bool) -> dict[str, Any]:
     return {
         "account": result.account, "legs": list(result.legs), "problems": list(result.problems),
-        "notes": list(result.notes), "adopted": adopted,
+        "notes": list(result.notes), "adopted": adopted, "liquidated": list(result.liquidated),
     }  # fmt: skip
 
 
@@ -134,7 +135,12 @@ def check_renderables(result: CheckResult, planned: list[str] | None) -> list[Re
          _in_file(leg.symbol, planned), leg.pending_contracts, leg.manual_orders]
         for leg in result.legs
     ]  # fmt: skip
-    lines = [Text(line) for line in (*result.notes, *result.problems)]
+    lost = [
+        f"liquidated {x.symbol}: {liquidation_words(x)}"
+        for x in result.liquidated
+        if x not in result.unjournaled  # those are named among the problems
+    ]
+    lines = [Text(line) for line in (*result.notes, *result.problems, *lost)]
     return [table(f"check {result.account}", CHECK_HEADERS, rows), *lines]
 
 

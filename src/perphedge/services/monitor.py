@@ -2,7 +2,9 @@
 
 The targets are the plan's at the venue's marks (perphedge.services.targets), the snapshot reads
 the account and the market once (perphedge.live.monitor.snapshot), and the alerts are the limits
-it crosses. `new_alerts` are those not in `seen` (a loop sends an alert once until it clears).
+it crosses, with every leg lost to a confirmed liquidation and not re-opened since
+(perphedge.live.liquidations.unhedged, the lookup `hedge keep` and `hedge check` make).
+`new_alerts` are those not in `seen` (a loop sends an alert once until it clears).
 A mark older than `stale_days` is said in `stale`.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from perphedge.config import PortfolioConfig
+from perphedge.live.liquidations import unhedged
 from perphedge.live.monitor import Alert, Snapshot, Thresholds, alerts_for, snapshot
 from perphedge.ports import Account, Clock, MarketData
 from perphedge.services.inputs import STALE_DAYS, AsOf, stale_warnings
@@ -48,6 +51,9 @@ def monitor_snapshot(
     targets = hedge_targets(config, market).targets
     now_ms = clock.now_ms()
     snap = snapshot(config, account_key, targets, account, market, journal, now_ms, account_id)
+    symbols = [t.symbol for t in targets]
+    lost, _ = unhedged(account, journal, account_id or account_key, symbols)
+    snap = replace(snap, liquidated=lost)
     alerts = alerts_for(snap, limits)
     snap = replace(snap, alerts=alerts)
     marks = tuple(
