@@ -11,6 +11,7 @@
                  set_margin_mode(symbol, mode)
     MarginControl  move_margin(symbol, kind, amount), margin_moves(symbol, since_ms)
     WalletTransfer transfer_in(currency, amount), transfers_in(currency, since_ms),
+                   transfer_out(currency, amount), transfers_out(currency, since_ms),
                    spot_free(currency)
 
 Adapters implement them: `perphedge.exchanges.paper` (simulated, offline) and
@@ -403,8 +404,8 @@ class Candles:
 @dataclass(frozen=True)
 class MarginMove:
     """Margin added to ("add") or taken from ("reduce") an isolated position, or moved from
-    the spot wallet into the futures wallet ("transfer", `symbol` ""), as the venue reports
-    it: `amount` > 0 in `currency`, at `ts_ms`."""
+    the spot wallet into the futures wallet ("transfer", `symbol` "") or back
+    ("transfer_out"), as the venue reports it: `amount` > 0 in `currency`, at `ts_ms`."""
 
     symbol: str
     kind: str
@@ -430,9 +431,9 @@ class MarginControl(Protocol):
 
 @runtime_checkable
 class WalletTransfer(Protocol):
-    """Transfers from the spot wallet into the futures wallet (a cross account's top-up). Like
-    margin moves they carry no client id: journaled before sending, looked up in `transfers_in`
-    before any re-send."""
+    """Transfers between the spot wallet and the futures wallet (a cross account's top-up, or
+    `hedge margin transfer`). Like margin moves they carry no client id: journaled before
+    sending, looked up in `transfers_in` / `transfers_out` before any re-send."""
 
     def transfer_in(self, currency: str, amount: Decimal) -> MarginMove:
         """Move `amount` of `currency` from spot to futures; sent once, never retried here."""
@@ -440,6 +441,14 @@ class WalletTransfer(Protocol):
 
     def transfers_in(self, currency: str, since_ms: int) -> Sequence[MarginMove]:
         """The venue's history of such transfers from `since_ms` on, oldest first."""
+        ...
+
+    def transfer_out(self, currency: str, amount: Decimal) -> MarginMove:
+        """Move `amount` of `currency` from futures back to spot ("transfer_out"); sent once."""
+        ...
+
+    def transfers_out(self, currency: str, since_ms: int) -> Sequence[MarginMove]:
+        """The venue's history of transfers from futures to spot from `since_ms` on."""
         ...
 
     def spot_free(self, currency: str) -> Decimal:

@@ -25,6 +25,7 @@ from decimal import ROUND_DOWN, Decimal
 from perphedge.funding import funding_cash
 
 ZERO = Decimal(0)
+TRANSFER_TYPES = ("MAIN_UMFUTURE", "UMFUTURE_MAIN")  # spot -> USDⓈ-M futures, and back
 
 
 class ApiError(Exception):
@@ -144,7 +145,7 @@ class ExchangeState:
     # margin moved onto (+) or off (-) isolated positions, and Binance's history rows of it
     isolated_extra: dict[str, Decimal] = field(default_factory=dict)
     margin_history: list[dict[str, str]] = field(default_factory=list)
-    # the spot wallet (USDT) and its universal transfers into the USDⓈ-M futures wallet
+    # the spot wallet (USDT) and its universal transfers to and from the USDⓈ-M futures wallet
     spot_wallet: Decimal = ZERO
     transfers: list[dict[str, str]] = field(default_factory=list)
     # GET /fapi/v1/forceOrders: the liquidation engine's orders (`liquidate`)
@@ -210,18 +211,21 @@ class ExchangeState:
                     "amount": float(amount), "type": kind}  # fmt: skip
 
     def transfer(self, p: dict[str, str]) -> dict[str, object]:
-        """POST /sapi/v1/asset/transfer, type MAIN_UMFUTURE: spot wallet -> futures wallet."""
+        """POST /sapi/v1/asset/transfer: type MAIN_UMFUTURE moves spot wallet -> futures
+        wallet, UMFUTURE_MAIN back (at most the futures wallet's available balance)."""
         with self.lock:
-            amount = Decimal(p.get("amount", "0"))
-            if p.get("type") != "MAIN_UMFUTURE" or p.get("asset") != "USDT" or amount <= 0:
+            amount, kind = Decimal(p.get("amount", "0")), p.get("type")
+            if kind not in TRANSFER_TYPES or p.get("asset") != "USDT" or amount <= 0:
                 raise ApiError(-1102, "Mandatory parameter 'type' was not sent or invalid.")
-            if amount > self.spot_wallet:
+            source = self.spot_wallet if kind == "MAIN_UMFUTURE" else self.available()
+            if amount > source:
                 raise ApiError(-5013, "Asset transfer failed: insufficient balance")
-            self.spot_wallet -= amount
-            self.wallet += amount
+            signed = amount if kind == "MAIN_UMFUTURE" else -amount
+            self.spot_wallet -= signed
+            self.wallet += signed
             tran_id = next(self._ids)
             self.transfers.append({
-                "asset": "USDT", "amount": f"{amount:f}", "type": "MAIN_UMFUTURE",
+                "asset": "USDT", "amount": f"{amount:f}", "type": kind,
                 "status": "CONFIRMED", "tranId": str(tran_id), "timestamp": str(self.clock()),
             })  # fmt: skip
             return {"tranId": tran_id}

@@ -106,3 +106,31 @@ def test_the_paper_spot_wallet_funds_transfers_and_refuses_beyond_it(tmp_path):
     assert (moved.symbol, moved.kind, moved.amount, moved.ts_ms) == ("", "transfer", D(200), T0)
     assert paper.spot_free("USDT") == D(300) and paper.balances()[0].total == D(1200)
     assert paper.transfers_in("USDT", 0) == [moved] and paper.transfers_in("USDT", T0 + 1) == []
+
+
+def test_the_paper_futures_wallet_transfers_back_within_what_it_has_available(tmp_path):
+    clock = ManualClock(T0)
+    settings = PaperSettings(initial_usdt=D(1000), spot_usdt=D(500))
+    paper = PaperExchange(tmp_path / "paper.json", StaticMarket(clock), clock, settings)
+    with pytest.raises(PermanentExchangeError, match=r"futures wallet has available 1000\.00"):
+        paper.transfer_out("USDT", D("1000.01"))
+    moved = paper.transfer_out("USDT", D(300))
+    assert (moved.kind, moved.amount) == ("transfer_out", D(300))
+    assert paper.spot_free("USDT") == D(800) and paper.balances()[0].total == D(700)
+    assert paper.transfers_out("USDT", 0) == [moved] and paper.transfers_in("USDT", 0) == []
+
+
+def test_the_adapter_transfers_back_to_spot_and_reads_that_history_apart(fake):
+    account = CcxtAccount(make_ccxt(fake), sleep=lambda _s: None)
+    account.transfer_in("USDT", D(100))
+    moved = account.transfer_out("USDT", D(250))
+    assert (moved.kind, moved.amount, moved.currency) == ("transfer_out", D(250), "USDT")
+    assert (fake.state.spot_wallet, fake.state.wallet) == (D(5150), D(9850))
+    assert [(m.kind, m.amount) for m in account.transfers_out("USDT", 0)] == [
+        ("transfer_out", D(250))
+    ]
+    assert [(m.kind, m.amount) for m in account.transfers_in("USDT", 0)] == [("transfer", D(100))]
+    assert [c.params["type"] for c in fake.calls("POST", PATH)] == [
+        "MAIN_UMFUTURE",
+        "UMFUTURE_MAIN",
+    ]

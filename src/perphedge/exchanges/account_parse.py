@@ -182,9 +182,12 @@ def margin_move(raw: Raw, symbol: str, now_ms: int) -> MarginMove:
     )
 
 
-def transfer_move(raw: Raw, currency: str, amount: Decimal | None, now_ms: int) -> MarginMove:
-    """A ccxt transfer structure (an answer to `transfer`, or a history row) as a "transfer"
-    move into the futures wallet; an answer without the amount is the `amount` sent."""
+def transfer_move(
+    raw: Raw, currency: str, amount: Decimal | None, now_ms: int, kind: str = "transfer"
+) -> MarginMove:
+    """A ccxt transfer structure (an answer to `transfer`, or a history row) as a move of
+    `kind`: "transfer" into the futures wallet, "transfer_out" back to spot; an answer without
+    the amount is the `amount` sent."""
     got = dec(raw.get("amount"))
     if got is None:
         got = amount
@@ -192,7 +195,7 @@ def transfer_move(raw: Raw, currency: str, amount: Decimal | None, now_ms: int) 
         raise DataError(f"unreadable transfer from the exchange: {dict(raw)!r:.200}")
     ts = raw.get("timestamp")
     return MarginMove(
-        "", "transfer", abs(got), str(raw.get("currency") or currency),
+        "", kind, abs(got), str(raw.get("currency") or currency),
         int(ts) if ts is not None else now_ms,
     )  # fmt: skip
 

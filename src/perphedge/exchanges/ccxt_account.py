@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
@@ -38,12 +37,11 @@ from perphedge.errors import (
 )
 from perphedge.exchanges import account_parse as parse
 from perphedge.exchanges import errors
+from perphedge.exchanges.ccxt_wallets import CcxtWallets
 from perphedge.ports import (
     Balance,
     Fill,
     FundingPayment,
-    Liquidation,
-    MarginMove,
     OrderRequest,
     OrderState,
     OrderStatus,
@@ -66,8 +64,6 @@ _REJECTION_CODES = ("-2019", "-2021", "-2022", "-1013", "-1111", "-4003", "-4164
 _BINANCE_IDS = ("binance", "binanceusdm", "binancecoinm")
 LOOKUPS = 4  # lookups by client id after an unknown outcome, before the wider search
 _SEND_CLOCK_SKEW_MS = 60_000  # trades this much before the send (clocks disagree) still count
-# the spot wallet also from a client whose default is the swap one (binanceusdm)
-SPOT_BALANCE = {"type": "spot", "subType": "spot"}
 _ALREADY_SET = "No need to change margin type"
 
 
@@ -83,8 +79,9 @@ def _is_rejection(error: ccxt.BaseError) -> bool:
     return any(f'"code":{code}' in text for code in _REJECTION_CODES)
 
 
-class CcxtAccount:
-    """Account + Execution for one ccxt exchange object.
+class CcxtAccount(CcxtWallets):
+    """Account + Execution for one ccxt exchange object (with `CcxtWallets`: margin moves,
+    liquidation history and wallet transfers).
 
     `sleep` is injectable so tests run without waiting; `attempts` bounds every retry loop;
     backoff doubles from `backoff_s` up to `max_backoff_s` (at least Retry-After on a 429).
@@ -251,73 +248,6 @@ class CcxtAccount:
         except PermanentExchangeError as error:
             if _ALREADY_SET not in str(error):  # Binance -4046 "No need to change margin type."
                 raise
-
-    # ------------------------------------------------------------------ MarginControl
-    def move_margin(self, symbol: str, kind: str, amount: Decimal) -> MarginMove:
-        """One request, never retried (a margin move has no id to look up): a temporary error
-        means the outcome is unknown; the caller looks at `margin_moves` before re-sending."""
-        capability = "addMargin" if kind == "add" else "reduceMargin"
-        if not self._ex.has.get(capability):
-            raise CapabilityError(f"{self._venue} cannot move isolated margin through ccxt")
-        method = self._ex.add_margin if kind == "add" else self._ex.reduce_margin
-        with errors.translated(self._venue, f"{kind} margin"):
-            raw = method(symbol, float(amount))
-        return parse.margin_move(raw, symbol, int(self._ex.milliseconds()))
-
-    def margin_moves(self, symbol: str, since_ms: int) -> list[MarginMove]:
-        if not self._ex.has.get("fetchMarginAdjustmentHistory"):
-            raise CapabilityError(
-                f"{self._venue} has no margin-move history through ccxt: a margin move whose "
-                "outcome is unknown cannot be settled there"
-            )
-        rows = self._read(
-            "fetch margin history",
-            lambda: self._ex.fetch_margin_adjustment_history(symbol, None, since_ms),
-        )
-        now = int(self._ex.milliseconds())
-        return sorted((parse.margin_move(r, symbol, now) for r in rows), key=lambda m: m.ts_ms)
-
-    # ------------------------------------------------------------------ LiquidationHistory
-    def my_liquidations(self, symbol: str, since_ms: int) -> list[Liquidation]:
-        """The account's liquidations of `symbol` (Binance: GET /fapi/v1/forceOrders)."""
-        if not self._ex.has.get("fetchMyLiquidations"):
-            raise CapabilityError(f"{self._venue} has no liquidation history through ccxt")
-        rows = self._read(
-            "fetch liquidations", lambda: self._ex.fetch_my_liquidations(symbol, since_ms)
-        )
-        settle = str(self._ex.market(symbol).get("settle") or "USDT")
-        found = (parse.liquidation(r, symbol, settle) for r in rows)
-        return sorted(found, key=lambda x: (x.ts_ms, x.liquidation_id))
-
-    # ------------------------------------------------------------------ WalletTransfer
-    def transfer_in(self, currency: str, amount: Decimal) -> MarginMove:
-        """Spot wallet -> futures (swap) wallet, one request, never retried (no id to look up:
-        the caller looks at `transfers_in` before re-sending). Binance: POST
-        /sapi/v1/asset/transfer, type MAIN_UMFUTURE."""
-        if not self._ex.has.get("transfer"):
-            raise CapabilityError(f"{self._venue} cannot transfer between wallets through ccxt")
-        with errors.translated(self._venue, "transfer"):
-            raw = self._ex.transfer(currency, float(amount), "spot", "swap")
-        return parse.transfer_move(raw, currency, amount, int(self._ex.milliseconds()))
-
-    def transfers_in(self, currency: str, since_ms: int) -> list[MarginMove]:
-        if not self._ex.has.get("fetchTransfers"):
-            raise CapabilityError(
-                f"{self._venue} has no transfer history through ccxt: a transfer whose outcome "
-                "is unknown cannot be settled there"
-            )
-        spot_to_swap = {"fromAccount": "spot", "toAccount": "swap"}
-        rows = self._read(
-            "fetch transfers",
-            lambda: self._ex.fetch_transfers(currency, since_ms, None, spot_to_swap),
-        )
-        now = int(self._ex.milliseconds())
-        moves = (parse.transfer_move(r, currency, None, now) for r in rows)
-        return sorted(moves, key=lambda m: m.ts_ms)
-
-    def spot_free(self, currency: str) -> Decimal:
-        raw = self._read("fetch spot balance", lambda: self._ex.fetch_balance(SPOT_BALANCE))
-        return parse.spot_free(raw, currency)
 
     # ------------------------------------------------------------------ internals
     def _create(self, req: OrderRequest) -> Any:

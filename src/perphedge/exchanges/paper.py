@@ -34,8 +34,9 @@ rest of a wallet margins its other positions (cross within it).
   ratio (maintenance margin / (wallet less isolated margins + unrealised PnL), tiered) reaches 1.
   Positions are closed at the mark and the clearance fee charged; a loss beyond the margin is
   the insurance fund's (the wallet stops at zero). A 1x coin-margined short backed by its coins is never liquidated.
-A spot wallet (USDT) beside the futures wallets funds `transfer_in`, recorded in a history
-`transfers_in` reads (a cross account's keeper tops up its futures wallet from it).
+A spot wallet (USDT) beside the futures wallets funds `transfer_in` and receives
+`transfer_out`, each recorded in a history `transfers_in` / `transfers_out` reads (a cross
+account's keeper tops up its futures wallet from it; `hedge margin transfer` moves either way).
 Client order ids are unique: placing a known id returns that order and changes nothing.
 """
 
@@ -205,29 +206,51 @@ class PaperExchange(PaperBook):
     def transfer_in(self, currency: str, amount: Decimal) -> MarginMove:
         """Move `amount` from the spot wallet into the futures wallet; refused (nothing
         changed) beyond what the spot wallet holds."""
+        return self._transfer(currency, amount, "transfer")
+
+    def transfer_out(self, currency: str, amount: Decimal) -> MarginMove:
+        """Move `amount` from the futures wallet back to the spot wallet; refused (nothing
+        changed) beyond what the futures wallet has available, nor more than its cross wallet
+        (isolated margin stays on its legs)."""
+        return self._transfer(currency, amount, "transfer_out")
+
+    def _transfer(self, currency: str, amount: Decimal, kind: str) -> MarginMove:
         if not amount.is_finite() or amount <= 0:
             raise PermanentExchangeError(f"paper: cannot transfer {amount} {currency}")
         with self._session([]) as state:
             spot = state.setdefault("spot", {})
             held = Decimal(spot.get(currency, "0"))
-            if amount > held:
-                raise PermanentExchangeError(
-                    f"paper: transfer of {amount} {currency} refused: the spot wallet holds {held}"
+            if kind == "transfer":
+                limit, where = held, "the spot wallet holds"
+            else:
+                limit = max(
+                    min(self._available(currency), self._cross_wallet(currency)), Decimal(0)
                 )
-            spot[currency] = str(held - amount)
-            self._credit(currency, amount)
-            row = move_record(
-                self._next_id("px"), "", "transfer", amount, currency, self.clock.now_ms()
-            )
+                where = "the futures wallet has available"
+            if amount > limit:
+                raise PermanentExchangeError(
+                    f"paper: transfer of {amount} {currency} refused: {where} "
+                    f"{limit.quantize(CENT_Q)}"
+                )
+            signed = amount if kind == "transfer" else -amount
+            spot[currency] = str(held - signed)
+            self._credit(currency, signed)
+            row = move_record(self._next_id("px"), "", kind, amount, currency, self.clock.now_ms())
             state.setdefault("transfers", []).append(row)
             return move_of(row)
 
     def transfers_in(self, currency: str, since_ms: int) -> list[MarginMove]:
+        return self._transfers(currency, since_ms, "transfer")
+
+    def transfers_out(self, currency: str, since_ms: int) -> list[MarginMove]:
+        return self._transfers(currency, since_ms, "transfer_out")
+
+    def _transfers(self, currency: str, since_ms: int, kind: str) -> list[MarginMove]:
         with self._session([], write=False) as state:
             return [
                 move_of(r)
                 for r in state.get("transfers", [])
-                if r["currency"] == currency and int(r["ts_ms"]) >= since_ms
+                if r["currency"] == currency and r["kind"] == kind and int(r["ts_ms"]) >= since_ms
             ]
 
     def spot_free(self, currency: str) -> Decimal:

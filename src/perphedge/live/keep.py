@@ -40,7 +40,7 @@ from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.check import gate_before
 from perphedge.live.execute import LiveSession, execute, propose, resume_open_intents
 from perphedge.live.liquidations import find_liquidations, journal_liquidations, lost_since
-from perphedge.live.margin import Mover, move_margin, settle_open
+from perphedge.live.margin import TAKEN_BACK, Mover, move_margin, settle_open
 from perphedge.live.monitor import Alert, liquidation_alert
 from perphedge.live.outage import Outage
 from perphedge.live.watch import AlertSinks
@@ -192,7 +192,8 @@ def _remember_lost(session: LiveSession, plan: KeepPlan, found: Sequence[Liquida
 def reserve_left(session: LiveSession, plan: KeepPlan, free_usd: float | None = None) -> float:
     """The reserve the keeper may still draw on (USD): the file's reserve less the margin this
     account's journal has moved onto its legs or into its futures wallet (adds and transfers
-    less reductions, every run, so a restart does not spend it again), and never more than
+    less reductions and transfers back to spot, every run, so a restart does not spend it
+    again), and never more than
     `free_usd` (default: the account's free stablecoin balance)."""
     moved = 0.0
     for m in session.journal.margin_moves(session.account_key):
@@ -201,7 +202,7 @@ def reserve_left(session: LiveSession, plan: KeepPlan, free_usd: float | None = 
         usd = float(m.amount)
         if m.currency not in USD_LIKE:  # a coin-margined leg's margin, valued at the mark
             usd *= float(session.market.mark_price(m.symbol).price)
-        moved += -usd if m.kind == "reduce" else usd
+        moved += -usd if m.kind in TAKEN_BACK else usd
     if free_usd is None:
         free_usd = sum(float(b.free) for b in session.account.balances() if b.currency in USD_LIKE)
     return max(0.0, min(plan.reserve_usd - moved, free_usd))

@@ -1,8 +1,8 @@
 """Idempotent margin moves: journal first, send once, settle unknown outcomes from the history.
 
-A move is "add" / "reduce" on an isolated leg (`MarginControl`) or "transfer" from the spot
-wallet into the futures wallet of a cross account (`WalletTransfer`, symbol ""); both go the
-same way:
+A move is "add" / "reduce" on an isolated leg (`MarginControl`), or "transfer" from the spot
+wallet into the futures wallet (a cross account's top-up) or "transfer_out" back to spot
+(`WalletTransfer`, symbol ""); all go the same way:
 
     move_margin(session, control, symbol, kind, amount, currency)
         1. settle every earlier move left open by a crash or an unknown outcome (`settle_open`);
@@ -40,7 +40,8 @@ from perphedge.store.journal_margin import JournalMarginMove
 
 HISTORY_SKEW_MS = 60_000  # venue and local clocks may disagree by this much
 LOOKUPS = 3
-KINDS = ("add", "reduce", "transfer")
+KINDS = ("add", "reduce", "transfer", "transfer_out")
+TAKEN_BACK = ("reduce", "transfer_out")  # moves that take margin back off the futures side
 Mover = MarginControl | WalletTransfer
 
 
@@ -61,7 +62,7 @@ def move_margin(
 ) -> MoveOutcome:
     """Add or take `amount` of `currency` on `symbol`'s isolated margin (see module doc)."""
     if kind not in KINDS:
-        raise InputError("kind", kind, "add, reduce or transfer")
+        raise InputError("kind", kind, "add, reduce, transfer or transfer_out")
     if not amount.is_finite() or amount <= 0:
         raise InputError("amount", amount, "give an amount greater than zero")
     settled = settle_open(session, control)
@@ -133,12 +134,14 @@ def _in_history(session: LiveSession, control: Mover, move: JournalMarginMove) -
     since = move.created_ms - HISTORY_SKEW_MS
     if move.kind == "transfer":
         history = _transfers(control).transfers_in(move.currency, since)
+    elif move.kind == "transfer_out":
+        history = _transfers(control).transfers_out(move.currency, since)
     else:
         history = _margins(control).margin_moves(move.symbol, since)
     claimed = {
         m.exchange_ts_ms
         for m in session.journal.margin_moves(move.account, move.symbol)
-        if m.move_id != move.move_id and m.exchange_ts_ms is not None
+        if m.move_id != move.move_id and m.kind == move.kind and m.exchange_ts_ms is not None
     }
     return _first_match(history, move, claimed)
 
@@ -165,11 +168,13 @@ def _margins(control: Mover) -> MarginControl:
 
 def _transfers(control: Mover) -> WalletTransfer:
     if not isinstance(control, WalletTransfer):
-        raise CapabilityError("this account cannot transfer from spot to futures")
+        raise CapabilityError("this account cannot transfer between its spot and futures wallets")
     return control
 
 
 def _send(control: Mover, move: JournalMarginMove) -> MarginMove:
     if move.kind == "transfer":
         return _transfers(control).transfer_in(move.currency, move.amount)
+    if move.kind == "transfer_out":
+        return _transfers(control).transfer_out(move.currency, move.amount)
     return _margins(control).move_margin(move.symbol, move.kind, move.amount)
