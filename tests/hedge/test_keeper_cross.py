@@ -8,14 +8,16 @@ balance B over shorts of total notional S liquidates at x = (B + S) / (1.004 S) 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perphedge.errors import InputError
 from perphedge.hedge.keeper import KeeperPolicy, distance
-from perphedge.hedge.keeper_cross import keep_cross, wallet_distance, wallet_needed
-from perphedge.hedge.keeper_model import LegState
+from perphedge.hedge.keeper_cross import keep_cross, opening_margin, wallet_distance, wallet_needed
+from perphedge.hedge.keeper_model import ActionKind, LegMemory, LegState
 from perphedge.venues import contract_specs
 
 BTC = contract_specs.by_symbol("binance", "BTC/USDT:USDT")
@@ -93,3 +95,39 @@ def test_the_transfer_never_exceeds_the_reserve_and_reaches_target_when_it_can(
         assert kept.distance_after == pytest.approx(policy.target_distance, abs=1e-6)
     if kept.distance is not None and kept.distance >= policy.min_distance:
         assert kept.transfer_usd == 0.0
+
+
+HOUR_MS = 3_600_000
+TIGHT = KeeperPolicy(min_distance=0.05, target_distance=0.06)
+
+
+def lost(hours_ago: float) -> LegState:
+    """A BTC leg whose 0.5 BTC short was liquidated `hours_ago` (size 0, an empty wallet)."""
+    return replace(leg(), size=0.0, memory=LegMemory(liquidated_ms=int(T0 - hours_ago * HOUR_MS)))
+
+
+def test_a_reopen_on_an_empty_wallet_first_moves_its_initial_margin_and_fee():
+    kept = keep_cross(TIGHT, [lost(25)], 0.0, 50_000, T0)
+    [decided] = kept.legs.legs
+    assert decided.size == 0.5 and decided.actions[0].kind is ActionKind.REOPEN
+    # IM 0.5 * 60,000 / 3 = 10,000 plus the taker fee 30,000 * 0.05 % = 15; the 6 % target
+    # alone would need only 30,000 * 1.06 * 1.004 - 30,000 = 1,927.20
+    assert kept.transfer_usd == pytest.approx(10_015.0, abs=1e-6)
+    assert (kept.missing_usd, kept.unfunded_usd) == (0.0, 0.0)
+    assert "10,015.00 USD moved from the reserve" in kept.message
+
+
+def test_a_reopen_the_reserve_cannot_margin_is_unfunded():
+    kept = keep_cross(TIGHT, [lost(25)], 0.0, 4_000, T0)
+    assert kept.transfer_usd == 4_000
+    assert kept.unfunded_usd == pytest.approx(6_015.0, abs=1e-6)
+    assert "the shorts that grow wait for it" in kept.message
+
+
+def test_no_growth_asks_for_no_initial_margin():
+    assert opening_margin([leg()], [0.5]) == 0.0  # held as it is
+    assert opening_margin([leg()], [0.25]) == 0.0  # reduced
+    # grown by 0.1 BTC: IM of 0.6 BTC at 3x = 12,000, fee 6,000 * 0.05 % = 3
+    assert opening_margin([leg()], [0.6]) == pytest.approx(12_003.0)
+    waiting = keep_cross(TIGHT, [lost(1)], 0.0, 50_000, T0)  # in its cooldown
+    assert (waiting.transfer_usd, waiting.message) == (0.0, "")

@@ -14,6 +14,11 @@ drift) it runs unchanged; only the margin step is the wallet's:
 * **Top up by transfer.** Below `min_distance`, move USD from the reserve (the spot wallet)
   into the futures wallet until the distance is `target_distance`; what the reserve cannot
   cover is an alert with the amount and the distance left.
+* **Margin to grow.** When a leg grows (re-opened after a liquidation, re-sized up), the
+  wallet's margin balance must also carry every short's initial margin at the planned leverage
+  plus the taker fee of what is added (`opening_margin`): a cross liquidation leaves the
+  wallet empty, so a re-open is funded from the reserve first. What the reserve cannot cover
+  of it is `unfunded_usd`: the growing legs are not sent (the caller alerts).
 
 Linear (USD-settled) legs only: a cross wallet of coin-margined legs is one coin per wallet.
 """
@@ -25,9 +30,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from perphedge.errors import InputError, require_finite, require_non_negative
-from perphedge.hedge.keeper import KeeperDecision, keep, margin_for_distance
+from perphedge.hedge.keeper import (
+    KeeperDecision,
+    initial_margin,
+    keep,
+    margin_for_distance,
+    notional_usd,
+)
 from perphedge.hedge.keeper_model import TINY, KeeperPolicy, LegState
-from perphedge.margin import Position, Side, wallet_for_liquidation_at
+from perphedge.margin import Position, Side, fee_of, wallet_for_liquidation_at
 
 _BISECT_STEPS = 100
 _FAR = 100.0  # a rally of 10,000 %: beyond it a wallet counts as never liquidated
@@ -39,7 +50,8 @@ class CrossDecision:
 
     distance / distance_after: the wallet's distance before / after the transfer (None: no
     short; inf: too far to matter). transfer_usd: to move from the reserve into the futures
-    wallet. missing_usd: what the reserve could not cover (alerted)."""
+    wallet. missing_usd: what the reserve could not cover (alerted); unfunded_usd: of it, the
+    initial margin the growing legs lack (they are not sent)."""
 
     legs: KeeperDecision
     distance: float | None
@@ -48,6 +60,7 @@ class CrossDecision:
     missing_usd: float
     reserve_usd: float
     message: str
+    unfunded_usd: float = 0.0
 
 
 def _shorts(legs: Sequence[tuple[LegState, float]]) -> list[tuple[LegState, float]]:
@@ -89,6 +102,22 @@ def wallet_distance(legs: Sequence[tuple[LegState, float]], balance: float) -> f
     return lo
 
 
+def opening_margin(legs: Sequence[LegState], sizes: Sequence[float]) -> float:
+    """Margin balance (USD) the wallet needs before the legs go from their size to `sizes`:
+    every short's initial margin at the mark and its planned leverage, plus the taker fee of
+    what is added; 0 when no leg grows (nothing new to margin)."""
+    pairs = list(zip(legs, sizes, strict=True))
+    if not any(size > leg.size for leg, size in pairs):
+        return 0.0
+    im = sum(initial_margin(leg, size) for leg, size in pairs if size > 0.0)
+    fees = sum(
+        fee_of(notional_usd(leg, size - leg.size), leg.instrument.taker_fee)
+        for leg, size in pairs
+        if size > leg.size
+    )
+    return im + fees
+
+
 def keep_cross(
     policy: KeeperPolicy,
     legs: Sequence[LegState],
@@ -110,16 +139,38 @@ def keep_cross(
     sized = [(leg, d.size) for leg, d in zip(legs, decided.legs, strict=True)]
     reserve = reserve_usd  # a grown short is margined by the wallet itself: nothing drawn
     dist = wallet_distance(sized, balance)
-    if dist is None or dist >= policy.min_distance:
+    to_open = max(opening_margin(legs, [d.size for d in decided.legs]) - balance, 0.0)
+    close = dist is not None and dist < policy.min_distance
+    if not close and to_open <= 0.0:
         return CrossDecision(decided, dist, 0.0, dist, 0.0, reserve, "")
-    need = wallet_needed(sized, policy.target_distance) - balance
+    need = max(wallet_needed(sized, policy.target_distance) - balance if close else 0.0, to_open)
     take = min(max(need, 0.0), reserve)
     after = wallet_distance(sized, balance + take)
     missing = need - take if need - take > TINY * max(1.0, need) else 0.0
-    message = f"cross wallet: liquidation {dist:.1%} away (all marks up together)"
+    unfunded = max(to_open - take, 0.0) if missing > 0.0 else 0.0
+    return CrossDecision(
+        decided, dist, take, after, missing, reserve - take,
+        _said(dist if close else None, take, missing, after, unfunded), unfunded,
+    )  # fmt: skip
+
+
+def _said(
+    dist: float | None, take: float, missing: float, after: float | None, unfunded: float
+) -> str:
+    """The wallet's step in words: why (too close, or margin for the grown shorts), the
+    transfer, and what is still missing."""
+    if dist is not None:
+        message = f"cross wallet: liquidation {dist:.1%} away (all marks up together)"
+    else:
+        message = "cross wallet: initial margin for the shorts that grow"
     if take > 0.0:
         message += f": {take:,.2f} USD moved from the reserve to the futures wallet"
     if missing > 0.0:
-        left = "none" if after is None or after <= 0 else f"{after:.1%}"
-        message += f"; move {missing:,.2f} USD more to the futures wallet (distance left {left})"
-    return CrossDecision(decided, dist, take, after, missing, reserve - take, message)
+        message += f"; move {missing:,.2f} USD more to the futures wallet"
+        if dist is not None:
+            message += (
+                f" (distance left {'none' if after is None or after <= 0 else f'{after:.1%}'})"
+            )
+    if unfunded > 0.0:
+        message += "; the shorts that grow wait for it"
+    return message

@@ -35,7 +35,7 @@ from perphedge.hedge.keeper import (
     keep,
 )
 from perphedge.hedge.keeper_cross import CrossDecision, keep_cross
-from perphedge.hedge.keeper_model import LegMemory, LegState
+from perphedge.hedge.keeper_model import Action, LegMemory, LegState
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.check import gate_before
 from perphedge.live.execute import LiveSession, execute, propose, resume_open_intents
@@ -163,9 +163,7 @@ def keep_step(
         return KeepStep(decision, tuple(a.message for a in decision.actions), tuple(alerts), found)
     for action in decision.actions:
         if action.kind in SIZING:
-            sent = _resize(session, plan, action.symbol, action.size_after)
-            reopen = action.kind is ActionKind.REOPEN
-            done += [f"{action.message}: {line}" for line in sent] if reopen else sent
+            done += _sized(session, plan, action)
         if action.kind is ActionKind.SELL_SPOT:
             text = f"sell {action.spot_sold:.8g} coins of spot and move the proceeds to margin"
             alerts.append(Alert("sell_spot", action.symbol, text))
@@ -234,15 +232,42 @@ def _cross_step(
     if not do_execute:
         said = (*(a.message for a in decision.actions), *([kept.message] if kept.message else []))
         return KeepStep(decision, said, tuple(alerts), found, kept)
-    done: list[str] = []
+    done = _transfer(session, control, kept)  # first: the shorts that grow are margined by it
+    size_now = {state.symbol: state.size for state in states}
     for action in decision.actions:
-        if action.kind in SIZING:
-            done += _resize(session, plan, action.symbol, action.size_after)
-    amount = move_amount(kept.transfer_usd, CROSS_CURRENCY)
-    if amount > 0 and control is not None:
-        outcome = move_margin(session, control, "", "transfer", amount, CROSS_CURRENCY)
-        done.append(f"cross wallet: transfer {amount} {CROSS_CURRENCY} from spot: {outcome.status}")
+        if action.kind not in SIZING:
+            continue
+        if kept.unfunded_usd > 0.0 and action.size_after > size_now[action.symbol]:
+            alerts.append(Alert("alert", action.symbol, _unfunded(action.message, kept)))
+            continue
+        done += _sized(session, plan, action)
     return KeepStep(decision, tuple(done), tuple(alerts), found, kept)
+
+
+def _transfer(session: LiveSession, control: Mover | None, kept: CrossDecision) -> list[str]:
+    """The cross wallet's top-up from the spot wallet, journaled (`move_margin`)."""
+    amount = move_amount(kept.transfer_usd, CROSS_CURRENCY)
+    if amount <= 0 or control is None:
+        return []
+    outcome = move_margin(session, control, "", "transfer", amount, CROSS_CURRENCY)
+    return [f"cross wallet: transfer {amount} {CROSS_CURRENCY} from spot: {outcome.status}"]
+
+
+def _unfunded(action: str, kept: CrossDecision) -> str:
+    short = kept.unfunded_usd
+    return (
+        f"not sent ({action.split(': ', 1)[-1]}): the futures wallet lacks {short:,.2f} USD of "
+        f"initial margin; move it with perphedge hedge margin transfer to-futures {short:.2f}, "
+        "or raise [keeper] reserve_usd"
+    )
+
+
+def _sized(session: LiveSession, plan: KeepPlan, action: Action) -> list[str]:
+    """Send a sizing action; a re-open says so before its run."""
+    sent = _resize(session, plan, action.symbol, action.size_after)
+    if action.kind is ActionKind.REOPEN:
+        return [f"{action.message}: {line}" for line in sent]
+    return sent
 
 
 def _resize(session: LiveSession, plan: KeepPlan, symbol: str, size_after: float) -> list[str]:
