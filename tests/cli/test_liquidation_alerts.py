@@ -11,7 +11,6 @@ force order (GET /fapi/v1/forceOrders), which carries no margin lost.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +19,6 @@ import pytest
 from perphedge.live.session import paper_ports
 from perphedge.store.journal import Journal
 from tests.factories import portfolio_file
-from tests.fakes.binance_usdm import FakeBinance
 
 pytestmark = pytest.mark.slow
 
@@ -31,15 +29,6 @@ SOL_HEDGE = {"ratio": 0.5, "leverage": 3, "exchange": "binance", "margin_mode": 
 KEEPER = {"reserve_usd": 0, "on_shortfall": "alert"}
 BTC_HALF = [{"asset": "BTC", "quantity": 0.5}]
 BTC_HEDGE = {"leverage": 3, "exchange": "binance", "margin_mode": "isolated"}
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
-    with FakeBinance() as server:
-        server.state.wallet = D(20000)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", server.api_key)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", server.secret)
-        yield server
 
 
 def liquidated_on_paper(run_cli, tmp_path: Path) -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,13 +28,11 @@ CROSS = {"leverage": 3, "exchange": "binance", "margin_mode": "cross"}
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBinance]:
-    with FakeBinance() as server:
-        server.state.wallet = D(10000)
-        server.state.spot_wallet = D(5000)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_API_KEY", server.api_key)
-        monkeypatch.setenv("PERPHEDGE_BINANCE_SECRET", server.secret)
-        yield server
+def fake(fake: FakeBinance) -> FakeBinance:
+    """The shared fake Binance with 10,000 USDT in its futures wallet and 5,000 in spot."""
+    fake.state.wallet = D(10000)
+    fake.state.spot_wallet = D(5000)
+    return fake
 
 
 def journaled(home: Path, account: str) -> list[tuple[str, str, str, Decimal]]:
