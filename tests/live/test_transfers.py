@@ -15,7 +15,10 @@ from perphedge.errors import PermanentExchangeError, ReconcileError
 from perphedge.exchanges.ccxt_account import CcxtAccount
 from perphedge.exchanges.paper import PaperExchange
 from perphedge.exchanges.paper_state import PaperSettings
+from perphedge.hedge.keeper_model import KeeperPolicy
+from perphedge.hedge.orders import ExecutionLimits
 from perphedge.live.execute import LiveSession
+from perphedge.live.keep import KeepPlan, reserve_left
 from perphedge.live.margin import move_margin, settle_open
 from perphedge.ports import WalletTransfer
 from perphedge.store.journal import Journal
@@ -134,3 +137,20 @@ def test_the_adapter_transfers_back_to_spot_and_reads_that_history_apart(fake):
         "MAIN_UMFUTURE",
         "UMFUTURE_MAIN",
     ]
+
+
+def test_a_transfer_back_to_spot_returns_reserve_only_up_to_what_was_moved(fake, tmp_path):
+    plan = KeepPlan("p", [], {}, KeeperPolicy(), 1000.0, ExecutionLimits(), margin_mode="cross")
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        s = session(fake, tmp_path, journal)
+
+        def move(kind: str, usd: int) -> float:
+            move_margin(s, s.execution, "", kind, D(usd), "USDT")  # type: ignore[arg-type]
+            return reserve_left(s, plan, free_usd=1e9)
+
+        # the futures wallet's own money moved to spot is no reserve the keeper may draw
+        assert move("transfer_out", 1500) == 1000.0
+        assert move("transfer", 400) == 600.0
+        assert move("transfer_out", 300) == 900.0  # 300 of the 400 drawn, returned
+        assert move("transfer_out", 500) == 1000.0  # never more than the file's reserve
+    assert (fake.state.spot_wallet, fake.state.wallet) == (D(6900), D(8100))

@@ -191,8 +191,10 @@ def reserve_left(session: LiveSession, plan: KeepPlan, free_usd: float | None = 
     """The reserve the keeper may still draw on (USD): the file's reserve less the margin this
     account's journal has moved onto its legs or into its futures wallet (adds and transfers
     less reductions and transfers back to spot, every run, so a restart does not spend it
-    again), and never more than
-    `free_usd` (default: the account's free stablecoin balance)."""
+    again), and never more than `free_usd` (default: the account's free stablecoin balance).
+    What is taken back only returns what was moved before it (the sum, in journal order, never
+    drops below 0): moving the futures wallet's own money to spot does not raise the reserve
+    beyond the file's."""
     moved = 0.0
     for m in session.journal.margin_moves(session.account_key):
         if m.status != "done":
@@ -200,7 +202,7 @@ def reserve_left(session: LiveSession, plan: KeepPlan, free_usd: float | None = 
         usd = float(m.amount)
         if m.currency not in USD_LIKE:  # a coin-margined leg's margin, valued at the mark
             usd *= float(session.market.mark_price(m.symbol).price)
-        moved += -usd if m.kind in TAKEN_BACK else usd
+        moved = max(0.0, moved - usd) if m.kind in TAKEN_BACK else moved + usd
     if free_usd is None:
         free_usd = sum(float(b.free) for b in session.account.balances() if b.currency in USD_LIKE)
     return max(0.0, min(plan.reserve_usd - moved, free_usd))
