@@ -10,6 +10,7 @@ reserve and `on_shortfall = "alert"` (nothing keeps it alive) is liquidated on 2
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -103,7 +104,9 @@ def test_a_liquidated_short_is_journaled_once_and_reopened_after_the_cooldown(ru
     second = keep(run_cli, file, wall, "--execute", "--yes")
     assert second.code == 130, second.err
     assert "was liquidated at" not in second.out + second.err  # journaled once, alerted once
-    assert second.out.count("short re-opened at 3x") == 1
+    [line] = [x for x in second.out.splitlines() if "short re-opened at 3x" in x]
+    assert line.strip().startswith(f"{SOL}: short re-opened at 3x (")  # the symbol once
+    assert line.count(SOL) == 1 and re.search(r"\): \d+ order\(s\) in run \S+$", line), line
     exchange, account = paper(home, wall)
     assert held(exchange) == Decimal(-50)
     reopened = [f for f in exchange.fills(SOL, lost.ts_ms + 1)]

@@ -113,6 +113,11 @@ def test_without_a_reserve_the_reopen_waits_for_a_transfer_by_hand(run_cli, tmp_
     lacking = re.findall(r"lacks ([\d,.]+) USD of initial margin", first.err)
     assert lacking, first.err
     assert "perphedge hedge margin transfer to-futures" in first.err
+    unfunded = [x for x in first.err.splitlines() if "of initial margin" in x]  # each step's
+    assert len(unfunded) == len(lacking)
+    for line in unfunded:  # the symbol once, as the alert's subject
+        assert line.startswith(f"ALERT alert {SOL}: not sent (short re-opened at 3x (")
+        assert line.count(SOL) == 1, line
     exchange, _ = paper(home, wall)
     assert held(exchange) == 0 and exchange.transfers_in("USDT", 0) == []  # nothing sent
 

@@ -192,6 +192,33 @@ def test_reopen_off_keeps_alerting() -> None:
     assert [a.kind for a in decision.actions] == [ActionKind.ALERT]
 
 
+RALLY = leg(mark=80_000.0, margin=10_000.0)  # 12 % from liquidation (the top-up case above)
+LOST = leg(size=0.0, margin=0.0, memory=LegMemory(liquidated_ms=NOW))
+
+
+@pytest.mark.parametrize(
+    ("policy", "state", "reserve_usd", "now_ms", "kinds"),
+    [
+        (KeeperPolicy(spot_on_exchange=False), RALLY, 10_000.0, NOW, ["top_up", "alert"]),
+        (KeeperPolicy(), RALLY, 0.0, NOW, ["sell_spot_and_reduce"]),
+        (KeeperPolicy(on_shortfall=Shortfall.DELEVER), RALLY, 0.0, NOW, ["delever"]),
+        (KeeperPolicy(), LOST, 1e5, NOW + HOUR_MS, ["alert"]),
+        (KeeperPolicy(), LOST, 1e5, NOW + 24 * HOUR_MS, ["reopen"]),
+        (KeeperPolicy(), leg(coins_held=1.5, coins_on_exchange=1.5), 5e4, NOW, ["resize"]),
+    ],
+)  # fmt: skip
+def test_an_action_names_its_symbol_once_on_its_own_line_and_not_in_its_message(
+    policy: KeeperPolicy, state: LegState, reserve_usd: float, now_ms: int, kinds: list[str]
+) -> None:
+    """A table shows the symbol in a column of its own beside the message; `hedge keep`
+    prints each action on a line of its own, the symbol first."""
+    actions = keep(policy, [state], reserve_usd, now_ms).actions
+    assert [a.kind.value for a in actions] == kinds
+    for action in actions:
+        assert action.message and "BTC" not in action.message
+        assert action.line == f"BTC/USDT:USDT: {action.message}"
+
+
 def test_drift_resizes_and_draws_the_added_initial_margin() -> None:
     state = leg(coins_held=1.5, coins_on_exchange=1.5)  # holding grew by half
     decision = keep(KeeperPolicy(), [state], reserve_usd=50_000.0, now_ms=NOW)

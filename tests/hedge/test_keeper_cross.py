@@ -115,6 +115,9 @@ def test_a_reopen_on_an_empty_wallet_first_moves_its_initial_margin_and_fee():
     assert kept.transfer_usd == pytest.approx(10_015.0, abs=1e-6)
     assert (kept.missing_usd, kept.unfunded_usd) == (0.0, 0.0)
     assert "10,015.00 USD moved from the reserve" in kept.message
+    # the wallet is the subject: its line names it once, the message (an alert's) not at all
+    assert kept.message.startswith("liquidation 0.0% away (all marks up together): 10,015.00")
+    assert kept.line == f"cross wallet: {kept.message}"
 
 
 def test_a_reopen_the_reserve_cannot_margin_is_unfunded():

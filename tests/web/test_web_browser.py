@@ -393,6 +393,8 @@ def test_keep_a_paper_hedge_alive_through_a_rally(
     top_ups = page.locator("#keep-log tr[data-kind='top_up']")
     assert top_ups.count() >= 1  # the rally brought the liquidation price close: margin added
     assert "USD of margin added from the reserve" in top_ups.first.inner_text()
+    symbol, words = (top_ups.first.locator(f"td:nth-child({n})").inner_text() for n in (2, 4))
+    assert symbol in ("BTC/USDT:USDT", "ETH/USDT:USDT") and symbol not in words  # said once
     for symbol in ("BTC/USDT:USDT", "ETH/USDT:USDT"):  # the hedge is still open
         assert float(page.locator(f"#keep-now [data-symbol='{symbol}']").get_attribute(
             "data-size") or 0) > 0, symbol  # fmt: skip

@@ -272,7 +272,7 @@ def _resize(policy: KeeperPolicy, leg: _Leg, scale: float, switched: ActionKind 
         ActionKind.FUNDING_REDUCE: f"funding costs {state.funding_cost_apr:.1%} a year, above the limit",
         ActionKind.FUNDING_RESTORE: f"funding costs {state.funding_cost_apr:.1%} a year, back under the limit",
     }[kind]
-    leg.act(kind, f"{state.symbol}: {why}: short {before:,.2f} -> {target_usd:,.2f} USD",
+    leg.act(kind, f"{why}: short {before:,.2f} -> {target_usd:,.2f} USD",
             reserve_usd=used, margin_move=used / state.usd_per_settle)  # fmt: skip
 
 
@@ -288,13 +288,13 @@ def _reopen(policy: KeeperPolicy, leg: _Leg, now_ms: int, scale: float) -> bool:
             else "re-open is off"
         )
         value = state.hedge_ratio * leg.coins * state.spot_price
-        leg.act(ActionKind.ALERT, f"{state.symbol}: the short was liquidated; {value:,.2f} USD "
+        leg.act(ActionKind.ALERT, f"the short was liquidated; {value:,.2f} USD "
                 f"of coins are unhedged ({when})", amount_usd=initial_margin(state, target_size(state, leg.coins, scale)) * state.usd_per_settle)  # fmt: skip
         return False
     leg.memory = replace(leg.memory, liquidated_ms=None)
     size = target_size(state, leg.coins, scale)
     used = _set_size(leg, size)
-    leg.act(ActionKind.REOPEN, f"{state.symbol}: short re-opened at {state.leverage:g}x "
+    leg.act(ActionKind.REOPEN, f"short re-opened at {state.leverage:g}x "
             f"({notional_usd(state, size):,.2f} USD)", reserve_usd=used,
             margin_move=used / state.usd_per_settle)  # fmt: skip
     return True
@@ -310,7 +310,7 @@ def _margin(policy: KeeperPolicy, leg: _Leg) -> None:
         take = min(need, leg.reserve_settle())
         if take > 0.0:
             usd = leg.move_margin(take)
-            leg.act(ActionKind.TOP_UP, f"{state.symbol}: liquidation {dist:.1%} away: "
+            leg.act(ActionKind.TOP_UP, f"liquidation {dist:.1%} away: "
                     f"{usd:,.2f} USD of margin added from the reserve",
                     margin_move=take, reserve_usd=usd)  # fmt: skip
         if need - take > TINY * max(1.0, need):
@@ -321,7 +321,7 @@ def _margin(policy: KeeperPolicy, leg: _Leg) -> None:
         back = leg.margin - keep_margin
         if back > 0.0:
             usd = -leg.move_margin(-back)
-            leg.act(ActionKind.RETURN_SURPLUS, f"{state.symbol}: {usd:,.2f} USD of surplus "
+            leg.act(ActionKind.RETURN_SURPLUS, f"{usd:,.2f} USD of surplus "
                     "margin returned to the reserve", margin_move=-back, reserve_usd=-usd)  # fmt: skip
 
 
@@ -372,7 +372,7 @@ def _sell_spot(policy: KeeperPolicy, leg: _Leg) -> None:
     extra = leg.margin - margin_for_distance(state, leg.size, policy.target_distance)
     if extra > 0.0:  # the last sliver of the bisection goes to the reserve
         leg.move_margin(-extra)
-    leg.act(ActionKind.SELL_SPOT, f"{state.symbol}: reserve spent: sold {x:.8g} coins "
+    leg.act(ActionKind.SELL_SPOT, f"reserve spent: sold {x:.8g} coins "
             f"({proceeds * state.usd_per_settle:,.2f} USD) into the margin and reduced the short "
             "in step", spot_sold=x, margin_move=proceeds - max(extra, 0.0))  # fmt: skip
 
@@ -386,7 +386,7 @@ def _delever(policy: KeeperPolicy, leg: _Leg) -> None:
         lo, hi = (mid, hi) if enough else (lo, mid)
     before = notional_usd(state, leg.size)
     leg.size = lo
-    leg.act(ActionKind.DELEVER, f"{state.symbol}: reserve spent: short reduced "
+    leg.act(ActionKind.DELEVER, "reserve spent: short reduced "
             f"{before:,.2f} -> {notional_usd(state, lo):,.2f} USD to keep it alive")  # fmt: skip
 
 
@@ -395,6 +395,6 @@ def _alert(policy: KeeperPolicy, leg: _Leg, missing_settle: float) -> None:
     usd = missing_settle * state.usd_per_settle
     dist = distance(state, leg.size, leg.margin)
     left = "none: the mark is past it" if dist is None or dist <= 0 else f"{dist:.1%}"
-    leg.act(ActionKind.ALERT, f"{state.symbol}: move {usd:,.2f} USD to the margin: the "
+    leg.act(ActionKind.ALERT, f"move {usd:,.2f} USD to the margin: the "
             f"liquidation is {left} away (keeper minimum {policy.min_distance:.0%}, target "
             f"{policy.target_distance:.0%})", amount_usd=usd)  # fmt: skip

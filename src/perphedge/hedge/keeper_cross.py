@@ -42,6 +42,7 @@ from perphedge.margin import Position, Side, fee_of, wallet_for_liquidation_at
 
 _BISECT_STEPS = 100
 _FAR = 100.0  # a rally of 10,000 %: beyond it a wallet counts as never liquidated
+WALLET = "cross wallet"  # the subject of the wallet's step and alerts
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ class CrossDecision:
     distance / distance_after: the wallet's distance before / after the transfer (None: no
     short; inf: too far to matter). transfer_usd: to move from the reserve into the futures
     wallet. missing_usd: what the reserve could not cover (alerted); unfunded_usd: of it, the
-    initial margin the growing legs lack (they are not sent)."""
+    initial margin the growing legs lack (they are not sent). message: the wallet's step in
+    words, without its subject ("" when it does nothing); `line` puts "cross wallet" first."""
 
     legs: KeeperDecision
     distance: float | None
@@ -61,6 +63,11 @@ class CrossDecision:
     reserve_usd: float
     message: str
     unfunded_usd: float = 0.0
+
+    @property
+    def line(self) -> str:
+        """The wallet's step on a line of its own (as `hedge keep` prints it)."""
+        return f"{WALLET}: {self.message}"
 
 
 def _shorts(legs: Sequence[tuple[LegState, float]]) -> list[tuple[LegState, float]]:
@@ -160,9 +167,9 @@ def _said(
     """The wallet's step in words: why (too close, or margin for the grown shorts), the
     transfer, and what is still missing."""
     if dist is not None:
-        message = f"cross wallet: liquidation {dist:.1%} away (all marks up together)"
+        message = f"liquidation {dist:.1%} away (all marks up together)"
     else:
-        message = "cross wallet: initial margin for the shorts that grow"
+        message = "initial margin for the shorts that grow"
     if take > 0.0:
         message += f": {take:,.2f} USD moved from the reserve to the futures wallet"
     if missing > 0.0:

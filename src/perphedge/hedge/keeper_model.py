@@ -211,7 +211,8 @@ class Action:
     margin_move: settle currency into (+) or out of (-) the leg's margin by this action (an
     order that grows a short draws part of it itself: the executor moves margin_after minus the
     margin balance it finds after the order). reserve_usd: taken from (+) or returned to (-)
-    the reserve. amount_usd: for an alert, the USD a person must move.
+    the reserve. amount_usd: for an alert, the USD a person must move. message: what it does,
+    in words, without the symbol (the subject); `line` puts the symbol first.
     """
 
     kind: ActionKind
@@ -224,6 +225,12 @@ class Action:
     amount_usd: float = 0.0
     distance_after: float | None = None
     message: str = ""
+
+    @property
+    def line(self) -> str:
+        """The action on a line of its own (as `hedge keep` prints it): the symbol, then the
+        message, which does not name it (a table shows the symbol in a column of its own)."""
+        return f"{self.symbol}: {self.message}"
 
 
 @dataclass(frozen=True)

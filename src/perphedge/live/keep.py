@@ -34,7 +34,7 @@ from perphedge.hedge.keeper import (
     distance,
     keep,
 )
-from perphedge.hedge.keeper_cross import CrossDecision, keep_cross
+from perphedge.hedge.keeper_cross import WALLET, CrossDecision, keep_cross
 from perphedge.hedge.keeper_model import Action, LegMemory, LegState
 from perphedge.hedge.orders import ExecutionLimits, LegTarget
 from perphedge.live.check import gate_before
@@ -155,12 +155,12 @@ def keep_step(
         return replace(step, alerts=(*said, *step.alerts))
     found = tuple(distance(s, s.size, s.margin) for s in states)
     decision = keep(plan.policy, states, reserve_left(session, plan), session.clock.now_ms())
-    alerts = [*said, *(_alert(a.kind.value, a.symbol, a.message) for a in decision.alerts)]
+    alerts = [*said, *alerts_of(decision)]
     done: list[str] = []
     for leg in decision.legs:
         plan.memory[leg.symbol] = leg.memory
     if not do_execute:
-        return KeepStep(decision, tuple(a.message for a in decision.actions), tuple(alerts), found)
+        return KeepStep(decision, tuple(a.line for a in decision.actions), tuple(alerts), found)
     for action in decision.actions:
         if action.kind in SIZING:
             done += _sized(session, plan, action)
@@ -172,9 +172,10 @@ def keep_step(
     return KeepStep(decision, tuple(done), tuple(alerts), found)
 
 
-def _alert(code: str, symbol: str, message: str) -> Alert:
-    """An alert about `symbol`: its subject names the symbol, so the message does not again."""
-    return Alert(code, symbol, message.removeprefix(f"{symbol}: "))
+def alerts_of(decision: KeeperDecision) -> list[Alert]:
+    """The keeper's alerts as the monitor's: the symbol is the subject, so the message (which
+    does not name it) is said under it."""
+    return [Alert(a.kind.value, a.symbol, a.message) for a in decision.alerts]
 
 
 def _remember_lost(session: LiveSession, plan: KeepPlan, found: Sequence[Liquidation]) -> None:
@@ -228,11 +229,11 @@ def _cross_step(
     for leg in decision.legs:
         plan.memory[leg.symbol] = leg.memory
     found = tuple(kept.distance for _ in states)
-    alerts = [_alert(a.kind.value, a.symbol, a.message) for a in decision.alerts]
+    alerts = alerts_of(decision)
     if kept.missing_usd > 0.0:
-        alerts.append(Alert("alert", "cross wallet", kept.message))
+        alerts.append(Alert("alert", WALLET, kept.message))
     if not do_execute:
-        said = (*(a.message for a in decision.actions), *([kept.message] if kept.message else []))
+        said = (*(a.line for a in decision.actions), *([kept.line] if kept.message else []))
         return KeepStep(decision, said, tuple(alerts), found, kept)
     done = _transfer(session, control, kept)  # first: the shorts that grow are margined by it
     size_now = {state.symbol: state.size for state in states}
@@ -252,27 +253,27 @@ def _transfer(session: LiveSession, control: Mover | None, kept: CrossDecision) 
     if amount <= 0 or control is None:
         return []
     outcome = move_margin(session, control, "", "transfer", amount, CROSS_CURRENCY)
-    return [f"cross wallet: transfer {amount} {CROSS_CURRENCY} from spot: {outcome.status}"]
+    return [f"{WALLET}: transfer {amount} {CROSS_CURRENCY} from spot: {outcome.status}"]
 
 
 def _unfunded(action: str, kept: CrossDecision) -> str:
     short = kept.unfunded_usd
     return (
-        f"not sent ({action.split(': ', 1)[-1]}): the futures wallet lacks {short:,.2f} USD of "
+        f"not sent ({action}): the futures wallet lacks {short:,.2f} USD of "
         f"initial margin; move it with perphedge hedge margin transfer to-futures {short:.2f}, "
         "or raise [keeper] reserve_usd"
     )
 
 
 def _sized(session: LiveSession, plan: KeepPlan, action: Action) -> list[str]:
-    """Send a sizing action; a re-open says so before its run."""
+    """Send a sizing action: a line per run, the symbol first (a re-open says so before it)."""
     sent = _resize(session, plan, action.symbol, action.size_after)
-    if action.kind is ActionKind.REOPEN:
-        return [f"{action.message}: {line}" for line in sent]
-    return sent
+    head = action.line if action.kind is ActionKind.REOPEN else action.symbol
+    return [f"{head}: {run}" for run in sent]
 
 
 def _resize(session: LiveSession, plan: KeepPlan, symbol: str, size_after: float) -> list[str]:
+    """Bring `symbol`'s short to `size_after`: a line per run sent (without the symbol)."""
     inst = session.market.instrument(symbol)
     contracts = size_after if inst.is_inverse else size_after / inst.contract_size
     target = next(t for t in plan.targets if t.symbol == symbol)
@@ -281,7 +282,7 @@ def _resize(session: LiveSession, plan: KeepPlan, symbol: str, size_after: float
     report = execute(session, proposal, plan.portfolio)
     if report is None:
         return []
-    return [f"{symbol}: {len(report.orders)} order(s) in run {report.intent_id}"]
+    return [f"{len(report.orders)} order(s) in run {report.intent_id}"]
 
 
 def _move(session: LiveSession, control: Mover, symbol: str, settle: float) -> str:
