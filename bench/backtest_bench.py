@@ -11,7 +11,8 @@ Prints, for each scenario: the engine's asset-bar steps/s (median of --runs runs
 measured apart, in a fresh process with an empty numba cache), the read-once floor (np.sum and a
 numba loop over the same arrays), engine/floor, the process's peak RSS during the runs (the
 peak is reset after the data is generated) and over its whole life, against the input arrays,
-the plain-Python reference on a slice, and the same workload in vectorbt.
+the plain-Python reference on a slice, the same workload in the smallest loop that gives the
+engine's trades and equity (`model_floor.py`: what this model costs at least), and in vectorbt.
 
     .venv/bin/python bench/backtest_bench.py            # everything (several minutes)
     .venv/bin/python bench/backtest_bench.py --no-vbt --runs 3
@@ -37,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from model_floor import smallest_loop
 from perphedge.backtest import BacktestSpec, Costs, DriftBand, HedgeLeg, MarketArrays, run_backtest
 from perphedge.backtest.kernels import read_once
 from perphedge.backtest.reference import simulate_reference
@@ -239,6 +241,22 @@ def engine_figures(data: MarketArrays, name: str, runs: int) -> dict[str, float]
     }
 
 
+def model_floor_figures(data: MarketArrays, name: str, runs: int) -> dict[str, float]:
+    """The workload in `model_floor.smallest_loop`: its speed, trades and final equity."""
+    qty, cash = holdings(data)
+    equity = np.empty(data.n_bars)
+    events = (data.funding_bar, data.funding_col, data.rate_per_interval)
+    cfg = (qty, cash, LEVERAGE, THRESHOLDS[name], FEE, MMR, equity)
+    trades = smallest_loop(data.spot, data.perp, *events, *cfg)
+    seconds, cpu = median_time(lambda: smallest_loop(data.spot, data.perp, *events, *cfg), runs)
+    return {
+        "trades": trades,
+        "final_equity": float(equity[-1]),
+        "steps_per_s": data.spot.size / seconds,
+        "cpu_steps_per_s": data.spot.size / cpu,
+    }
+
+
 def reference_figures(data: MarketArrays, n_bars: int) -> dict[str, float]:
     part = slice_data(data, n_bars)
     spec = make_spec(part, THRESHOLDS["A"])
@@ -316,7 +334,7 @@ def report(figs: dict[str, dict[str, float]], input_bytes: int) -> None:
     print(f"compile (cold cache, first call on a tiny input): {c['first_call_s']:.2f} s")
     print(f"read-once floor: np.sum {figs['floor']['np_sum_steps_per_s'] / 1e6:,.0f} M steps/s, "
           f"numba loop {figs['floor']['numba_read_steps_per_s'] / 1e6:,.0f} M steps/s")  # fmt: skip
-    for name in (key for key in figs if key[0] in THRESHOLDS):
+    for name in (key for key in figs if key[0] in THRESHOLDS and "smallest" not in key):
         f = figs[name]
         print(
             f"scenario {name}: engine {f['engine_steps_per_s'] / 1e6:,.0f} M asset-bar steps/s "
@@ -331,6 +349,15 @@ def report(figs: dict[str, dict[str, float]], input_bytes: int) -> None:
             f"peak RSS with the data generation {_mb(f['maxrss_after_runs_bytes'])} = "
             f"{f['maxrss_after_runs_bytes'] / f['input_bytes']:.2f}x"
         )
+        if f"{name} smallest loop" in figs:
+            lean = figs[f"{name} smallest loop"]
+            print(
+                f"  the smallest loop of this model (bench/model_floor.py): "
+                f"{floor / lean['steps_per_s']:.2f}x the floor, CPU time "
+                f"{floor_cpu / lean['cpu_steps_per_s']:.2f}x; trades {lean['trades']:,}, "
+                f"final equity {lean['final_equity']:,.0f}; the engine is "
+                f"{lean['cpu_steps_per_s'] / f['engine_cpu_steps_per_s']:.2f}x its CPU time"
+            )
     r = figs["reference"]
     print(f"reference (plain Python, first {r['bars']:,} bars): "
           f"{r['reference_steps_per_s'] / 1e6:.2f} M steps/s; max rel gap to engine "
@@ -362,6 +389,7 @@ def main() -> None:
     figs["floor"] = floor_rates(data, args.runs)
     for name in THRESHOLDS:
         figs[name] = engine_figures(data, name, args.runs)
+        figs[f"{name} smallest loop"] = model_floor_figures(data, name, args.runs)
     if args.highs:  # the same workload with intrabar liquidation (one more T x K array)
         data = with_highs(data, args.seed)
         for name in THRESHOLDS:

@@ -68,10 +68,16 @@ Model (the plain-Python `reference` module implements the same, step for step):
   Basis P&L = hedge P&L + covered spot units * spot change, covered units = target ratio *
   qty (fixed at each re-size): what the hedge did not offset (0 for a perfect hedge).
 
+A leg's full step does nothing but move its margin at most bars. Both entry points skip it
+there, on the same conditions: `quiet` (the batched kernel's common step, per configuration)
+and `rest` (the single run's box of marks per leg, fixed at its full step, and `quiet_run`,
+which books runs of bars where every leg rests at once; between its full steps a linear
+short's margin is w_ref - q * (m - m_ref), the exchange's wallet plus unrealised P&L).
+
 The kernels live in small modules: `leg` (one leg's full step) built from `liquidation`,
-`funding_events`, `policy`, `resize` and `keeper_step`; `quiet` (the common step); the entry
-points `single.simulate` and `batch.simulate_batch`; `layout` names the arrays' slots and
-`formulas` compiles the core's formulas. numba's cache keys a compiled kernel on the stamp of
+`funding_events`, `policy`, `resize` and `keeper_step`; `quiet` and `rest`; `sampling` (the
+margin-ratio samples); the entry points `single.simulate` and `batch.simulate_batch`; `layout`
+names the arrays' slots and `formulas` compiles the core's formulas. numba's cache keys a compiled kernel on the stamp of
 its own file only, while these kernels inline code from their sibling modules (and from
 margin.py, funding.py and hedge/keeper.py): tests/kernel_stamps.py gives all those files one
 stamp before the tests import the kernels, so an edit in any of them compiles them afresh.

@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+UIntArray = npt.NDArray[np.uint64]
 
 # One row per leg, lg[L, N_LEG]: constants (C_*), state (S_*) and accumulators (A_*) together,
 # so the loop touches few arrays (every array argument holds registers: data, shape, strides).

@@ -34,6 +34,27 @@ from perphedge.backtest.kernels.resize import resize
 
 
 @jit_inline
+def resize_due(current: float, target: float, force: bool, band: float) -> bool:
+    """Step 4's rule: re-size a short of `current` USD to `target` when forced, or when a band
+    (> 0) is set and the short drifted more than band x target."""
+    return current != target and (force or (band > 0.0 and abs(current - target) > band * target))
+
+
+@jit_inline
+def band_step(
+    i: int, t: int, s: float, m: float, px: float, ratio: float, band: float, lg: FloatArray,
+    cfg: FloatArray, acct: FloatArray,
+) -> None:  # fmt: skip
+    """The full step of a linear short under a static, band or schedule policy at a bar without
+    its funding event or schedule, when its marks stayed above maintenance and inside its
+    bracket (so steps 1-3 only moved its margin, already in S_W at the close m): step 4's band
+    re-size, if due."""
+    target = max(ratio * lg[i, C_BETA] * lg[i, S_HOLD] * s, 0.0)
+    if resize_due(lg[i, S_POS] * m, target, False, band):
+        resize(i, t, s, m, px, target, ratio, False, lg, cfg, acct)
+
+
+@jit_inline
 def leg_step(
     i: int, t: int, spot: FloatArray, perp: FloatArray, mark: FloatArray, highs: FloatArray,
     with_highs: bool, lg: FloatArray, tiers: FloatArray, code: int,
@@ -90,9 +111,7 @@ def leg_step(
         coins = lg[i, S_HOLD] + lg[i, S_W] if inverse else lg[i, S_HOLD]
         target = max(ratio * lg[i, C_BETA] * coins * s, 0.0)  # no coins left: close
         current = lg[i, S_POS] * cs if inverse else lg[i, S_POS] * m
-        if current != target and (
-            force or (pp[1] > 0.0 and abs(current - target) > pp[1] * target)
-        ):
+        if resize_due(current, target, force, pp[1]):
             resize(i, t, s, m, perp[t, j], target, ratio, code == KEEPER, lg, cfg, acct)
         if code == KEEPER and lg[i, S_POS] > 0.0:
             keep_margin(i, t, s, m, perp[t, j], pp, ratio, lg, tiers, cfg, acct)

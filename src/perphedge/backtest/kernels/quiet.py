@@ -1,4 +1,6 @@
-"""The quiet path: the common step of a linear leg, on a small quiet state per leg."""
+"""The batched kernel's quiet path: the common step of a linear leg, on a small quiet state
+per leg and configuration. (The single run tests the same conditions as a box of marks: `rest`.)
+"""
 
 from __future__ import annotations
 

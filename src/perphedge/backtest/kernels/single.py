@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from perphedge.backtest.kernels.formulas import _maintenance, _notional, jit
+from perphedge.backtest.kernels.formulas import jit
 from perphedge.backtest.kernels.funding_events import mark_events
 from perphedge.backtest.kernels.keeper_step import funding_window
 from perphedge.backtest.kernels.layout import (
     AC_CASH,
     AC_MIN,
     C_BETA,
-    C_CS,
-    C_HEDGE,
     C_INV,
     C_QTY,
     CF_STRIDE,
@@ -20,27 +18,31 @@ from perphedge.backtest.kernels.layout import (
     K_FSCALE,
     K_FWINDOW,
     KEEPER,
-    N_Q,
-    Q_CUM,
-    Q_HI,
-    Q_LO,
-    Q_MMR,
-    Q_POS,
-    Q_SPOT,
-    S_CUM,
     S_EVENT,
-    S_HI,
-    S_LO,
-    S_MMR,
+    S_HOLD,
     S_POS,
     S_W,
     FloatArray,
     IntArray,
 )
-from perphedge.backtest.kernels.leg import leg_step
-from perphedge.backtest.kernels.liquidation import retier
-from perphedge.backtest.kernels.quiet import band_or_inf, load_quiet, quiet_linear
+from perphedge.backtest.kernels.leg import band_step, leg_step
+from perphedge.backtest.kernels.quiet import band_or_inf
 from perphedge.backtest.kernels.resize import close_segment
+from perphedge.backtest.kernels.rest import (
+    N_R,
+    R_M,
+    R_POS,
+    R_QTY,
+    R_W,
+    bar_span,
+    in_bounds,
+    in_box,
+    margin_at,
+    quiet_run,
+    rest_after_step,
+    settle_margins,
+)
+from perphedge.backtest.kernels.sampling import record
 
 
 @jit
@@ -53,23 +55,24 @@ def simulate(
 ) -> None:  # fmt: skip
     """Run the model over all bars; fills `curves`, `funding_at`, `samples`, `acct`, `lg`.
 
-    `mark_high` None (closes only) or T x J. numba compiles one version per case and drops the
-    `mark_high is None` tests from each, so the run without highs is today's loop, unchanged.
+    `mark_high` None (closes only) or T x J. numba compiles one version per case.
 
     curves[2, T]: equity and unhedged equity at each bar's close. funding_at[u]: cumulative
     funding after the u-th bar with funding events (funding changes at no other bar).
     samples[S, L, 2]: leg i's margin ratio and hedge notional every `stride` bars.
-    cols[L, 2]: each leg's spot and perpetual column (as in lg, as integers). `lg` must start with the constants filled,
-    S_ALIVE = 1, S_SWITCH = -inf, A_LIQBAR = -1 and everything else 0 (D_PER_SPOT is set here).
+    cols[L, 2]: each leg's spot and perpetual column (as in lg, as integers). `lg` must start
+    with the constants filled, S_ALIVE = 1, S_SWITCH = -inf, A_LIQBAR = -1 and everything else
+    0 (D_PER_SPOT is set here).
 
-    Each bar takes two passes over the legs. The first is the common case, kept small: a linear
-    leg under a static, band or schedule policy with no funding event carries its variation
-    margin, and if that leaves it above maintenance and inside its band (nothing else to do),
-    it is done. Every other leg (inverse, funding event, re-tiering, liquidation, re-size,
-    funding-aware or volatility policy) goes, untouched, through the full step in the second
-    pass, in leg order, so cash moves in the same order as in the reference. Helpers that take
-    arrays run only on rare events, because numba reference-counts every array handed to a
-    function; for the same reason covered spot P&L and hedged bars are booked per hedge segment.
+    A leg takes the full step (`leg_step`) at a bar only when it has something to do there:
+    bar 0 and schedule bars, its funding event, or a bar outside the box fixed at its last
+    full step (`rest.rest_after_step`; inverse legs and policies other than static, band and
+    schedule have an empty box, so they step every bar); a leg whose marks stayed in bounds
+    and only left its band takes the band's re-size alone (`band_step`). Between its full
+    steps a resting leg's margin is w_ref - q * (m - m_ref): it is written to lg[i, S_W] only
+    when read (the leg's next step, a sample, the end). When every leg is linear under such a
+    policy, runs of bars where all legs rest are booked by `quiet_run` in one call. Legs step
+    in leg order, so cash moves in the same order as in the reference.
     """
     n_legs, stride = lg.shape[0], int(cfg[CF_STRIDE])
     pp = (
@@ -78,100 +81,83 @@ def simulate(
     )  # fmt: skip
     regime = code == KEEPER and pp[K_FSCALE] >= 0.0  # the keeper's funding regime is on
     with_highs = mark_high is not None
-    highs = mark if mark_high is None else mark_high  # leg_step reads it only with highs
+    highs = mark if mark_high is None else mark_high  # read only with highs
     every = int(pp[2]) if code == 2 else 1
     e, u, funding_total, n_bars = 0, 0, 0.0, spot.shape[0]
-    full_step = np.empty(n_legs, dtype=np.int64)
     # ratio x beta x qty in lg (the same product, in the same order as the full step's)
     lg[:, D_PER_SPOT] = pp[0] * lg[:, C_BETA] * lg[:, C_QTY]
-    band = band_or_inf(pp[1])
-    q, qw = np.empty((n_legs, N_Q, 1)), lg[:, S_W : S_W + 1].copy()
-    for i in range(n_legs):
-        load_quiet(i, lg, q, qw, 0, code <= 2, band)
-    ucols = cols.astype(np.uint64)  # unsigned: no negative-index wrap per access
-    next_sample, row = 0, 0
-    for t in range(n_bars):
+    band, fast = band_or_inf(pp[1]), code <= 2
+    ucols = np.empty((2, n_legs), dtype=np.uint64)  # C order: the leg loop reads rows
+    for i in range(n_legs):  # unsigned: no negative-index wrap per access
+        ucols[0, i], ucols[1, i] = cols[i, 0], cols[i, 1]
+    diagonal = np.all(cols == np.arange(n_legs).reshape(-1, 1))  # leg i on columns i
+    rs = np.empty((N_R, n_legs))
+    for i in range(n_legs):  # bar 0 steps every leg
+        rest_after_step(i, lg, mark[0, ucols[1, i]], fast, band, rs)
+    # bars can be booked a run at a time only when every leg can rest
+    runs = fast and not np.any(lg[:, C_INV] > 0.0)
+    clock, fixed_usd = np.array([0, 0, 0, stride], dtype=np.int64), 0.0
+    while clock[0] < n_bars:
+        # the next bar where legs must step whatever their marks: bar 0, funding, schedule
+        stop = clock[0]
+        if runs and stop > 0:
+            stop = ev_bar[e] if e < ev_bar.size else n_bars - 1
+            if code == 2:
+                stop = min(stop, -(-clock[0] // every) * every)
+            fixed_usd = acct[AC_CASH]
+            for i in range(n_legs):
+                fixed_usd += rs[R_W, i] + rs[R_POS, i] * rs[R_M, i]
+        if diagonal:
+            unhedged = quiet_run(
+                stop, spot, mark, mark_high, None, rs, fixed_usd, curves, lg, samples, clock
+            )
+        else:
+            unhedged = quiet_run(
+                stop, spot, mark, mark_high, ucols, rs, fixed_usd, curves, lg, samples, clock
+            )
+        t = clock[0]
         funding_bar = e < ev_bar.size and ev_bar[e] == t
         if funding_bar:
             e = mark_events(t, e, ev_bar, ev_col, ev_rate, lg, pp[3])
         if regime:
             funding_window(t, e, ev_bar, ev_col, ev_rate, lg, pp[K_FWINDOW])
-        held, base, n_full = 0.0, 0.0, 0
         scheduled = t == 0 or (code == 2 and t % every == 0)
-        for i in range(n_legs):  # first pass: the quiet linear leg
+        held = 0.0
+        for i in range(n_legs):
+            s, m = spot[t, ucols[0, i]], mark[t, ucols[1, i]]
+            low, top = bar_span(t, ucols[1, i], mark, highs, with_highs)
             # S_EVENT is set only on funding bars and cleared by the full step of the same bar
-            if not (scheduled or (funding_bar and lg[i, S_EVENT] > 0.0)):
-                k, j = ucols[i, 0], ucols[i, 1]
-                s, m = spot[t, k], mark[t, j]
-                # a linear leg on the quiet path without a hedge and none to open: nothing moves
-                if q[i, Q_POS, 0] == 0.0 and q[i, Q_SPOT, 0] == 0.0 and q[i, Q_LO, 0] < 0.0:
-                    value = lg[i, C_QTY] * s
-                    base += value
-                    held += value + qw[i, 0]
-                    continue
-                quiet, w = quiet_linear(
-                    q[i, Q_POS, 0], qw[i, 0], q[i, Q_LO, 0], q[i, Q_HI, 0], q[i, Q_MMR, 0],
-                    q[i, Q_CUM, 0], q[i, Q_SPOT, 0], band, s, m, mark[t - 1, j],
-                    highs[t, j] if with_highs else m, with_highs,
+            due = scheduled or (funding_bar and lg[i, S_EVENT] > 0.0)
+            if not due and in_box(low, top, m, s, rs, i):  # resting
+                held += rs[R_QTY, i] * s + margin_at(rs, i, m)
+                continue
+            if not due and rs[R_POS, i] > 0.0 and in_bounds(low, top, rs, i):  # its band only
+                lg[i, S_W] = margin_at(rs, i, m)
+                band_step(i, t, s, m, perp[t, ucols[1, i]], pp[0], pp[1], lg, cfg, acct)
+                held += lg[i, S_HOLD] * s + lg[i, S_W]
+            else:
+                if lg[i, C_INV] == 0.0:  # the margin at the previous close
+                    lg[i, S_W] = margin_at(rs, i, mark[max(t - 1, 0), ucols[1, i]])
+                value, funding_usd = leg_step(
+                    i, t, spot, perp, mark, highs, with_highs, lg, tiers, code, pp, cfg, acct,
+                    cols, every,
                 )  # fmt: skip
-                if quiet:
-                    qw[i, 0] = w
-                    value = lg[i, C_QTY] * s
-                    base += value
-                    held += value + w
-                    continue
-            full_step[n_full] = i
-            n_full += 1
-        for f in range(n_full):  # second pass: the full step, in leg order
-            i = full_step[f]
-            lg[i, S_W] = qw[i, 0]
-            value, funding_usd = leg_step(
-                i, t, spot, perp, mark, highs, with_highs, lg, tiers, code, pp, cfg, acct, cols,
-                every,
-            )  # fmt: skip
-            load_quiet(i, lg, q, qw, 0, code <= 2, band)
-            base += lg[i, C_QTY] * spot[t, cols[i, 0]]
-            held += value
-            funding_total += funding_usd
+                funding_total += funding_usd
+                held += value
+            rest_after_step(i, lg, m, fast, band, rs)
         acct[AC_MIN] = min(acct[AC_MIN], acct[AC_CASH])
         curves[0, t] = acct[AC_CASH] + held
-        curves[1, t] = base
+        curves[1, t] = unhedged
         if funding_bar:
             funding_at[u] = funding_total
             u += 1
-        if t == next_sample:  # t % stride == 0, without a division per bar
-            lg[:, S_W] = qw[:, 0]
-            record(t, row, mark, lg, tiers, samples)
-            next_sample += stride
-            row += 1
-    lg[:, S_W] = qw[:, 0]
+        if t == clock[1]:  # t % stride == 0, without a division per bar
+            settle_margins(t, mark, ucols, rs, lg)
+            record(t, clock[2], mark, lg, tiers, samples)
+            clock[1] += stride
+            clock[2] += 1
+        clock[0] = t + 1
+    settle_margins(n_bars - 1, mark, ucols, rs, lg)
     for i in range(n_legs):
         if lg[i, S_POS] > 0.0:
             close_segment(i, n_bars, spot[-1, cols[i, 0]], mark[-1, cols[i, 1]], lg)
-
-
-@jit
-def record(
-    t: int, r: int, mark: FloatArray, lg: FloatArray, tiers: FloatArray, samples: FloatArray
-) -> None:
-    """Sample row r: each leg's margin ratio and hedge notional at the close of bar t."""
-    for i in range(lg.shape[0]):
-        m, inverse, cs = mark[t, int(lg[i, C_HEDGE])], lg[i, C_INV] > 0.0, lg[i, C_CS]
-        pos, w = lg[i, S_POS], lg[i, S_W]
-        notional = _notional(pos, m, cs, inverse)
-        if pos > 0.0 and (notional < lg[i, S_LO] or notional >= lg[i, S_HI]):
-            retier(i, notional, tiers, lg)
-        samples[r, i, 0], samples[r, i, 1] = sampled(
-            pos, w, notional, lg[i, S_MMR], lg[i, S_CUM], pos * cs if inverse else pos * m
-        )
-
-
-@jit
-def sampled(
-    pos: float, w: float, notional: float, mmr: float, cum: float, hedge_usd: float
-) -> tuple[float, float]:
-    """(margin ratio MM / w, hedge notional in USD) of a leg; (NaN, 0) without a hedge."""
-    if pos <= 0.0:
-        return np.nan, 0.0
-    mm = _maintenance(notional, mmr, cum)
-    return (mm / w if w > 0.0 else np.inf), hedge_usd

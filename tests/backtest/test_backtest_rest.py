@@ -1,0 +1,135 @@
+"""The single run lets a linear leg rest between full steps inside a box of marks fixed at its
+last full step (`kernels.rest`). Marks on, just inside and just outside each side of the box
+must give what the full step at every bar gives: the plain-Python reference."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from perphedge.backtest import (
+    BacktestSpec,
+    Costs,
+    DriftBand,
+    HedgeLeg,
+    MarketArrays,
+    StaticRatio,
+)
+from perphedge.backtest.kernels.rest import EDGE
+from perphedge.backtest.reference import simulate_reference
+from perphedge.instruments import TierTable
+from tests.backtest.test_backtest_cases import market, run_both
+
+FEES = Costs(taker_fee=0.0005, slippage_bp=0.0, liquidation_fee=0.01)
+TIERS = TierTable.from_rates([(0, 1_000, 50, 0.01), (1_000, 1e15, 10, 0.05)])
+# relative offsets of a mark from a bound of the box: on it, within EDGE on either side, and
+# a little further out
+NEAR = st.sampled_from([0.0, EDGE / 2, -EDGE / 2, EDGE, -EDGE, 3 * EDGE, -3 * EDGE, 1e-12])
+OFFSETS = st.one_of(NEAR, st.floats(-1e-8, 1e-8))
+
+
+def _liquidation_mark(qty: float, m0: float, leverage: float, mmr: float) -> float:
+    """The mark where a short of qty opened at m0 with margin N / L meets maintenance
+    (flat tier): w - q (m - m0) = q m mmr."""
+    w = qty * m0 / leverage
+    return (w + qty * m0) / (qty * (1.0 + mmr))
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    offset=OFFSETS,
+    leverage=st.sampled_from([2.0, 3.0, 5.0, 10.0]),
+    approach=st.integers(1, 6),
+    after=st.floats(0.5, 0.99),
+)
+@example(offset=0.0, leverage=5.0, approach=3, after=0.9)
+def test_a_mark_at_the_liquidation_bound_liquidates_as_the_full_step_does(
+    offset: float, leverage: float, approach: int, after: float
+) -> None:
+    mmr = 0.005
+    liq = _liquidation_mark(1.0, 100.0, leverage, mmr)
+    # the mark climbs towards the liquidation mark, touches it (give or take `offset`), falls
+    path = [100.0, *np.linspace(100.0, liq * 0.999, approach + 1)[1:], liq * (1 + offset)]
+    path += [liq * after, 100.0]
+    spec = BacktestSpec(
+        (HedgeLeg(1.0, 0, 0, tiers=TierTable.flat(mmr)),), StaticRatio(1.0), 1_000.0, leverage,
+        FEES,
+    )  # fmt: skip
+    data = market(path)
+    r = run_both(spec, data)
+    assert r.trades == 1  # the opening only: a static hedge is never re-sized
+    ref = simulate_reference(spec, data)
+    # the liquidation (and its fee) shows in the equity, which the reference matches to 1e-12
+    assert r.liquidations in (0, 1)
+    if offset >= 1e-12:
+        assert r.liquidations == 1
+    if offset <= -3 * EDGE:
+        assert r.liquidations == 0
+    np.testing.assert_allclose(r.equity_usd, ref["equity"], rtol=1e-12)
+
+
+@settings(max_examples=120, deadline=None)
+@given(offset=OFFSETS, band=st.sampled_from([0.001, 0.01, 0.05, 0.2]), up=st.booleans())
+@example(offset=0.0, band=0.01, up=True)
+def test_a_short_at_the_edge_of_its_band_resizes_as_the_full_step_does(
+    offset: float, band: float, up: bool
+) -> None:
+    # spot moves while the mark stays: the short's notional drifts from its target by
+    # exactly the band (give or take `offset`) at bar 2
+    edge = 1.0 / (1.0 - band) if up else 1.0 / (1.0 + band)
+    spot = [100.0, 100.0, 100.0 * edge * (1 + (offset if up else -offset)), 100.0]
+    spec = BacktestSpec(
+        (HedgeLeg(1.0, 0, 0, tiers=TierTable.flat(0.005)),), DriftBand(1.0, band), 1_000.0,
+        3.0, FEES,
+    )  # fmt: skip
+    r = run_both(spec, market(spot, perp=[100.0] * 4))  # each re-size pays a fee: in the equity
+    if offset >= 3 * EDGE:  # clearly outside the band: re-sized at bar 2
+        assert r.trades >= 2
+    if offset <= -3 * EDGE:  # clearly inside: the opening only
+        assert r.trades == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(offset=OFFSETS, start=st.floats(900.0, 999.0))
+def test_a_notional_crossing_into_the_next_bracket_takes_its_maintenance_there(
+    offset: float, start: float
+) -> None:
+    # 1 coin short from `start` USD; the mark climbs to the bracket edge at 1,000 USD of
+    # notional (give or take `offset`), where the maintenance rate goes from 1 % to 5 %
+    path = [start, (start + 1_000.0) / 2, 1_000.0 * (1 + offset), start]
+    spec = BacktestSpec((HedgeLeg(1.0, 0, 0, tiers=TIERS),), StaticRatio(1.0), 10_000.0, 8.0, FEES)
+    r = run_both(spec, market(path))
+    assert r.trades == 1
+    # the margin at bar 2: N / L at the opening, less the mark's rise; maintenance in the
+    # bracket of the notional there (cum of the 5 % bracket: 1,000 x (5 % - 1 %) = 40)
+    mark = 1_000.0 * (1 + offset)
+    margin = start / 8.0 - (mark - start)
+    if offset >= 3 * EDGE:
+        np.testing.assert_allclose(r.margin_ratio[2, 0], (mark * 0.05 - 40.0) / margin, rtol=1e-9)
+    if offset <= -3 * EDGE:
+        np.testing.assert_allclose(r.margin_ratio[2, 0], mark * 0.01 / margin, rtol=1e-9)
+
+
+def test_many_legs_resting_for_long_runs_agree_with_the_reference() -> None:
+    # ten legs on five coins and a band tight for the basis (the short is in coins: the band
+    # re-sizes it when the mark moves apart from spot): runs of resting bars broken by re-sizes
+    rng = np.random.default_rng(3)
+    n = 3_000
+    spot = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.002, (n, 5)), axis=0))
+    perp = spot[:, np.arange(10) % 5] * (1 + rng.normal(0, 1e-4, (n, 10)))
+    data = MarketArrays(
+        np.arange(n, dtype=np.int64) * 60_000,
+        spot,
+        perp,
+        perp,
+        np.arange(480, n, 480, dtype=np.int64).repeat(10),
+        np.tile(np.arange(10, dtype=np.int64), len(range(480, n, 480))),
+        rng.normal(1e-4, 3e-4, 10 * len(range(480, n, 480))),
+        tuple(f"s{k}" for k in range(5)),
+        tuple(f"p{j}" for j in range(10)),
+    )
+    legs = tuple(HedgeLeg(1.0 + k, k % 5, k, tiers=TIERS) for k in range(10))
+    spec = BacktestSpec(legs, DriftBand(1.0, 4e-4), 100_000.0, 5.0, FEES)
+    r = run_both(spec, data)
+    assert 100 < r.trades < n  # re-sized now and then, resting in between
