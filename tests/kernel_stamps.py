@@ -19,6 +19,7 @@ FILES = [
     *sorted((SRC / "backtest" / "kernels").glob("*.py")),
     SRC / "margin.py",
     SRC / "funding.py",
+    SRC / "hedge" / "keeper.py",
 ]
 
 
