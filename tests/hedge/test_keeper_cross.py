@@ -116,7 +116,10 @@ def test_a_reopen_on_an_empty_wallet_first_moves_its_initial_margin_and_fee():
     assert (kept.missing_usd, kept.unfunded_usd) == (0.0, 0.0)
     assert "10,015.00 USD moved from the reserve" in kept.message
     # the wallet is the subject: its line names it once, the message (an alert's) not at all
-    assert kept.message.startswith("liquidation 0.0% away (all marks up together): 10,015.00")
+    # the reason is the opening, not a distance measured with shorts the wallet does not hold
+    assert kept.message.startswith("initial margin for the shorts that grow: 10,015.00 USD")
+    assert kept.message.endswith(f"(liquidation then {kept.distance_after:.1%} away)")
+    assert kept.distance_after is not None and kept.distance_after > TIGHT.target_distance
     assert kept.line == f"cross wallet: {kept.message}"
 
 

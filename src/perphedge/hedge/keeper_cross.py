@@ -155,9 +155,12 @@ def keep_cross(
     after = wallet_distance(sized, balance + take)
     missing = need - take if need - take > TINY * max(1.0, need) else 0.0
     unfunded = max(to_open - take, 0.0) if missing > 0.0 else 0.0
+    # a wallet that cannot open the growing shorts is said as such: its distance measured
+    # with shorts it does not hold yet (0 % on an empty wallet) is no reason to give
+    reason = dist if close and to_open <= 0.0 else None
     return CrossDecision(
         decided, dist, take, after, missing, reserve - take,
-        _said(dist if close else None, take, missing, after, unfunded), unfunded,
+        _said(reason, take, missing, after, unfunded), unfunded,
     )  # fmt: skip
 
 
@@ -172,6 +175,8 @@ def _said(
         message = "initial margin for the shorts that grow"
     if take > 0.0:
         message += f": {take:,.2f} USD moved from the reserve to the futures wallet"
+        if dist is None and missing <= 0.0 and after is not None and after < float("inf"):
+            message += f" (liquidation then {after:.1%} away)"
     if missing > 0.0:
         message += f"; move {missing:,.2f} USD more to the futures wallet"
         if dist is not None:
