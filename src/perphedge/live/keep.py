@@ -87,12 +87,25 @@ class KeepPlan:
 
 
 @dataclass(frozen=True)
+class Done:
+    """One thing a step did (or, as a dry run, would do): its subject (a symbol, or the cross
+    wallet) and the words, which do not name it."""
+
+    subject: str
+    text: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.subject}: {self.text}"
+
+
+@dataclass(frozen=True)
 class KeepStep:
-    """One step: the decision, what was done (in words), alerts, and each leg's distance to
-    liquidation as found before acting (None: no short); for a cross account, the wallet's."""
+    """One step: the decision, what was done, alerts, and each leg's distance to liquidation
+    as found before acting (None: no short); for a cross account, the wallet's."""
 
     decision: KeeperDecision
-    done: tuple[str, ...]
+    done: tuple[Done, ...]
     alerts: tuple[Alert, ...]
     found: tuple[float | None, ...] = ()
     wallet: CrossDecision | None = None
@@ -156,11 +169,11 @@ def keep_step(
     found = tuple(distance(s, s.size, s.margin) for s in states)
     decision = keep(plan.policy, states, reserve_left(session, plan), session.clock.now_ms())
     alerts = [*said, *alerts_of(decision)]
-    done: list[str] = []
+    done: list[Done] = []
     for leg in decision.legs:
         plan.memory[leg.symbol] = leg.memory
     if not do_execute:
-        return KeepStep(decision, tuple(a.line for a in decision.actions), tuple(alerts), found)
+        return KeepStep(decision, _planned(decision), tuple(alerts), found)
     for action in decision.actions:
         if action.kind in SIZING:
             done += _sized(session, plan, action)
@@ -233,7 +246,7 @@ def _cross_step(
     if kept.missing_usd > 0.0:
         alerts.append(Alert("alert", WALLET, kept.message))
     if not do_execute:
-        said = (*(a.line for a in decision.actions), *([kept.line] if kept.message else []))
+        said = (*_planned(decision), *([Done(WALLET, kept.message)] if kept.message else []))
         return KeepStep(decision, said, tuple(alerts), found, kept)
     done = _transfer(session, control, kept)  # first: the shorts that grow are margined by it
     size_now = {state.symbol: state.size for state in states}
@@ -247,13 +260,18 @@ def _cross_step(
     return KeepStep(decision, tuple(done), tuple(alerts), found, kept)
 
 
-def _transfer(session: LiveSession, control: Mover | None, kept: CrossDecision) -> list[str]:
+def _planned(decision: KeeperDecision) -> tuple[Done, ...]:
+    """A dry run's step: what each action would do."""
+    return tuple(Done(a.symbol, a.message) for a in decision.actions)
+
+
+def _transfer(session: LiveSession, control: Mover | None, kept: CrossDecision) -> list[Done]:
     """The cross wallet's top-up from the spot wallet, journaled (`move_margin`)."""
     amount = move_amount(kept.transfer_usd, CROSS_CURRENCY)
     if amount <= 0 or control is None:
         return []
     outcome = move_margin(session, control, "", "transfer", amount, CROSS_CURRENCY)
-    return [f"{WALLET}: transfer {amount} {CROSS_CURRENCY} from spot: {outcome.status}"]
+    return [Done(WALLET, f"transfer {amount} {CROSS_CURRENCY} from spot: {outcome.status}")]
 
 
 def _unfunded(action: str, kept: CrossDecision) -> str:
@@ -265,11 +283,11 @@ def _unfunded(action: str, kept: CrossDecision) -> str:
     )
 
 
-def _sized(session: LiveSession, plan: KeepPlan, action: Action) -> list[str]:
-    """Send a sizing action: a line per run, the symbol first (a re-open says so before it)."""
+def _sized(session: LiveSession, plan: KeepPlan, action: Action) -> list[Done]:
+    """Send a sizing action: one entry per run (a re-open says so before it)."""
     sent = _resize(session, plan, action.symbol, action.size_after)
-    head = action.line if action.kind is ActionKind.REOPEN else action.symbol
-    return [f"{head}: {run}" for run in sent]
+    reopen = action.kind is ActionKind.REOPEN
+    return [Done(action.symbol, f"{action.message}: {run}" if reopen else run) for run in sent]
 
 
 def _resize(session: LiveSession, plan: KeepPlan, symbol: str, size_after: float) -> list[str]:
@@ -285,14 +303,14 @@ def _resize(session: LiveSession, plan: KeepPlan, symbol: str, size_after: float
     return [f"{len(report.orders)} order(s) in run {report.intent_id}"]
 
 
-def _move(session: LiveSession, control: Mover, symbol: str, settle: float) -> str:
+def _move(session: LiveSession, control: Mover, symbol: str, settle: float) -> Done:
     currency = session.market.instrument(symbol).settle
     amount = move_amount(settle, currency)
     kind = "add" if settle > 0 else "reduce"
     if amount <= 0:
-        return f"{symbol}: margin {kind} of {abs(settle):.2g} {currency} too small to send"
+        return Done(symbol, f"margin {kind} of {abs(settle):.2g} {currency} too small to send")
     outcome = move_margin(session, control, symbol, kind, amount, currency)
-    return f"{symbol}: margin {kind} {amount} {currency}: {outcome.status}"
+    return Done(symbol, f"margin {kind} {amount} {currency}: {outcome.status}")
 
 
 def keep_loop(

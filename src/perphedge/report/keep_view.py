@@ -29,7 +29,7 @@ def keep_step_lines(step: KeepStep) -> list[str]:
         if wallet.transfer_usd > 0.0:
             dist = f"{dist} -> {_distance(wallet.distance_after)}"
         lines.append(f"cross wallet: distance to liquidation {dist} (all marks up together)")
-    return lines + [f"  {line}" for line in step.done]
+    return lines + [f"  {done.line}" for done in step.done]
 
 
 def _distance(value: float | None) -> str:
