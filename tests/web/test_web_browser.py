@@ -23,6 +23,14 @@ __all__ = ["browser", "server"]  # module-scoped fixtures used by the tests belo
 EXAMPLE = Path(__file__).resolve().parents[2] / "src/perphedge/data/examples/portfolio.toml"
 
 
+def _settle(page: Page, selector: str) -> None:
+    """Wait for the form's check of a changed field (sent 150 ms after the change): its answer
+    can add a line above the rows and move them, so a click waits for it instead of racing it
+    (the field's change is dispatched again, so it is checked even when refilled unchanged)."""
+    with page.expect_response(lambda answer: answer.url.endswith("/start/form")):
+        page.dispatch_event(selector, "change")
+
+
 def _fill_example(tab: Tab) -> None:
     """Type the example portfolio into the Start form as a person would."""
     page = tab.page
@@ -33,14 +41,17 @@ def _fill_example(tab: Tab) -> None:
             page.wait_for_selector(f"#holdings-{index}-asset")
         page.fill(f"#holdings-{index}-asset", holding["asset"])
         page.fill(f"#holdings-{index}-quantity", str(holding["quantity"]))
+        _settle(page, f"#holdings-{index}-quantity")
         page.check(f"#holdings-{index}-more")
         page.fill(f"#holdings-{index}-price", str(holding["price"]))
+        _settle(page, f"#holdings-{index}-price")
     for key, value in example["hedge"].items():
         selector = f"#hedge-{key}"
         if page.locator(selector).evaluate("e => e.tagName") == "SELECT":
             page.select_option(selector, str(value))
         else:
             page.fill(selector, str(value))
+        _settle(page, selector)
     page.get_by_role("button", name="Use this portfolio").click()
     page.wait_for_selector("text=Portfolio in use")
 
