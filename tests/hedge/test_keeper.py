@@ -26,6 +26,7 @@ from perphedge.hedge.keeper import (
     trailing_cost_apr,
 )
 from perphedge.instruments import ContractKind, Perpetual
+from perphedge.live.keep import move_amount
 from perphedge.margin import Position, Side, liquidation
 from perphedge.venues.tier_tables import bundled
 
@@ -302,3 +303,13 @@ def test_funding_switch_has_hysteresis_and_a_minimum_hold() -> None:
     assert funding_switch(True, math.inf, 0.19, limit, hyst, hold)  # below limit - hyst
     assert not funding_switch(False, 71.9, 5.0, limit, hyst, hold)  # held since the last one
     assert funding_switch(False, 72.0, 5.0, limit, hyst, hold)
+
+
+@pytest.mark.parametrize("reserve_usd", [1_234.567, 1_234.5649, 2_000.999, 0.291])
+def test_a_top_up_states_the_amount_sent_rounded_down_to_the_cent(reserve_usd: float) -> None:
+    # the reserve caps the top-up at a fraction of a cent; the move is sent rounded down to
+    # the cent (live.keep.move_amount), and the message says that amount, not a rounded-up one
+    [top_up, *_] = keep(KeeperPolicy(spot_on_exchange=False), [RALLY], reserve_usd, NOW).actions
+    assert top_up.kind is ActionKind.TOP_UP and top_up.margin_move == pytest.approx(reserve_usd)
+    sent = move_amount(top_up.margin_move, "USDT")
+    assert top_up.message.endswith(f": {sent:,.2f} USD of margin added from the reserve")

@@ -62,6 +62,7 @@ from perphedge.margin import (
     usd_notional_of,
     wallet_for_liquidation_at,
 )
+from perphedge.units import cents_down
 
 __all__ = [
     "HOUR_MS",
@@ -311,7 +312,7 @@ def _margin(policy: KeeperPolicy, leg: _Leg) -> None:
         if take > 0.0:
             usd = leg.move_margin(take)
             leg.act(ActionKind.TOP_UP, f"liquidation {dist:.1%} away: "
-                    f"{usd:,.2f} USD of margin added from the reserve",
+                    f"{cents_down(usd):,.2f} USD of margin added from the reserve",
                     margin_move=take, reserve_usd=usd)  # fmt: skip
         if need - take > TINY * max(1.0, need):
             _shortfall(policy, leg)
@@ -321,7 +322,7 @@ def _margin(policy: KeeperPolicy, leg: _Leg) -> None:
         back = leg.margin - keep_margin
         if back > 0.0:
             usd = -leg.move_margin(-back)
-            leg.act(ActionKind.RETURN_SURPLUS, f"{usd:,.2f} USD of surplus "
+            leg.act(ActionKind.RETURN_SURPLUS, f"{cents_down(usd):,.2f} USD of surplus "
                     "margin returned to the reserve", margin_move=-back, reserve_usd=-usd)  # fmt: skip
 
 

@@ -39,6 +39,7 @@ from perphedge.hedge.keeper import (
 )
 from perphedge.hedge.keeper_model import TINY, KeeperPolicy, LegState
 from perphedge.margin import Position, Side, fee_of, wallet_for_liquidation_at
+from perphedge.units import cents_down
 
 _BISECT_STEPS = 100
 _FAR = 100.0  # a rally of 10,000 %: beyond it a wallet counts as never liquidated
@@ -174,7 +175,7 @@ def _said(
     else:
         message = "initial margin for the shorts that grow"
     if take > 0.0:
-        message += f": {take:,.2f} USD moved from the reserve to the futures wallet"
+        message += f": {cents_down(take):,.2f} USD moved from the reserve to the futures wallet"
         if dist is None and missing <= 0.0 and after is not None and after < float("inf"):
             message += f" (liquidation then {after:.1%} away)"
     if missing > 0.0:
