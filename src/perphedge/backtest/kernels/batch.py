@@ -5,9 +5,10 @@ and parameters), hedge ratio, leverage, costs, top-up or starting cash (the rese
 together: state per configuration (`lgb[L, N_LEG, C]`, `accts[2, C]`) and, for each bar and leg,
 an inner loop over the configurations, so each price is read from memory once for all of them
 (the configuration is the last axis: that loop reads each state field as a contiguous row).
-Each configuration takes exactly the steps of `single.simulate`: the same `quiet_linear` and
-`leg_step`, inlined, so a policy or a rule is written once; legs are stepped in leg order, so
-cash moves in the same order. No per-bar curve is kept (C x T would not fit in memory): the
+Each configuration takes the steps of `single.simulate`: the same `leg_step`, inlined, so a
+policy or a rule is written once; legs are stepped in leg order, so cash moves in the same
+order. Where the single run lets a leg rest in its box of marks (`rest`), a configuration's leg
+takes `quiet_linear`, the same conditions tested bar by bar on its quiet state. No per-bar curve is kept (C x T would not fit in memory): the
 equity at `rec_bars` (the metrics' period closes) and the maximum drawdown over every bar,
 tracked as it runs.
 """
