@@ -35,10 +35,13 @@ def round_qty_to_step(qty: float | Decimal, step: float | Decimal) -> Decimal:
     return (n_steps * d_step).quantize(d_step)
 
 
+CENT = Decimal("0.01")  # the step of a stablecoin amount as exchanges take it
+
+
 def cents_down(usd: float) -> float:
     """|usd| rounded down to the cent, as a margin move or transfer of a stablecoin is sent
     (a message that states the amount says what is sent)."""
-    return float(round_qty_to_step(abs(usd), Decimal("0.01")))
+    return float(round_qty_to_step(abs(usd), CENT))
 
 
 def round_price_to_tick(price: float | Decimal, tick: float | Decimal) -> Decimal:

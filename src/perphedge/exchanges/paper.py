@@ -79,9 +79,7 @@ from perphedge.ports import (
     OrderStatus,
     PositionState,
 )
-from perphedge.units import round_qty_to_step, to_decimal
-
-CENT_Q = Decimal("0.01")
+from perphedge.units import CENT, round_qty_to_step, to_decimal
 
 
 class PaperExchange(PaperBook):
@@ -183,7 +181,7 @@ class PaperExchange(PaperBook):
             if amount > limit:
                 raise PermanentExchangeError(
                     f"paper: {kind} {amount} {settle} of margin on {symbol} refused: at most "
-                    f"{limit.quantize(CENT_Q)} now"
+                    f"{limit.quantize(CENT)} now"
                 )
             signed = amount if kind == "add" else -amount
             raw = state["positions"][symbol]
@@ -230,7 +228,7 @@ class PaperExchange(PaperBook):
             if amount > limit:
                 raise PermanentExchangeError(
                     f"paper: transfer of {amount} {currency} refused: {where} "
-                    f"{limit.quantize(CENT_Q)}"
+                    f"{limit.quantize(CENT)}"
                 )
             signed = amount if kind == "transfer" else -amount
             spot[currency] = str(held - signed)

@@ -45,7 +45,7 @@ from perphedge.live.monitor import Alert, liquidation_alert
 from perphedge.live.outage import Outage
 from perphedge.live.watch import AlertSinks
 from perphedge.ports import Liquidation, WalletTransfer
-from perphedge.units import round_qty_to_step
+from perphedge.units import CENT, round_qty_to_step
 
 SIZING = (
     ActionKind.RESIZE, ActionKind.REOPEN, ActionKind.DELEVER, ActionKind.SELL_SPOT,
@@ -59,7 +59,7 @@ CROSS_CURRENCY = "USDT"  # what a cross account's keeper transfers into its futu
 def move_amount(amount: float, currency: str) -> Decimal:
     """A margin move or transfer of |amount| `currency` as sent: rounded DOWN to a cent of a
     stablecoin or 1e-8 of a coin, so a top-up capped at the free balance never rounds past it."""
-    return round_qty_to_step(abs(amount), Decimal("0.01" if currency in USD_LIKE else "1e-8"))
+    return round_qty_to_step(abs(amount), CENT if currency in USD_LIKE else Decimal("1e-8"))
 
 
 @dataclass

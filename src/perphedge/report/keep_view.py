@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from perphedge.hedge.keeper_cross import WALLET
 from perphedge.live.keep import KeepStep
 
 
@@ -28,7 +29,7 @@ def keep_step_lines(step: KeepStep) -> list[str]:
         dist = _distance(wallet.distance)
         if wallet.transfer_usd > 0.0:
             dist = f"{dist} -> {_distance(wallet.distance_after)}"
-        lines.append(f"cross wallet: distance to liquidation {dist} (all marks up together)")
+        lines.append(f"{WALLET}: distance to liquidation {dist} (all marks up together)")
     return lines + [f"  {done.line}" for done in step.done]
 
 
