@@ -5,6 +5,7 @@ must give what the full step at every bar gives: the plain-Python reference."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ from perphedge.backtest import (
     MarketArrays,
     StaticRatio,
 )
-from perphedge.backtest.kernels.rest import EDGE
+from perphedge.backtest.kernels.rest import EDGE, LANES
 from perphedge.backtest.reference import simulate_reference
 from perphedge.instruments import TierTable
 from tests.backtest.test_backtest_cases import market, run_both
@@ -27,6 +28,13 @@ TIERS = TierTable.from_rates([(0, 1_000, 50, 0.01), (1_000, 1e15, 10, 0.05)])
 # a little further out
 NEAR = st.sampled_from([0.0, EDGE / 2, -EDGE / 2, EDGE, -EDGE, 3 * EDGE, -3 * EDGE, 1e-12])
 OFFSETS = st.one_of(NEAR, st.floats(-1e-8, 1e-8))
+
+
+def _held(path: list[float]) -> list[float]:
+    """The path, then its last price for more bars than a block of lanes: the resting loop
+    reads a bar's row past the last leg into the next rows, so it stops that many bars before
+    the end; with the tail it books the bars under test."""
+    return path + [path[-1]] * (LANES + 2)
 
 
 def _liquidation_mark(qty: float, m0: float, leverage: float, mmr: float) -> float:
@@ -56,7 +64,7 @@ def test_a_mark_at_the_liquidation_bound_liquidates_as_the_full_step_does(
         (HedgeLeg(1.0, 0, 0, tiers=TierTable.flat(mmr)),), StaticRatio(1.0), 1_000.0, leverage,
         FEES,
     )  # fmt: skip
-    data = market(path)
+    data = market(_held(path))
     r = run_both(spec, data)
     assert r.trades == 1  # the opening only: a static hedge is never re-sized
     ref = simulate_reference(spec, data)
@@ -83,7 +91,8 @@ def test_a_short_at_the_edge_of_its_band_resizes_as_the_full_step_does(
         (HedgeLeg(1.0, 0, 0, tiers=TierTable.flat(0.005)),), DriftBand(1.0, band), 1_000.0,
         3.0, FEES,
     )  # fmt: skip
-    r = run_both(spec, market(spot, perp=[100.0] * 4))  # each re-size pays a fee: in the equity
+    # each re-size pays a fee: in the equity
+    r = run_both(spec, market(_held(spot), perp=_held([100.0] * 4)))
     if offset >= 3 * EDGE:  # clearly outside the band: re-sized at bar 2
         assert r.trades >= 2
     if offset <= -3 * EDGE:  # clearly inside: the opening only
@@ -99,7 +108,7 @@ def test_a_notional_crossing_into_the_next_bracket_takes_its_maintenance_there(
     # notional (give or take `offset`), where the maintenance rate goes from 1 % to 5 %
     path = [start, (start + 1_000.0) / 2, 1_000.0 * (1 + offset), start]
     spec = BacktestSpec((HedgeLeg(1.0, 0, 0, tiers=TIERS),), StaticRatio(1.0), 10_000.0, 8.0, FEES)
-    r = run_both(spec, market(path))
+    r = run_both(spec, market(_held(path)))
     assert r.trades == 1
     # the margin at bar 2: N / L at the opening, less the mark's rise; maintenance in the
     # bracket of the notional there (cum of the 5 % bracket: 1,000 x (5 % - 1 %) = 40)
@@ -111,25 +120,55 @@ def test_a_notional_crossing_into_the_next_bracket_takes_its_maintenance_there(
         np.testing.assert_allclose(r.margin_ratio[2, 0], mark * 0.01 / margin, rtol=1e-9)
 
 
-def test_many_legs_resting_for_long_runs_agree_with_the_reference() -> None:
-    # ten legs on five coins and a band tight for the basis (the short is in coins: the band
-    # re-sizes it when the mark moves apart from spot): runs of resting bars broken by re-sizes
+def _legs_market(n_bars: int, n_coins: int, n_perps: int, highs: bool) -> MarketArrays:
+    """n_coins spot columns, n_perps perpetuals (perpetual j on coin j % n_coins, a basis of
+    1 bp sd, funding every 480 bars), with mark highs up to 0.1 % over the bar's closes and,
+    once in 2,000, a spike of 25 % (through a 5x short's liquidation price)."""
     rng = np.random.default_rng(3)
-    n = 3_000
-    spot = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.002, (n, 5)), axis=0))
-    perp = spot[:, np.arange(10) % 5] * (1 + rng.normal(0, 1e-4, (n, 10)))
-    data = MarketArrays(
-        np.arange(n, dtype=np.int64) * 60_000,
+    spot = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.002, (n_bars, n_coins)), axis=0))
+    perp = spot[:, np.arange(n_perps) % n_coins] * (1 + rng.normal(0, 1e-4, (n_bars, n_perps)))
+    bars = np.arange(480, n_bars, 480, dtype=np.int64)
+    high = None
+    if highs:
+        high = np.maximum(perp, np.vstack([perp[:1], perp[:-1]]))
+        high *= 1 + rng.uniform(0, 1e-3, perp.shape)
+        high[rng.uniform(size=perp.shape) < 5e-4] *= 1.25
+    return MarketArrays(
+        np.arange(n_bars, dtype=np.int64) * 60_000,
         spot,
         perp,
         perp,
-        np.arange(480, n, 480, dtype=np.int64).repeat(10),
-        np.tile(np.arange(10, dtype=np.int64), len(range(480, n, 480))),
-        rng.normal(1e-4, 3e-4, 10 * len(range(480, n, 480))),
-        tuple(f"s{k}" for k in range(5)),
-        tuple(f"p{j}" for j in range(10)),
+        bars.repeat(n_perps),
+        np.tile(np.arange(n_perps, dtype=np.int64), bars.size),
+        rng.normal(1e-4, 3e-4, n_perps * bars.size),
+        tuple(f"s{k}" for k in range(n_coins)),
+        tuple(f"p{j}" for j in range(n_perps)),
+        mark_high=high,
     )
-    legs = tuple(HedgeLeg(1.0 + k, k % 5, k, tiers=TIERS) for k in range(10))
-    spec = BacktestSpec(legs, DriftBand(1.0, 4e-4), 100_000.0, 5.0, FEES)
+
+
+@pytest.mark.parametrize(
+    ("n_legs", "n_coins", "diagonal", "highs"),
+    [
+        (10, 5, False, False),  # ten legs on five coins: read through the columns
+        (10, 10, True, False),  # leg i on column i: one block of lanes, read flat
+        (LANES + 4, LANES + 4, True, False),  # two blocks
+        (LANES + 4, LANES + 4, True, True),  # and the marks through each bar's high
+        (3, 7, True, False),  # more columns than legs: lanes read columns no leg has
+    ],
+)
+def test_many_legs_resting_for_long_runs_agree_with_the_reference(
+    n_legs: int, n_coins: int, diagonal: bool, highs: bool
+) -> None:
+    # a band tight for the basis (the short is in coins: the band re-sizes it when the mark
+    # moves apart from spot): runs of resting bars broken by re-sizes, to the last bar
+    n = 3_000
+    data = _legs_market(n, n_coins, n_coins if diagonal else n_legs, highs)
+    legs = tuple(
+        HedgeLeg(1.0 + k, k if diagonal else k % n_coins, k, tiers=TIERS) for k in range(n_legs)
+    )
+    spec = BacktestSpec(legs, DriftBand(1.0, 4e-4), 100_000.0 * n_legs / 10, 5.0, FEES)
     r = run_both(spec, data)
-    assert 100 < r.trades < n  # re-sized now and then, resting in between
+    assert n_legs < r.trades < n  # re-sized now and then, resting in between
+    if highs:  # spikes liquidate some legs inside a bar
+        assert 0 < r.liquidations < n_legs

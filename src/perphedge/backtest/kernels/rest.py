@@ -91,14 +91,14 @@ def rest_after_step(
 
 
 @jit_inline
-def in_bounds(low: float, top: float, rs: FloatArray, i: int) -> bool:
+def in_bounds(low: float, top: float, rs: FloatArray, i: int | np.uint64) -> bool:
     """Whether marks spanning [low, top] keep leg i above maintenance and inside its bracket
     (only its band can still ask for a step)."""
     return bool((low >= rs[R_LO, i]) & (top < rs[R_HI, i]))
 
 
 @jit_inline
-def in_box(low: float, top: float, m: float, s: float, rs: FloatArray, i: int) -> bool:
+def in_box(low: float, top: float, m: float, s: float, rs: FloatArray, i: int | np.uint64) -> bool:
     """Whether a bar whose marks span [low, top], closing at mark m and spot s, leaves leg i
     resting."""
     return bool(in_bounds(low, top, rs, i) & (m >= rs[R_RLO, i] * s) & (m <= rs[R_RHI, i] * s))
@@ -128,23 +128,45 @@ def settle_margins(
             lg[i, S_W] = margin_at(rs, i, mark[t, ucols[1, i]])
 
 
+LANES = 16  # legs per block of the resting loop: a constant trip count LLVM vectorises whole
+
+
+@jit
+def rest_state(n_legs: int) -> FloatArray:
+    """The rest state of `n_legs` legs, in blocks of LANES: lanes past the last leg rest
+    forever and weigh nothing (an unbounded box, no holding, no short)."""
+    rs = np.zeros((N_R, -(-n_legs // LANES) * LANES))
+    rs[R_LO, :], rs[R_RLO, :] = -np.inf, -np.inf
+    rs[R_HI, :], rs[R_RHI, :] = np.inf, np.inf
+    return rs
+
+
+@jit_inline
+def quiet_end(n_bars: int, n_lanes: int, width: int, diagonal: bool) -> int:
+    """The last bar `quiet_run` may read. Diagonal (leg i on column i, read without columns):
+    lane i reads element i of a bar's row and lanes past the row's end read into the next
+    rows, so the last bars are left to the full step."""
+    return n_bars - 1 - (-(-n_lanes // width) if diagonal else 0)
+
+
 @jit  # not inlined in numba's IR: the `is None` branch is pruned per type, as for arguments
-def column(ucols: UIntArray | None, c: int, i: int) -> np.uint64:
-    """Leg i's spot (c = 0) or perpetual (c = 1) column; `ucols` None: column i for both."""
+def column(ucols: UIntArray | None, c: int, i: np.uint64) -> np.uint64:
+    """Lane i's offset in a bar's row of spot (c = 0) or perpetual (c = 1) prices; `ucols`
+    None: offset i in both."""
     if ucols is None:
-        return np.uint64(i)
+        return i
     return np.uint64(ucols[c, i])
 
 
 @jit_inline
 def sample_resting(
-    t: int, r: int, mark: FloatArray, ucols: UIntArray | None, rs: FloatArray, lg: FloatArray,
-    samples: FloatArray,
+    row_m: np.uint64, flat_mark: FloatArray, r: int, ucols: UIntArray | None, rs: FloatArray,
+    lg: FloatArray, samples: FloatArray,
 ) -> None:  # fmt: skip
-    """Sample row r at bar t's close when every leg rests (linear, its notional in the bracket
-    cached in lg)."""
-    for i in range(rs.shape[1]):
-        m = mark[t, column(ucols, 1, i)]
+    """Sample row r at the close of the bar whose marks start at flat_mark[row_m] when every leg
+    rests (linear, its notional in the bracket cached in lg)."""
+    for i in range(lg.shape[0]):
+        m = flat_mark[row_m + column(ucols, 1, np.uint64(i))]
         notional = rs[R_POS, i] * m
         samples[r, i, 0], samples[r, i, 1] = sampled(
             rs[R_POS, i], margin_at(rs, i, m), notional, lg[i, S_MMR], lg[i, S_CUM], notional
@@ -153,41 +175,50 @@ def sample_resting(
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
 def quiet_run(
-    stop: int, spot: FloatArray, mark: FloatArray, mark_high: FloatArray | None,
-    ucols: UIntArray | None, rs: FloatArray, fixed_usd: float, curves: FloatArray, lg: FloatArray,
-    samples: FloatArray, clock: IntArray,
-) -> float:  # fmt: skip
-    """Book bars from clock[0] on while every leg (all linear) rests, up to `stop`; leave in
-    clock[0] the first bar that needs more (`stop`, or one where a leg left its box) and
-    return that bar's unhedged value.
+    stop: int, flat_spot: FloatArray, flat_mark: FloatArray, flat_high: FloatArray | None,
+    widths: tuple[int, int], ucols: UIntArray | None, rs: FloatArray, fixed_usd: float,
+    curves: FloatArray, lg: FloatArray, samples: FloatArray, clock: IntArray,
+) -> None:  # fmt: skip
+    """Book bars from clock[0] on while every leg (all linear) rests, up to `stop` (not
+    included, at most `quiet_end`); leave in clock[0] the first bar that needs more (`stop`, or
+    one where a leg left its box).
 
     A booked bar's equity is fixed_usd + sum(qty * spot) - sum(q * mark), fixed_usd = cash +
     sum(w_ref + q * m_ref); its unhedged value sum(qty * spot). Sample bars among them are
-    recorded (clock = bar, next sample bar, its row, stride). The loop over legs runs in
-    vector registers: it stores nothing per leg, its sums may be added in any order, and numba
-    compiles it apart with and without highs (`mark_high` None). ucols[2, L]: each leg's spot
-    and perpetual column, or None when leg i reads column i of both (read without gathers).
+    recorded (clock = bar, next sample bar, its row, stride). The prices are read flat (the
+    T x columns arrays in C order, `widths` their columns): lane i of bar t is element
+    t x width + column(i). The lanes run in blocks of LANES (`rest_state`): a loop of constant
+    length that LLVM turns into whole vector registers. It stores nothing per lane, its sums
+    may be added in any order, and numba compiles it apart with and without mark highs
+    (`flat_high` None) and columns (`ucols` None).
     """
-    t = clock[0]
+    w_spot, w_mark = np.uint64(widths[0]), np.uint64(widths[1])
+    t, next_sample = clock[0], clock[1]
     while True:
-        n_out, held, short = 0, 0.0, 0.0
-        for i in range(rs.shape[1]):
-            j = column(ucols, 1, i)
-            s, m = spot[t, column(ucols, 0, i)], mark[t, j]
-            if mark_high is None:
+        if t >= stop:
+            clock[0], clock[1] = t, next_sample
+            return
+        row_s, row_m = np.uint64(t) * w_spot, np.uint64(t) * w_mark
+        out, held, short = False, 0.0, 0.0
+        for b in range(rs.shape[1] // LANES):
+            for k in range(LANES):
+                i = np.uint64(b * LANES + k)
+                j = row_m + column(ucols, 1, i)
+                s, m = flat_spot[row_s + column(ucols, 0, i)], flat_mark[j]
                 low, top = m, m
-            else:
-                low, top = bar_span(t, j, mark, mark_high, True)
-            n_out += not in_box(low, top, m, s, rs, i)
-            held += rs[R_QTY, i] * s
-            short += rs[R_POS, i] * m
-        if n_out > 0 or t >= stop:
-            clock[0] = t
-            return held
+                if flat_high is not None:  # from the previous close through the high
+                    mp = flat_mark[j - w_mark]
+                    low, top = min(mp, m), max(flat_high[j], mp, m)
+                out |= not in_box(low, top, m, s, rs, i)
+                held += rs[R_QTY, i] * s
+                short += rs[R_POS, i] * m
+        if out:
+            clock[0], clock[1] = t, next_sample
+            return
         curves[0, t] = fixed_usd + held - short
         curves[1, t] = held
-        if t == clock[1]:
-            sample_resting(t, clock[2], mark, ucols, rs, lg, samples)
-            clock[1] += clock[3]
+        if t == next_sample:
+            sample_resting(row_m, flat_mark, clock[2], ucols, rs, lg, samples)
+            next_sample += clock[3]
             clock[2] += 1
         t += 1
