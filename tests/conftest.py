@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-# isort: off
-import tests.kernel_stamps  # noqa: F401  (first: before anything imports the backtest kernels)
-
-# isort: on
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass

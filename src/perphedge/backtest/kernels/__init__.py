@@ -77,15 +77,16 @@ short's margin is w_ref - q * (m - m_ref), the exchange's wallet plus unrealised
 The kernels live in small modules: `leg` (one leg's full step) built from `liquidation`,
 `funding_events`, `policy`, `resize` and `keeper_step`; `quiet` and `rest`; `sampling` (the
 margin-ratio samples); the entry points `single.simulate` and `batch.simulate_batch`; `layout`
-names the arrays' slots and `formulas` compiles the core's formulas. numba's cache keys a compiled kernel on the stamp of
-its own file only, while these kernels inline code from their sibling modules (and from
-margin.py, funding.py and hedge/keeper.py): tests/kernel_stamps.py gives all those files one
-stamp before the tests import the kernels, so an edit in any of them compiles them afresh.
+names the arrays' slots and `formulas` compiles the core's formulas. numba keys a compiled
+kernel on its own file only, while the kernels carry code from their sibling modules (and from
+margin.py, funding.py and hedge/keeper.py): `cache` drops the cached kernels when any of those
+files changed, so an edit or an upgrade compiles them afresh.
 """
 
 from __future__ import annotations
 
 from perphedge.backtest.kernels.batch import simulate_batch
+from perphedge.backtest.kernels.cache import cache_dir_of, drop_stale, sources_digest
 from perphedge.backtest.kernels.floor import read_once
 from perphedge.backtest.kernels.layout import (
     A_ALERTS,
@@ -176,6 +177,8 @@ from perphedge.backtest.kernels.layout import (
     T_MMR,
 )
 from perphedge.backtest.kernels.single import simulate
+
+drop_stale(cache_dir_of(simulate), sources_digest())  # before any kernel is loaded from it
 
 __all__ = [
     "AC_CASH",
