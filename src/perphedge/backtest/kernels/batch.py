@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from perphedge.backtest.kernels.formulas import jit, jit_inline
+from perphedge.backtest.kernels.formulas import jit, jit_bare, jit_inline
 from perphedge.backtest.kernels.funding_events import mark_events
 from perphedge.backtest.kernels.keeper_step import funding_window
 from perphedge.backtest.kernels.layout import (
@@ -164,18 +164,43 @@ def simulate_batch(
     configuration of a leg with its funding event or an inverse contract) take the full step on
     their own state, in leg order, so cash moves in the same order as in the single run. A
     configuration's schedule forces all its legs through the full step on the bar it is due.
+
+    The allocations are made here (they need numba's runtime); `_walk_batch` runs the bars
+    without it (`formulas.jit_bare`).
     """
-    n_legs, n_cfg, n_bars = lgb.shape[0], lgb.shape[2], spot.shape[0]
-    with_highs = mark_high is not None
-    highs = mark if mark_high is None else mark_high
+    n_legs, n_cfg = lgb.shape[0], lgb.shape[2]
     every, q, qw = _prepare_batch(lgb, codes, pvecs)
     next_sched = every.copy()  # bar 0 is scheduled for every policy
-    scheduling = np.any(codes == 2)
     held, eq, peak, low = np.zeros(n_cfg), np.empty(n_cfg), np.full(n_cfg, -np.inf), np.zeros(n_cfg)
     need = np.empty(n_cfg, dtype=np.bool_)
     linear = np.empty(n_legs, dtype=np.bool_)
     for i in range(n_legs):
         linear[i] = lgb[i, C_INV, 0] == 0.0
+    _walk_batch(
+        spot, perp, mark, ev_bar, ev_col, ev_rate, lgb, tiers, codes, pvecs, cfgs, accts, cols,
+        mark_high, rec_bars, eq_rec, dd, every, next_sched, q, qw, held, eq, peak, low, need,
+        linear,
+    )  # fmt: skip
+
+
+@jit_bare
+def _walk_batch(
+    spot: FloatArray, perp: FloatArray, mark: FloatArray,
+    ev_bar: IntArray, ev_col: IntArray, ev_rate: FloatArray,
+    lgb: FloatArray, tiers: FloatArray, codes: IntArray, pvecs: FloatArray, cfgs: FloatArray,
+    accts: FloatArray, cols: IntArray, mark_high: FloatArray | None,
+    rec_bars: IntArray, eq_rec: FloatArray, dd: FloatArray, every: IntArray,
+    next_sched: IntArray, q: FloatArray, qw: FloatArray, held: FloatArray, eq: FloatArray,
+    peak: FloatArray, low: FloatArray, need: npt.NDArray[np.bool_],
+    linear: npt.NDArray[np.bool_],
+) -> None:  # fmt: skip
+    """`simulate_batch`'s bars, on the scratch state it made."""
+    n_legs, n_cfg, n_bars = lgb.shape[0], lgb.shape[2], spot.shape[0]
+    with_highs = mark_high is not None
+    highs = mark if mark_high is None else mark_high
+    scheduling = False
+    for c in range(n_cfg):
+        scheduling = scheduling or codes[c] == 2
     e, r = 0, 0
     for t in range(n_bars):
         funding_bar = e < ev_bar.size and ev_bar[e] == t
@@ -219,13 +244,16 @@ def simulate_batch(
                 lgb[i, S_EVENT] = 0.0
         _close_bar(accts, held, eq, peak, low, dd, need)
         if t == rec_bars[r]:
-            eq_rec[:, r] = eq
+            for c in range(n_cfg):
+                eq_rec[c, r] = eq[c]
             r += 1
         for c in range(n_cfg if scheduling else 0):  # Schedule: every `every` bars from bar 0
             if codes[c] == 2 and t + 1 == next_sched[c]:
                 next_sched[c] += every[c]
                 q[:, Q_LO, c] = np.inf  # all its legs take the full step at bar t + 1
-    lgb[:, S_W, :] = qw
+    for i in range(n_legs):
+        for c in range(n_cfg):
+            lgb[i, S_W, c] = qw[i, c]
     for c in range(n_cfg):
         if peak[c] > 0.0:
             dd[c] = min(dd[c], low[c] / peak[c] - 1.0)
