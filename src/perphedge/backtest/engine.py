@@ -110,11 +110,14 @@ def run_backtest(spec: BacktestSpec, data: MarketArrays) -> BacktestResult:
     funding_at = np.empty(funding_bars.size)
     samples = np.empty((n_samples, n_legs, 2))
     cols = np.array([(leg.spot_col, leg.hedge_col) for leg in spec.legs], dtype=np.int64)
+    # the kernel reads the price arrays flat, in C order (a copy only of arrays in another order)
+    spot, perp = np.ascontiguousarray(data.spot), np.ascontiguousarray(data.perp)
+    mark = perp if data.mark is data.perp else np.ascontiguousarray(data.mark)
+    high = None if data.mark_high is None else np.ascontiguousarray(data.mark_high)
     kn.simulate(
-        data.spot, data.perp, data.mark,
-        data.funding_bar, data.funding_col, data.rate_per_interval,
+        spot, perp, mark, data.funding_bar, data.funding_col, data.rate_per_interval,
         lg, flat.tiers, flat.code, flat.params, flat.config, acct, curves, funding_at, samples,
-        cols, data.mark_high,
+        cols, high,
     )  # fmt: skip
     return BacktestResult(
         spec=spec,

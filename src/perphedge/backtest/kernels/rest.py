@@ -12,8 +12,9 @@ leg rests; the first bar that leaves it (or a funding event, a schedule bar) tak
 step, which decides exactly: every bound is moved inward by EDGE, so a mark that close to it
 takes the full step too.
 
-Rows of the rest state rs[N_R, L]: the box (R_LO, R_HI: the marks; R_RLO, R_RHI: mark / spot),
-the holding, the short and its margin at its last full step (R_QTY, R_POS, R_W, R_M).
+Rows of the rest state rs[N_R, lanes]: the box (R_LO, R_HI: the marks; R_RLO, R_RHI: mark /
+spot), the holding, the short and its margin at its last full step (R_QTY, R_POS, R_W, R_M).
+Leg i is lane i; the lanes come in blocks of LANES (`rest_state`).
 """
 
 from __future__ import annotations
@@ -128,7 +129,10 @@ def settle_margins(
             lg[i, S_W] = margin_at(rs, i, mark[t, ucols[1, i]])
 
 
-LANES = 16  # legs per block of the resting loop: a constant trip count LLVM vectorises whole
+# Lanes per block of the resting loop: a loop of this constant length compiles to whole vector
+# registers with no remainder loop (measured with the benchmark's ten legs: 16 lanes took 13 ns a
+# bar, a loop over the ten legs 18 ns, 12 lanes 41 ns: LLVM vectorised those across blocks).
+LANES = 16
 
 
 @jit
