@@ -20,7 +20,7 @@ from perphedge.backtest import (
     StaticRatio,
     run_backtest,
 )
-from perphedge.backtest.kernels.rest import EDGE, LANES
+from perphedge.backtest.kernels.rest import EDGE, FEW, LANES
 from perphedge.backtest.reference import simulate_reference
 from perphedge.instruments import TierTable
 from tests.backtest.test_backtest_cases import market, run_both
@@ -158,6 +158,7 @@ def _legs_market(n_bars: int, n_coins: int, n_perps: int, highs: bool) -> Market
         (LANES + 4, LANES + 4, True, False),  # two blocks
         (LANES + 4, LANES + 4, True, True),  # and the marks through each bar's high
         (3, 7, True, False),  # more columns than legs: lanes read columns no leg has
+        (FEW, FEW, True, True),  # few legs: read one by one
     ],
 )
 def test_many_legs_resting_for_long_runs_agree_with_the_reference(

@@ -133,6 +133,7 @@ def settle_margins(
 # registers with no remainder loop (measured with the benchmark's ten legs: 16 lanes took 13 ns a
 # bar, a loop over the ten legs 18 ns, 12 lanes 41 ns: LLVM vectorised those across blocks).
 LANES = 16
+FEW = 2  # up to this many legs, the resting loop takes them one by one (16 lanes cost more)
 
 
 @jit
@@ -160,6 +161,22 @@ def column(ucols: UIntArray | None, c: int, i: np.uint64) -> np.uint64:
     if ucols is None:
         return i
     return np.uint64(ucols[c, i])
+
+
+@jit  # not inlined in numba's IR: the `is None` branches are pruned per type (LLVM inlines it)
+def lane(
+    i: np.uint64, row_s: np.uint64, row_m: np.uint64, w_mark: np.uint64, flat_spot: FloatArray,
+    flat_mark: FloatArray, flat_high: FloatArray | None, ucols: UIntArray | None, rs: FloatArray,
+) -> tuple[bool, float, float]:  # fmt: skip
+    """Lane i of the bar whose prices start at row_s (spot) and row_m (marks): whether it leaves
+    its box, the value of its holding and of its short."""
+    j = row_m + column(ucols, 1, i)
+    s, m = flat_spot[row_s + column(ucols, 0, i)], flat_mark[j]
+    low, top = m, m
+    if flat_high is not None:  # from the previous close through the high
+        mp = flat_mark[j - w_mark]
+        low, top = min(mp, m), max(flat_high[j], mp, m)
+    return not in_box(low, top, m, s, rs, i), rs[R_QTY, i] * s, rs[R_POS, i] * m
 
 
 @jit_inline
@@ -191,10 +208,11 @@ def quiet_run(
     sum(w_ref + q * m_ref); its unhedged value sum(qty * spot). Sample bars among them are
     recorded (clock = bar, next sample bar, its row, stride). The prices are read flat (the
     T x columns arrays in C order, `widths` their columns): lane i of bar t is element
-    t x width + column(i). The lanes run in blocks of LANES (`rest_state`): a loop of constant
-    length that LLVM turns into whole vector registers. It stores nothing per lane, its sums
-    may be added in any order, and numba compiles it apart with and without mark highs
-    (`flat_high` None) and columns (`ucols` None).
+    t x width + column(i). Up to FEW legs are read one by one; more run in blocks of LANES
+    lanes (`rest_state`): a loop of constant length that LLVM turns into whole vector
+    registers. The loop stores nothing per lane, its sums may be added in any order, and numba
+    compiles it apart with and without mark highs (`flat_high` None) and columns (`ucols`
+    None).
     """
     w_spot, w_mark = np.uint64(widths[0]), np.uint64(widths[1])
     t, next_sample = clock[0], clock[1]
@@ -204,18 +222,20 @@ def quiet_run(
             return
         row_s, row_m = np.uint64(t) * w_spot, np.uint64(t) * w_mark
         out, held, short = False, 0.0, 0.0
-        for b in range(rs.shape[1] // LANES):
-            for k in range(LANES):
-                i = np.uint64(b * LANES + k)
-                j = row_m + column(ucols, 1, i)
-                s, m = flat_spot[row_s + column(ucols, 0, i)], flat_mark[j]
-                low, top = m, m
-                if flat_high is not None:  # from the previous close through the high
-                    mp = flat_mark[j - w_mark]
-                    low, top = min(mp, m), max(flat_high[j], mp, m)
-                out |= not in_box(low, top, m, s, rs, i)
-                held += rs[R_QTY, i] * s
-                short += rs[R_POS, i] * m
+        if lg.shape[0] <= FEW:  # one by one
+            for leg in range(lg.shape[0]):
+                o, h, q = lane(
+                    np.uint64(leg), row_s, row_m, w_mark, flat_spot, flat_mark, flat_high, ucols, rs
+                )  # fmt: skip
+                out, held, short = out | o, held + h, short + q
+        else:
+            for b in range(rs.shape[1] // LANES):
+                for k in range(LANES):
+                    i = np.uint64(b * LANES + k)
+                    o, h, q = lane(
+                        i, row_s, row_m, w_mark, flat_spot, flat_mark, flat_high, ucols, rs
+                    )  # fmt: skip
+                    out, held, short = out | o, held + h, short + q
         if out:
             clock[0], clock[1] = t, next_sample
             return
