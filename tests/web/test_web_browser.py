@@ -25,8 +25,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "src/perphedge/data/examples/por
 
 def _settle(page: Page, selector: str) -> None:
     """Wait for the form's check of a changed field (sent 150 ms after the change): its answer
-    can add a line above the rows and move them, so a click waits for it instead of racing it
-    (the field's change is dispatched again, so it is checked even when refilled unchanged)."""
+    can list several problems above the rows and move them, so a click waits for it instead of
+    racing it (the field's change is dispatched again, so it is checked even when refilled
+    unchanged)."""
     with page.expect_response(lambda answer: answer.url.endswith("/start/form")):
         page.dispatch_event(selector, "change")
 
@@ -83,6 +84,33 @@ def test_a_bad_field_shows_its_error_beside_it(browser: Browser, server: Server)
     assert tab.errors == []
 
 
+def test_a_check_of_the_form_moves_none_of_its_rows(browser: Browser, server: Server) -> None:
+    # the status line above the rows keeps its height from the hint to "valid" to an error, so
+    # a row does not move under the pointer while the form answers
+    server.workspace.document = server.workspace.config = None  # a blank form to start from
+    tab = open_tab(browser, server)
+    page = tab.page
+    field = page.locator("#holdings-0-quantity")
+
+    def top() -> float:
+        box = field.bounding_box()
+        assert box is not None
+        return float(box["y"])
+
+    page.get_by_text("Each change is checked as you go").wait_for()
+    before = top()
+    page.fill("#holdings-0-asset", "BTC")
+    page.fill("#holdings-0-quantity", "0.5")
+    page.press("#holdings-0-quantity", "Tab")
+    page.get_by_text("Everything is valid.").wait_for()
+    assert top() == before
+    page.fill("#holdings-0-quantity", "-3")
+    page.press("#holdings-0-quantity", "Tab")
+    page.locator("#form-message").get_by_text("Please fix: ").wait_for()
+    assert top() == before
+    assert tab.errors == []
+
+
 def test_every_bad_field_shows_its_error_at_once(browser: Browser, server: Server) -> None:
     server.workspace.document = server.workspace.config = None  # a blank form to start from
     tab = open_tab(browser, server)
@@ -118,6 +146,7 @@ def test_every_bad_field_shows_its_error_at_once(browser: Browser, server: Serve
 
 
 def test_save_and_load_the_file(browser: Browser, server: Server, tmp_path: Path) -> None:
+    before = server.workspace.path
     tab = open_tab(browser, server)
     page = tab.page
     page.get_by_role("button", name="Fill in the example").click()
@@ -134,6 +163,7 @@ def test_save_and_load_the_file(browser: Browser, server: Server, tmp_path: Path
     page.get_by_role("button", name="Load").click()
     page.wait_for_selector("text=Loaded")
     assert page.input_value("#holdings-1-asset") == "ETH"
+    server.workspace.path = before  # the pages after this test show the file they had
 
 
 def test_without_the_token_the_browser_gets_403(browser: Browser, server: Server) -> None:
