@@ -28,7 +28,12 @@ from perphedge.backtest.kernels.layout import (
     IntArray,
     Params,
 )
-from perphedge.backtest.kernels.liquidation import check_close, through_the_bar, variation
+from perphedge.backtest.kernels.liquidation import (
+    bar_marks,
+    check_close,
+    through_the_bar,
+    variation,
+)
 from perphedge.backtest.kernels.policy import policy_target
 from perphedge.backtest.kernels.resize import resize
 
@@ -84,7 +89,7 @@ def leg_step(
             if inverse:  # linear legs book -q * (m - m_ref) per segment instead
                 lg[i, A_HPNL] += pnl
         else:  # the path through the high (docstring, a.-c.)
-            hi = max(highs[t, j], mp, m)
+            hi = bar_marks(mp, m, highs[t, j])[1]
             through_the_bar(i, t, s, m, mp, hi, lg[i, S_W], lg, tiers, cfg, acct)
         check_close(i, t, s, m, lg, tiers, cfg, acct)
         if event and lg[i, S_ALIVE] > 0.0:  # liquidated in the bar: no funding (step 3)

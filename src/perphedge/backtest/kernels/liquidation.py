@@ -87,6 +87,13 @@ def liquidate_or_top_up(
     lg[i, S_ALIVE] = 0.0
 
 
+@jit_inline
+def bar_marks(mp: float, m: float, high: float) -> tuple[float, float]:
+    """The lowest and the highest mark of a bar taken to move from the previous close mp
+    through its high to the close m (the high H = max(mark high, mp, m) of the module's step b.)."""
+    return min(mp, m), max(high, mp, m)
+
+
 @jit
 def touch_price(
     i: int, w: float, a: float, hi: float, tiers: FloatArray, lg: FloatArray

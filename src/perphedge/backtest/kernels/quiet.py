@@ -32,6 +32,7 @@ from perphedge.backtest.kernels.layout import (
     S_W,
     FloatArray,
 )
+from perphedge.backtest.kernels.liquidation import bar_marks
 
 
 @jit_inline
@@ -52,8 +53,8 @@ def quiet_linear(
     notional = _notional(pos, m, 1.0, False)
     n_low, n_top, w_top = notional, notional, w_close
     if with_highs:  # the whole path mp -> high -> m in one bracket, above MM at the high
-        top = max(high, mp, m)
-        n_low, n_top = _notional(pos, min(mp, m), 1.0, False), _notional(pos, top, 1.0, False)
+        low, top = bar_marks(mp, m, high)
+        n_low, n_top = _notional(pos, low, 1.0, False), _notional(pos, top, 1.0, False)
         w_top = w + _pnl(-pos, mp, top, 1.0, False)
     target = max(per_spot * s, 0.0)
     in_bracket = (lo <= n_low) & (n_top < hi)

@@ -38,6 +38,7 @@ from perphedge.backtest.kernels.layout import (
     IntArray,
     UIntArray,
 )
+from perphedge.backtest.kernels.liquidation import bar_marks
 from perphedge.backtest.kernels.sampling import sampled
 
 R_LO, R_HI, R_RLO, R_RHI, R_QTY, R_POS, R_W, R_M = range(8)
@@ -114,8 +115,7 @@ def bar_span(
     m = mark[t, j]
     if not with_highs:
         return m, m
-    mp = mark[t - 1, j] if t > 0 else m
-    return min(mp, m), max(highs[t, j], mp, m)
+    return bar_marks(mark[t - 1, j] if t > 0 else m, m, highs[t, j])
 
 
 @jit
@@ -174,8 +174,7 @@ def lane(
     s, m = flat_spot[row_s + column(ucols, 0, i)], flat_mark[j]
     low, top = m, m
     if flat_high is not None:  # from the previous close through the high
-        mp = flat_mark[j - w_mark]
-        low, top = min(mp, m), max(flat_high[j], mp, m)
+        low, top = bar_marks(flat_mark[j - w_mark], m, flat_high[j])
     return not in_box(low, top, m, s, rs, i), rs[R_QTY, i] * s, rs[R_POS, i] * m
 
 
